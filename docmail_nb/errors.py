@@ -1,0 +1,92 @@
+"""The one exception hierarchy of docmail_nb.
+
+Every error a user can see says what happened, to which row or setting, and what to do
+(``hint``). None of them ever carries a password.
+
+::
+
+    DocmailError                  base; ``str(e)`` is the message, ``e.hint`` what to do
+    ├── ConfigError               a setting or a usage problem (the CLI exits 2)
+    │   ├── ProfileError          unknown, ambiguous or invalid SMTP profile
+    │   └── SecretStoreError      no usable keyring backend, or no password anywhere
+    ├── InputError                a file the user gave cannot be used (the CLI exits 2)
+    │   ├── OrdersError           unreadable spreadsheet, bad or duplicate column names
+    │   └── TemplateError         unreadable template, bad header block, Jinja syntax
+    ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
+    └── LedgerError               the ledger file cannot be opened or is from another version
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .smtp import Diagnosis
+
+__all__ = [
+    "ConfigError",
+    "DocmailError",
+    "InputError",
+    "LedgerError",
+    "OrdersError",
+    "ProfileError",
+    "SMTPProblem",
+    "SecretStoreError",
+    "TemplateError",
+]
+
+
+class DocmailError(Exception):
+    """Base of every error docmail_nb raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+
+class ConfigError(DocmailError):
+    """A setting or the way a command was called is wrong."""
+
+    exit_code = 2
+
+
+class ProfileError(ConfigError):
+    """An SMTP profile is unknown, ambiguous or invalid."""
+
+
+class SecretStoreError(ConfigError):
+    """The password cannot be stored or found."""
+
+
+class InputError(DocmailError):
+    """A file the user named cannot be used as it is."""
+
+    exit_code = 2
+
+
+class OrdersError(InputError):
+    """The orders spreadsheet cannot be read."""
+
+
+class TemplateError(InputError):
+    """The message template cannot be parsed or compiled."""
+
+
+class SMTPProblem(DocmailError):
+    """The SMTP server refused or could not be reached; ``diagnosis`` says why."""
+
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__(diagnosis.summary, diagnosis.hint)
+        self.diagnosis = diagnosis
+
+
+class LedgerError(DocmailError):
+    """The ledger cannot be used."""
+
+    exit_code = 2

@@ -1,0 +1,207 @@
+"""Real SMTP servers on 127.0.0.1 for the tests: aiosmtpd with AUTH, STARTTLS or implicit TLS.
+
+``SMTPTestServer`` records what reached it (connections, AUTH attempts, messages) and takes
+hooks that make it answer like a provider would: a forced AUTH reply (534/535 texts), a reply
+per recipient, per MAIL, or per DATA, or a DATA that stores the message and then drops the
+connection before answering.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Literal
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+Mode = Literal["starttls", "ssl", "plain"]
+
+#: returned by a ``data_hook``: store the message, then close the connection without a reply
+DROP_AFTER_STORE = "__drop_after_store__"
+#: returned by any hook: close the connection at once, without storing or replying
+DROP = "__drop__"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        msg = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass
+class Record:
+    sessions: set[int] = field(default_factory=set)
+    auth_attempts: list[tuple[str, str]] = field(default_factory=list)  # (mechanism, login)
+    messages: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def connections(self) -> int:
+        return len(self.sessions)
+
+
+class _Handler:
+    def __init__(self, server: SMTPTestServer) -> None:
+        self.server = server
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
+        self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.server.record.lock:
+            self.server.record.sessions.add(id(session))
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(  # noqa: N802
+        self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.server.mail_hook(address) if self.server.mail_hook else None
+        if reply == DROP:
+            smtp.transport.close()
+            return "421 closing"
+        if reply:
+            if reply.startswith("421"):
+                await smtp.push(reply)
+                smtp.transport.close()
+                return "421 closing"
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(  # noqa: N802
+        self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.server.rcpt_hook(address) if self.server.rcpt_hook else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802
+        self, smtp: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        index = len(self.server.record.messages)
+        reply = self.server.data_hook(index, envelope) if self.server.data_hook else None
+        if reply == DROP:
+            smtp.transport.close()
+            return "421 closing"
+        data = envelope.original_content or b""
+        if reply is None or reply == DROP_AFTER_STORE:
+            with self.server.record.lock:
+                self.server.record.messages.append(
+                    Received(str(envelope.mail_from), list(envelope.rcpt_tos), bytes(data))
+                )
+        if reply == DROP_AFTER_STORE:
+            smtp.transport.close()
+            return "250 OK (never sent)"
+        return reply or "250 2.0.0 OK queued"
+
+
+class SMTPTestServer:
+    """An aiosmtpd server on 127.0.0.1; use as a context manager."""
+
+    def __init__(
+        self,
+        mode: Mode = "starttls",
+        *,
+        ca: trustme.CA | None = None,
+        users: dict[str, str] | None = None,
+        auth: bool = True,
+        auth_reply: str | None = None,
+        mail_hook: Callable[[str], str | None] | None = None,
+        rcpt_hook: Callable[[str], str | None] | None = None,
+        data_hook: Callable[[int, Envelope], str | None] | None = None,
+        cert_hostnames: tuple[str, ...] = ("127.0.0.1", "localhost"),
+    ) -> None:
+        self.mode = mode
+        self.ca = ca or trustme.CA()
+        self.users = {"anna@example.ch": "correct horse"} if users is None else users
+        self.auth = auth
+        self.auth_reply = auth_reply
+        self.mail_hook = mail_hook
+        self.rcpt_hook = rcpt_hook
+        self.data_hook = data_hook
+        self.record = Record()
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self._cert = self.ca.issue_cert(*cert_hostnames)
+        self._controller: Controller | None = None
+
+    # -- what the tests look at -------------------------------------------------------
+    @property
+    def messages(self) -> list[Received]:
+        return list(self.record.messages)
+
+    def ca_file(self, folder: Path) -> Path:
+        """Write the CA certificate as PEM into ``folder`` and return its path."""
+        path = folder / "test-ca.pem"
+        self.ca.cert_pem.write_to_path(str(path))
+        return path
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        login = data.login.decode() if isinstance(data, LoginPassword) else ""
+        with self.record.lock:
+            self.record.auth_attempts.append((mechanism, login))
+        if self.auth_reply:
+            return AuthResult(success=False, handled=False, message=self.auth_reply)
+        if isinstance(data, LoginPassword) and self.users.get(login) == data.password.decode():
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+    def start(self) -> SMTPTestServer:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._cert.configure_cert(context)
+        kwargs: dict[str, Any] = {}
+        if self.auth:
+            kwargs.update(authenticator=self._authenticate, auth_required=True)
+        if self.mode == "starttls":
+            kwargs.update(tls_context=context, require_starttls=True)
+        elif self.mode == "ssl":
+            kwargs.update(ssl_context=context, auth_require_tls=False)
+        else:
+            kwargs.update(auth_require_tls=False)
+        self._controller = Controller(
+            _Handler(self), hostname=self.host, port=self.port, ready_timeout=10, **kwargs
+        )
+        if self.mode == "ssl":
+            # the controller's readiness probe speaks plain SMTP; it needs the context too
+            self._controller.ssl_context = context
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> SMTPTestServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
