@@ -13,6 +13,7 @@ Every error a user can see says what happened, to which row or setting, and what
     │   ├── OrdersError           unreadable spreadsheet, bad or duplicate column names
     │   └── TemplateError         unreadable template, bad header block, Jinja syntax
     ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
+    ├── BatchFailed               the check found problem rows or messages failed (exit 1)
     └── LedgerError               the ledger file cannot be opened or is from another version
 """
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .smtp import Diagnosis
 
 __all__ = [
+    "BatchFailed",
     "ConfigError",
     "DocmailError",
     "InputError",
@@ -84,6 +86,10 @@ class SMTPProblem(DocmailError):
     def __init__(self, diagnosis: Diagnosis) -> None:
         super().__init__(diagnosis.summary, diagnosis.hint)
         self.diagnosis = diagnosis
+
+
+class BatchFailed(DocmailError):
+    """A batch did not go through: rows with problems or messages that failed, each named."""
 
 
 class LedgerError(DocmailError):

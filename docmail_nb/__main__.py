@@ -1,0 +1,5 @@
+"""``python -m docmail_nb`` is the ``docmail`` command."""
+
+from .cli import main
+
+main()
