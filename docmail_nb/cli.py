@@ -49,11 +49,454 @@ def main() -> None:
 # --- profile, test ----------------------------------------------------------------------
 # (section: SMTP profiles and Test connection)
 
+
+@main.group()
+def profile() -> None:
+    """Save, list, show and remove SMTP profiles (the password goes to keyring)."""
+
+
+def _password_source(name: str) -> str:
+    import os
+
+    from .profiles import PASSWORD_ENV, has_password
+
+    if os.environ.get(PASSWORD_ENV):
+        return f"from ${PASSWORD_ENV}"
+    return "stored in keyring" if has_password(name) else "missing"
+
+
+@profile.command("add")
+@click.argument("name")
+@click.option(
+    "--preset",
+    default="generic",
+    show_default=True,
+    help="generic, gmail, "
+    "google_workspace or microsoft365: fills in host, port, security and limits.",
+)
+@click.option("--host", default=None, help="SMTP server, e.g. smtp.office365.com.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Default: the preset's, else 465 for ssl, 587 for starttls, 25 for none.",
+)
+@click.option(
+    "--security",
+    type=click.Choice(["ssl", "starttls", "none"]),
+    default=None,
+    help="ssl = implicit TLS (465), starttls (587), none (a relay on this machine).",
+)
+@click.option("--username", default="", help="Login, usually the mailbox address.")
+@click.option("--from", "from_addr", default="", help="From address. Default: the username.")
+@click.option("--reply-to", default="", help="Reply-To address.")
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM file of the CA that issued the server's certificate.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the server.",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--insecure-skip-verify",
+    is_flag=True,
+    help="Do not verify the server's certificate (a self-signed test relay only).",
+)
+@friendly_errors
+def profile_add(
+    name: str,
+    preset: str,
+    host: str | None,
+    port: int | None,
+    security: str | None,
+    username: str,
+    from_addr: str,
+    reply_to: str,
+    ca_file: Path | None,
+    timeout: float,
+    password_stdin: bool,
+    insecure_skip_verify: bool,
+) -> None:
+    """Save the SMTP profile NAME; asks for the password when there is a username."""
+    import os
+
+    from .errors import ConfigError
+    from .profiles import PASSWORD_ENV, PRESETS, USUAL_PORT, Profile, save_profile, set_password
+
+    if preset not in PRESETS:
+        raise ConfigError(f"Unknown preset {preset!r}.", f"Known presets: {', '.join(PRESETS)}.")
+    chosen = PRESETS[preset]
+    security = security or chosen.security
+    if port is None:
+        port = chosen.port if security == chosen.security else USUAL_PORT[security]  # type: ignore[index]
+    if not (host or chosen.host):
+        raise ConfigError("No SMTP host was given.", "Add --host, e.g. --host smtp.example.ch.")
+    settings = Profile(
+        name=name,
+        host=host or chosen.host,
+        port=port,
+        security=security,  # type: ignore[arg-type]
+        username=username,
+        from_addr=from_addr,
+        reply_to=reply_to,
+        ca_file=str(ca_file.resolve()) if ca_file else "",
+        timeout=timeout,
+        verify_tls=not insecure_skip_verify,
+        preset=preset,
+    )
+    password = ""
+    if username:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif not os.environ.get(PASSWORD_ENV):
+            password = click.prompt(f"Password for {username}", hide_input=True)
+    path = save_profile(settings)
+    click.echo(f"Saved profile {name!r} in {path}.")
+    if password:
+        set_password(name, password)
+        click.echo("The password is stored in keyring.")
+    elif username and os.environ.get(PASSWORD_ENV):
+        click.echo(f"No password stored: ${PASSWORD_ENV} will be used.")
+    if insecure_skip_verify:
+        click.secho("Warning: certificate verification is OFF for this profile.", fg="yellow")
+    click.echo(f"Next: docmail test --profile {name}")
+
+
+@profile.command("list")
+@friendly_errors
+def profile_list() -> None:
+    """List the saved profiles."""
+    from .profiles import list_profiles, profiles_file
+
+    found = list_profiles()
+    if not found:
+        click.echo(f"No profiles yet ({profiles_file()}). Add one with 'docmail profile add'.")
+        return
+    for item in found:
+        login = item.username or "(no login)"
+        click.echo(
+            f"{item.name}\t{item.host}:{item.port}\t{item.security}\t{login}\t"
+            f"password {_password_source(item.name)}"
+        )
+
+
+@profile.command("show")
+@click.argument("name")
+@friendly_errors
+def profile_show(name: str) -> None:
+    """Show the settings of profile NAME (never the password)."""
+    from dataclasses import asdict
+
+    from .profiles import load_profile
+
+    item = load_profile(name)
+    for key, value in asdict(item).items():
+        click.echo(f"{key}: {value}")
+    click.echo(f"sender: {item.sender or '(none)'}")
+    click.echo(f"password: {_password_source(name)}")
+    limits = {k: v for k, v in asdict(item.limits).items() if v is not None}
+    if limits:
+        click.echo("limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
+
+
+@profile.command("remove")
+@click.argument("name")
+@friendly_errors
+def profile_remove(name: str) -> None:
+    """Remove profile NAME and forget its password."""
+    from .profiles import remove_profile
+
+    remove_profile(name)
+    click.echo(f"Removed profile {name!r} and its password.")
+
+
+@main.command("test")
+@click.option(
+    "--profile",
+    "profile_name",
+    default=None,
+    help="Profile to test. Default: the only profile there is.",
+)
+@friendly_errors
+def test_command(profile_name: str | None) -> None:
+    """Test connection: connect, TLS, EHLO, login, QUIT; exit 1 when it fails."""
+    from .profiles import load_profile
+    from .smtp import test_connection
+
+    settings = load_profile(profile_name)
+    result = test_connection(settings)
+    if result.ok:
+        click.secho(f"OK: {result.summary}", fg="green")
+    else:
+        click.secho(f"Failed: {result.summary}", fg="red", err=True)
+        if result.code is not None:
+            click.echo(f"Server reply: {result.code} {result.reply}", err=True)
+    if result.hint:
+        click.echo(f"Hint: {result.hint}", err=not result.ok)
+    if not result.ok:
+        sys.exit(1)
+
+
 # --- check, preview ---------------------------------------------------------------------
 # (section: orders, templates, check and preview)
 
+_DOCUMENTS_HELP = (
+    "Folder the Attachment paths are relative to. Default: a 'documents' folder beside the "
+    "template's folder, else beside the orders file, else the orders file's folder."
+)
+_SHEET_HELP = "Sheet to read (name or 0-based index). Default: the first sheet."
+
+
+def _orders_options(func: F) -> F:
+    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET], shared by check and preview."""
+    func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
+    func = click.option(
+        "--documents",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help=_DOCUMENTS_HELP,
+    )(func)
+    func = click.argument("template", type=click.Path(dir_okay=False, path_type=Path))(func)
+    return click.argument("orders", type=click.Path(dir_okay=False, path_type=Path))(func)
+
+
+def _sheet_arg(sheet: str | None) -> str | int | None:
+    return int(sheet) if sheet is not None and sheet.isdigit() else sheet
+
+
+@main.command()
+@_orders_options
+@friendly_errors
+def check(orders: Path, template: Path, documents: Path | None, sheet: str | None) -> None:
+    """Check every row and list every problem; exit 1 when any row has one."""
+    from .plan import plan_from_files
+
+    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    if plan.problems:
+        rows = [
+            ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
+            for p in plan.problems
+        ]
+        table = [("Row", "Key", "Field", "", ""), *rows]
+        widths = [max(len(r[i]) for r in table) for i in (0, 1, 2)]
+        indent = sum(widths) + 6
+        click.echo(f"{'Row':<{widths[0]}}  {'Key':<{widths[1]}}  {'Field':<{widths[2]}}  Problem")
+        for row, key, field, message, hint in rows:
+            click.echo(f"{row:<{widths[0]}}  {key:<{widths[1]}}  {field:<{widths[2]}}  {message}")
+            if hint:
+                click.echo(f"{'':<{indent}}→ {hint}")
+        click.echo("")
+    sendable = len(plan.drafts)
+    summary = f"{sendable} message{'s' * (sendable != 1)} ready to send"
+    if plan.problems:
+        affected = len(plan.problem_rows)
+        summary += (
+            f"; {len(plan.problems)} problem{'s' * (len(plan.problems) != 1)}"
+            f" in {affected} of {plan.total_rows} rows."
+            if affected
+            else f"; {len(plan.problems)} problem(s) in the template stop every row."
+        )
+        click.secho(summary, fg="red")
+        sys.exit(1)
+    click.secho(f"{summary}; all {plan.total_rows} rows are fine.", fg="green")
+
+
+@main.command()
+@_orders_options
+@click.option("--row", "row", required=True, type=int, help="Sheet row number (2 = first order).")
+@friendly_errors
+def preview(
+    orders: Path, template: Path, documents: Path | None, sheet: str | None, row: int
+) -> None:
+    """Show the message of one row exactly as it will be sent."""
+    from .plan import plan_from_files
+    from .plan import preview as preview_row
+
+    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    click.echo(preview_row(plan, row).as_text(), nl=False)
+
+
 # --- send -------------------------------------------------------------------------------
 # (section: batch sending)
+
+
+def _rate_arg(rate: str | None) -> float | None:
+    """'30/min', '30' or '0.5/min' → messages per minute."""
+    if rate is None:
+        return None
+    number = rate.strip().lower().removesuffix("/min").strip()
+    try:
+        value = float(number)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value != value or value == float("inf"):
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"--rate {rate!r} is not a number of messages per minute.",
+            "Write it like --rate 30/min (or --rate 0.5/min for one every two minutes).",
+        )
+    return value
+
+
+def _print_trouble(report: Any) -> None:
+    for result in report.results:
+        if result.trouble:
+            rows = ", ".join(str(r) for r in result.rows)
+            click.secho(f"Row {rows} ({result.key}): {result.state}: {result.error}", fg="red")
+            if result.hint:
+                click.echo(f"  → {result.hint}")
+    for problem in report.problems:
+        where = "all rows" if problem.row is None else f"Row {problem.row}"
+        key = f" ({problem.key})" if problem.key else ""
+        click.secho(f"{where}{key}: problem in {problem.field}: {problem.message}", fg="red")
+        if problem.hint:
+            click.echo(f"  → {problem.hint}")
+
+
+@main.command()
+@_orders_options
+@click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
+)
+@click.option(
+    "--campaign", default=None, help="Campaign name in the ledger. Default: template name."
+)
+@click.option("--dry-run", is_flag=True, help="Build every message; send and record nothing.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Send at most N messages.")
+@click.option("--rate", default=None, metavar="N/min", help="At most N messages per minute.")
+@click.option(
+    "--connections", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Parallel connections (capped by the profile's provider).",
+)  # fmt: skip
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write the report to this .xlsx or .csv file.",
+)  # fmt: skip
+@click.option(
+    "--failed-rows", "failed_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write the rows that need attention, with an error column, to this .xlsx or .csv.",
+)  # fmt: skip
+@click.option("--resend-unknown", is_flag=True, help="Send again messages whose fate is unknown.")
+@click.option("--resend-changed", is_flag=True, help="Send again keys sent with other content.")
+@click.option("--all-or-nothing", is_flag=True, help="Send nothing when any row has a problem.")
+@click.option(
+    "--test-to-me", "test_row", type=int, default=None, metavar="ROW",
+    help="Send only ROW's message to the profile's own address, marked [TEST]; not recorded.",
+)  # fmt: skip
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@friendly_errors
+def send(
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    sheet: str | None,
+    profile_name: str | None,
+    ledger: Path | None,
+    campaign: str | None,
+    dry_run: bool,
+    limit: int | None,
+    rate: str | None,
+    connections: int,
+    report_path: Path | None,
+    failed_path: Path | None,
+    resend_unknown: bool,
+    resend_changed: bool,
+    all_or_nothing: bool,
+    test_row: int | None,
+    yes: bool,
+) -> None:
+    """Send every valid message once; report rows with problems (exit 1 when there are any)."""
+    from .errors import ConfigError
+    from .orders import read_orders
+    from .plan import plan_from_files
+    from .profiles import load_profile
+    from .send import SendOptions, outstanding, send_plan, send_test
+
+    settings = load_profile(profile_name)
+    options = SendOptions(
+        dry_run=dry_run,
+        limit=limit,
+        rate_per_minute=_rate_arg(rate),
+        connections=connections,
+        resend_unknown=resend_unknown,
+        resend_changed=resend_changed,
+        all_or_nothing=all_or_nothing,
+    )
+    plan = plan_from_files(
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        sender=settings.sender,
+        campaign=campaign,
+    )
+    if test_row is not None:
+        result = send_test(plan, test_row, settings)
+        click.secho(f"Test message of row {test_row} sent to {result.to[0]}.", fg="green")
+        return
+    if not dry_run and not (all_or_nothing and plan.problems):
+        pending = outstanding(
+            plan, ledger, resend_unknown=resend_unknown, resend_changed=resend_changed
+        )[:limit]
+        if pending and not yes:
+            recipients = {address for draft in pending for address in draft.recipients}
+            question = (
+                f"Send {len(pending)} message{'s' * (len(pending) != 1)} to {len(recipients)} "
+                f"recipient{'s' * (len(recipients) != 1)} via {settings.host} as "
+                f"{settings.sender or settings.username}?"
+            )
+            if plan.problems:
+                question += (
+                    f" ({len(plan.problem_rows) or 'all'} row(s) with problems are left out.)"
+                )
+            if not sys.stdin.isatty():
+                raise ConfigError(
+                    "docmail send needs a confirmation, but there is no terminal to ask on.",
+                    "Add --yes to send without asking (e.g. in a scheduled job), or try "
+                    "--dry-run first.",
+                )
+            if not click.confirm(question, default=False):
+                click.echo("Nothing sent.")
+                sys.exit(1)
+
+    def log_line(done: int, total: int, result: Any) -> None:
+        rows = ", ".join(str(r) for r in result.rows)
+        click.echo(f"[{done}/{total}] row {rows} {result.key}: {result.state}")
+
+    report = send_plan(
+        plan,
+        settings,
+        ledger=ledger,
+        options=options,
+        progress="bar" if sys.stderr.isatty() else log_line,
+    )
+    _print_trouble(report)
+    click.echo(report.summary())
+    if report_path is not None:
+        click.echo(f"Report written to {report.save(report_path)}")
+    if failed_path is not None:
+        rows = read_orders(orders, sheet=_sheet_arg(sheet))
+        click.echo(f"Rows to fix written to {report.save_failed_rows(rows, failed_path)}")
+    if report.fatal is not None:
+        click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
+        if report.fatal.hint:
+            click.echo(f"Hint: {report.fatal.hint}", err=True)
+        sys.exit(2)
+    if not report.ok:
+        sys.exit(1)
+
 
 # --- sink, demo -------------------------------------------------------------------------
 # (section: capture server and demo)
@@ -86,3 +529,20 @@ def sink(host: str, port: int, maildir: Path) -> None:
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     click.echo(f"Capture server stopped; {len(server.messages)} message(s) received.")
+
+
+@main.command()
+@click.option(
+    "--folder",
+    default="docmail-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo keeps its Maildir (outbox/) and ledger; made afresh.",
+)
+@friendly_errors
+def demo(folder: Path) -> None:
+    """Send the sample batch to the embedded capture server, then show a rerun sends nothing."""
+    from .demo import run_demo
+
+    if not run_demo(folder, echo=click.echo):
+        sys.exit(1)

@@ -1,0 +1,49 @@
+# Two promises: `make demo` and `make test` work on a fresh machine with Python >= 3.11.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck unit browser-deps sample-data clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.runtime
+
+## demo: set up and run the demo on the embedded capture server
+demo: $(VENV)/.runtime
+	$(BIN)/docmail demo
+
+## browser-deps: Debian's Chromium for the browser tests (never a browser download)
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.test
+	$(BIN)/mypy
+
+unit: $(VENV)/.test browser-deps
+	$(BIN)/pytest
+
+## test: set up and run the whole test suite (lint, types, tests incl. browser tests)
+test: lint typecheck unit
+
+## sample-data: regenerate data/orders.xlsx, orders.csv and the PDFs
+sample-data: $(VENV)/.test
+	$(BIN)/python data/make_sample_data.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts docmail-demo

@@ -1,0 +1,102 @@
+"""`docmail demo`, from any folder and from an installed wheel, leaves a full Maildir."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import subprocess
+import sys
+import zipfile
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from docmail_nb.sample import SAMPLE_BATCHES, sample_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_MESSAGES = 20
+
+
+def run_demo(cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "docmail_nb", "demo"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def captured(folder: Path) -> list[EmailMessage]:
+    box = mailbox.Maildir(folder / "docmail-demo" / "outbox", create=False)
+    messages = []
+    for key in box.keys():
+        parsed = message_from_bytes(box.get_bytes(key), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        messages.append(parsed)
+    return messages
+
+
+def check_outbox(folder: Path) -> None:
+    messages = captured(folder)
+    assert len(messages) == SAMPLE_MESSAGES
+    documents = sample_dir() / "documents"
+    for msg in messages:
+        attachments = list(msg.iter_attachments())
+        assert len(attachments) == 1
+        name = attachments[0].get_filename()
+        assert name is not None
+        assert attachments[0].get_content_type() == "application/pdf"
+        assert attachments[0].get_content() == (documents / name).read_bytes()
+    subjects = {str(m["Subject"]) for m in messages}
+    assert "Rechnung R-2026-1041 – Bäckerei Müller AG" in subjects
+    two_addresses = next(m for m in messages if "R-2026-1043" in str(m["Subject"]))
+    assert {a.addr_spec for a in two_addresses["To"].addresses} == {
+        "s.jaeggi@bluemli.example",
+        "office@bluemli.example",
+    }
+
+
+def test_demo_sends_once_and_the_second_pass_sends_nothing(tmp_path: Path) -> None:
+    result = run_demo(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "R-2026-1041" in out  # the table of what was sent
+    assert "Second pass" in out
+    assert f"0 sent, {SAMPLE_MESSAGES} already sent" in out
+    check_outbox(tmp_path)
+    # a second demo starts afresh: same result, no leftovers from the first
+    again = run_demo(tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    check_outbox(tmp_path)
+
+
+@pytest.mark.slow
+def test_demo_runs_from_an_installed_wheel(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path / "dist"), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("docmail_nb-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for template, _sheet in SAMPLE_BATCHES:
+        assert f"docmail_nb/sample_data/templates/{template}" in names
+    assert "docmail_nb/sample_data/orders.xlsx" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "PYTHONSAFEPATH": "1"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import docmail_nb, sys; print(docmail_nb.__file__)"],
+        cwd=work, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert probe.stdout.startswith(str(site))
+    result = run_demo(work, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    check_outbox(work)
