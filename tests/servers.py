@@ -52,7 +52,7 @@ class Received:
 
 @dataclass
 class Record:
-    sessions: set[int] = field(default_factory=set)
+    sessions: set[object] = field(default_factory=set)  # one per TCP connection
     auth_attempts: list[tuple[str, str]] = field(default_factory=list)  # (mechanism, login)
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,15 +66,16 @@ class _Handler:
     def __init__(self, server: SMTPTestServer) -> None:
         self.server = server
 
-    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
+    async def handle_EHLO(
         self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
         with self.server.record.lock:
-            self.server.record.sessions.add(id(session))
+            # the peer address names the TCP connection; STARTTLS starts a new Session on it
+            self.server.record.sessions.add(session.peer or id(session))
         session.host_name = hostname
         return responses
 
-    async def handle_MAIL(  # noqa: N802
+    async def handle_MAIL(
         self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         reply = self.server.mail_hook(address) if self.server.mail_hook else None
@@ -91,7 +92,7 @@ class _Handler:
         envelope.mail_options.extend(options)
         return "250 OK"
 
-    async def handle_RCPT(  # noqa: N802
+    async def handle_RCPT(
         self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         reply = self.server.rcpt_hook(address) if self.server.rcpt_hook else None
@@ -100,9 +101,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, smtp: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
         index = len(self.server.record.messages)
         reply = self.server.data_hook(index, envelope) if self.server.data_hook else None
         if reply == DROP:
@@ -135,6 +134,7 @@ class SMTPTestServer:
         rcpt_hook: Callable[[str], str | None] | None = None,
         data_hook: Callable[[int, Envelope], str | None] | None = None,
         cert_hostnames: tuple[str, ...] = ("127.0.0.1", "localhost"),
+        exclude_auth: tuple[str, ...] = (),
     ) -> None:
         self.mode = mode
         self.ca = ca or trustme.CA()
@@ -144,6 +144,7 @@ class SMTPTestServer:
         self.mail_hook = mail_hook
         self.rcpt_hook = rcpt_hook
         self.data_hook = data_hook
+        self.exclude_auth = exclude_auth  # AUTH mechanisms not to offer, e.g. ("PLAIN",)
         self.record = Record()
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -180,6 +181,8 @@ class SMTPTestServer:
         kwargs: dict[str, Any] = {}
         if self.auth:
             kwargs.update(authenticator=self._authenticate, auth_required=True)
+            if self.exclude_auth:
+                kwargs.update(auth_exclude_mechanism=list(self.exclude_auth))
         if self.mode == "starttls":
             kwargs.update(tls_context=context, require_starttls=True)
         elif self.mode == "ssl":

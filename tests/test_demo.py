@@ -34,7 +34,7 @@ def run_demo(cwd: Path, env: dict[str, str] | None = None) -> subprocess.Complet
 def captured(folder: Path) -> list[EmailMessage]:
     box = mailbox.Maildir(folder / "docmail-demo" / "outbox", create=False)
     messages = []
-    for key in box.keys():
+    for key in box.iterkeys():
         parsed = message_from_bytes(box.get_bytes(key), policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         messages.append(parsed)

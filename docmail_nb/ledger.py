@@ -1,0 +1,472 @@
+"""The ledger: a SQLite record of every message, so that each one goes out exactly once.
+
+One record per (campaign, key). States::
+
+    planned ──► sending ──► sent
+       ▲           ├──────► failed     (the server refused it for good; tried again on a rerun)
+       │           ├──────► deferred   (temporary trouble or not attempted; tried again)
+       │           └──────► unknown    (lost after DATA began: the server may have it)
+       └── released (not attempted in this run)
+
+A run claims a message in a ``BEGIN IMMEDIATE`` transaction before sending it, recording its
+owner (run id, pid, host). Another run skips a message claimed by a live run; a message left
+"sending" by a run that died becomes "unknown" and is never resent unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import LedgerError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Claim",
+    "Decision",
+    "Entry",
+    "Ledger",
+    "State",
+    "default_ledger_path",
+]
+
+State = Literal["planned", "sending", "sent", "failed", "deferred", "unknown"]
+Decision = Literal["claimed", "sent", "unknown", "changed", "busy", "capped"]
+
+SCHEMA_VERSION = 1
+#: a run on another host whose heartbeat is older than this is taken for dead
+STALE_AFTER = 15 * 60.0
+DAY = 24 * 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    started_at REAL NOT NULL, heartbeat_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    campaign TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+    content_hash TEXT NOT NULL, message_id TEXT NOT NULL, rows TEXT NOT NULL,
+    account TEXT NOT NULL, recipients TEXT NOT NULL, accepted TEXT NOT NULL,
+    refused TEXT NOT NULL, reply TEXT NOT NULL, error TEXT NOT NULL,
+    attempts INTEGER NOT NULL, owner_run TEXT,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, attempted_at REAL, sent_at REAL,
+    PRIMARY KEY (campaign, key)
+);
+CREATE INDEX IF NOT EXISTS messages_attempted ON messages (account, attempted_at);
+"""
+
+# runs of this process that are still going; a claim by any other run of this pid is stale
+_ACTIVE_RUNS: set[str] = set()
+
+
+def default_ledger_path() -> Path:
+    """``ledger.sqlite`` in the docmail home folder."""
+    from .profiles import docmail_home
+
+    return docmail_home() / "ledger.sqlite"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message as the ledger knows it."""
+
+    campaign: str
+    key: str
+    state: State
+    content_hash: str
+    message_id: str
+    rows: tuple[int, ...]
+    account: str
+    recipients: tuple[str, ...]
+    accepted: tuple[str, ...]
+    refused: dict[str, tuple[int, str]]
+    reply: str
+    error: str
+    attempts: int
+    owner_run: str | None
+    created_at: float
+    updated_at: float
+    attempted_at: float | None
+    sent_at: float | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What ``Ledger.claim`` decided: ``claimed`` means this run may send the message now."""
+
+    decision: Decision
+    entry: Entry | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.decision == "claimed"
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    refused = {
+        addr: (int(code), str(text)) for addr, (code, text) in json.loads(row["refused"]).items()
+    }
+    return Entry(
+        campaign=row["campaign"],
+        key=row["key"],
+        state=row["state"],
+        content_hash=row["content_hash"],
+        message_id=row["message_id"],
+        rows=tuple(int(r) for r in row["rows"].split(",") if r),
+        account=row["account"],
+        recipients=tuple(json.loads(row["recipients"])),
+        accepted=tuple(json.loads(row["accepted"])),
+        refused=refused,
+        reply=row["reply"],
+        error=row["error"],
+        attempts=row["attempts"],
+        owner_run=row["owner_run"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        attempted_at=row["attempted_at"],
+        sent_at=row["sent_at"],
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Ledger:
+    """The SQLite ledger (WAL mode); safe to share between threads and processes."""
+
+    def __init__(
+        self, path: str | Path | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.path = Path(path) if path is not None else default_ledger_path()
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._host = socket.gethostname()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            with self._transaction():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                found = self._db.execute(
+                    "SELECT value FROM meta WHERE name = 'schema_version'"
+                ).fetchone()
+                if found is None:
+                    self._db.execute(
+                        "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+                elif found["value"] != str(SCHEMA_VERSION):
+                    raise LedgerError(
+                        f"The ledger {self.path} is from another version of docmail_nb "
+                        f"(schema {found['value']}, expected {SCHEMA_VERSION}).",
+                        "Use the docmail_nb version that wrote it, or give another file "
+                        "with --ledger.",
+                    )
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"The ledger {self.path} cannot be opened: {exc}.",
+                "Check that the folder is writable and the file is an SQLite database, "
+                "or give another file with --ledger.",
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- runs ---------------------------------------------------------------------------
+    def begin_run(self) -> str:
+        """Register a new run of this process and return its id."""
+        run_id = uuid.uuid4().hex
+        now = self._clock()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
+                (run_id, os.getpid(), self._host, now, now),
+            )
+        _ACTIVE_RUNS.add(run_id)
+        return run_id
+
+    def end_run(self, run_id: str) -> None:
+        """Release what the run claimed but did not attempt; it is no longer live."""
+        _ACTIVE_RUNS.discard(run_id)
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE messages SET owner_run = NULL WHERE owner_run = ? AND state = 'planned'",
+                (run_id,),
+            )
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    def _run_alive(self, db: sqlite3.Connection, run_id: str | None) -> bool:
+        if run_id is None:
+            return False
+        if run_id in _ACTIVE_RUNS:
+            return True
+        run = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if run is None:
+            return False
+        if run["host"] != self._host:
+            return bool(self._clock() - run["heartbeat_at"] < STALE_AFTER)
+        if run["pid"] == os.getpid():
+            return False  # a run of this very process that is no longer active
+        return _pid_alive(int(run["pid"]))
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, campaign: str, key: str) -> Entry | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
+            ).fetchone()
+        return _entry(row) if row is not None else None
+
+    def entries(self, campaign: str | None = None) -> list[Entry]:
+        with self._lock:
+            if campaign is None:
+                rows = self._db.execute("SELECT * FROM messages ORDER BY campaign, created_at")
+            else:
+                rows = self._db.execute(
+                    "SELECT * FROM messages WHERE campaign = ? ORDER BY created_at", (campaign,)
+                )
+            return [_entry(row) for row in rows.fetchall()]
+
+    def usage_last_day(self, account: str) -> tuple[int, int]:
+        """Messages and recipients sent (or possibly sent) by ``account`` in the last 24 hours."""
+        with self._lock:
+            return self._usage(self._db, account)
+
+    def _usage(self, db: sqlite3.Connection, account: str) -> tuple[int, int]:
+        rows = db.execute(
+            "SELECT recipients FROM messages WHERE account = ? AND attempted_at >= ? "
+            "AND state IN ('sending', 'sent', 'unknown')",
+            (account, self._clock() - DAY),
+        ).fetchall()
+        return len(rows), sum(len(json.loads(row["recipients"])) for row in rows)
+
+    # -- claiming and recording ------------------------------------------------------------
+    def claim(
+        self,
+        run_id: str,
+        campaign: str,
+        key: str,
+        *,
+        content_hash: str,
+        message_id: str,
+        rows: Sequence[int],
+        recipients: Sequence[str],
+        account: str = "",
+        resend_unknown: bool = False,
+        resend_changed: bool = False,
+        messages_per_day: int | None = None,
+        recipients_per_day: int | None = None,
+    ) -> Claim:
+        """Decide, atomically, whether this run may send the message now."""
+        now = self._clock()
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", (now, run_id))
+            row = db.execute(
+                "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
+            ).fetchone()
+            current = _entry(row) if row is not None else None
+            if current is not None:
+                decision = self._decide(
+                    db, run_id, current, content_hash, resend_unknown, resend_changed
+                )
+                if decision is not None:
+                    return Claim(decision, self._reread(db, campaign, key))
+            if messages_per_day is not None or recipients_per_day is not None:
+                sent, reached = self._usage(db, account)
+                if (messages_per_day is not None and sent >= messages_per_day) or (
+                    recipients_per_day is not None
+                    and reached + len(recipients) > recipients_per_day
+                ):
+                    return Claim("capped", current)
+            values = {
+                "campaign": campaign,
+                "key": key,
+                "content_hash": content_hash,
+                "message_id": message_id,
+                "rows": ",".join(str(r) for r in rows),
+                "account": account,
+                "recipients": json.dumps(list(recipients)),
+                "owner_run": run_id,
+                "now": now,
+            }
+            if current is None:
+                db.execute(
+                    "INSERT INTO messages VALUES (:campaign, :key, 'planned', :content_hash, "
+                    ":message_id, :rows, :account, :recipients, '[]', '{}', '', '', 0, "
+                    ":owner_run, :now, :now, NULL, NULL)",
+                    values,
+                )
+            else:
+                db.execute(
+                    "UPDATE messages SET state = 'planned', content_hash = :content_hash, "
+                    "message_id = :message_id, rows = :rows, account = :account, "
+                    "recipients = :recipients, owner_run = :owner_run, updated_at = :now "
+                    "WHERE campaign = :campaign AND key = :key",
+                    values,
+                )
+            return Claim("claimed", self._reread(db, campaign, key))
+
+    def _decide(
+        self,
+        db: sqlite3.Connection,
+        run_id: str,
+        current: Entry,
+        content_hash: str,
+        resend_unknown: bool,
+        resend_changed: bool,
+    ) -> Decision | None:
+        """None: the message may be claimed; otherwise why not."""
+        owner = current.owner_run
+        if current.state in ("planned", "sending") and owner not in (None, run_id):
+            if self._run_alive(db, owner):
+                return "busy"
+            if current.state == "sending":  # its run died between "sending" and the reply
+                db.execute(
+                    "UPDATE messages SET state = 'unknown', owner_run = NULL, updated_at = ?, "
+                    "error = ? WHERE campaign = ? AND key = ?",
+                    (
+                        self._clock(),
+                        "The run sending this message stopped before the server answered.",
+                        current.campaign,
+                        current.key,
+                    ),
+                )
+                return None if resend_unknown else "unknown"
+        if current.state == "sent":
+            if current.content_hash == content_hash:
+                return "sent"
+            return None if resend_changed else "changed"
+        if current.state == "unknown" and not resend_unknown:
+            return "unknown"
+        return None
+
+    @staticmethod
+    def _reread(db: sqlite3.Connection, campaign: str, key: str) -> Entry | None:
+        row = db.execute(
+            "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
+        ).fetchone()
+        return _entry(row) if row is not None else None
+
+    def _update(self, campaign: str, key: str, run_id: str | None, **fields: Any) -> None:
+        fields["updated_at"] = self._clock()
+        assignments = ", ".join(f"{name} = :{name}" for name in fields)
+        condition = "campaign = :campaign AND key = :key"
+        if run_id is not None:
+            condition += " AND owner_run = :run_id"
+        with self._transaction() as db:
+            changed = db.execute(
+                f"UPDATE messages SET {assignments} WHERE {condition}",  # noqa: S608 - names are ours
+                {**fields, "campaign": campaign, "key": key, "run_id": run_id},
+            ).rowcount
+            if changed != 1:
+                raise LedgerError(
+                    f"The ledger record of {key!r} in campaign {campaign!r} is no longer held "
+                    "by this run.",
+                    "Another run took it over; look at the ledger before sending again.",
+                )
+
+    def mark_sending(self, run_id: str, campaign: str, key: str) -> None:
+        """Committed just before DATA: from now on a crash leaves the message "unknown"."""
+        now = self._clock()
+        self._update(campaign, key, run_id, state="sending", attempted_at=now)
+
+    def mark_sent(
+        self,
+        run_id: str,
+        campaign: str,
+        key: str,
+        *,
+        accepted: Sequence[str],
+        refused: dict[str, tuple[int, str]] | None = None,
+        reply: str = "",
+        attempts: int = 1,
+    ) -> None:
+        """Committed right after the server's 250 to DATA."""
+        entry = self.get(campaign, key)
+        self._update(
+            campaign,
+            key,
+            run_id,
+            state="sent",
+            accepted=json.dumps(list(accepted)),
+            refused=json.dumps({a: list(v) for a, v in (refused or {}).items()}),
+            reply=reply,
+            error="",
+            attempts=(entry.attempts if entry else 0) + attempts,
+            sent_at=self._clock(),
+            owner_run=None,
+        )
+
+    def mark_outcome(
+        self,
+        run_id: str,
+        campaign: str,
+        key: str,
+        state: Literal["failed", "deferred", "unknown"],
+        *,
+        error: str,
+        reply: str = "",
+        refused: dict[str, tuple[int, str]] | None = None,
+        attempts: int = 0,
+    ) -> None:
+        """Record that the message was not (or may not have been) delivered."""
+        entry = self.get(campaign, key)
+        self._update(
+            campaign,
+            key,
+            run_id,
+            state=state,
+            error=error,
+            reply=reply,
+            refused=json.dumps({a: list(v) for a, v in (refused or {}).items()}),
+            attempts=(entry.attempts if entry else 0) + attempts,
+            owner_run=None,
+        )
+
+    def release(self, run_id: str, campaign: str, key: str) -> None:
+        """Give back a claimed message that this run did not attempt."""
+        self._update(campaign, key, run_id, owner_run=None)

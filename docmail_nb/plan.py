@@ -1,0 +1,953 @@
+"""Rows × template → one draft message per row (or per group), every problem found first.
+
+``make_plan`` renders every row, checks everything that can be checked before sending
+(addresses, header injection, attachments, keys, sizes) and collects *all* problems; rows
+without problems stay sendable. ``Draft.build`` turns a draft into the exact ``EmailMessage``;
+``preview`` shows it as it will be sent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import html as html_lib
+import json
+import mimetypes
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from email.header import decode_header
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, localtime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import markdown
+from email_validator import EmailNotValidError, validate_email
+from jinja2 import TemplateError as JinjaError
+from jinja2 import UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import ConfigError, DocmailError, InputError
+from .orders import Orders, read_orders, sheet_names
+from .templates import (
+    ADDRESS_HEADERS,
+    MessageTemplate,
+    load_template,
+    make_environment,
+    template_variables,
+)
+
+__all__ = [
+    "Attachment",
+    "Draft",
+    "Plan",
+    "Preview",
+    "Problem",
+    "default_documents",
+    "header_problem",
+    "html_to_text",
+    "make_plan",
+    "parse_addresses",
+    "plan_from_files",
+    "preview",
+]
+
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+_SPLIT = re.compile(r"[,;]")
+_NAME_ADDR = re.compile(r"^(?P<name>.*?)\s*<(?P<addr>[^<>]*)>$", re.DOTALL)
+_LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that keeps a row (or, with ``row=None``, every row) from being sent."""
+
+    row: int | None
+    key: str | None
+    field: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to attach, already checked to exist inside the documents folder."""
+
+    path: Path
+    filename: str
+    size: int
+    content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One message as planned: everything that will be sent except Date and Message-ID."""
+
+    rows: tuple[int, ...]
+    key: str
+    sender: str
+    reply_to: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None
+    attachments: tuple[Attachment, ...]
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The envelope recipients: To, Cc and Bcc addresses, each once, in that order."""
+        seen: dict[str, None] = {}
+        for entry in (*self.to, *self.cc, *self.bcc):
+            seen.setdefault(_addr_spec(entry), None)
+        return tuple(seen)
+
+    def content_hash(self) -> str:
+        """SHA-256 over everything that is sent (not Date, not Message-ID)."""
+        files = [
+            [item.filename, item.content_type, hashlib.sha256(item.path.read_bytes()).hexdigest()]
+            for item in self.attachments
+        ]
+        content = {
+            "sender": self.sender,
+            "reply_to": self.reply_to,
+            "to": self.to,
+            "cc": self.cc,
+            "bcc": self.bcc,
+            "subject": self.subject,
+            "text": self.text,
+            "html": self.html,
+            "extra_headers": self.extra_headers,
+            "attachments": files,
+        }
+        blob = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def message_id(self, campaign: str, default_sender: str = "") -> str:
+        """``<hash@domain of the sender>``, stable for (campaign, key, content).
+
+        Pass the same ``default_sender`` as to ``build`` when the draft has no sender of its
+        own (the domain comes from the sender actually used).
+        """
+        seed = json.dumps([campaign, self.key, self.content_hash()], ensure_ascii=False)
+        digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
+        sender = self.sender or default_sender
+        domain = _addr_spec(sender).rpartition("@")[2] if sender else ""
+        return f"<{digest}@{domain or 'docmail.invalid'}>"
+
+    def build(self, campaign: str, default_sender: str = "") -> EmailMessage:
+        """The message exactly as it is sent (SMTP policy; Bcc only in the envelope)."""
+        sender = self.sender or default_sender
+        if not sender:
+            raise ConfigError(
+                f"Message {self.key!r} has no From address.",
+                "Set a From address in the profile (--from) or a From header in the template.",
+            )
+        for name, value in self._header_values(sender):
+            problem = header_problem(value)
+            if problem:
+                raise InputError(f"Message {self.key!r}: the {name} value {problem}.")
+        msg = EmailMessage(policy=SMTP)
+        msg["From"] = sender
+        if self.reply_to:
+            msg["Reply-To"] = self.reply_to
+        if self.to:
+            msg["To"] = ", ".join(self.to)
+        if self.cc:
+            msg["Cc"] = ", ".join(self.cc)
+        msg["Subject"] = self.subject
+        msg["Date"] = format_datetime(localtime())
+        msg["Message-ID"] = self.message_id(campaign, default_sender)
+        for name, value in self.extra_headers:
+            msg[name] = value
+        msg.set_content(self.text)
+        if self.html is not None:
+            msg.add_alternative(self.html, subtype="html")
+        for item in self.attachments:
+            try:
+                data = item.path.read_bytes()
+            except OSError as exc:
+                raise InputError(
+                    f"Message {self.key!r}: cannot read the attachment {item.path}: {exc}",
+                    "Run the check again; the documents folder changed after planning.",
+                ) from exc
+            maintype, _, subtype = item.content_type.partition("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=item.filename)
+        return msg
+
+    def _header_values(self, sender: str) -> list[tuple[str, str]]:
+        values = [("From", sender), ("Reply-To", self.reply_to), ("Subject", self.subject)]
+        values += [("To", v) for v in self.to] + [("Cc", v) for v in self.cc]
+        values += [("Bcc", v) for v in self.bcc] + list(self.extra_headers)
+        values += [("Attachment", item.filename) for item in self.attachments]
+        return values
+
+
+@dataclass
+class Plan:
+    """Sendable drafts and every problem found, for one campaign."""
+
+    campaign: str
+    drafts: list[Draft]
+    problems: list[Problem]
+    total_rows: int
+    row_keys: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row has a problem."""
+        return not self.problems
+
+    @property
+    def problem_rows(self) -> set[int]:
+        """Sheet row numbers that have at least one problem."""
+        return {problem.row for problem in self.problems if problem.row is not None}
+
+    def draft_for_row(self, row: int) -> Draft | None:
+        """The draft that carries sheet row ``row``, if it is sendable."""
+        return next((draft for draft in self.drafts if row in draft.rows), None)
+
+
+def default_documents(orders_path: str | Path, template_path: str | Path | None = None) -> Path:
+    """Where attachments are looked for when no folder is given.
+
+    A ``documents`` folder beside the template's folder, else a ``documents`` folder beside the
+    orders file, else the orders file's own folder.
+    """
+    orders_dir = Path(orders_path).expanduser().resolve().parent
+    candidates = [orders_dir / "documents"]
+    if template_path is not None:
+        candidates.insert(0, Path(template_path).expanduser().resolve().parent.parent / "documents")
+    return next((folder for folder in candidates if folder.is_dir()), orders_dir)
+
+
+def make_plan(
+    orders: Orders,
+    template: MessageTemplate,
+    *,
+    documents: str | Path | None = None,
+    sender: str = "",
+    campaign: str | None = None,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    locale: str = "de_CH",
+) -> Plan:
+    """Render and check every row; ``sender`` is the profile's address ("" when unknown)."""
+    folder = Path(documents).expanduser() if documents else default_documents(orders.source)
+    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale)
+    drafts, problems = planner.run()
+    return Plan(
+        campaign=campaign or template.name,
+        drafts=drafts,
+        problems=problems,
+        total_rows=len(orders),
+        row_keys=planner.row_keys,
+    )
+
+
+class _Planner:
+    """Does the work of make_plan; one instance per call."""
+
+    def __init__(
+        self,
+        orders: Orders,
+        template: MessageTemplate,
+        documents: Path,
+        sender: str,
+        max_bytes: int,
+        locale: str,
+    ) -> None:
+        self.orders = orders
+        self.template = template
+        self.documents = documents
+        self.sender = sender
+        self.max_bytes = max_bytes
+        self.env = make_environment(locale)
+        self.body_env: SandboxedEnvironment = make_environment(
+            locale, autoescape=template.format == "html"
+        )
+        self.problems: list[Problem] = []
+        self.row_keys: dict[int, str] = {}
+        self.key_groups: dict[str, list[tuple[int, ...]]] = {}
+
+    def run(self) -> tuple[list[Draft], list[Problem]]:
+        if not self._template_fits_columns():
+            return [], self.problems
+        groups = self._groups()
+        drafts: list[Draft] = []
+        for rows in groups:
+            draft = self._draft(rows)
+            if draft is not None:
+                drafts.append(draft)
+        drafts = self._drop_duplicate_keys(drafts)
+        self.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+        return drafts, self.problems
+
+    # --- template against the columns ----------------------------------------------------
+
+    def _template_fits_columns(self) -> bool:
+        columns = self.orders.columns
+        missing: dict[str, list[str]] = {}
+        for part, names in template_variables(self.template).items():
+            for name in sorted(names - set(columns)):
+                missing.setdefault(name, []).append(part)
+        for name, parts in missing.items():
+            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.75)
+            hint = f"Did you mean {{{{ {close[0]} }}}}? " if close else ""
+            self._problem(
+                None,
+                None,
+                parts[0],
+                f"The placeholder {{{{ {name} }}}} (in {', '.join(parts)}) names no column "
+                f"of the sheet{f' {self.orders.sheet!r}' if self.orders.sheet else ''}.",
+                f"{hint}The columns are: {', '.join(columns)}.",
+            )
+        fits = not missing
+        group_by = self.template.group_by
+        if group_by and group_by not in columns:
+            close = difflib.get_close_matches(group_by, columns, n=1, cutoff=0.5)
+            self._problem(
+                None,
+                None,
+                "Group-By",
+                f"Group-By names the column {group_by!r}, which the sheet does not have.",
+                f"Did you mean {close[0]!r}?"
+                if close
+                else f"The columns are: {', '.join(columns)}.",
+            )
+            fits = False
+        return fits
+
+    def _groups(self) -> list[list[tuple[int, dict[str, Any]]]]:
+        records = list(self.orders.records())
+        group_by = self.template.group_by
+        if not group_by:
+            return [[record] for record in records]
+        groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for number, values in records:
+            value = values.get(group_by)
+            if value is None:
+                self._problem(
+                    number,
+                    None,
+                    "Group-By",
+                    f"The {group_by} cell is empty, so the row belongs to no group.",
+                    f"Fill in {group_by}.",
+                )
+                continue
+            groups.setdefault(str(value), []).append((number, values))
+        return list(groups.values())
+
+    # --- one message ---------------------------------------------------------------------
+
+    def _draft(self, rows: list[tuple[int, dict[str, Any]]]) -> Draft | None:
+        numbers = [number for number, _ in rows]
+        first, values = rows[0]
+        context = dict(values, row=values, rows=[v for _, v in rows])
+        if self.template.group_by:
+            context["group"] = values[self.template.group_by]
+        before = len(self.problems)
+
+        key = self._key(first, context)
+        self.row_keys.update(dict.fromkeys(numbers, key or ""))
+        if key:
+            self.key_groups.setdefault(key, []).append(tuple(numbers))
+        report_key = key or None
+
+        def render(part: str, source: str) -> str | None:
+            return self._render(self.env, source, first, report_key, part, context)
+
+        addresses: dict[str, tuple[str, ...]] = {}
+        for name in ADDRESS_HEADERS:
+            source = self.template.header(name)
+            rendered = render(name, source) if source is not None else ""
+            addresses[name] = self._addresses(first, report_key, name, rendered or "")
+        sender = self._single_address(first, report_key, "From", render)
+        reply_to = ", ".join(
+            self._addresses(first, report_key, "Reply-To", self._optional("Reply-To", render))
+        )
+        subject = self._header_text(first, report_key, "Subject", self._optional("Subject", render))
+        if not subject and not self._has_problem(before, "Subject"):
+            self._problem(
+                first, report_key, "Subject", "The subject is empty.", "Fill in the Subject."
+            )
+        extra = []
+        for name, source in self.template.headers:
+            if name.startswith("X-"):
+                value = self._header_text(first, report_key, name, render(name, source) or "")
+                if value:
+                    extra.append((name, value))
+        attachments = self._attachments(rows, report_key)
+        body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
+        text, html = self._bodies(body or "")
+
+        if not any(addresses.values()) and not self._has_problem(before, *ADDRESS_HEADERS):
+            self._problem(
+                first,
+                report_key,
+                "To",
+                "The message has no recipient: To, Cc and Bcc are all empty.",
+                "Fill in the address column of this row.",
+            )
+        if len(self.problems) > before or not key:
+            return None
+        return Draft(
+            rows=tuple(numbers),
+            key=key,
+            sender=sender,
+            reply_to=reply_to,
+            to=addresses["To"],
+            cc=addresses["Cc"],
+            bcc=addresses["Bcc"],
+            subject=subject,
+            text=text,
+            html=html,
+            attachments=attachments,
+            extra_headers=tuple(extra),
+        )
+
+    def _key(self, row: int, context: dict[str, Any]) -> str:
+        source = self.template.header("Key")
+        if source is None:
+            return str(context.get("group") or "")
+        rendered = self._render(self.env, source, row, None, "Key", context)
+        if rendered is None:
+            return ""
+        key = self._header_text(row, None, "Key", rendered)
+        if not key:
+            self._problem(
+                row,
+                None,
+                "Key",
+                "The Key is empty, so the message cannot be recorded in the ledger.",
+                "Fill in the column the Key header names (the document number).",
+            )
+        return key
+
+    def _optional(self, name: str, render: Any) -> str:
+        source = self.template.header(name)
+        if source is None:
+            return ""
+        rendered = render(name, source)
+        return rendered if isinstance(rendered, str) else ""
+
+    def _render(
+        self,
+        env: SandboxedEnvironment,
+        source: str,
+        row: int,
+        key: str | None,
+        part: str,
+        context: Mapping[str, Any],
+    ) -> str | None:
+        try:
+            return env.from_string(source).render(context)
+        except UndefinedError as exc:
+            self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
+        except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
+            cell = _cell_hint(source)
+            self._problem(
+                row,
+                key,
+                part,
+                f"Cannot render the {part}: {exc}.",
+                f"Check the {cell} cell of this row." if cell else "Check this row's cells.",
+            )
+        return None
+
+    def _header_text(self, row: int, key: str | None, name: str, value: str) -> str:
+        problem = header_problem(value)
+        if problem:
+            self._problem(
+                row,
+                key,
+                name,
+                f"The {name} value {problem}.",
+                "Remove line breaks and encoded words (=?...?=) from the cell; "
+                "a header must stay one line.",
+            )
+            return ""
+        return " ".join(value.split())
+
+    def _addresses(self, row: int, key: str | None, name: str, value: str) -> tuple[str, ...]:
+        problem = header_problem(value)
+        if problem:
+            self._problem(
+                row,
+                key,
+                name,
+                f"The {name} value {problem}.",
+                "Keep one address or a comma-separated list in the cell, without line breaks.",
+            )
+            return ()
+        found, errors = parse_addresses(value)
+        for message in errors:
+            self._problem(
+                row,
+                key,
+                name,
+                message,
+                "Write addresses as name@example.ch or Name <name@example.ch>, separated by "
+                "commas.",
+            )
+        return () if errors else tuple(found)
+
+    def _single_address(self, row: int, key: str | None, name: str, render: Any) -> str:
+        value = self._optional(name, render)
+        found = self._addresses(row, key, name, value)
+        if len(found) > 1:
+            self._problem(
+                row,
+                key,
+                name,
+                f"{name} holds {len(found)} addresses; a message has one sender.",
+                f"Put a single address in {name}.",
+            )
+            return ""
+        return found[0] if found else ""
+
+    def _attachments(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None
+    ) -> tuple[Attachment, ...]:
+        found: list[Attachment] = []
+        sources = self.template.header_all("Attachment")
+        for number, values in rows:
+            context = dict(values, row=values, rows=[v for _, v in rows])
+            for source in sources:
+                rendered = self._render(self.env, source, number, key, "Attachment", context)
+                if rendered is None:
+                    continue
+                item = self._attachment(number, key, rendered)
+                if item is not None:
+                    found.append(item)
+        total = sum(item.size for item in found)
+        if total > self.max_bytes:
+            self._problem(
+                rows[0][0],
+                key,
+                "Attachment",
+                f"The attachments add up to {_size(total)}, over the limit of "
+                f"{_size(self.max_bytes)} a message.",
+                "Compress the documents or raise the limit (max_message_bytes) if your server "
+                "accepts larger messages.",
+            )
+        return tuple(found)
+
+    def _attachment(self, row: int, key: str | None, value: str) -> Attachment | None:
+        problem = header_problem(value)
+        if problem:
+            self._problem(
+                row,
+                key,
+                "Attachment",
+                f"The attachment name {problem}.",
+                "Remove line breaks and encoded words from the file name.",
+            )
+            return None
+        name = value.strip()
+        if not name:
+            self._problem(
+                row,
+                key,
+                "Attachment",
+                "The attachment name is empty.",
+                "Fill in the column that names the document.",
+            )
+            return None
+
+        def refuse(message: str, hint: str) -> None:
+            self._problem(row, key, "Attachment", message, hint)
+
+        relative = Path(name)
+        inside = "Attachments are relative to the documents folder and must stay inside it."
+        if relative.is_absolute() or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+            refuse(f"The attachment {name!r} is an absolute path.", inside)
+            return None
+        if ".." in re.split(r"[/\\]", name):
+            refuse(f"The attachment {name!r} leaves the documents folder.", inside)
+            return None
+        path = self.documents / relative
+        root = self.documents.resolve()
+        if not path.exists() and not path.is_symlink():
+            close = self._close_files(relative.name)
+            refuse(
+                f"The attachment {name} is not in the documents folder {self.documents}.",
+                f"Did you mean {close}?" if close else "Check the file name and --documents.",
+            )
+            return None
+        if not path.resolve().is_relative_to(root):
+            refuse(
+                f"The attachment {name!r} is a link to a file outside the documents folder.",
+                "Copy the file into the documents folder instead of linking to it.",
+            )
+            return None
+        if not path.is_file():
+            refuse(
+                f"The attachment {name} is not a file (it is a folder or a device).",
+                "Name the document file itself.",
+            )
+            return None
+        size = path.stat().st_size
+        if size == 0:
+            refuse(f"The attachment {name} is empty (0 bytes).", "Export the document again.")
+            return None
+        content_type = mimetypes.guess_type(relative.name)[0] or "application/octet-stream"
+        if content_type == "application/pdf":
+            with path.open("rb") as handle:
+                if not handle.read(1024).lstrip().startswith(b"%PDF-"):
+                    refuse(
+                        f"The attachment {name} is not a PDF file.",
+                        "Export the document again as PDF.",
+                    )
+                    return None
+        return Attachment(path=path, filename=relative.name, size=size, content_type=content_type)
+
+    def _close_files(self, name: str) -> str:
+        try:
+            names = [p.name for p in self.documents.iterdir() if p.is_file()]
+        except OSError:
+            return ""
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
+        return close[0] if close else ""
+
+    def _bodies(self, body: str) -> tuple[str, str | None]:
+        body = body.rstrip() + "\n"
+        if self.template.format == "markdown":
+            return body, markdown.markdown(body, extensions=["nl2br"], output_format="html")
+        if self.template.format == "html":
+            return html_to_text(body), body
+        return body, None
+
+    def _drop_duplicate_keys(self, drafts: list[Draft]) -> list[Draft]:
+        duplicates = {key for key, groups in self.key_groups.items() if len(groups) > 1}
+        for key in duplicates:
+            rows = sorted(row for group in self.key_groups[key] for row in group)
+            for row in rows:
+                others = ", ".join(str(r) for r in rows if r != row)
+                self._problem(
+                    row,
+                    key,
+                    "Key",
+                    f"The key {key!r} is also used by row {others}.",
+                    "Every message needs its own key (document number); remove the duplicate "
+                    "row or correct its number.",
+                )
+        return [draft for draft in drafts if draft.key not in duplicates]
+
+    def _has_problem(self, since: int, *fields: str) -> bool:
+        return any(problem.field in fields for problem in self.problems[since:])
+
+    def _problem(
+        self, row: int | None, key: str | None, part: str, message: str, hint: str
+    ) -> None:
+        self.problems.append(Problem(row=row, key=key, field=part, message=message, hint=hint))
+
+
+def header_problem(value: str) -> str:
+    """Why ``value`` cannot be a header value ("" when it can).
+
+    Catches raw line breaks and control characters, and RFC 2047 encoded words that decode to
+    them (the email package of some Python versions serializes those as real header lines).
+    """
+    if any(ch in _LINE_BREAKS for ch in value):
+        return "contains a line break"
+    if any(unicodedata.category(ch) == "Cc" and ch != "\t" for ch in value):
+        return "contains a control character"
+    if "=?" not in value:
+        return ""
+    try:
+        parts = decode_header(value)
+    except Exception:
+        return "contains a malformed encoded word (=?...?=)"
+    for chunk, charset in parts:
+        raw = chunk.encode("utf-8", "replace") if isinstance(chunk, str) else chunk
+        if any(byte in raw for byte in (b"\r", b"\n", b"\x00")):
+            return "contains an encoded word (=?...?=) that decodes to a line break"
+        try:
+            text = raw.decode(charset or "ascii", "replace")
+        except LookupError:
+            return f"contains an encoded word in the unknown charset {charset!r}"
+        if any(ch in _LINE_BREAKS or unicodedata.category(ch) == "Cc" for ch in text):
+            return "contains an encoded word (=?...?=) that decodes to a control character"
+    return ""
+
+
+def parse_addresses(value: str) -> tuple[list[str], list[str]]:
+    """Split a To/Cc/Bcc value into checked addresses; returns (addresses, problems).
+
+    Commas and semicolons separate addresses (outside quotes). Each entry is ``addr`` or
+    ``Name <addr>``; a display name that brings its own address or angle brackets is refused.
+    Addresses are checked with email-validator; international domains are kept in IDNA form.
+    """
+    found: list[str] = []
+    problems: list[str] = []
+    for entry in _split_addresses(value):
+        match = _NAME_ADDR.match(entry)
+        name, addr = (match.group("name"), match.group("addr")) if match else ("", entry)
+        name = name.strip()
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = name[1:-1].replace('\\"', '"').strip()
+        if (
+            "<" in name
+            or ">" in name
+            or "@" in name
+            or (not match and ("<" in addr or ">" in addr))
+        ):
+            problems.append(
+                f"{entry!r} carries more than one address (a name that brings its own address "
+                "or angle brackets)."
+            )
+            continue
+        if addr.strip() != addr.strip().strip('"') or " " in addr.strip():
+            problems.append(f"{entry!r} is not one e-mail address.")
+            continue
+        try:
+            checked = validate_email(addr.strip(), check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError as exc:
+            problems.append(f"{addr.strip()!r} is not a valid e-mail address: {exc}")
+            continue
+        spec = checked.ascii_email or checked.normalized
+        found.append(str(Address(display_name=name, addr_spec=spec)) if name else spec)
+    return found, problems
+
+
+def _split_addresses(value: str) -> list[str]:
+    entries: list[str] = []
+    current: list[str] = []
+    quoted = angled = False
+    for ch in value:
+        if ch == '"' and not angled:
+            quoted = not quoted
+        elif ch == "<" and not quoted:
+            angled = True
+        elif ch == ">" and not quoted:
+            angled = False
+        if _SPLIT.match(ch) and not quoted and not angled:
+            entries.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    entries.append("".join(current))
+    return [entry.strip() for entry in entries if entry.strip()]
+
+
+def _addr_spec(entry: str) -> str:
+    match = _NAME_ADDR.match(entry.strip())
+    return (match.group("addr") if match else entry).strip()
+
+
+def _cell_hint(source: str) -> str:
+    names = re.findall(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)", source)
+    return names[0] if len(set(names)) == 1 else ""
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count = count / 1024  # type: ignore[assignment]
+    return f"{count} bytes"
+
+
+class _TextExtractor(HTMLParser):
+    """Plain text from simple HTML mail: paragraphs, line breaks, links, lists."""
+
+    BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "ul", "ol"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+        self.href: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script", "head"):
+            self.skip += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n")
+        elif tag == "li":
+            self.parts.append("\n- ")
+        elif tag == "a":
+            self.href.append(dict(attrs).get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script", "head"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n")
+        elif tag == "a" and self.href:
+            href = self.href.pop()
+            if href and not href.startswith("#") and href not in self.parts[-1:]:
+                self.parts.append(f" ({href.removeprefix('mailto:')})")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    """A readable plain-text version of an HTML body (for the text/plain part)."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = [line.strip() for line in "".join(parser.parts).split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return text + "\n"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A message exactly as it will be sent: serialized headers, envelope, bodies, files."""
+
+    headers: tuple[tuple[str, str], ...]
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    text: str
+    html: str | None
+    attachments: tuple[Attachment, ...]
+    rows: tuple[int, ...] = ()
+    key: str = ""
+
+    def as_text(self) -> str:
+        """The preview as plain text (what ``docmail preview`` prints)."""
+        lines = [f"{name}: {value}" for name, value in self.headers]
+        lines += [
+            "",
+            f"Envelope from: {self.envelope_from}",
+            f"Envelope to:   {', '.join(self.envelope_to)}",
+            "",
+            "--- text/plain " + "-" * 40,
+            self.text.rstrip("\n"),
+        ]
+        if self.html is not None:
+            lines += ["--- text/html " + "-" * 41, self.html.rstrip("\n")]
+        lines.append("--- attachments " + "-" * 39)
+        lines += [
+            f"{item.filename}  ({item.content_type}, {_size(item.size)})"
+            for item in self.attachments
+        ] or ["(none)"]
+        return "\n".join(lines) + "\n"
+
+    def _repr_html_(self) -> str:
+        esc = html_lib.escape
+        head = "".join(
+            f"<tr><th style='text-align:left'>{esc(n)}</th><td>{esc(v)}</td></tr>"
+            for n, v in self.headers
+        )
+        envelope = esc(", ".join(self.envelope_to))
+        head += f"<tr><th style='text-align:left'>Envelope to</th><td>{envelope}</td></tr>"
+        files = "".join(
+            f"<li>{esc(a.filename)} ({esc(a.content_type)}, {esc(_size(a.size))})</li>"
+            for a in self.attachments
+        )
+        body = (
+            f"<iframe sandbox srcdoc='{esc(self.html, quote=True)}' "
+            "style='width:100%;height:20em;border:1px solid #ccc'></iframe>"
+            if self.html is not None
+            else f"<pre style='white-space:pre-wrap'>{esc(self.text)}</pre>"
+        )
+        return (
+            f"<div class='docmail-preview'><table>{head}</table>{body}"
+            f"<ul>{files or '<li>(no attachments)</li>'}</ul></div>"
+        )
+
+
+def preview(plan: Plan, row: int, default_sender: str = "") -> Preview:
+    """The message that sheet row ``row`` will be sent as (row 2 is the first order)."""
+    draft = plan.draft_for_row(row)
+    if draft is None:
+        _explain_unsendable(plan, row)
+    assert draft is not None
+    sender = draft.sender or default_sender
+    msg = draft.build(plan.campaign, sender or "profile@docmail.invalid")
+    headers = _serialized_headers(msg.as_bytes(policy=SMTP))
+    if not sender:
+        headers = tuple(
+            (name, "(the profile's address)" if name == "From" else value)
+            for name, value in headers
+        )
+    return Preview(
+        headers=headers,
+        envelope_from=_addr_spec(sender) if sender else "(the profile's address)",
+        envelope_to=draft.recipients,
+        text=draft.text,
+        html=draft.html,
+        attachments=draft.attachments,
+        rows=draft.rows,
+        key=draft.key,
+    )
+
+
+def _explain_unsendable(plan: Plan, row: int) -> None:
+    problems = [p for p in plan.problems if p.row == row or p.row is None]
+    if problems:
+        listed = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        key = plan.row_keys.get(row)
+        label = f"Row {row}" + (f" ({key})" if key else "")
+        raise DocmailError(
+            f"{label} will not be sent: {listed}", "Fix the row, then run the check again."
+        )
+    known = sorted(plan.row_keys)
+    span = f"rows {known[0]} to {known[-1]}" if known else "no rows"
+    raise ConfigError(
+        f"There is no order in row {row}.",
+        f"Rows are numbered as in the sheet (the header is row 1); this sheet has {span}.",
+    )
+
+
+def _serialized_headers(raw: bytes) -> tuple[tuple[str, str], ...]:
+    block = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    headers: list[tuple[str, str]] = []
+    for line in block.split("\r\n"):
+        if line[:1] in (" ", "\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value}\n{line}")
+        elif ":" in line:
+            name, _, value = line.partition(":")
+            headers.append((name, value.lstrip(" ")))
+    return tuple(headers)
+
+
+def plan_from_files(
+    orders_path: str | Path,
+    template_path: str | Path,
+    *,
+    documents: str | Path | None = None,
+    sheet: str | int | None = None,
+    sender: str = "",
+    campaign: str | None = None,
+) -> Plan:
+    """Read the orders and the template and plan them (what ``docmail check`` does).
+
+    Without ``documents``, attachments are looked for as ``default_documents`` says.
+    """
+    template = load_template(template_path)
+    orders = read_orders(orders_path, sheet=sheet)
+    folder = documents if documents else default_documents(orders_path, template_path)
+    plan = make_plan(orders, template, documents=folder, sender=sender, campaign=campaign)
+    if sheet is None and any(problem.row is None for problem in plan.problems):
+        better = _fitting_sheet(orders_path, template, orders.sheet)
+        if better:
+            advice = f" The sheet {better!r} has every column the template uses: --sheet {better}."
+            plan.problems = [
+                replace(p, hint=p.hint + advice) if p.row is None else p for p in plan.problems
+            ]
+    return plan
+
+
+def _fitting_sheet(path: str | Path, template: MessageTemplate, current: str | None) -> str:
+    needed = set().union(*template_variables(template).values())
+    if template.group_by:
+        needed.add(template.group_by)
+    for name in sheet_names(path):
+        if name != current and needed <= set(read_orders(path, name).columns):
+            return name
+    return ""

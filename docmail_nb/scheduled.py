@@ -1,0 +1,369 @@
+"""The unattended job behind ``notebooks/scheduled_send.ipynb``: parameters in, a batch out.
+
+papermill passes the notebook's parameters; :func:`job_from_parameters` checks them (refusing
+anything that looks like a secret, undoing papermill's number conversion where it matters),
+then the notebook reads, checks and sends through the core. :func:`raise_for_problems` and
+:func:`raise_for_failures` turn problem rows and failed messages into a :class:`BatchFailed`
+that names each row, so papermill exits non-zero with a readable reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import BatchFailed, ConfigError, SMTPProblem
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .plan import Plan
+    from .profiles import Profile
+    from .send import Report
+
+__all__ = [
+    "PARAMETER_NAMES",
+    "Job",
+    "describe_job",
+    "describe_plan",
+    "describe_report",
+    "job_from_parameters",
+    "load_job_profile",
+    "plan_job",
+    "problems_table",
+    "raise_for_failures",
+    "raise_for_problems",
+    "refuse_secret_parameters",
+    "run_job",
+]
+
+#: parameter names that look like they carry a secret
+_SECRET_NAME = re.compile(
+    r"pass(word|wd|phrase)|pwd|secret|token|api_?key|credential|private_?key", re.IGNORECASE
+)
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*min(?:ute)?)?\s*$", re.IGNORECASE)
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+#: how many problem rows or failed messages an error message lists before "and N more"
+_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Job:
+    """The checked parameters of one scheduled run."""
+
+    orders: Path
+    template: Path
+    sheet: str | None
+    documents: Path | None
+    profile: str | None
+    ledger: Path | None
+    dry_run: bool
+    limit: int | None
+    rate: float | None
+    connections: int
+    report: Path | None
+    fail_on_problems: bool
+    fail_on_errors: bool
+    is_sample: bool = False
+
+
+#: the notebook's parameters, named like the options of ``docmail send``
+PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Job) if f.name != "is_sample")
+
+
+def refuse_secret_parameters(names: Mapping[str, Any] | list[str]) -> None:
+    """Raise ConfigError when a name looks like a password, token or key (never its value)."""
+    suspicious = sorted(
+        name for name in names if not name.startswith("_") and _SECRET_NAME.search(name)
+    )
+    if suspicious:
+        raise ConfigError(
+            f"Refusing the notebook parameter {', '.join(suspicious)}: it looks like a secret, "
+            "and papermill writes every parameter into the output notebook in plain text.",
+            "Store the password in the keyring (docmail profile add NAME ... --password-stdin) "
+            "or set DOCMAIL_SMTP_PASSWORD in the job's environment, and delete this output "
+            "notebook, which now holds the value.",
+        )
+
+
+def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
+    """Check the notebook's parameters (pass ``globals()``) and fill in the sample defaults.
+
+    Empty ``orders`` and ``template`` mean the sample invoices (and, unless given, the sample
+    documents).
+    """
+    refuse_secret_parameters(list(namespace))
+    missing = [name for name in PARAMETER_NAMES if name not in namespace]
+    if missing:
+        raise ConfigError(
+            f"The notebook lacks the parameter(s) {', '.join(missing)}.",
+            "Use the parameters cell of notebooks/scheduled_send.ipynb as it ships.",
+        )
+    values = {name: namespace[name] for name in PARAMETER_NAMES}
+    orders = _path("orders", values["orders"])
+    template = _path("template", values["template"])
+    documents = _path("documents", values["documents"])
+    if (orders is None) != (template is None):
+        given, empty = ("orders", "template") if template is None else ("template", "orders")
+        raise ConfigError(
+            f"The parameter {given} is set but {empty} is empty.",
+            "Pass both orders and template, or neither to run the sample invoices.",
+        )
+    is_sample = orders is None
+    if orders is None or template is None:
+        from .sample import sample_dir
+
+        sample = sample_dir()
+        orders, template = sample / "orders.xlsx", sample / "templates" / "invoice.txt"
+        documents = documents or sample / "documents"
+    return Job(
+        orders=orders,
+        template=template,
+        sheet=_identifier("sheet", values["sheet"]),
+        documents=documents,
+        profile=_identifier("profile", values["profile"]),
+        ledger=_path("ledger", values["ledger"]),
+        dry_run=_flag("dry_run", values["dry_run"]),
+        limit=_count("limit", values["limit"]),
+        rate=_rate(values["rate"]),
+        connections=_count("connections", values["connections"]) or 1,
+        report=_path("report", values["report"]),
+        fail_on_problems=_flag("fail_on_problems", values["fail_on_problems"]),
+        fail_on_errors=_flag("fail_on_errors", values["fail_on_errors"]),
+        is_sample=is_sample,
+    )
+
+
+def _path(name: str, value: Any) -> Path | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | Path):
+        raise ConfigError(
+            f"The parameter {name} must be a file or folder path, not {value!r}.",
+            f"Pass it as text: -r {name} PATH.",
+        )
+    return Path(value).expanduser()
+
+
+def _identifier(name: str, value: Any) -> str | None:
+    """A name such as a sheet or a profile: text only, since ``-p`` turns ``00123`` into 123."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    raise ConfigError(
+        f"The parameter {name} arrived as the number {value!r}: papermill's -p converts "
+        "values that look like numbers (00123 becomes 123).",
+        f"Pass names and identifiers raw, exactly as written: -r {name} VALUE.",
+    )
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(
+        f"The parameter {name} must be True or False, not {value!r}.",
+        f"Pass -p {name} True or -p {name} False.",
+    )
+
+
+def _count(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ConfigError(
+        f"The parameter {name} must be a whole number above 0, not {value!r}.",
+        f"Pass for example -p {name} 10, or leave it at None.",
+    )
+
+
+def _rate(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    match = _RATE.match(value) if isinstance(value, str) else None
+    if match and float(match.group(1)) > 0:
+        return float(match.group(1))
+    raise ConfigError(
+        f"The parameter rate must be messages per minute, like 30 or '30/min', not {value!r}.",
+        "Pass for example -p rate 30, or leave it at None for no limit.",
+    )
+
+
+def describe_job(job: Job) -> str:
+    """The run's settings, a few lines for the top of the output notebook (no secrets)."""
+    lines = [
+        f"orders:    {job.orders}" + (f" (sheet {job.sheet})" if job.sheet else ""),
+        f"template:  {job.template}",
+        f"documents: {job.documents or '(none given)'}",
+        f"profile:   {job.profile or '(the only profile)'}",
+        f"ledger:    {job.ledger or '(ledger.sqlite in DOCMAIL_HOME)'}",
+        "mode:      " + ("dry run, nothing is sent" if job.dry_run else "send"),
+    ]
+    limits = [
+        f"{name} {value}"
+        for name, value in (
+            ("limit", job.limit),
+            ("rate", job.rate and f"{job.rate:g}/min"),
+            ("connections", job.connections),
+        )
+        if value
+    ]
+    lines.append("limits:    " + ", ".join(limits))
+    return "\n".join(lines)
+
+
+def describe_plan(plan: Plan, job: Job) -> str:
+    """One line: messages ready, rows read, problems found."""
+    problems = len(plan.problems)
+    return (
+        f"{len(plan.drafts)} message(s) ready from {plan.total_rows} row(s) of "
+        f"{job.orders.name}; "
+        + (
+            f"{problems} problem(s) in {len(plan.problem_rows)} row(s)."
+            if problems
+            else "no problems."
+        )
+    )
+
+
+def load_job_profile(job: Job) -> Profile:
+    """The profile the job sends through.
+
+    A dry run of the sample with no profile saved yet uses the sample business's address.
+    """
+    from .profiles import Profile, list_profiles, load_profile
+    from .sink import SINK_SENDER
+
+    if job.dry_run and job.is_sample and job.profile is None and not list_profiles():
+        return Profile(name="sample", host="localhost", security="none", from_addr=SINK_SENDER)
+    return load_profile(job.profile)
+
+
+def plan_job(job: Job) -> Plan:
+    """Read the orders and check every row against the template."""
+    from .orders import read_orders
+    from .plan import make_plan
+    from .templates import load_template
+
+    orders = read_orders(job.orders, sheet=job.sheet)
+    template = load_template(job.template)
+    sender = load_job_profile(job).sender
+    return make_plan(orders, template, documents=job.documents, sender=sender)
+
+
+def problems_table(plan: Plan) -> pd.DataFrame:
+    """The check's problems, one line each, as the notebook shows them."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [(p.row, p.key, p.field, p.message, p.hint) for p in plan.problems],
+        columns=["row", "key", "field", "problem", "what to do"],
+    )
+
+
+def raise_for_problems(plan: Plan, job: Job) -> None:
+    """Raise BatchFailed naming every problem row, when the job fails on problems."""
+    if not plan.problems or not job.fail_on_problems:
+        return
+    lines = [
+        f"row {p.row if p.row is not None else '-'}"
+        + (f" ({p.key})" if p.key else "")
+        + f", {p.field}: {p.message}"
+        for p in plan.problems
+    ]
+    rows = len(plan.problem_rows)
+    raise BatchFailed(
+        f"The check found {len(plan.problems)} problem(s) in {rows} of {plan.total_rows} "
+        f"row(s) of {job.orders.name}; nothing was sent.\n" + _listing(lines) + "\n",
+        f"Fix those rows in {job.orders.name} and run again, or pass -p fail_on_problems False "
+        "to send the other rows and skip these.",
+    )
+
+
+def run_job(job: Job, plan: Plan, password: str | None = None) -> Report:
+    """Send (or dry-run) the plan through the job's profile, recorded in the ledger."""
+    from .send import SendOptions, send_plan
+
+    profile = load_job_profile(job)
+    options = SendOptions(
+        dry_run=job.dry_run,
+        limit=job.limit,
+        rate_per_minute=job.rate,
+        connections=job.connections,
+    )
+    report = send_plan(plan, profile, password=password, ledger=job.ledger, options=options)
+    if job.report is not None:
+        report.save(job.report)
+    return report
+
+
+def describe_report(report: Report, job: Job) -> str:
+    """The run's outcome in a line or two, saying so when there was nothing new to send."""
+    lines = [report.summary()]
+    states = {result.state for result in report.results}
+    if report.fatal is None and states <= {"skipped"}:
+        done = len(report.results)
+        lines.append(
+            f"Nothing new to send: all {done} message(s) were sent by earlier runs."
+            if done
+            else "Nothing new to send: the orders hold no sendable message."
+        )
+    if job.report is not None:
+        lines.append(f"Report saved to {job.report}.")
+    return "\n".join(lines)
+
+
+def raise_for_failures(report: Report, job: Job) -> None:
+    """Raise when the batch was stopped, or when messages failed and the job fails on errors.
+
+    A stop (wrong password, TLS, configuration) raises SMTPProblem with its diagnosis; failed,
+    deferred, unknown or changed messages and refused recipients raise BatchFailed.
+    """
+    fatal = report.fatal
+    if fatal is not None:
+        if fatal.code is not None and str(fatal.code) not in fatal.summary:
+            reply = f"{fatal.code} {fatal.reply}".strip()
+            fatal = dataclasses.replace(fatal, summary=f"{fatal.summary} (server: {reply})")
+        raise SMTPProblem(fatal)
+    if not job.fail_on_errors:
+        return
+    lines = []
+    for result in report.results:
+        if not result.trouble:
+            continue
+        rows = ", ".join(str(row) for row in result.rows)
+        why = result.error or result.state
+        refused = "; ".join(
+            f"{addr} refused ({code} {text})" for addr, (code, text) in result.refused.items()
+        )
+        lines.append(
+            f"row {rows} ({result.key}), {result.state}: " + "; ".join(filter(None, [why, refused]))
+        )
+    if lines:
+        raise BatchFailed(
+            f"{len(lines)} message(s) did not go out as they should.\n" + _listing(lines) + "\n",
+            "Read the reasons above; a rerun with the same ledger sends only what is still "
+            "missing and never sends a message twice.",
+        )
+
+
+def _listing(lines: list[str]) -> str:
+    shown = [f"  - {line}" for line in lines[:_LISTED]]
+    if len(lines) > _LISTED:
+        shown.append(f"  ... and {len(lines) - _LISTED} more")
+    return "\n".join(shown)

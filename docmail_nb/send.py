@@ -1,0 +1,826 @@
+"""The batch: connections, rate limit, retries, the ledger, progress and the report.
+
+``send_plan`` sends every draft of a plan at most once (see ``ledger``): K worker threads each
+reuse one authenticated connection and reconnect when the server closes it; a sliding-window
+rate limit and the provider's daily cap hold for all of them. A "fatal" diagnosis (wrong
+password, TLS, configuration) stops the whole batch at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+
+from .errors import ConfigError, InputError, LedgerError, SecretStoreError, SMTPProblem
+from .ledger import Ledger, default_ledger_path
+from .plan import Draft, Plan, Problem
+from .profiles import Profile, get_password
+from .smtp import Diagnosis, connect, deliver
+
+if TYPE_CHECKING:
+    import smtplib
+
+    from .orders import Orders
+
+__all__ = [
+    "MessageResult",
+    "Progress",
+    "RateLimiter",
+    "Report",
+    "SendOptions",
+    "outstanding",
+    "send_plan",
+    "send_test",
+]
+
+ResultState = Literal[
+    "sent", "failed", "deferred", "unknown", "skipped", "changed", "busy", "planned", "dry-run",
+    "problem",
+]  # fmt: skip
+#: states that make a run unsuccessful (exit status 1)
+TROUBLE_STATES = frozenset({"problem", "failed", "deferred", "unknown", "changed"})
+REPORT_COLUMNS = [
+    "rows", "key", "to", "cc", "bcc", "state", "message_id", "reply", "error", "hint", "attempts",
+]  # fmt: skip
+
+
+@dataclass
+class SendOptions:
+    """How a batch is sent; the defaults suit a first careful run."""
+
+    dry_run: bool = False
+    limit: int | None = None  # at most this many messages in this run
+    rate_per_minute: float | None = None  # None: the profile's preset limit, if any
+    connections: int = 1  # capped by the profile's preset
+    resend_unknown: bool = False
+    resend_changed: bool = False
+    max_attempts: int = 3  # per message and run, for temporary (4xx) trouble
+    retry_delay: float = 5.0  # first backoff in seconds, doubled per attempt
+    max_retry_delay: float = 60.0
+    all_or_nothing: bool = False  # send nothing when any row has a problem
+
+
+@dataclass(frozen=True)
+class MessageResult:
+    """What happened to one message in this run."""
+
+    rows: tuple[int, ...]
+    key: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    state: ResultState
+    message_id: str = ""
+    reply: str = ""
+    error: str = ""
+    hint: str = ""
+    attempts: int = 0
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    @property
+    def trouble(self) -> bool:
+        """True when this message needs the user's attention."""
+        return self.state in TROUBLE_STATES or bool(self.refused)
+
+
+Progress = Callable[[int, int, MessageResult], None]
+
+
+@dataclass
+class Report:
+    """Every message of a run and every problem row: a DataFrame, a summary, files."""
+
+    campaign: str
+    results: list[MessageResult]
+    problems: list[Problem] = field(default_factory=list)
+    fatal: Diagnosis | None = None
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row had a problem and no message failed, was refused or is unknown."""
+        return (
+            self.fatal is None
+            and not self.problems
+            and not any(result.trouble for result in self.results)
+        )
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for result in self.results:
+            counts[result.state] = counts.get(result.state, 0) + 1
+        return counts
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """One row per message, then one per problem (state "problem")."""
+        records: list[dict[str, Any]] = [
+            {
+                "rows": ", ".join(str(r) for r in result.rows),
+                "key": result.key,
+                "to": ", ".join(result.to),
+                "cc": ", ".join(result.cc),
+                "bcc": ", ".join(result.bcc),
+                "state": result.state,
+                "message_id": result.message_id,
+                "reply": result.reply,
+                "error": result.error,
+                "hint": result.hint,
+                "attempts": result.attempts,
+            }
+            for result in self.results
+        ]
+        records += [
+            {
+                "rows": "" if problem.row is None else str(problem.row),
+                "key": problem.key or "",
+                "to": "",
+                "cc": "",
+                "bcc": "",
+                "state": "problem",
+                "message_id": "",
+                "reply": "",
+                "error": f"{problem.field}: {problem.message}",
+                "hint": problem.hint,
+                "attempts": 0,
+            }
+            for problem in self.problems
+        ]
+        return pd.DataFrame.from_records(records, columns=REPORT_COLUMNS)
+
+    def summary(self) -> str:
+        """One line: how many messages ended how."""
+        counts = self.counts()
+        labels = {
+            "sent": "sent",
+            "dry-run": "would be sent (dry run)",
+            "skipped": "skipped (already sent)",
+            "failed": "failed",
+            "deferred": "deferred (try again later)",
+            "unknown": "unknown (the server may have them; not resent)",
+            "changed": "changed since sent (not resent)",
+            "busy": "being sent by another run",
+            "planned": "left for a later run",
+        }
+        parts = [f"{counts[state]} {label}" for state, label in labels.items() if counts.get(state)]
+        refused = sum(1 for result in self.results if result.refused)
+        if refused:
+            parts.append(f"{refused} with refused recipients")
+        problem_rows = {p.row for p in self.problems if p.row is not None}
+        if self.problems:
+            parts.append(f"{len(problem_rows) or len(self.problems)} row(s) with problems")
+        line = f"Campaign {self.campaign!r}: " + (", ".join(parts) or "nothing to send") + "."
+        if self.fatal is not None:
+            line += f" Stopped: {self.fatal.summary}"
+        for note in self.notes:
+            line += f" {note}"
+        return line
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        table = self.frame.to_html(index=False, escape=True)
+        return f"<p>{escape(self.summary())}</p>{table}"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the report as .xlsx or .csv (chosen by the file's suffix)."""
+        return _save_frame(self.frame, Path(path), "report")
+
+    def failed_rows(self, orders: Orders) -> pd.DataFrame:
+        """The original columns of every row that needs attention, plus an ``error`` column."""
+        errors: dict[int, list[str]] = {}
+        for problem in self.problems:
+            if problem.row is not None:
+                errors.setdefault(problem.row, []).append(f"{problem.field}: {problem.message}")
+        for result in self.results:
+            if result.trouble:
+                text = result.error or result.state
+                for row in result.rows:
+                    errors.setdefault(row, []).append(text)
+        positions = [i for i, row in enumerate(orders.row_numbers) if row in errors]
+        frame = orders.frame.iloc[positions].copy()
+        frame["error"] = ["; ".join(errors[orders.row_numbers[i]]) for i in positions]
+        frame.insert(0, "row", [orders.row_numbers[i] for i in positions])
+        return frame.reset_index(drop=True)
+
+    def save_failed_rows(self, orders: Orders, path: str | Path) -> Path:
+        """Write ``failed_rows`` as .xlsx or .csv, ready to fix and send again."""
+        return _save_frame(self.failed_rows(orders), Path(path), "failed rows")
+
+
+def _save_frame(frame: pd.DataFrame, path: Path, what: str) -> Path:
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise ConfigError(
+            f"The {what} file {path} has an unknown type {suffix or '(none)'!r}.",
+            "Give a file name ending in .xlsx or .csv.",
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".xlsx":
+            frame.to_excel(path, index=False, engine="openpyxl")
+        else:
+            frame.to_csv(path, index=False, encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(
+            f"The {what} cannot be written to {path}: {exc.strerror or exc}.",
+            "Close the file if it is open in a spreadsheet program, or choose another path.",
+        ) from None
+    return path
+
+
+class RateLimiter:
+    """At most ``per_minute`` sends in any 60-second window (a sliding window of send times)."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not per_minute > 0:
+            raise ConfigError(
+                f"The rate {per_minute} messages per minute is not possible.",
+                "Give a positive number, e.g. --rate 30/min.",
+            )
+        self.capacity = max(1, math.floor(per_minute))
+        self.window = 60.0 * self.capacity / per_minute if per_minute < 1 else 60.0
+        self._clock = clock
+        self._sleep = sleep
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Wait until one more send fits into the window, and count it."""
+        with self._lock:
+            while True:
+                now = self._clock()
+                while self._times and self._times[0] <= now - self.window:
+                    self._times.popleft()
+                if len(self._times) < self.capacity:
+                    self._times.append(now)
+                    return
+                self._sleep(self._times[0] + self.window - now)
+
+
+def _result(draft: Draft, state: ResultState, **values: Any) -> MessageResult:
+    return MessageResult(draft.rows, draft.key, draft.to, draft.cc, draft.bcc, state, **values)
+
+
+def _account(profile: Profile) -> str:
+    return f"{profile.username or profile.sender}@{profile.host}"
+
+
+def _open_ledger(ledger: Ledger | str | Path | None) -> tuple[Ledger, bool]:
+    if isinstance(ledger, Ledger):
+        return ledger, False
+    return Ledger(ledger), True
+
+
+def outstanding(
+    plan: Plan,
+    ledger: Ledger | str | Path | None = None,
+    *,
+    resend_unknown: bool = False,
+    resend_changed: bool = False,
+) -> list[Draft]:
+    """The drafts a run would try to send now, judged by the ledger (which is not changed)."""
+    if not isinstance(ledger, Ledger):
+        path = Path(ledger) if ledger is not None else default_ledger_path()
+        if not path.exists():
+            return list(plan.drafts)
+    book, opened = _open_ledger(ledger)
+    try:
+        return [
+            draft
+            for draft in plan.drafts
+            if _would_send(book, plan.campaign, draft, resend_unknown, resend_changed)[0]
+        ]
+    finally:
+        if opened:
+            book.close()
+
+
+def _would_send(
+    ledger: Ledger, campaign: str, draft: Draft, resend_unknown: bool, resend_changed: bool
+) -> tuple[bool, ResultState, str]:
+    entry = ledger.get(campaign, draft.key)
+    if entry is None or entry.state in ("planned", "failed", "deferred", "sending"):
+        return True, "dry-run", ""
+    if entry.state == "unknown":
+        if resend_unknown:
+            return True, "dry-run", ""
+        return False, "unknown", _UNKNOWN_TEXT
+    if entry.content_hash != draft.content_hash():
+        if resend_changed:
+            return True, "dry-run", ""
+        return False, "changed", _CHANGED_TEXT
+    return False, "skipped", ""
+
+
+_UNKNOWN_TEXT = "An earlier run lost the connection after handing this message over; not resent."
+_UNKNOWN_HINT = (
+    "Check the Sent folder or ask the recipient; send it again with --resend-unknown "
+    "(resend_unknown=True) only if it did not arrive."
+)
+_CHANGED_TEXT = "This key was already sent with other content; not resent."
+_CHANGED_HINT = (
+    "If the new version must go out too, send again with --resend-changed (resend_changed=True)."
+)
+
+
+def _resolve_password(profile: Profile, password: str | None) -> str | None:
+    if password is not None or not profile.username:
+        return password
+    found = get_password(profile.name)
+    if found is None:
+        raise SecretStoreError(
+            f"No password is known for profile {profile.name!r} (user {profile.username}).",
+            f"Save it with 'docmail profile add {profile.name} ... --password-stdin', or set "
+            "DOCMAIL_SMTP_PASSWORD for a job without keyring.",
+        )
+    return found
+
+
+def _connections(options: SendOptions, profile: Profile) -> int:
+    if options.connections < 1:
+        raise ConfigError(
+            f"{options.connections} connections is not possible.",
+            "Give --connections 1 or more.",
+        )
+    cap = profile.limits.max_connections
+    return min(options.connections, cap) if cap else options.connections
+
+
+def _rate(options: SendOptions, profile: Profile) -> float | None:
+    rates = [r for r in (options.rate_per_minute, profile.limits.messages_per_minute) if r]
+    return min(rates) if rates else None
+
+
+def send_plan(
+    plan: Plan,
+    profile: Profile,
+    *,
+    password: str | None = None,
+    ledger: Ledger | str | Path | None = None,
+    options: SendOptions | None = None,
+    progress: Progress | Literal["bar"] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Report:
+    """Send every draft of ``plan`` at most once and report on each.
+
+    ``ledger`` is a Ledger, a file path or None (the default ledger). ``progress`` is a
+    callback ``(done, total, result)`` or "bar" for a tqdm bar (a widget in notebooks).
+    ``clock`` and ``sleep`` pace the rate limit and retries.
+    """
+    options = options or SendOptions()
+    if options.limit is not None and options.limit < 0:
+        raise ConfigError("A negative --limit is not possible.", "Give 0 or more messages.")
+    report = Report(plan.campaign, [], list(plan.problems), dry_run=options.dry_run)
+    callback, close_bar = _progress(progress, len(plan.drafts), plan.campaign)
+    try:
+        if options.all_or_nothing and plan.problems:
+            rows = len(plan.problem_rows) or len(plan.problems)
+            for draft in plan.drafts:
+                report.results.append(
+                    _result(
+                        draft,
+                        "planned",
+                        error=f"Not sent: {rows} row(s) have problems and all-or-nothing is on.",
+                        hint="Fix the rows with problems, then send again.",
+                    )
+                )
+            return report
+        if options.dry_run:
+            _dry_run(plan, profile, ledger, options, report, callback)
+            return report
+        secret = _resolve_password(profile, password)
+        book, opened = _open_ledger(ledger)
+        try:
+            _Batch(plan, profile, secret, book, options, report, callback, clock, sleep).run()
+        finally:
+            if opened:
+                book.close()
+        return report
+    finally:
+        close_bar()
+
+
+def _progress(
+    progress: Progress | Literal["bar"] | None, total: int, campaign: str
+) -> tuple[Progress, Callable[[], None]]:
+    if progress is None:
+        return (lambda done, total, result: None), (lambda: None)
+    if progress != "bar":
+        return progress, (lambda: None)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=campaign, unit="msg")
+
+    def update(done: int, total: int, result: MessageResult) -> None:
+        bar.update(1)
+        bar.set_postfix_str(f"{result.key}: {result.state}", refresh=False)
+
+    return update, bar.close
+
+
+def _dry_run(
+    plan: Plan,
+    profile: Profile,
+    ledger: Ledger | str | Path | None,
+    options: SendOptions,
+    report: Report,
+    callback: Progress,
+) -> None:
+    """Build every message, consult the ledger if there is one; send and record nothing."""
+    path = None if isinstance(ledger, Ledger) else Path(ledger or default_ledger_path())
+    book, opened = (None, False) if path is not None and not path.exists() else _open_ledger(ledger)
+    would = 0
+    try:
+        for done, draft in enumerate(plan.drafts, 1):
+            state: ResultState = "dry-run"
+            error = hint = ""
+            msg = draft.build(plan.campaign, profile.sender)
+            if book is not None:
+                _, state, error = _would_send(
+                    book, plan.campaign, draft, options.resend_unknown, options.resend_changed
+                )
+                hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
+            if state == "dry-run":
+                if options.limit is not None and would >= options.limit:
+                    state, error = "planned", "Not sent: beyond --limit."
+                would += state == "dry-run"
+            result = _result(
+                draft, state, message_id=str(msg["Message-ID"]), error=error, hint=hint
+            )
+            report.results.append(result)
+            callback(done, len(plan.drafts), result)
+    finally:
+        if opened and book is not None:
+            book.close()
+
+
+class _Stop(Exception):
+    """The batch stops (a fatal diagnosis)."""
+
+
+class _Batch:
+    """One run of send_plan: a queue of drafts, K workers, shared limits."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        profile: Profile,
+        password: str | None,
+        ledger: Ledger,
+        options: SendOptions,
+        report: Report,
+        callback: Progress,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.plan = plan
+        self.profile = profile
+        self.password = password
+        self.ledger = ledger
+        self.options = options
+        self.report = report
+        self.callback = callback
+        self.sleep = sleep
+        self.account = _account(profile)
+        self.envelope_from_default = profile.sender
+        rate = _rate(options, profile)
+        self.limiter = RateLimiter(rate, clock=clock, sleep=sleep) if rate else None
+        self.workers = min(_connections(options, profile), max(1, len(plan.drafts)))
+        self.todo: queue.SimpleQueue[tuple[int, Draft]] = queue.SimpleQueue()
+        for item in enumerate(plan.drafts):
+            self.todo.put(item)
+        self.results: dict[int, MessageResult] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.capped = False
+        self.claimed = 0
+        self.errors: list[BaseException] = []
+        self.run_id = ""
+        self.gate = threading.Lock()
+        self.logged_in = False
+
+    # -- running ----------------------------------------------------------------------
+    def run(self) -> None:
+        self.run_id = self.ledger.begin_run()
+        try:
+            if self.workers == 1:
+                self._work()
+            else:
+                threads = [
+                    threading.Thread(target=self._work, name=f"docmail-send-{n}", daemon=True)
+                    for n in range(self.workers)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+        finally:
+            self.ledger.end_run(self.run_id)
+        self.report.results.extend(self.results[i] for i in sorted(self.results))
+        if self.capped:
+            left = sum(1 for r in self.report.results if r.state == "planned")
+            self.report.notes.append(
+                f"The daily limit of the profile {self.profile.name!r} is reached: {left} "
+                "message(s) stay planned for the next run."
+            )
+        if self.errors:
+            raise self.errors[0]
+
+    def _finish(self, index: int, result: MessageResult) -> None:
+        with self.lock:
+            self.results[index] = result
+            self.callback(len(self.results), len(self.plan.drafts), result)
+
+    def _work(self) -> None:
+        conn: smtplib.SMTP | None = None
+        try:
+            while True:
+                try:
+                    index, draft = self.todo.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    result, conn = self._one(draft, conn)
+                except BaseException as exc:
+                    self.stop.set()
+                    with self.lock:
+                        self.errors.append(exc)
+                    result = _result(draft, "planned", error=f"Not sent: {exc}")
+                self._finish(index, result)
+        finally:
+            _close(conn)
+
+    def _left_planned(self, draft: Draft) -> MessageResult | None:
+        """The reason this draft is not attempted now, if there is one."""
+        if self.stop.is_set():
+            fatal = self.report.fatal
+            why = f"the batch stopped: {fatal.summary}" if fatal else "the batch stopped"
+            return _result(
+                draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
+            )
+        if self.capped:
+            return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+        if self.options.limit is not None and self.claimed >= self.options.limit:
+            return _result(draft, "planned", error="Not sent: beyond --limit.")
+        return None
+
+    def _one(
+        self, draft: Draft, conn: smtplib.SMTP | None
+    ) -> tuple[MessageResult, smtplib.SMTP | None]:
+        """Claim, pace, deliver (with retries) and record one message."""
+        with self.lock:
+            waiting = self._left_planned(draft)
+            if waiting is None:
+                self.claimed += 1
+        if waiting is not None:
+            return waiting, conn
+        campaign = self.plan.campaign
+        msg = draft.build(campaign, self.profile.sender)
+        message_id = str(msg["Message-ID"])
+        limits = self.profile.limits
+        claim = self.ledger.claim(
+            self.run_id,
+            campaign,
+            draft.key,
+            content_hash=draft.content_hash(),
+            message_id=message_id,
+            rows=draft.rows,
+            recipients=draft.recipients,
+            account=self.account,
+            resend_unknown=self.options.resend_unknown,
+            resend_changed=self.options.resend_changed,
+            messages_per_day=limits.messages_per_day,
+            recipients_per_day=limits.recipients_per_day,
+        )
+        if not claim.ok:
+            with self.lock:
+                self.claimed -= 1
+                if claim.decision == "capped":
+                    self.capped = True
+            return self._not_claimed(draft, claim.decision, message_id), conn
+        if self.limiter is not None:
+            self.limiter.acquire()
+        return self._deliver(draft, msg, message_id, conn)
+
+    def _connect(self) -> smtplib.SMTP:
+        """A new connection; until one login succeeded, workers log in one at a time."""
+        with contextlib.nullcontext() if self.logged_in else self.gate:
+            if self.report.fatal is not None:
+                raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
+            conn = connect(self.profile, self.password)
+            self.logged_in = True
+            return conn
+
+    def _not_claimed(self, draft: Draft, decision: str, message_id: str) -> MessageResult:
+        if decision == "sent":
+            return _result(draft, "skipped", message_id=message_id)
+        if decision == "unknown":
+            return _result(
+                draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT
+            )
+        if decision == "changed":
+            return _result(
+                draft, "changed", message_id=message_id, error=_CHANGED_TEXT, hint=_CHANGED_HINT
+            )
+        if decision == "busy":
+            return _result(
+                draft, "busy", message_id=message_id, error="Another run is sending it right now."
+            )
+        return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+
+    def _deliver(
+        self, draft: Draft, msg: Any, message_id: str, conn: smtplib.SMTP | None
+    ) -> tuple[MessageResult, smtplib.SMTP | None]:
+        campaign, key, run = self.plan.campaign, draft.key, self.run_id
+        envelope_from = draft.sender or self.profile.sender
+        attempts = 0
+        free_reconnect = True
+        data_started = False
+
+        def before_data() -> None:
+            nonlocal data_started
+            self.ledger.mark_sending(run, campaign, key)
+            data_started = True
+
+        while True:
+            reused = conn is not None
+            try:
+                if conn is None:
+                    conn = self._connect()
+                attempts += 1
+                delivery = deliver(conn, msg, envelope_from, draft.recipients, before_data)
+            except SMTPProblem as problem:
+                diagnosis = problem.diagnosis
+                broken = diagnosis.outcome in ("fatal", "unknown") or diagnosis.code in (None, 421)
+                if broken:
+                    _close(conn)
+                    conn = None
+                if diagnosis.outcome == "retry" and not data_started:
+                    if reused and broken and free_reconnect:
+                        free_reconnect = False  # the server closed an idle or reused connection
+                        attempts -= 1
+                        continue
+                    if attempts < self.options.max_attempts and not self.stop.is_set():
+                        delay = self.options.retry_delay * 2 ** max(0, attempts - 1)
+                        self.sleep(min(delay, self.options.max_retry_delay))
+                        continue
+                return self._record_problem(
+                    draft, message_id, diagnosis, attempts, data_started
+                ), conn
+            except LedgerError as exc:
+                _close(conn)
+                return _result(
+                    draft, "busy", message_id=message_id, error=exc.message, hint=exc.hint
+                ), None
+            except BaseException:
+                _close(conn)
+                if data_started:
+                    self.ledger.mark_outcome(
+                        run, campaign, key, "unknown", error="Sending stopped unexpectedly."
+                    )
+                raise
+            self.ledger.mark_sent(
+                run,
+                campaign,
+                key,
+                accepted=delivery.accepted,
+                refused=delivery.refused,
+                reply=f"{delivery.code} {delivery.reply}",
+                attempts=attempts,
+            )
+            error = hint = ""
+            if delivery.refused:
+                error = "Refused recipients: " + "; ".join(
+                    f"{addr} ({code} {text})" for addr, (code, text) in delivery.refused.items()
+                )
+                hint = (
+                    "The others got the message. Correct these addresses and send to them "
+                    "separately (a rerun will not resend this message)."
+                )
+            return _result(
+                draft,
+                "sent",
+                message_id=message_id,
+                reply=f"{delivery.code} {delivery.reply}",
+                error=error,
+                hint=hint,
+                attempts=attempts,
+                refused=dict(delivery.refused),
+            ), conn
+
+    def _record_problem(
+        self,
+        draft: Draft,
+        message_id: str,
+        diagnosis: Diagnosis,
+        attempts: int,
+        data_started: bool,
+    ) -> MessageResult:
+        campaign, key, run = self.plan.campaign, draft.key, self.run_id
+        reply = f"{diagnosis.code} {diagnosis.reply}".strip() if diagnosis.code else diagnosis.reply
+        state: Literal["failed", "deferred", "unknown"]
+        if diagnosis.outcome == "unknown" or (data_started and diagnosis.outcome == "fatal"):
+            state = "unknown"
+        elif diagnosis.outcome == "failed":
+            state = "failed"
+        elif diagnosis.outcome == "fatal":
+            with self.lock:
+                if self.report.fatal is None:
+                    self.report.fatal = diagnosis
+            self.stop.set()
+            self.ledger.release(run, campaign, key)
+            return _result(
+                draft,
+                "planned",
+                message_id=message_id,
+                reply=reply,
+                error=f"Not sent: {diagnosis.summary}",
+                hint=diagnosis.hint,
+                attempts=attempts,
+            )
+        else:
+            state = "deferred"
+        self.ledger.mark_outcome(
+            run, campaign, key, state, error=diagnosis.summary, reply=reply, attempts=attempts
+        )
+        return _result(
+            draft,
+            state,
+            message_id=message_id,
+            reply=reply,
+            error=diagnosis.summary,
+            hint=diagnosis.hint,
+            attempts=attempts,
+        )
+
+
+def _close(conn: smtplib.SMTP | None) -> None:
+    if conn is None:
+        return
+    with contextlib.suppress(Exception):
+        conn.quit()
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def send_test(
+    plan: Plan, row: int, profile: Profile, *, password: str | None = None
+) -> MessageResult:
+    """Send row ``row``'s message to the profile's own address, marked "[TEST] ".
+
+    Cc and Bcc are dropped; nothing is recorded in the ledger.
+    """
+    draft = plan.draft_for_row(row)
+    if draft is None:
+        problems = [p for p in plan.problems if p.row == row]
+        if problems:
+            raise InputError(
+                f"Row {row} has no message to test: {problems[0].field}: {problems[0].message}",
+                problems[0].hint or "Fix the row, then try again.",
+            )
+        raise InputError(
+            f"There is no row {row} with a message.",
+            "Rows are numbered as in the sheet: the first order is row 2.",
+        )
+    me = profile.sender
+    if not me:
+        raise ConfigError(
+            f"Profile {profile.name!r} has no address of its own to send a test to.",
+            "Give the profile a From address (--from) or a username that is an address.",
+        )
+    test = dataclasses.replace(draft, to=(me,), cc=(), bcc=(), subject=f"[TEST] {draft.subject}")
+    msg = test.build(f"{plan.campaign}/test", me)
+    conn = connect(profile, _resolve_password(profile, password))
+    try:
+        delivery = deliver(conn, msg, test.sender or me, test.recipients)
+    finally:
+        _close(conn)
+    return _result(
+        test,
+        "sent",
+        message_id=str(msg["Message-ID"]),
+        reply=f"{delivery.code} {delivery.reply}",
+    )

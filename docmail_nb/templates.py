@@ -1,0 +1,286 @@
+"""The message template format and the sandboxed Jinja environment it is rendered with.
+
+A template is a block of header lines, a blank line and the body::
+
+    To: {{ email }}
+    Subject: Rechnung {{ invoice_no }}
+    Attachment: {{ invoice_no }}.pdf
+    Key: {{ invoice_no }}
+    Format: markdown
+
+    Guten Tag {{ contact }} ...
+
+Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Key, Format,
+Group-By, and any ``X-`` header. Every header but Format and Group-By, and the body, are Jinja
+templates over the row's columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import TemplateError
+
+__all__ = [
+    "ADDRESS_HEADERS",
+    "Format",
+    "MessageTemplate",
+    "load_template",
+    "make_environment",
+    "parse_template",
+    "template_variables",
+    "to_date",
+    "to_decimal",
+]
+
+Format = Literal["text", "markdown", "html"]
+FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
+ADDRESS_HEADERS = ("To", "Cc", "Bcc")
+SINGLE_HEADERS = ("To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By")
+KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment")
+CONTEXT_NAMES = frozenset({"row", "rows", "group"})
+_HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
+_SPACES = re.compile(r"[\u00a0\u202f]")
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A parsed template: header sources in file order, body source, format and grouping."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: str
+    format: Format = "text"
+    group_by: str | None = None
+    name: str = "template"
+
+    def header(self, name: str) -> str | None:
+        """The source of the first header called ``name`` (case-insensitive), or None."""
+        for key, source in self.headers:
+            if key.lower() == name.lower():
+                return source
+        return None
+
+    def header_all(self, name: str) -> list[str]:
+        """The sources of every header called ``name`` (Attachment repeats)."""
+        return [source for key, source in self.headers if key.lower() == name.lower()]
+
+
+def load_template(path: str | Path) -> MessageTemplate:
+    """Read a template file (UTF-8); its stem becomes the template's name."""
+    source = Path(path).expanduser()
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise TemplateError(
+            f"The template {source} does not exist.", "Check the path of the template file."
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(
+            f"Cannot read the template {source}: {exc}", "Save it as a UTF-8 text file."
+        ) from exc
+    return parse_template(text, name=source.stem)
+
+
+def parse_template(text: str, name: str = "template") -> MessageTemplate:
+    """Parse the header block and body of a template given as a string."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    headers: list[tuple[str, str]] = []
+    body_start: int | None = None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            body_start = number
+            break
+        if line[0] in " \t" and headers:
+            key, value = headers[-1]
+            headers[-1] = (key, f"{value} {line.strip()}")
+            continue
+        match = _HEADER_LINE.match(line)
+        if not match:
+            raise TemplateError(
+                f"Template {name!r}, line {number}: {line.strip()[:60]!r} is not a header line.",
+                "Start the file with header lines such as 'To: {{ email }}', then a blank line, "
+                "then the body.",
+            )
+        headers.append((_canonical(match.group(1), name, number), match.group(2).strip()))
+    if body_start is None:
+        raise TemplateError(
+            f"Template {name!r} has no blank line between the headers and the body.",
+            "Put one empty line after the last header; the body follows it.",
+        )
+    body = "\n".join(lines[body_start:]).rstrip() + "\n"
+    _check_headers(headers, name)
+    fmt_name = (_pop(headers, "Format") or "text").lower()
+    fmt = next((known for known in FORMATS if known == fmt_name), None)
+    if fmt is None:
+        raise TemplateError(
+            f"Template {name!r}: unknown Format {fmt_name!r}.", "Use text, markdown or html."
+        )
+    group_by = _pop(headers, "Group-By") or None
+    template = MessageTemplate(
+        headers=tuple(headers),
+        body=body,
+        format=fmt,
+        group_by=group_by,
+        name=name,
+    )
+    template_variables(template)  # compiles every part: syntax errors surface here
+    return template
+
+
+def _canonical(key: str, name: str, number: int) -> str:
+    for known in KNOWN_HEADERS:
+        if key.lower() == known.lower():
+            return known
+    if key.lower().startswith("x-") and len(key) > 2:
+        return "X-" + key[2:]
+    close = difflib.get_close_matches(key.title(), KNOWN_HEADERS, n=1, cutoff=0.6)
+    suggestion = f"Did you mean {close[0]!r}? " if close else ""
+    raise TemplateError(
+        f"Template {name!r}, line {number}: unknown header {key!r}.",
+        f"{suggestion}Known headers: {', '.join(KNOWN_HEADERS)}, or your own X- header.",
+    )
+
+
+def _check_headers(headers: list[tuple[str, str]], name: str) -> None:
+    keys = [key for key, _ in headers]
+    for single in SINGLE_HEADERS:
+        if keys.count(single) > 1:
+            raise TemplateError(
+                f"Template {name!r} has the header {single} {keys.count(single)} times.",
+                "Give it once; To, Cc and Bcc take several addresses separated by commas.",
+            )
+    if not any(key in ADDRESS_HEADERS for key in keys):
+        raise TemplateError(
+            f"Template {name!r} has no To, Cc or Bcc header, so no message has a recipient.",
+            "Add a header such as 'To: {{ email }}'.",
+        )
+    if "Key" not in keys and "Group-By" not in keys:
+        raise TemplateError(
+            f"Template {name!r} has no Key header.",
+            "Add 'Key: {{ invoice_no }}' (the column that names each document); the ledger "
+            "records every message under its key so that none is sent twice.",
+        )
+
+
+def _pop(headers: list[tuple[str, str]], key: str) -> str | None:
+    for index, (name, value) in enumerate(headers):
+        if name == key:
+            del headers[index]
+            return value.strip()
+    return None
+
+
+def template_variables(template: MessageTemplate) -> dict[str, set[str]]:
+    """Compile every part and return, per part ("Subject", "body", ...), the names it uses."""
+    env = make_environment()
+    found: dict[str, set[str]] = {}
+    parts = [(key, source) for key, source in template.headers]
+    parts.append(("body", template.body))
+    for part, source in parts:
+        try:
+            tree = env.parse(source)
+            env.compile(tree)
+        except TemplateSyntaxError as exc:
+            where = "the body" if part == "body" else f"the {part} header"
+            line = f", line {exc.lineno}" if part == "body" else ""
+            raise TemplateError(
+                f"Template {template.name!r}: Jinja syntax error in {where}{line}: {exc.message}",
+                "Placeholders look like {{ column }}; blocks like {% if x %}...{% endif %}.",
+            ) from exc
+        names = meta.find_undeclared_variables(tree) - set(env.globals) - CONTEXT_NAMES
+        found.setdefault(part, set()).update(names)
+    return found
+
+
+def to_decimal(value: Any) -> Decimal:
+    """A number cell (or numeric text such as "1234.50" or "1'234.50") as an exact Decimal."""
+    if value is None:
+        raise ValueError("an empty cell is not an amount")
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an amount")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    text = re.sub(r"[\s'’\u00a0\u202f]", "", str(value))
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    return number
+
+
+def to_date(value: Any) -> dt.date:
+    """A date cell, or ISO text such as "2026-12-31" or Swiss "31.12.2026", as a date."""
+    if value is None:
+        raise ValueError("an empty cell is not a date")
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        for pattern in ("%Y-%m-%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+            try:
+                return dt.datetime.strptime(text, pattern).date()
+            except ValueError:
+                continue
+    raise ValueError(f"{value!r} is not a date")
+
+
+def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> SandboxedEnvironment:
+    """A sandboxed Jinja environment: undefined names are errors, empty cells render empty.
+
+    Filters: ``money(value, currency="CHF")`` → ``CHF 1’234.50``; ``date(value,
+    format="medium")`` → ``31.12.2026`` (Babel patterns such as ``"d. MMMM yyyy"`` too);
+    ``number(value, digits=None)`` → ``1’234.5``. All follow ``locale``.
+    """
+
+    def money(value: Any, currency: str = "CHF") -> str:
+        return _plain_spaces(format_currency(to_decimal(value), currency, locale=locale))
+
+    def date(value: Any, format: str = "medium") -> str:
+        day = to_date(value)
+        if isinstance(day, dt.datetime) and format not in ("short", "medium", "long", "full"):
+            return _plain_spaces(format_datetime(day, format, locale=locale))
+        return _plain_spaces(format_date(day, format, locale=locale))
+
+    def number(value: Any, digits: int | None = None) -> str:
+        amount = to_decimal(value)
+        if digits is not None:
+            amount = amount.quantize(Decimal(1).scaleb(-digits))
+            pattern = "#,##0." + "0" * digits if digits else "#,##0"
+            return _plain_spaces(format_decimal(amount, pattern, locale=locale))
+        return _plain_spaces(format_decimal(amount, locale=locale))
+
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        finalize=_finalize,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(money=money, date=date, number=number)
+    return env
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _plain_spaces(text: str) -> str:
+    return _SPACES.sub(" ", text)

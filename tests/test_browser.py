@@ -1,0 +1,238 @@
+"""The notebooks in a real browser: Voila serves them on 127.0.0.1, Playwright drives Chromium.
+
+Debian's /usr/bin/chromium is used (never a browser download). Each test gets its own
+DOCMAIL_HOME and a keyring backend that stores in a tmp dir, shared with the Voila kernel.
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from servers import SMTPTestServer, free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# limits for waiting on a slow shared machine; never asserted on
+START_LIMIT_S = 120
+RENDER_LIMIT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(RENDER_LIMIT_MS)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def keyring_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "keyring"
+    folder.mkdir()
+    return folder
+
+
+def stored_passwords(keyring_dir: Path) -> dict[str, str]:
+    path = keyring_dir / "keyring.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+class VoilaServer:
+    """``voila`` serving one notebook copied into a tmp folder."""
+
+    def __init__(self, notebook: Path, workdir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(notebook, workdir / notebook.name)
+        self.log = (workdir / "voila.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "voila"),
+                "--no-browser",
+                f"--port={self.port}",
+                "--Voila.ip=127.0.0.1",
+                notebook.name,
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_until_listening()
+
+    def _wait_until_listening(self) -> None:
+        deadline = time.monotonic() + START_LIMIT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"voila exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("voila did not start listening")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def voila(
+    tmp_path: Path, docmail_home: Path, keyring_dir: Path
+) -> Iterator[Callable[[str], VoilaServer]]:
+    """Factory: ``voila("01_smtp_settings.ipynb")`` serves that notebook; stopped after the test."""
+    started: list[VoilaServer] = []
+    env = dict(os.environ)
+    env.update(
+        DOCMAIL_HOME=str(docmail_home),
+        DOCMAIL_TEST_KEYRING_DIR=str(keyring_dir),
+        PYTHON_KEYRING_BACKEND="file_keyring.TmpDirKeyring",
+        PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")]),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
+    )
+    env.pop("DOCMAIL_SMTP_PASSWORD", None)
+
+    def start(name: str) -> VoilaServer:
+        server = VoilaServer(NOTEBOOKS / name, tmp_path / "served", env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def screenshot(page: Page, selector: str, name: str) -> None:
+    """Save the panel's picture under test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(selector).screenshot(path=str(ARTIFACTS / name))
+
+
+def open_notebook(page: Page, server: VoilaServer, panel_class: str) -> None:
+    page.goto(server.url)
+    expect(page.locator(f".{panel_class}")).to_be_visible()
+
+
+PASSWORD = "correct horse"
+
+
+def settings_field(page: Page, label: str) -> Locator:
+    return page.locator(".docmail-settings").get_by_label(label, exact=True)
+
+
+def test_settings_notebook_tests_saves_and_reloads_a_profile(
+    page: Page,
+    voila: Callable[[str], VoilaServer],
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    keyring_dir: Path,
+) -> None:
+    server = smtp_server("starttls")
+    notebook = voila("01_smtp_settings.ipynb")
+    open_notebook(page, notebook, "docmail-settings")
+    panel = page.locator(".docmail-settings")
+
+    settings_field(page, "Profile name").fill("office")
+    settings_field(page, "Host").fill(server.host)
+    settings_field(page, "Security").select_option(value="starttls")
+    settings_field(page, "Port").fill(str(server.port))
+    settings_field(page, "Port").press("Tab")
+    settings_field(page, "Username").fill("anna@example.ch")
+    settings_field(page, "From").fill("anna@example.ch")
+    panel.get_by_text("Advanced").click()
+    settings_field(page, "CA file").fill(str(ca_file))
+
+    settings_field(page, "Password").fill("wrong horse")
+    panel.get_by_role("button", name="Test connection").click()
+    expect(panel.locator(".docmail-error")).to_contain_text("535")
+    expect(panel.locator(".docmail-hint")).to_contain_text("app password")
+    expect(settings_field(page, "Password")).to_have_value("")
+
+    settings_field(page, "Password").fill(PASSWORD)
+    panel.get_by_role("button", name="Test connection").click()
+    expect(panel.locator(".docmail-ok")).to_contain_text("Connected to 127.0.0.1")
+
+    settings_field(page, "Password").fill(PASSWORD)
+    panel.get_by_role("button", name="Save").click()
+    expect(panel.locator(".docmail-ok")).to_contain_text("Saved profile 'office'")
+    expect(settings_field(page, "Password")).to_have_value("")
+    assert stored_passwords(keyring_dir) == {"docmail_nb/office": PASSWORD}
+    assert PASSWORD not in page.content()
+    screenshot(page, ".docmail-settings", "settings-panel.png")
+
+    page.reload()
+    expect(panel).to_be_visible()
+    expect(settings_field(page, "Profile name")).to_have_value("office")
+    expect(settings_field(page, "Host")).to_have_value(server.host)
+    expect(settings_field(page, "Port")).to_have_value(str(server.port))
+    expect(settings_field(page, "Password")).to_have_value("")
+    assert PASSWORD not in page.content()
+
+
+def test_send_notebook_previews_a_row_and_sends_after_confirming(
+    page: Page, voila: Callable[[str], VoilaServer]
+) -> None:
+    notebook = voila("02_send_documents.ipynb")
+    open_notebook(page, notebook, "docmail-send")
+    panel = page.locator(".docmail-send")
+    expect(panel.locator(".docmail-ok").first).to_contain_text("10 messages ready")
+
+    panel.get_by_label("Row", exact=True).select_option(label="5 · R-2026-1044")
+    expect(panel.locator(".docmail-preview")).to_contain_text("R-2026-1044.pdf")
+    expect(panel.locator(".docmail-preview")).to_contain_text("info@froehlich-holz.example")
+
+    panel.get_by_role("button", name="Send", exact=True).click()
+    expect(panel).to_contain_text(
+        "Send 10 messages to 14 recipients via 127.0.0.1 as buchhaltung@bergmann-werkstatt.example?"
+    )
+    screenshot(page, ".docmail-send", "send-panel-confirm.png")
+    panel.get_by_role("button", name="Yes, send").click()
+    expect(panel.locator(".docmail-report-table")).to_be_visible()
+    expect(panel.locator(".docmail-ok").last).to_contain_text("10 sent")
+    states = panel.locator(".docmail-report-table tbody tr td:nth-child(5)")
+    expect(states).to_have_count(10)
+    assert set(states.all_inner_texts()) == {"sent"}
+    screenshot(page, ".docmail-send", "send-panel.png")

@@ -1,0 +1,127 @@
+"""`docmail profile add|list|show|remove` and `docmail test` against a real local server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+from click.testing import CliRunner, Result
+from conftest import MemoryKeyring
+from servers import SMTPTestServer
+
+from docmail_nb.cli import main
+from docmail_nb.profiles import load_profile, profiles_file
+
+USER = "anna@example.ch"
+PASSWORD = "correct horse"
+
+
+def add(server: SMTPTestServer, ca_file: Path, *extra: str, password: str = PASSWORD) -> Result:
+    args = ["profile", "add", "office", "--host", server.host, "--port", str(server.port)]
+    args += ["--security", "starttls", "--username", USER, "--ca-file", str(ca_file)]
+    args += ["--password-stdin", *extra]
+    return CliRunner().invoke(main, args, input=password + "\n")
+
+
+def test_add_then_test_with_private_ca(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, memory_keyring: MemoryKeyring
+) -> None:
+    server = smtp_server("starttls")
+    added = add(server, ca_file)
+    assert added.exit_code == 0, added.output
+    assert memory_keyring.store == {("docmail_nb", "office"): PASSWORD}
+    assert PASSWORD not in profiles_file().read_text("utf-8")
+    assert load_profile("office").ca_file == str(ca_file.resolve())
+
+    tested = CliRunner().invoke(main, ["test", "--profile", "office"])
+    assert tested.exit_code == 0, tested.output
+    assert "OK: Connected to" in tested.output
+    assert "certificate verified" in tested.output
+    assert CliRunner().invoke(main, ["test"]).exit_code == 0  # the only profile
+
+
+def test_failed_test_prints_summary_hint_and_exits_1(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, memory_keyring: MemoryKeyring
+) -> None:
+    server = smtp_server(
+        "starttls",
+        auth_reply="534-5.7.9 Application-specific password required. Learn more at\r\n"
+        "534 5.7.9 https://support.google.com/mail/?p=InvalidSecondFactor",
+    )
+    assert add(server, ca_file).exit_code == 0
+    tested = CliRunner().invoke(main, ["test", "--profile", "office"])
+    assert tested.exit_code == 1
+    assert "app password" in tested.output
+    assert "Server reply: 534" in tested.output
+    assert "Traceback" not in tested.output
+
+
+def test_list_show_remove(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, memory_keyring: MemoryKeyring
+) -> None:
+    server = smtp_server("starttls")
+    add(server, ca_file)
+    listed = CliRunner().invoke(main, ["profile", "list"])
+    assert listed.exit_code == 0
+    assert "office" in listed.output
+    assert "password stored in keyring" in listed.output
+    shown = CliRunner().invoke(main, ["profile", "show", "office"])
+    assert shown.exit_code == 0
+    assert f"username: {USER}" in shown.output
+    assert PASSWORD not in shown.output
+    removed = CliRunner().invoke(main, ["profile", "remove", "office"])
+    assert removed.exit_code == 0
+    assert memory_keyring.store == {}
+    assert "No profiles yet" in CliRunner().invoke(main, ["profile", "list"]).output
+
+
+def test_preset_fills_host_port_and_shows_limits(memory_keyring: MemoryKeyring) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "profile",
+            "add",
+            "m365",
+            "--preset",
+            "microsoft365",
+            "--username",
+            USER,
+            "--password-stdin",
+        ],
+        input="app-password\n",
+    )
+    assert result.exit_code == 0, result.output
+    profile = load_profile("m365")
+    assert (profile.host, profile.port, profile.security) == ("smtp.office365.com", 587, "starttls")
+    shown = CliRunner().invoke(main, ["profile", "show", "m365"]).output
+    assert "messages_per_minute=30" in shown
+
+
+def test_usage_and_configuration_errors_exit_2(memory_keyring: MemoryKeyring) -> None:
+    unknown = CliRunner().invoke(main, ["test", "--profile", "nope"])
+    assert unknown.exit_code == 2
+    assert "Error: There is no SMTP profile called 'nope'" in unknown.output
+    no_host = CliRunner().invoke(main, ["profile", "add", "x", "--username", USER])
+    assert no_host.exit_code == 2
+    assert "--host" in no_host.output
+
+
+def test_no_keyring_backend_on_add(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        server = smtp_server("starttls")
+        result = add(server, ca_file)
+        assert result.exit_code == 2
+        assert "DOCMAIL_SMTP_PASSWORD" in result.output
+        assert PASSWORD not in result.output
+        monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+        tested = CliRunner().invoke(main, ["test", "--profile", "office"])
+        assert tested.exit_code == 0, tested.output
+    finally:
+        keyring.set_keyring(previous)

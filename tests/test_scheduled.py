@@ -1,0 +1,383 @@
+"""The scheduled notebook run by papermill with a real ipykernel against real SMTP servers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import pytest
+from servers import SMTPTestServer
+
+from docmail_nb.errors import ConfigError
+from docmail_nb.profiles import Profile, save_profile
+from docmail_nb.scheduled import job_from_parameters, refuse_secret_parameters
+from docmail_nb.sink import CaptureServer
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "scheduled_send.ipynb"
+PAPERMILL = Path(sys.executable).parent / "papermill"
+USER = "anna@example.ch"
+PASSWORD = "Zq7-horse-battery-staple-4711"
+
+ORDERS = """invoice_no;customer_no;company;email;amount
+R-2026-0001;00042;Bäckerei Müller AG;r.mueller@baeckerei.example;1234.50
+R-2026-0002;00107;Café Höfli;buchhaltung@hoefli.example;486.00
+R-2026-0003;00015;Gärtnerei Blümli;s.jaeggi@bluemli.example;2980.75
+"""
+
+TEMPLATE = """To: {{ email }}
+Subject: Rechnung {{ invoice_no }}
+Attachment: {{ invoice_no }}.pdf
+Key: {{ invoice_no }}
+
+Guten Tag {{ company }}
+
+Anbei die Rechnung {{ invoice_no }} über {{ amount }} (Kundennummer {{ customer_no }}).
+"""
+
+
+@pytest.fixture
+def batch(tmp_path: Path) -> dict[str, str]:
+    """Three invoices as csv, a template and their PDFs."""
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    for number in ("R-2026-0001", "R-2026-0002", "R-2026-0003"):
+        (documents / f"{number}.pdf").write_bytes(b"%PDF-1.4\n% " + number.encode() + b"\n%%EOF\n")
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS, encoding="utf-8")
+    template = tmp_path / "invoice.txt"
+    template.write_text(TEMPLATE, encoding="utf-8")
+    return {"orders": str(orders), "template": str(template), "documents": str(documents)}
+
+
+@pytest.fixture
+def office(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> SMTPTestServer:
+    """A STARTTLS server with AUTH, its saved profile, the password in the job's environment."""
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    save_office_profile(server, ca_file)
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+    return server
+
+
+def save_office_profile(server: SMTPTestServer, ca_file: Path) -> None:
+    save_profile(
+        Profile(
+            name="office",
+            host=server.host,
+            port=server.port,
+            security="starttls",
+            username=USER,
+            from_addr=USER,
+            ca_file=str(ca_file),
+        )
+    )
+
+
+def run_cli(
+    tmp_path: Path, output: str, *args: str
+) -> tuple[subprocess.CompletedProcess[str], nbformat.NotebookNode, str]:
+    """Run the notebook as a cron job would; return the process, output notebook and its text."""
+    out = tmp_path / output
+    proc = subprocess.run(
+        [
+            str(PAPERMILL),
+            str(NOTEBOOK),
+            str(out),
+            "--no-progress-bar",
+            "--cwd",
+            str(tmp_path),
+            *list(args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    text = out.read_text(encoding="utf-8")
+    return proc, nbformat.reads(text, as_version=4), text
+
+
+def params(batch: dict[str, str], **more: Any) -> list[str]:
+    """papermill arguments: paths raw (-r), the rest converted (-p)."""
+    args: list[str] = []
+    for name, value in batch.items():
+        args += ["-r", name, value]
+    for name, value in more.items():
+        args += ["-p", name, str(value)]
+    return args
+
+
+def outputs_text(nb: nbformat.NotebookNode) -> str:
+    """Everything the cells printed, displayed or raised, as one string."""
+    parts: list[str] = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.append(output.get("evalue", ""))
+            parts.extend(str(v) for v in output.get("data", {}).values())
+    return "\n".join(parts)
+
+
+def error_output(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    errors = [
+        output
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert len(errors) == 1, errors
+    return dict(errors[0])
+
+
+def assert_no_secret(text: str) -> None:
+    assert PASSWORD not in text
+    assert json.dumps(PASSWORD)[1:-1] not in text
+
+
+# --- dry runs ---------------------------------------------------------------------------------
+
+
+def test_notebook_as_shipped_is_a_dry_run_of_the_sample(tmp_path: Path) -> None:
+    proc, nb, _ = run_cli(tmp_path, "dry.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    text = outputs_text(nb)
+    assert "dry run" in text
+    assert "orders.xlsx" in text
+    assert "R-2026-1041" in text
+    assert "10 would be sent (dry run)" in text
+    assert not (tmp_path / "docmail-home" / "ledger.sqlite").exists()
+
+
+def test_dry_run_sends_nothing(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    proc, nb, text = run_cli(tmp_path, "dry.ipynb", *params(batch, profile="office"))
+    assert proc.returncode == 0, proc.stderr
+    assert office.messages == []
+    assert "R-2026-0003" in outputs_text(nb)
+    assert_no_secret(text)
+
+
+# --- real runs --------------------------------------------------------------------------------
+
+
+def test_real_run_sends_the_batch_then_a_rerun_sends_nothing(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    report = tmp_path / "report.csv"
+    proc, nb, text = run_cli(tmp_path, "first.ipynb", *args, "-r", "report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(m.message["Subject"] for m in office.messages) == [
+        "Rechnung R-2026-0001",
+        "Rechnung R-2026-0002",
+        "Rechnung R-2026-0003",
+    ]
+    assert "R-2026-0001" in report.read_text(encoding="utf-8")
+    assert_no_secret(text)
+
+    proc, nb, text = run_cli(tmp_path, "second.ipynb", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert len(office.messages) == 3
+    assert "nothing new to send" in outputs_text(nb).lower()
+    assert_no_secret(text)
+
+
+def test_readme_command_sends_the_sample_through_the_capture_server(tmp_path: Path) -> None:
+    with CaptureServer(tmp_path / "outbox") as sink:
+        save_profile(sink.profile("capture"))
+        proc, _nb, _ = run_cli(
+            tmp_path, "sample.ipynb", "-r", "profile", "capture", "-p", "dry_run", "False"
+        )
+        assert proc.returncode == 0, proc.stderr
+        subjects = {m.subject for m in sink.messages}
+    assert any("R-2026-1041" in subject for subject in subjects)
+    assert len(subjects) == 10
+
+
+# --- failing runs -----------------------------------------------------------------------------
+
+
+def test_bad_row_fails_the_run_naming_the_row(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    orders = Path(batch["orders"])
+    orders.write_text(
+        ORDERS.replace("buchhaltung@hoefli.example", "buchhaltung at hoefli"), encoding="utf-8"
+    )
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        papermill.execute_notebook(
+            str(NOTEBOOK),
+            str(tmp_path / "bad.ipynb"),
+            parameters={**batch, "profile": "office", "dry_run": False},
+            progress_bar=False,
+            cwd=str(tmp_path),
+        )
+    assert failure.value.ename == "BatchFailed"
+    assert "row 3 (R-2026-0002)" in failure.value.evalue
+    assert "row 2" not in failure.value.evalue
+    assert office.messages == []
+    nb = nbformat.read(tmp_path / "bad.ipynb", as_version=4)
+    assert "row 3 (R-2026-0002)" in error_output(nb)["evalue"]
+
+
+def test_bad_row_can_be_skipped_when_asked(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    orders = Path(batch["orders"])
+    orders.write_text(
+        ORDERS.replace("buchhaltung@hoefli.example", "buchhaltung at hoefli"), encoding="utf-8"
+    )
+    args = [*params(batch, dry_run=False, fail_on_problems=False), "-r", "profile", "office"]
+    proc, nb, _ = run_cli(tmp_path, "skip.ipynb", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert len(office.messages) == 2
+    assert "R-2026-0002" in outputs_text(nb)
+
+
+def test_rejected_password_fails_with_the_535_diagnosis(
+    tmp_path: Path,
+    batch: dict[str, str],
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server(
+        "starttls", users={USER: "another"}, auth_reply="535 5.7.3 Authentication unsuccessful"
+    )
+    save_office_profile(server, ca_file)
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    proc, nb, text = run_cli(tmp_path, "auth.ipynb", *args)
+    assert proc.returncode != 0
+    error = error_output(nb)
+    assert error["ename"] == "SMTPProblem"
+    assert "535" in error["evalue"]
+    assert "password" in error["evalue"].lower()
+    assert server.messages == []
+    assert_no_secret(text)
+    assert_no_secret(proc.stdout + proc.stderr)
+
+
+def test_password_parameter_is_refused(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    args = [*params(batch, dry_run=False), "-r", "profile", "office", "-p", "password", "x"]
+    proc, nb, _ = run_cli(tmp_path, "secret.ipynb", *args)
+    assert proc.returncode != 0
+    error = error_output(nb)
+    assert error["ename"] == "ConfigError"
+    assert "password" in error["evalue"]
+    assert "DOCMAIL_SMTP_PASSWORD" in error["evalue"]
+    assert "keyring" in error["evalue"]
+    assert office.messages == []
+    assert office.record.connections == 0
+
+
+def test_password_from_the_environment_is_nowhere_in_the_output(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    proc, nb, text = run_cli(tmp_path, "sent.ipynb", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert len(office.messages) == 3
+    # the whole notebook: cells, outputs, metadata (papermill's parameters included)
+    assert_no_secret(text)
+    assert_no_secret(json.dumps(nb.metadata))
+    assert_no_secret(proc.stdout + proc.stderr)
+
+
+# --- identifiers and parameters ---------------------------------------------------------------
+
+
+def test_numeric_identifier_given_with_p_is_refused_and_works_with_r(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "00123"
+    for line in ORDERS.splitlines():
+        sheet.append(line.split(";"))
+    xlsx = tmp_path / "orders.xlsx"
+    workbook.save(xlsx)
+    batch = {**batch, "orders": str(xlsx), "profile": "office"}
+
+    proc, nb, _ = run_cli(tmp_path, "p.ipynb", *params(batch), "-p", "sheet", "00123")
+    assert proc.returncode != 0
+    assert "-r sheet" in error_output(nb)["evalue"]
+
+    proc, nb, _ = run_cli(tmp_path, "r.ipynb", *params(batch), "-r", "sheet", "00123")
+    assert proc.returncode == 0, proc.stderr
+    assert "R-2026-0001" in outputs_text(nb)
+
+
+@pytest.mark.parametrize("name", ["password", "smtp_password", "api_token", "SECRET", "apikey"])
+def test_secret_looking_names_are_refused(name: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        refuse_secret_parameters([name, "orders"])
+    assert name in refused.value.message
+    assert "DOCMAIL_SMTP_PASSWORD" in refused.value.hint
+
+
+def shipped_defaults() -> dict[str, Any]:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    namespace: dict[str, Any] = {}
+    exec(cell.source, namespace)
+    del namespace["__builtins__"]
+    return namespace
+
+
+def test_parameters_are_converted_from_raw_text() -> None:
+    job = job_from_parameters(
+        {**shipped_defaults(), "dry_run": "false", "limit": "5", "rate": "30/min"}
+    )
+    assert (job.dry_run, job.limit, job.rate) == (False, 5, 30.0)
+    assert job.orders.name == "orders.xlsx"
+    assert job.fail_on_problems is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("dry_run", "maybe"), ("limit", 0), ("rate", "fast"), ("profile", 42), ("connections", -1)],
+)
+def test_bad_parameter_values_are_refused(name: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as refused:
+        job_from_parameters({**shipped_defaults(), name: value})
+    assert name in refused.value.message
+
+
+def test_refused_message_fails_the_run_naming_the_row(
+    tmp_path: Path,
+    batch: dict[str, str],
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server(
+        "starttls",
+        users={USER: PASSWORD},
+        rcpt_hook=lambda addr: "550 5.1.1 User unknown" if "hoefli" in addr else None,
+    )
+    save_office_profile(server, ca_file)
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    proc, nb, _ = run_cli(tmp_path, "refused.ipynb", *args)
+    assert proc.returncode == 1
+    error = error_output(nb)
+    assert error["ename"] == "BatchFailed"
+    assert "row 3 (R-2026-0002)" in error["evalue"]
+    assert "550" in error["evalue"]
+    assert len(server.messages) == 2

@@ -1,0 +1,355 @@
+"""send_plan against real aiosmtpd servers: reuse, parallel connections, limits, report."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from docmail_nb import profiles
+from docmail_nb.errors import ConfigError, InputError
+from docmail_nb.ledger import Ledger
+from docmail_nb.orders import Orders, read_orders
+from docmail_nb.plan import Plan, make_plan
+from docmail_nb.profiles import Limits, Preset, Profile
+from docmail_nb.send import MessageResult, RateLimiter, SendOptions, send_plan, send_test
+from docmail_nb.templates import parse_template
+from servers import SMTPTestServer
+
+PASSWORD = "correct horse"
+TEMPLATE = """To: {{ email }}
+Cc: {{ cc }}
+Bcc: archive@bergmann.example
+Subject: Rechnung {{ invoice_no }}
+Key: {{ invoice_no }}
+
+Guten Tag {{ name }}, anbei die Rechnung {{ invoice_no }}.
+"""
+
+
+class FakeClock:
+    """A clock whose sleep advances it: rate limits and backoff without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(seconds, 0.0)
+
+
+def write_orders(folder: Path, count: int, *, bad_rows: tuple[int, ...] = ()) -> Path:
+    """orders.csv with ``count`` invoices; rows in ``bad_rows`` (sheet numbers) have a bad address."""
+    path = folder / "orders.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["invoice_no", "name", "email", "cc", "amount"])
+        for n in range(count):
+            row = n + 2
+            email = "kein-mail" if row in bad_rows else f"kunde{n}@example.org"
+            cc = f"treuhand{n}@example.net" if n % 3 == 0 else ""
+            writer.writerow([f"R-{1000 + n}", f"Kunde {n}", email, cc, f"{100 + n}.50"])
+    return path
+
+
+def make_batch(
+    folder: Path, count: int, *, bad_rows: tuple[int, ...] = (), template: str = TEMPLATE
+) -> tuple[Orders, Plan]:
+    orders = read_orders(write_orders(folder, count, bad_rows=bad_rows))
+    plan = make_plan(
+        orders,
+        parse_template(template, name="invoices"),
+        documents=folder,
+        sender="anna@example.ch",
+    )
+    return orders, plan
+
+
+def office(server: SMTPTestServer, ca_file: Path, preset: str = "generic") -> Profile:
+    return Profile(
+        "office",
+        host=server.host,
+        port=server.port,
+        security="starttls",
+        username="anna@example.ch",
+        ca_file=str(ca_file),
+        timeout=10,
+        preset=preset,
+    )
+
+
+def keys_on(server: SMTPTestServer) -> list[str]:
+    return sorted(str(m.message["Subject"]).removeprefix("Rechnung ") for m in server.messages)
+
+
+@pytest.fixture
+def server(smtp_server: Callable[..., SMTPTestServer]) -> SMTPTestServer:
+    return smtp_server("starttls")
+
+
+def test_one_connection_and_one_login_for_the_whole_batch_then_a_rerun_sends_nothing(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path, docmail_home: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 7)
+    seen: list[tuple[int, int, str]] = []
+    report = send_plan(
+        plan,
+        office(server, ca_file),
+        password=PASSWORD,
+        progress=lambda done, total, result: seen.append((done, total, result.state)),
+    )
+    assert report.ok, report.frame
+    assert report.counts() == {"sent": 7}
+    assert server.record.connections == 1
+    assert len(server.record.auth_attempts) == 1
+    assert keys_on(server) == [f"R-{1000 + n}" for n in range(7)]
+    assert seen == [(n, 7, "sent") for n in range(1, 8)]
+
+    first = server.messages[0]
+    assert "archive@bergmann.example" in first.rcpt_tos
+    assert first.rcpt_tos[:2] == ["kunde0@example.org", "treuhand0@example.net"]
+    assert "Bcc" not in first.message
+    frame = report.frame
+    assert list(frame["state"]) == ["sent"] * 7
+    assert frame.loc[0, "rows"] == "2"
+    assert frame.loc[0, "message_id"] == first.message["Message-ID"]
+    assert frame.loc[0, "reply"].startswith("250")
+    assert "7 sent" in report.summary()
+
+    with Ledger(docmail_home / "ledger.sqlite") as ledger:
+        entries = ledger.entries("invoices")
+    assert [e.state for e in entries] == ["sent"] * 7
+    assert entries[0].message_id == first.message["Message-ID"]
+
+    again = send_plan(plan, office(server, ca_file), password=PASSWORD)
+    assert again.counts() == {"skipped": 7}
+    assert again.ok
+    assert len(server.messages) == 7
+    assert server.record.connections == 1  # a rerun with nothing to send does not connect
+
+
+def test_k_parallel_connections_each_reused(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 24)
+    report = send_plan(
+        plan,
+        office(server, ca_file),
+        password=PASSWORD,
+        options=SendOptions(connections=3),
+        ledger=tmp_path / "l.sqlite",
+    )
+    assert report.counts() == {"sent": 24}
+    assert server.record.connections == 3
+    assert len(server.record.auth_attempts) == 3
+    assert keys_on(server) == sorted(f"R-{1000 + n}" for n in range(24))
+    assert [r.key for r in report.results] == [d.key for d in plan.drafts]  # plan order
+
+
+def test_rate_limit_holds_over_every_60_second_window(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 12)
+    clock = FakeClock()
+    sent_at: list[float] = []
+    report = send_plan(
+        plan,
+        office(server, ca_file),
+        password=PASSWORD,
+        ledger=tmp_path / "l.sqlite",
+        options=SendOptions(rate_per_minute=5),
+        progress=lambda done, total, result: sent_at.append(clock.now),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert report.counts() == {"sent": 12}
+    for start in sent_at:
+        assert sum(1 for t in sent_at if start <= t < start + 60) <= 5
+    assert sent_at[-1] - sent_at[0] >= 120  # 12 messages at 5 per minute span two full windows
+
+
+def test_preset_caps_connections_and_rate(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 40)
+    clock = FakeClock()
+    sent_at: list[float] = []
+    report = send_plan(
+        plan,
+        office(server, ca_file, preset="microsoft365"),  # 30/min, 3 connections
+        password=PASSWORD,
+        ledger=tmp_path / "l.sqlite",
+        options=SendOptions(connections=8, rate_per_minute=100),
+        progress=lambda done, total, result: sent_at.append(clock.now),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert report.counts() == {"sent": 40}
+    assert server.record.connections == 3
+    assert sum(1 for t in sent_at if t < sent_at[0] + 60) <= 30
+    assert clock.sleeps
+
+
+def test_rate_limiter_below_one_per_minute_spaces_single_sends() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(0.5, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(3):
+        limiter.acquire()
+        times.append(clock.now)
+    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [120.0, 120.0]
+    with pytest.raises(ConfigError, match="not possible"):
+        RateLimiter(0)
+
+
+@pytest.fixture
+def tiny_preset(monkeypatch: pytest.MonkeyPatch) -> str:
+    limits = Limits(messages_per_day=3)
+    monkeypatch.setitem(
+        profiles.PRESETS, "tiny", Preset("tiny", "Tiny", "", 587, "starttls", limits)
+    )
+    return "tiny"
+
+
+def test_daily_cap_leaves_the_rest_planned_for_the_next_run(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path, tiny_preset: str
+) -> None:
+    _, plan = make_batch(tmp_path, 5)
+    day = FakeClock()
+    profile = office(server, ca_file, preset=tiny_preset)
+    with Ledger(tmp_path / "l.sqlite", clock=day) as ledger:
+        report = send_plan(plan, profile, password=PASSWORD, ledger=ledger)
+        assert report.counts() == {"sent": 3, "planned": 2}
+        assert "daily limit" in report.summary()
+        assert "2 message(s) stay planned" in report.summary()
+        assert report.ok  # nothing failed: the rest goes out with the next run
+        assert len(server.messages) == 3
+
+        same_day = send_plan(plan, profile, password=PASSWORD, ledger=ledger)
+        assert same_day.counts() == {"skipped": 3, "planned": 2}
+
+        day.now += 24 * 3600 + 1
+        next_day = send_plan(plan, profile, password=PASSWORD, ledger=ledger)
+        assert next_day.counts() == {"skipped": 3, "sent": 2}
+    assert keys_on(server) == [f"R-{1000 + n}" for n in range(5)]
+
+
+def test_limit_and_dry_run(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path, docmail_home: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 5)
+    profile = office(server, ca_file)
+    dry = send_plan(plan, profile, options=SendOptions(dry_run=True, limit=3))
+    assert [r.state for r in dry.results] == ["dry-run"] * 3 + ["planned"] * 2
+    assert all(r.message_id.startswith("<") for r in dry.results)
+    assert server.record.connections == 0
+    assert not (docmail_home / "ledger.sqlite").exists()  # a dry run records nothing
+
+    limited = send_plan(plan, profile, password=PASSWORD, options=SendOptions(limit=2))
+    assert limited.counts() == {"sent": 2, "planned": 3}
+    assert dry.results[0].message_id == limited.results[0].message_id
+
+    dry_again = send_plan(plan, profile, options=SendOptions(dry_run=True))
+    assert [r.state for r in dry_again.results] == ["skipped"] * 2 + ["dry-run"] * 3
+    assert len(server.messages) == 2
+
+
+def test_problem_rows_are_reported_and_failed_rows_exported(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path
+) -> None:
+    orders, plan = make_batch(tmp_path, 4, bad_rows=(3,))
+    assert plan.problem_rows == {3}
+    profile = office(server, ca_file)
+    nothing = send_plan(plan, profile, password=PASSWORD, options=SendOptions(all_or_nothing=True))
+    assert nothing.counts() == {"planned": 3}
+    assert not server.messages
+
+    report = send_plan(plan, profile, password=PASSWORD, ledger=tmp_path / "l.sqlite")
+    assert report.counts() == {"sent": 3}
+    assert not report.ok
+    frame = report.frame
+    problem = frame[frame["state"] == "problem"]
+    assert list(problem["rows"]) == ["3"]
+    assert problem.iloc[0]["hint"]
+    assert "1 row(s) with problems" in report.summary()
+
+    failed = report.failed_rows(orders)
+    assert list(failed["row"]) == [3]
+    assert list(failed["invoice_no"]) == ["R-1001"]
+    assert failed.iloc[0]["error"]
+    xlsx = report.save_failed_rows(orders, tmp_path / "out" / "failed.xlsx")
+    again = pd.read_excel(xlsx, dtype=str, engine="calamine")
+    assert list(again.columns) == ["row", "invoice_no", "name", "email", "cc", "amount", "error"]
+    csv_path = report.save(tmp_path / "report.csv")
+    saved = pd.read_csv(csv_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(saved["state"]) == ["sent", "sent", "sent", "problem"]
+    report.save(tmp_path / "report.xlsx")
+    assert pd.read_excel(tmp_path / "report.xlsx", engine="calamine").shape == (4, 11)
+    with pytest.raises(ConfigError, match=r"\.xlsx or \.csv"):
+        report.save(tmp_path / "report.txt")
+
+
+def test_changed_content_is_reported_not_resent_unless_asked(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 2)
+    profile = office(server, ca_file)
+    send_plan(plan, profile, password=PASSWORD)
+    _, changed = make_batch(tmp_path, 2, template=TEMPLATE + "\nNeu: mit Zahlungslink.\n")
+    report = send_plan(changed, profile, password=PASSWORD)
+    assert report.counts() == {"changed": 2}
+    assert not report.ok
+    assert "--resend-changed" in report.results[0].hint
+    assert len(server.messages) == 2
+    resent = send_plan(
+        changed, profile, password=PASSWORD, options=SendOptions(resend_changed=True)
+    )
+    assert resent.counts() == {"sent": 2}
+    assert len(server.messages) == 4
+
+
+def test_send_test_goes_to_me_only_and_is_not_recorded(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path, docmail_home: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 3, bad_rows=(4,))
+    profile = office(server, ca_file)
+    result = send_test(plan, 2, profile, password=PASSWORD)
+    assert isinstance(result, MessageResult)
+    assert result.state == "sent"
+    (received,) = server.messages
+    assert received.rcpt_tos == ["anna@example.ch"]
+    assert received.message["Subject"] == "[TEST] Rechnung R-1000"
+    assert received.message["To"] == "anna@example.ch"
+    assert "Cc" not in received.message
+    assert not (docmail_home / "ledger.sqlite").exists()
+    with pytest.raises(InputError, match="Row 4 has no message"):
+        send_test(plan, 4, profile, password=PASSWORD)
+    with pytest.raises(InputError, match="no row 9"):
+        send_test(plan, 9, profile, password=PASSWORD)
+
+
+def test_the_password_appears_in_no_report_ledger_or_repr(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 2)
+    ledger_path = tmp_path / "l.sqlite"
+    report = send_plan(plan, office(server, ca_file), password=PASSWORD, ledger=ledger_path)
+    texts = [repr(report), report.summary(), report.frame.to_csv(), report._repr_html_()]
+    assert not any(PASSWORD in text for text in texts)
+    for path in tmp_path.glob("l.sqlite*"):
+        assert PASSWORD.encode() not in path.read_bytes()
+
+
+def test_progress_bar(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, plan = make_batch(tmp_path, 3)
+    send_plan(plan, office(server, ca_file), password=PASSWORD, progress="bar")
+    assert "3/3" in capsys.readouterr().err

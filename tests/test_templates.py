@@ -1,0 +1,115 @@
+"""The template format, the sandbox and the Swiss formatting filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from jinja2.exceptions import SecurityError, UndefinedError
+
+from docmail_nb.errors import TemplateError
+from docmail_nb.sample import sample_dir
+from docmail_nb.templates import load_template, make_environment, parse_template
+
+
+def test_parse_headers_format_group_and_body() -> None:
+    template = parse_template(
+        "to: {{ email }}\nAttachment: a.pdf\nattachment: b.pdf\nX-Kunde: {{ customer_no }}\n"
+        "Key: {{ k }}\nFormat: HTML\nGroup-By: customer_no\nSubject: Rechnung\n"
+        "  {{ invoice_no }}\n\n<p>Hallo</p>\n\n",
+        name="t",
+    )
+    assert template.headers == (
+        ("To", "{{ email }}"),
+        ("Attachment", "a.pdf"),
+        ("Attachment", "b.pdf"),
+        ("X-Kunde", "{{ customer_no }}"),
+        ("Key", "{{ k }}"),
+        ("Subject", "Rechnung {{ invoice_no }}"),
+    )
+    assert (template.format, template.group_by, template.body) == (
+        "html",
+        "customer_no",
+        "<p>Hallo</p>\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("To: x\nSubjekt: y\nKey: k\n\nbody", "unknown header 'Subjekt'"),
+        ("To: x\nKey: k\nbody without blank line", "line 3"),
+        ("To: x\nKey: k", "no blank line"),
+        ("Subject: x\nKey: k\n\nbody", "no To, Cc or Bcc"),
+        ("To: x\n\nbody", "no Key header"),
+        ("To: x\nTo: y\nKey: k\n\nbody", "header To 2 times"),
+        ("To: x\nKey: k\nFormat: pdf\n\nbody", "unknown Format 'pdf'"),
+        ("To: x\nKey: k\n\nHallo {{ name }\n", "Jinja syntax error in the body, line 1"),
+        ("To: {{ email \nKey: k\n\nbody", "in the To header"),
+    ],
+)
+def test_bad_templates_say_what_and_where(text: str, fragment: str) -> None:
+    with pytest.raises(TemplateError, match=fragment) as info:
+        parse_template(text, name="t")
+    assert info.value.hint
+
+
+def test_unknown_header_suggests_the_close_one() -> None:
+    with pytest.raises(TemplateError) as info:
+        parse_template("To: x\nSubjekt: y\nKey: k\n\nbody")
+    assert "Did you mean 'Subject'?" in info.value.hint
+
+
+def test_sample_templates_load() -> None:
+    formats = {
+        name: load_template(sample_dir() / "templates" / f"{name}.txt").format
+        for name in ("invoice", "offer", "delivery_note")
+    }
+    assert formats == {"invoice": "markdown", "offer": "html", "delivery_note": "text"}
+
+
+def test_missing_template_file() -> None:
+    with pytest.raises(TemplateError, match="does not exist"):
+        load_template("/nonexistent/template.txt")
+
+
+@pytest.mark.parametrize(
+    ("source", "value", "expected"),
+    [
+        ("{{ v | money }}", Decimal("1234.5"), "CHF 1’234.50"),
+        ("{{ v | money('EUR') }}", 1234, "EUR 1’234.00"),
+        ("{{ v | money }}", "1234.50", "CHF 1’234.50"),
+        ("{{ v | money }}", 0.1 + 0.2, "CHF 0.30"),
+        ("{{ v | money }}", Decimal("-5.5"), "CHF-5.50"),
+        ("{{ v | date }}", dt.date(2026, 12, 31), "31.12.2026"),
+        ("{{ v | date('long') }}", dt.date(2026, 12, 31), "31. Dezember 2026"),
+        ("{{ v | date }}", "2026-12-31", "31.12.2026"),
+        ("{{ v | number }}", Decimal("1234.5"), "1’234.5"),
+        ("{{ v | number(2) }}", 1234, "1’234.00"),
+        ("[{{ v }}]", None, "[]"),
+    ],
+)
+def test_swiss_filters(source: str, value: object, expected: str) -> None:
+    assert make_environment("de_CH").from_string(source).render(v=value) == expected
+
+
+def test_other_locale() -> None:
+    env = make_environment("de_DE")
+    assert env.from_string("{{ v | money('EUR') }}").render(v=Decimal("1234.5")) == "1.234,50 €"
+
+
+def test_undefined_is_an_error_and_sandbox_holds() -> None:
+    env = make_environment()
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ missing }}").render()
+    with pytest.raises(SecurityError):
+        env.from_string("{{ v.__class__.__mro__ }}").render(v="x")
+
+
+def test_autoescape_only_when_asked() -> None:
+    value = "<b>Müller & Söhne</b>"
+    assert make_environment(autoescape=True).from_string("{{ v }}").render(v=value) == (
+        "&lt;b&gt;Müller &amp; Söhne&lt;/b&gt;"
+    )
+    assert make_environment().from_string("{{ v }}").render(v=value) == value

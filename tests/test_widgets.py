@@ -1,0 +1,429 @@
+"""The notebook panels from Python: set values, press buttons, read what is shown.
+
+The servers are real aiosmtpd servers on 127.0.0.1 (tests/servers.py); keyring is the
+in-memory backend of conftest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import MemoryKeyring
+from servers import SMTPTestServer
+
+from docmail_nb.profiles import Profile, has_password, list_profiles, load_profile, save_profile
+from docmail_nb.sample import sample_dir
+from docmail_nb.sink import CaptureServer
+from docmail_nb.widgets import SendPanel, SettingsPanel
+
+PASSWORD = "correct horse"
+
+
+def fill(panel: SettingsPanel, server: SMTPTestServer, ca_file: Path, password: str) -> None:
+    panel.profile_name.value = "office"
+    panel.host.value = server.host
+    panel.security.value = server.mode if server.mode != "plain" else "none"
+    panel.port.value = server.port
+    panel.username.value = "anna@example.ch"
+    panel.password.value = password
+    panel.ca_file.value = str(ca_file)
+
+
+# -- settings panel ------------------------------------------------------------------
+
+
+def test_empty_form_shows_the_labelled_fields() -> None:
+    panel = SettingsPanel()
+    labels = [
+        panel.profile_name.description,
+        panel.host.description,
+        panel.port.description,
+        panel.security.description,
+        panel.username.description,
+        panel.password.description,
+        panel.from_addr.description,
+        panel.reply_to.description,
+        panel.ca_file.description,
+    ]
+    assert labels == [
+        "Profile name",
+        "Host",
+        "Port",
+        "Security",
+        "Username",
+        "Password",
+        "From",
+        "Reply-To",
+        "CA file",
+    ]
+    assert panel.advanced.get_title(0) == "Advanced"
+    assert panel.profile_name.value == ""
+    assert panel.status.value == ""
+
+
+def test_preset_fills_host_port_and_security() -> None:
+    panel = SettingsPanel()
+    panel.preset.value = "gmail"
+    assert (panel.host.value, panel.port.value, panel.security.value) == (
+        "smtp.gmail.com",
+        465,
+        "ssl",
+    )
+    panel.preset.value = "microsoft365"
+    assert (panel.host.value, panel.port.value, panel.security.value) == (
+        "smtp.office365.com",
+        587,
+        "starttls",
+    )
+
+
+def test_security_change_suggests_the_usual_port_but_keeps_a_custom_one() -> None:
+    panel = SettingsPanel()
+    panel.security.value = "ssl"
+    assert panel.port.value == 465
+    panel.security.value = "starttls"
+    assert panel.port.value == 587
+    panel.port.value = 2525
+    panel.security.value = "ssl"
+    assert panel.port.value == 2525
+
+
+def test_connection_succeeds_against_starttls_server_and_clears_password(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path
+) -> None:
+    server = smtp_server("starttls")
+    panel = SettingsPanel()
+    fill(panel, server, ca_file, PASSWORD)
+    panel.test_button.click()
+    assert "docmail-ok" in panel.status.value
+    assert "Connected to" in panel.status.value
+    assert panel.password.value == ""
+    assert server.record.auth_attempts  # it really logged in
+    assert PASSWORD not in panel.status.value + panel.password_note.value
+
+
+def test_connection_with_wrong_password_shows_diagnosis_not_traceback(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path
+) -> None:
+    server = smtp_server("starttls")
+    panel = SettingsPanel()
+    fill(panel, server, ca_file, "wrong horse")
+    panel.test_button.click()
+    status = panel.status.value
+    assert "docmail-error" in status
+    assert "535" in status
+    assert "docmail-hint" in status
+    assert "Traceback" not in status
+    assert "wrong horse" not in status
+    assert panel.password.value == ""
+
+
+def test_connection_to_gmail_like_server_explains_app_password(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path
+) -> None:
+    server = smtp_server("ssl", auth_reply="534 5.7.9 Application-specific password required.")
+    panel = SettingsPanel()
+    fill(panel, server, ca_file, PASSWORD)
+    panel.test_button.click()
+    assert "docmail-error" in panel.status.value
+    assert "app" in panel.status.value.lower()
+
+
+def test_untrusted_certificate_is_refused_without_ca_file(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    server = smtp_server("starttls")
+    panel = SettingsPanel()
+    fill(panel, server, ca_file, PASSWORD)
+    panel.ca_file.value = ""
+    panel.test_button.click()
+    assert "docmail-error" in panel.status.value
+    assert "certificate" in panel.status.value.lower()
+    assert server.record.auth_attempts == []
+
+
+def test_invalid_setting_is_a_red_line(memory_keyring: MemoryKeyring) -> None:
+    panel = SettingsPanel()
+    panel.profile_name.value = "office"
+    panel.host.value = ""
+    panel.password.value = PASSWORD
+    panel.save_button.click()
+    assert "docmail-error" in panel.status.value
+    assert "host" in panel.status.value.lower()
+    assert panel.password.value == ""
+    assert list_profiles() == []
+    assert memory_keyring.store == {}
+
+
+def test_save_stores_profile_and_password_in_keyring_only(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    memory_keyring: MemoryKeyring,
+    docmail_home: Path,
+) -> None:
+    server = smtp_server("starttls")
+    panel = SettingsPanel()
+    fill(panel, server, ca_file, PASSWORD)
+    panel.from_addr.value = "buchhaltung@example.ch"
+    panel.reply_to.value = "fragen@example.ch"
+    panel.save_button.click()
+
+    assert "docmail-ok" in panel.status.value
+    assert panel.password.value == ""
+    assert memory_keyring.store == {("docmail_nb", "office"): PASSWORD}
+    saved = load_profile("office")
+    assert (saved.host, saved.port, saved.security) == (server.host, server.port, "starttls")
+    assert (saved.from_addr, saved.reply_to, saved.ca_file) == (
+        "buchhaltung@example.ch",
+        "fragen@example.ch",
+        str(ca_file),
+    )
+    for path in docmail_home.rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes()
+    assert "stored in keyring" in panel.password_note.value
+
+    # Test connection now uses the stored password
+    panel.test_button.click()
+    assert "docmail-ok" in panel.status.value
+
+
+def test_saved_profile_loads_without_password_and_without_keyring(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_profile(Profile("office", "smtp.example.ch", 465, "ssl", "anna@example.ch"))
+    memory_keyring.store[("docmail_nb", "office")] = PASSWORD
+
+    def no_keyring(*_args: object) -> None:
+        raise AssertionError("keyring touched while opening the panel")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(memory_keyring, "get_password", no_keyring)
+        panel = SettingsPanel()
+    assert (panel.profile_name.value, panel.host.value, panel.port.value) == (
+        "office",
+        "smtp.example.ch",
+        465,
+    )
+    assert panel.security.value == "ssl"
+    assert panel.password.value == ""
+    assert panel.saved.value == "office"
+
+    # choosing it again (a user action) tells whether a password is stored
+    panel.saved.value = ""
+    assert panel.profile_name.value == ""
+    panel.saved.value = "office"
+    assert "is stored in keyring" in panel.password_note.value
+    assert has_password("office")
+
+
+def test_password_never_in_widget_state(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, memory_keyring: MemoryKeyring
+) -> None:
+    import ipywidgets
+
+    server = smtp_server("starttls")
+    panel = SettingsPanel()
+    fill(panel, server, ca_file, PASSWORD)
+    panel.save_button.click()
+    panel.password.value = PASSWORD
+    panel.test_button.click()
+    state = ipywidgets.Widget.get_manager_state(drop_defaults=False)
+    assert PASSWORD not in repr(state)
+    assert PASSWORD not in repr(panel.profile())
+
+
+# -- send panel ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Iterator[CaptureServer]:
+    with CaptureServer(tmp_path / "outbox") as server:
+        yield server
+
+
+@pytest.fixture
+def ledger_file(tmp_path: Path) -> Path:
+    return tmp_path / "ledger.sqlite"
+
+
+def test_send_panel_checks_sample_data_and_previews_first_row(
+    capture: CaptureServer, ledger_file: Path
+) -> None:
+    panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
+    assert list(panel.sheet.options) == ["Rechnungen", "Offerten", "Lieferscheine"]
+    assert panel.sheet.value == "Rechnungen"
+    assert "docmail-ok" in panel.check_status.value
+    assert "10 messages ready" in panel.check_status.value
+    assert panel.row.value == 2
+    assert "R-2026-1041" in panel.preview.value
+    assert "R-2026-1041.pdf" in panel.preview.value
+    assert "buchhaltung@bergmann-werkstatt.example" in panel.preview.value
+    assert "Envelope to" in panel.preview.value
+    assert panel.template_text.value.startswith("To: {{ email }}")
+    assert capture.messages == []  # opening sends nothing
+
+
+def test_choosing_a_row_shows_its_message_and_every_envelope_recipient(
+    capture: CaptureServer, ledger_file: Path
+) -> None:
+    panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
+    panel.row.value = 4
+    assert "R-2026-1043" in panel.preview.value
+    assert "s.jaeggi@bluemli.example, office@bluemli.example" in panel.preview.value
+    panel.template_path.value = str(sample_dir() / "templates" / "offer.txt")
+    assert "docmail-error" in panel.check_status.value  # offers template on the invoices
+    panel.sheet.value = "Offerten"
+    assert "5 messages ready" in panel.check_status.value
+    assert "O-2026-03" in panel.preview.value
+    assert "<iframe" in panel.preview.value  # html format is shown rendered
+
+
+def test_send_asks_first_and_cancel_sends_nothing(
+    capture: CaptureServer, ledger_file: Path
+) -> None:
+    panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
+    panel.send_button.click()
+    assert panel.confirm_box.layout.display == "flex"
+    assert (
+        f"Send 10 messages to 14 recipients via {capture.host} as "
+        "buchhaltung@bergmann-werkstatt.example?"
+    ) in panel.confirm_text.value
+    panel.cancel_button.click()
+    assert panel.confirm_box.layout.display == "none"
+    assert "Nothing was sent" in panel.status.value
+    assert capture.messages == []
+
+
+def test_yes_send_delivers_every_row_once_with_progress_and_report(
+    capture: CaptureServer, ledger_file: Path
+) -> None:
+    panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
+    panel.send_button.click()
+    panel.yes_button.click()
+    assert len(capture.messages) == 10
+    assert sum(len(m.recipients) for m in capture.messages) == 14
+    assert (panel.progress.value, panel.progress.max) == (10, 10)
+    assert panel.report is not None
+    assert list(panel.report.frame["state"]) == ["sent"] * 10
+    assert "10 sent" in panel.report_view.value
+    assert "R-2026-1050" in panel.report_view.value
+    assert panel.failed_box.layout.display == "none"
+
+    # exactly once: a second Send finds nothing left
+    panel.send_button.click()
+    assert panel.confirm_box.layout.display == "none"
+    assert "already sent" in panel.status.value
+    assert len(capture.messages) == 10
+
+
+def test_send_test_to_me_goes_only_to_the_profile_address(
+    capture: CaptureServer, ledger_file: Path
+) -> None:
+    panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
+    panel.row.value = 3
+    panel.test_button.click()
+    assert "docmail-ok" in panel.status.value
+    [message] = capture.messages
+    assert message.recipients == ("buchhaltung@bergmann-werkstatt.example",)
+    assert message.subject.startswith("[TEST] Rechnung R-2026-1042")
+    assert not ledger_file.exists() or "R-2026-1042" not in panel.report_view.value
+
+
+def write_orders_with_a_bad_row(folder: Path) -> Path:
+    lines = (sample_dir() / "orders.csv").read_text(encoding="utf-8").splitlines()
+    fields = lines[2].split(";")
+    fields[4] = "not-an-address"
+    lines[2] = ";".join(fields)
+    path = folder / "orders.csv"
+    path.write_text("\n".join(lines[:5]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_problem_rows_are_listed_not_sent_and_saved_for_fixing(
+    capture: CaptureServer, ledger_file: Path, tmp_path: Path
+) -> None:
+    orders = write_orders_with_a_bad_row(tmp_path)
+    panel = SendPanel(orders, profile=capture.profile(), ledger=ledger_file)
+    assert panel.sheet.disabled
+    assert "docmail-error" in panel.check_status.value
+    assert "1 of 4 rows have problems" in panel.check_status.value
+    assert "not-an-address" in panel.problems.value
+    assert "3 · R-2026-1042 (problem)" in [label for label, _ in panel.row.options]
+    panel.row.value = 3
+    assert "docmail-error" in panel.preview.value
+    assert "Row 3" in panel.preview.value
+
+    panel.send_button.click()
+    assert "1 row(s) with problems will not be sent" in panel.confirm_text.value
+    panel.yes_button.click()
+    assert len(capture.messages) == 3
+    assert panel.failed_box.layout.display == "flex"
+    panel.failed_path.value = str(tmp_path / "failed.xlsx")
+    panel.save_failed_button.click()
+    assert "docmail-ok" in panel.status.value
+    failed = pd.read_excel(tmp_path / "failed.xlsx", dtype=str, engine="calamine")
+    assert list(failed["invoice_no"]) == ["R-2026-1042"]
+
+
+def test_template_mistake_is_a_red_line(capture: CaptureServer, ledger_file: Path) -> None:
+    panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
+    panel.template_text.value = "To: {{ email }\nSubject: x\n\nHallo"
+    assert "docmail-error" in panel.check_status.value
+    assert "Traceback" not in panel.check_status.value
+    assert panel.row.options == ()
+    panel.send_button.click()
+    assert panel.confirm_box.layout.display == "none"
+
+
+def test_upload_replaces_the_orders_file(
+    capture: CaptureServer, ledger_file: Path, docmail_home: Path, tmp_path: Path
+) -> None:
+    content = write_orders_with_a_bad_row(tmp_path).read_bytes()
+    panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
+    panel.upload.value = (
+        {
+            "name": "mine.csv",
+            "type": "text/csv",
+            "size": len(content),
+            "content": memoryview(content),
+            "last_modified": dt.datetime.now(dt.UTC),
+        },
+    )
+    assert panel.orders_path.value == str(docmail_home / "uploads" / "mine.csv")
+    assert "1 of 4 rows have problems" in panel.check_status.value
+
+
+def test_wrong_password_stops_the_batch_with_the_diagnosis(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    memory_keyring: MemoryKeyring,
+    ledger_file: Path,
+) -> None:
+    server = smtp_server("starttls")
+    save_profile(
+        Profile(
+            "office",
+            server.host,
+            server.port,
+            "starttls",
+            "anna@example.ch",
+            ca_file=str(ca_file),
+        )
+    )
+    memory_keyring.store[("docmail_nb", "office")] = "wrong horse"
+    panel = SendPanel(profile="office", ledger=ledger_file)
+    assert "anna@example.ch" in panel.via.value
+    panel.send_button.click()
+    assert "as anna@example.ch?" in panel.confirm_text.value
+    panel.yes_button.click()
+    shown = panel.status.value + panel.report_view.value
+    assert "docmail-error" in shown
+    assert "username or password" in shown
+    assert "wrong horse" not in shown
+    assert server.messages == []
