@@ -1,4 +1,14 @@
-"""docmail_nb: send documents by e-mail from a spreadsheet, through your own SMTP server."""
+"""docmail_nb: send documents by e-mail from a spreadsheet, through your own SMTP server.
+
+The flow, one function per step::
+
+    orders = read_orders("orders.xlsx", sheet="Rechnungen")
+    plan = make_plan(orders, load_template("invoice.txt"), documents="documents/")
+    preview(plan, row=2)                       # exactly what row 2 will send
+    report = send_plan(plan, load_profile())   # each message once, recorded in the ledger
+
+The notebook panels live in ``docmail_nb.widgets``.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +23,97 @@ from .errors import (
     SMTPProblem,
     TemplateError,
 )
+from .ledger import Entry, Ledger, default_ledger_path
+from .orders import Orders, read_orders, sheet_names
+from .plan import (
+    Attachment,
+    Draft,
+    Plan,
+    Preview,
+    Problem,
+    make_plan,
+    plan_from_files,
+    preview,
+)
+from .profiles import (
+    PRESETS,
+    USUAL_PORT,
+    Limits,
+    Preset,
+    Profile,
+    docmail_home,
+    forget_password,
+    get_password,
+    has_password,
+    list_profiles,
+    load_profile,
+    profile_from_preset,
+    remove_profile,
+    save_profile,
+    set_password,
+)
+from .sample import sample_dir
+from .send import MessageResult, Report, SendOptions, send_plan, send_test
+from .sink import CapturedMessage, CaptureServer
+from .smtp import Delivery, Diagnosis, TestResult, connect, deliver, diagnose, test_connection
+from .templates import MessageTemplate, load_template, make_environment, parse_template
 
 __all__ = [
+    "PRESETS",
+    "USUAL_PORT",
+    "Attachment",
+    "CaptureServer",
+    "CapturedMessage",
     "ConfigError",
+    "Delivery",
+    "Diagnosis",
     "DocmailError",
+    "Draft",
+    "Entry",
     "InputError",
+    "Ledger",
     "LedgerError",
+    "Limits",
+    "MessageResult",
+    "MessageTemplate",
+    "Orders",
     "OrdersError",
+    "Plan",
+    "Preset",
+    "Preview",
+    "Problem",
+    "Profile",
     "ProfileError",
+    "Report",
     "SMTPProblem",
     "SecretStoreError",
+    "SendOptions",
     "TemplateError",
+    "TestResult",
+    "connect",
+    "default_ledger_path",
+    "deliver",
+    "diagnose",
+    "docmail_home",
+    "forget_password",
+    "get_password",
+    "has_password",
+    "list_profiles",
+    "load_profile",
+    "load_template",
+    "make_environment",
+    "make_plan",
+    "parse_template",
+    "plan_from_files",
+    "preview",
+    "profile_from_preset",
+    "read_orders",
+    "remove_profile",
+    "sample_dir",
+    "save_profile",
+    "send_plan",
+    "send_test",
+    "set_password",
+    "sheet_names",
+    "test_connection",
 ]

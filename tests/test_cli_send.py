@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
+from servers import SMTPTestServer
+from test_send import PASSWORD, TEMPLATE, write_orders
 
 from docmail_nb.cli import main
 from docmail_nb.plan import plan_from_files
 from docmail_nb.profiles import Profile, save_profile
 from docmail_nb.sample import sample_dir
-from servers import SMTPTestServer
-from test_send import PASSWORD, TEMPLATE, write_orders
 
 SAMPLE = sample_dir()
 INVOICES = [str(SAMPLE / "orders.xlsx"), str(SAMPLE / "templates" / "invoice.txt")]
@@ -100,7 +100,9 @@ def test_problem_rows_exit_1_and_go_to_the_failed_rows_file(
 ) -> None:
     args = _orders_with_a_bad_row(tmp_path)
     failed = tmp_path / "to-fix.xlsx"
-    result = docmail("send", *args, "--yes", "--failed-rows", str(failed), "--ledger", str(tmp_path / "l.sqlite"))
+    result = docmail(
+        "send", *args, "--yes", "--failed-rows", str(failed), "--ledger", str(tmp_path / "l.sqlite")
+    )
     assert result.exit_code == 1, result.output
     assert "Row 4 (R-1002): problem in" in result.output
     assert "3 sent" in result.output
@@ -156,7 +158,7 @@ def test_a_bad_rate_is_a_usage_error(server: SMTPTestServer, rate: str) -> None:
 
 def test_on_a_terminal_send_asks_first(server: SMTPTestServer) -> None:
     plan = plan_from_files(*INVOICES, sheet="Rechnungen", documents=SAMPLE / "documents")
-    recipients = {address for draft in plan.drafts for address in draft.recipients}
+    recipients = {address for draft in plan.drafts[:2] for address in draft.recipients}
     command = [sys.executable, "-m", "docmail_nb", "send", *INVOICES, *SHEET, "--limit", "2"]
     pid, fd = pty.fork()
     if pid == 0:  # the child: docmail on a terminal
@@ -177,9 +179,11 @@ def test_on_a_terminal_send_asks_first(server: SMTPTestServer) -> None:
     finally:
         _, status = os.waitpid(pid, 0)
     text = output.decode()
-    assert "Send 2 messages to" in text
-    assert f"via 127.0.0.1 as buchhaltung@bergmann-werkstatt.example?" in text
-    assert len(recipients) > 2
+    question = (
+        f"Send 2 messages to {len(recipients)} recipients via 127.0.0.1 as "
+        "buchhaltung@bergmann-werkstatt.example?"
+    )
+    assert question in text
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert len(server.messages) == 2
 

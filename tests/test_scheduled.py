@@ -381,3 +381,25 @@ def test_refused_message_fails_the_run_naming_the_row(
     assert "row 3 (R-2026-0002)" in error["evalue"]
     assert "550" in error["evalue"]
     assert len(server.messages) == 2
+
+
+def test_password_from_a_keyring_backend_reaches_the_headless_job(
+    tmp_path: Path,
+    batch: dict[str, str],
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from file_keyring import TmpDirKeyring
+
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    save_office_profile(server, ca_file)
+    monkeypatch.setenv("DOCMAIL_TEST_KEYRING_DIR", str(tmp_path))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.TmpDirKeyring")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent))
+    TmpDirKeyring().set_password("docmail_nb", "office", PASSWORD)
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    proc, _nb, text = run_cli(tmp_path, "keyring.ipynb", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.messages) == 3
+    assert_no_secret(text)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from servers import SMTPTestServer
 
 from docmail_nb import profiles
 from docmail_nb.errors import ConfigError, InputError
@@ -17,7 +19,6 @@ from docmail_nb.plan import Plan, make_plan
 from docmail_nb.profiles import Limits, Preset, Profile
 from docmail_nb.send import MessageResult, RateLimiter, SendOptions, send_plan, send_test
 from docmail_nb.templates import parse_template
-from servers import SMTPTestServer
 
 PASSWORD = "correct horse"
 TEMPLATE = """To: {{ email }}
@@ -46,7 +47,7 @@ class FakeClock:
 
 
 def write_orders(folder: Path, count: int, *, bad_rows: tuple[int, ...] = ()) -> Path:
-    """orders.csv with ``count`` invoices; rows in ``bad_rows`` (sheet numbers) have a bad address."""
+    """orders.csv with ``count`` invoices; sheet rows in ``bad_rows`` have a bad address."""
     path = folder / "orders.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -204,7 +205,7 @@ def test_rate_limiter_below_one_per_minute_spaces_single_sends() -> None:
     for _ in range(3):
         limiter.acquire()
         times.append(clock.now)
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [120.0, 120.0]
+    assert [b - a for a, b in itertools.pairwise(times)] == [120.0, 120.0]
     with pytest.raises(ConfigError, match="not possible"):
         RateLimiter(0)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import Envelope
+from servers import DROP, DROP_AFTER_STORE, SMTPTestServer
+from test_send import PASSWORD, TEMPLATE, FakeClock, keys_on, make_batch, office
 
 from docmail_nb.ledger import Ledger
 from docmail_nb.send import SendOptions, send_plan
-from servers import DROP, DROP_AFTER_STORE, SMTPTestServer
-from test_send import PASSWORD, TEMPLATE, FakeClock, keys_on, make_batch, office
 
 NO_BCC = TEMPLATE.replace("Bcc: archive@bergmann.example\n", "")
 

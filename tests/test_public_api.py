@@ -1,0 +1,43 @@
+"""The public surface is deliberate: adding or removing a name must change this test."""
+
+from __future__ import annotations
+
+import docmail_nb
+import docmail_nb.widgets
+
+PUBLIC = {
+    # errors
+    "DocmailError", "ConfigError", "ProfileError", "SecretStoreError", "InputError",
+    "OrdersError", "TemplateError", "SMTPProblem", "LedgerError",
+    # profiles and SMTP
+    "Profile", "Limits", "Preset", "PRESETS", "USUAL_PORT", "profile_from_preset",
+    "docmail_home", "list_profiles", "load_profile", "save_profile", "remove_profile",
+    "set_password", "get_password", "has_password", "forget_password",
+    "Diagnosis", "TestResult", "Delivery", "connect", "deliver", "diagnose", "test_connection",
+    # orders, templates, plan
+    "Orders", "read_orders", "sheet_names", "MessageTemplate", "parse_template",
+    "load_template", "make_environment", "Plan", "Draft", "Problem", "Attachment", "Preview",
+    "make_plan", "plan_from_files", "preview",
+    # sending and the ledger
+    "Ledger", "Entry", "default_ledger_path", "SendOptions", "Report", "MessageResult",
+    "send_plan", "send_test",
+    # capture server and sample data
+    "CaptureServer", "CapturedMessage", "sample_dir",
+}  # fmt: skip
+
+
+def test_public_names_are_pinned() -> None:
+    assert set(docmail_nb.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(docmail_nb, name) is not None, name
+
+
+def test_errors_share_one_base() -> None:
+    for name in PUBLIC:
+        value = getattr(docmail_nb, name)
+        if isinstance(value, type) and issubclass(value, Exception):
+            assert issubclass(value, docmail_nb.DocmailError), name
+
+
+def test_widgets_are_a_separate_import() -> None:
+    assert set(docmail_nb.widgets.__all__) == {"SettingsPanel", "SendPanel"}
