@@ -13,6 +13,7 @@ The notebook panels live in ``docmail_nb.widgets``.
 from __future__ import annotations
 
 from .errors import (
+    BatchFailed,
     ConfigError,
     DocmailError,
     InputError,
@@ -62,6 +63,7 @@ __all__ = [
     "PRESETS",
     "USUAL_PORT",
     "Attachment",
+    "BatchFailed",
     "CaptureServer",
     "CapturedMessage",
     "ConfigError",

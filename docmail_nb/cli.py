@@ -493,7 +493,6 @@ def send(
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
         if report.fatal.hint:
             click.echo(f"Hint: {report.fatal.hint}", err=True)
-        sys.exit(2)
     if not report.ok:
         sys.exit(1)
 

@@ -112,7 +112,7 @@ class Draft:
     def content_hash(self) -> str:
         """SHA-256 over everything that is sent (not Date, not Message-ID)."""
         files = [
-            [item.filename, item.content_type, hashlib.sha256(item.path.read_bytes()).hexdigest()]
+            [item.filename, item.content_type, hashlib.sha256(self._read(item)).hexdigest()]
             for item in self.attachments
         ]
         content = {
@@ -171,16 +171,20 @@ class Draft:
         if self.html is not None:
             msg.add_alternative(self.html, subtype="html")
         for item in self.attachments:
-            try:
-                data = item.path.read_bytes()
-            except OSError as exc:
-                raise InputError(
-                    f"Message {self.key!r}: cannot read the attachment {item.path}: {exc}",
-                    "Run the check again; the documents folder changed after planning.",
-                ) from exc
             maintype, _, subtype = item.content_type.partition("/")
-            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=item.filename)
+            msg.add_attachment(
+                self._read(item), maintype=maintype, subtype=subtype, filename=item.filename
+            )
         return msg
+
+    def _read(self, item: Attachment) -> bytes:
+        try:
+            return item.path.read_bytes()
+        except OSError as exc:
+            raise InputError(
+                f"Message {self.key!r}: cannot read the attachment {item.path}: {exc}",
+                "Run the check again; the documents folder changed after planning.",
+            ) from exc
 
     def _header_values(self, sender: str) -> list[tuple[str, str]]:
         values = [("From", sender), ("Reply-To", self.reply_to), ("Subject", self.subject)]

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from .errors import ConfigError, InputError, LedgerError, SecretStoreError, SMTPProblem
+from .errors import (
+    ConfigError,
+    DocmailError,
+    InputError,
+    LedgerError,
+    SecretStoreError,
+    SMTPProblem,
+)
 from .ledger import Ledger, default_ledger_path
 from .plan import Draft, Plan, Problem
 from .profiles import Profile, get_password
@@ -283,6 +290,18 @@ def _result(draft: Draft, state: ResultState, **values: Any) -> MessageResult:
     return MessageResult(draft.rows, draft.key, draft.to, draft.cc, draft.bcc, state, **values)
 
 
+def _unbuildable(draft: Draft, exc: Exception) -> MessageResult:
+    if isinstance(exc, DocmailError):
+        return _result(draft, "failed", error=exc.message, hint=exc.hint)
+    name = getattr(exc, "filename", None) or "a file"
+    return _result(
+        draft,
+        "failed",
+        error=f"Message {draft.key!r}: cannot read {name}: {getattr(exc, 'strerror', exc)}.",
+        hint="Put the file back (or run the check again), then send again.",
+    )
+
+
 def _account(profile: Profile) -> str:
     return f"{profile.username or profile.sender}@{profile.host}"
 
@@ -327,7 +346,11 @@ def _would_send(
         if resend_unknown:
             return True, "dry-run", ""
         return False, "unknown", _UNKNOWN_TEXT
-    if entry.content_hash != draft.content_hash():
+    try:
+        content_hash = draft.content_hash()
+    except OSError:
+        return True, "dry-run", ""  # the batch reports the unreadable file for this message
+    if entry.content_hash != content_hash:
         if resend_changed:
             return True, "dry-run", ""
         return False, "changed", _CHANGED_TEXT
@@ -457,28 +480,28 @@ def _dry_run(
         for done, draft in enumerate(plan.drafts, 1):
             state: ResultState = "dry-run"
             error = hint = ""
-            msg = draft.build(plan.campaign, profile.sender)
-            if book is not None:
-                _, state, error = _would_send(
-                    book, plan.campaign, draft, options.resend_unknown, options.resend_changed
+            try:
+                msg = draft.build(plan.campaign, profile.sender)
+                if book is not None:
+                    _, state, error = _would_send(
+                        book, plan.campaign, draft, options.resend_unknown, options.resend_changed
+                    )
+                    hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
+            except (DocmailError, OSError) as exc:
+                result = _unbuildable(draft, exc)
+            else:
+                if state == "dry-run":
+                    if options.limit is not None and would >= options.limit:
+                        state, error = "planned", "Not sent: beyond --limit."
+                    would += state == "dry-run"
+                result = _result(
+                    draft, state, message_id=str(msg["Message-ID"]), error=error, hint=hint
                 )
-                hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
-            if state == "dry-run":
-                if options.limit is not None and would >= options.limit:
-                    state, error = "planned", "Not sent: beyond --limit."
-                would += state == "dry-run"
-            result = _result(
-                draft, state, message_id=str(msg["Message-ID"]), error=error, hint=hint
-            )
             report.results.append(result)
             callback(done, len(plan.drafts), result)
     finally:
         if opened and book is not None:
             book.close()
-
-
-class _Stop(Exception):
-    """The batch stops (a fatal diagnosis)."""
 
 
 class _Batch:
@@ -598,14 +621,20 @@ class _Batch:
         if waiting is not None:
             return waiting, conn
         campaign = self.plan.campaign
-        msg = draft.build(campaign, self.profile.sender)
+        try:
+            msg = draft.build(campaign, self.profile.sender)
+            content_hash = draft.content_hash()
+        except (DocmailError, OSError) as exc:  # e.g. an attachment removed since the check
+            with self.lock:
+                self.claimed -= 1
+            return _unbuildable(draft, exc), conn
         message_id = str(msg["Message-ID"])
         limits = self.profile.limits
         claim = self.ledger.claim(
             self.run_id,
             campaign,
             draft.key,
-            content_hash=draft.content_hash(),
+            content_hash=content_hash,
             message_id=message_id,
             rows=draft.rows,
             recipients=draft.recipients,

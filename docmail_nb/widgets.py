@@ -120,8 +120,8 @@ class SettingsPanel:
         self.ca_file = _text("CA file", placeholder="PEM file to trust (optional)")
         self.advanced = w.Accordion(children=[w.VBox([self.ca_file])], titles=("Advanced",))
         self.advanced.selected_index = None
-        self.test_button = w.Button(description="Test connection", icon="plug")
-        self.save_button = w.Button(description="Save", button_style="primary", icon="save")
+        self.test_button = w.Button(description="Test connection")
+        self.save_button = w.Button(description="Save", button_style="primary")
         self.status = w.HTML()
 
         self.preset.observe(self._on_preset, names="value")
@@ -393,13 +393,13 @@ class SendPanel:
             style=_LABEL_STYLE,
             layout=wide,
         )
-        self.check_button = w.Button(description="Check", icon="check")
+        self.check_button = w.Button(description="Check")
         self.check_status = w.HTML()
         self.problems = w.HTML()
         self.row = w.Dropdown(description="Row", style=_LABEL_STYLE, layout=_FIELD_LAYOUT)
         self.preview = w.HTML(layout={"width": "100%"})
-        self.test_button = w.Button(description="Send test to me", icon="user")
-        self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.test_button = w.Button(description="Send test to me")
+        self.send_button = w.Button(description="Send", button_style="primary")
         self.confirm_text = w.HTML()
         self.yes_button = w.Button(description="Yes, send", button_style="danger")
         self.cancel_button = w.Button(description="Cancel")
@@ -419,7 +419,7 @@ class SendPanel:
             style=_LABEL_STYLE,
             layout=_FIELD_LAYOUT,
         )
-        self.save_failed_button = w.Button(description="Save failed rows", icon="download")
+        self.save_failed_button = w.Button(description="Save failed rows")
         self.failed_box = w.HBox(
             [self.failed_path, self.save_failed_button], layout={"display": "none"}
         )
@@ -605,7 +605,8 @@ class SendPanel:
             self.preview.value = error_line(exc.message, exc.hint)
             return
         self.preview.value = (
-            "<div style='border:1px solid #ddd;padding:6px;overflow:auto'>"
+            "<div style='border:1px solid #ddd;padding:6px;overflow:auto;max-height:30em;"
+            "font-size:90%;line-height:1.3'>"
             f"{shown._repr_html_()}</div>"
         )
 

@@ -123,12 +123,12 @@ def test_all_or_nothing_sends_nothing_when_a_row_has_a_problem(
     assert not server.messages
 
 
-def test_a_wrong_password_stops_with_the_diagnosis_and_exit_2(
+def test_a_wrong_password_stops_with_the_diagnosis_and_exit_1(
     server: SMTPTestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", "wrong horse")
     result = docmail("send", *INVOICES, *SHEET, "--yes", "--connections", "3")
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # as `docmail test` for the same diagnosis
     assert "Error:" in result.output
     assert "Hint:" in result.output
     assert "wrong horse" not in result.output

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import Envelope
+from servers import DROP, SMTPTestServer
+from test_send import PASSWORD, TEMPLATE, keys_on, write_orders
 
 from docmail_nb.ledger import Ledger
 from docmail_nb.profiles import Profile, save_profile
-from servers import DROP, SMTPTestServer
-from test_send import PASSWORD, TEMPLATE, keys_on, write_orders
 
 COUNT = 30
 KILLS = 5
@@ -121,6 +121,7 @@ def test_killed_runs_resume_without_duplicates(
     on_server = Counter(keys_on(server))
     unknown = {key for key, state in states.items() if state == "unknown"}
     note = f"seed {seed}, {kills} kills, states {Counter(states.values())}"
+    print(note)
     assert len(states) == COUNT, note
     assert set(states.values()) <= {"sent", "unknown"}, note
     assert len(unknown) <= kills, note

@@ -237,3 +237,20 @@ def test_a_wrong_password_costs_one_auth_attempt_even_with_parallel_connections(
     assert not server.messages
     with Ledger(ledger) as book:
         assert all(e.state == "planned" and e.owner_run is None for e in book.entries())
+
+
+def test_an_attachment_removed_after_the_check_fails_that_message_only(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, tmp_path: Path
+) -> None:
+    server = smtp_server()
+    for n in range(3):
+        (tmp_path / f"R-{1000 + n}.pdf").write_bytes(b"%PDF-1.4 invoice " + bytes([n]))
+    template = TEMPLATE.replace("Key:", "Attachment: {{ invoice_no }}.pdf\nKey:")
+    _, plan = make_batch(tmp_path, 3, template=template)
+    assert not plan.problems
+    (tmp_path / "R-1001.pdf").unlink()
+    report = send_plan(plan, office(server, ca_file), password=PASSWORD)
+    assert [r.state for r in report.results] == ["sent", "failed", "sent"]
+    assert "R-1001.pdf" in report.results[1].error
+    assert report.results[1].hint
+    assert keys_on(server) == ["R-1000", "R-1002"]
