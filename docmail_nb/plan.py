@@ -9,6 +9,8 @@ without problems stay sendable. ``Draft.build`` turns a draft into the exact ``E
 from __future__ import annotations
 
 import difflib
+import email
+import email.policy
 import hashlib
 import html as html_lib
 import json
@@ -809,7 +811,7 @@ def html_to_text(html: str) -> str:
 
 @dataclass(frozen=True)
 class Preview:
-    """A message exactly as it will be sent: serialized headers, envelope, bodies, files."""
+    """A message exactly as it will be sent: its headers (decoded), envelope, bodies, files."""
 
     headers: tuple[tuple[str, str], ...]
     envelope_from: str
@@ -872,7 +874,7 @@ def preview(plan: Plan, row: int, default_sender: str = "") -> Preview:
     assert draft is not None
     sender = draft.sender or default_sender
     msg = draft.build(plan.campaign, sender or "profile@docmail.invalid")
-    headers = _serialized_headers(msg.as_bytes(policy=SMTP))
+    headers = _headers_as_received(msg.as_bytes(policy=SMTP))
     if not sender:
         headers = tuple(
             (name, "(the profile's address)" if name == "From" else value)
@@ -907,17 +909,10 @@ def _explain_unsendable(plan: Plan, row: int) -> None:
     )
 
 
-def _serialized_headers(raw: bytes) -> tuple[tuple[str, str], ...]:
-    block = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
-    headers: list[tuple[str, str]] = []
-    for line in block.split("\r\n"):
-        if line[:1] in (" ", "\t") and headers:
-            name, value = headers[-1]
-            headers[-1] = (name, f"{value}\n{line}")
-        elif ":" in line:
-            name, _, value = line.partition(":")
-            headers.append((name, value.lstrip(" ")))
-    return tuple(headers)
+def _headers_as_received(raw: bytes) -> tuple[tuple[str, str], ...]:
+    """The headers as a mail program shows them: parsed back from the very bytes sent."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    return tuple((name, str(value)) for name, value in parsed.items())
 
 
 def plan_from_files(

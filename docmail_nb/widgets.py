@@ -47,25 +47,33 @@ _SECURITY_LABELS: dict[Security, str] = {
     "none": "None (local relay only)",
 }
 _NEW_PROFILE = ""
+_LINE = "line-height:1.4;margin:2px 0;"
+_TABLE_CSS = (
+    "<style>.docmail-report-table, .docmail-problems {border-collapse:collapse;font-size:13px}"
+    ".docmail-report-table th, .docmail-report-table td, .docmail-problems th,"
+    " .docmail-problems td {text-align:left;padding:2px 10px 2px 0;line-height:1.4;"
+    "vertical-align:top;white-space:nowrap}</style>"
+)
 
 
 def success_line(text: str) -> str:
     """A green line for the status area."""
-    return f"<div class='docmail-ok' style='color:#1b7f3b'>✔ {html.escape(text)}</div>"
+    return f"<div class='docmail-ok' style='{_LINE}color:#1b7f3b'>✔ {html.escape(text)}</div>"
 
 
 def error_line(message: str, hint: str = "") -> str:
     """A red line with the hint below it, for the status area."""
     hint_html = f"<div class='docmail-hint'>{html.escape(hint)}</div>" if hint else ""
     return (
-        f"<div class='docmail-error'><div style='color:#b00020'>✘ {html.escape(message)}</div>"
+        f"<div class='docmail-error' style='{_LINE}'>"
+        f"<div style='color:#b00020'>✘ {html.escape(message)}</div>"
         f"{hint_html}</div>"
     )
 
 
 def note_line(text: str) -> str:
     """A grey explanatory line."""
-    return f"<div class='docmail-note' style='color:#555'>{html.escape(text)}</div>"
+    return f"<div class='docmail-note' style='{_LINE}color:#555'>{html.escape(text)}</div>"
 
 
 def _text(description: str, **kwargs: Any) -> w.Text:
@@ -114,10 +122,15 @@ class SettingsPanel:
             style=_LABEL_STYLE,
             layout=_FIELD_LAYOUT,
         )
-        self.password_note = w.HTML()
+        self.password_note = w.HTML(layout={"margin": "0 0 4px 128px", "width": "360px"})
         self.from_addr = _text("From", placeholder="empty: the username")
         self.reply_to = _text("Reply-To", placeholder="optional")
-        self.ca_file = _text("CA file", placeholder="PEM file to trust (optional)")
+        self.ca_file = w.Text(
+            description="CA file",
+            placeholder="PEM file to trust (optional)",
+            style=_LABEL_STYLE,
+            layout={"width": "420px"},
+        )
         self.advanced = w.Accordion(children=[w.VBox([self.ca_file])], titles=("Advanced",))
         self.advanced.selected_index = None
         self.test_button = w.Button(description="Test connection")
@@ -323,7 +336,7 @@ def _problems_table(plan: Plan) -> str:
         f"<td>{html.escape(p.hint)}</td></tr>"
         for p in plan.problems
     )
-    return (
+    return _TABLE_CSS + (
         "<table class='docmail-problems'><thead><tr><th>Row</th><th>Key</th><th>Field</th>"
         f"<th>Problem</th><th>What to do</th></tr></thead><tbody>{rows}</tbody></table>"
     )
@@ -333,7 +346,11 @@ def _report_table(report: Report) -> str:
     frame = report.frame[["rows", "key", "to", "cc", "state", "error"]]
     table = frame.to_html(index=False, escape=True, border=0, classes="docmail-report-table")
     line = success_line if report.ok else error_line
-    return line(report.summary()) + f"<div style='overflow:auto;max-height:24em'>{table}</div>"
+    return (
+        _TABLE_CSS
+        + line(report.summary())
+        + f"<div style='overflow:auto;max-height:24em'>{table}</div>"
+    )
 
 
 class SendPanel:

@@ -10,7 +10,6 @@ import keyring
 import keyring.backend
 import pytest
 import trustme
-
 from servers import SMTPTestServer
 
 
@@ -68,7 +67,7 @@ def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def smtp_server(ca: trustme.CA) -> Iterator[Callable[..., SMTPTestServer]]:
-    """Factory: ``smtp_server(mode="starttls", **hooks)`` starts a server, stopped after the test."""
+    """Factory: ``smtp_server(mode="starttls", **hooks)`` starts a server, stopped at the end."""
     started: list[SMTPTestServer] = []
 
     def start(mode: str = "starttls", **kwargs: Any) -> SMTPTestServer:

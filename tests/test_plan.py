@@ -428,14 +428,14 @@ def test_problem_in_one_group_row_blocks_the_group_only(tmp_path: Path) -> None:
     assert [d.key for d in plan.drafts] == ["00107"]
 
 
-def test_preview_shows_serialized_headers_and_envelope(tmp_path: Path) -> None:
+def test_preview_shows_decoded_headers_and_envelope(tmp_path: Path) -> None:
     row = good_row(1) | {"bcc": "archiv@bergmann.example"}
     plan = plan_for(tmp_path, [row])
     shown = preview(plan, 2, default_sender="buchhaltung@bergmann.example")
     names = [name for name, _ in shown.headers]
     assert names[:2] == ["From", "To"]
     assert "Bcc" not in names
-    assert dict(shown.headers)["Subject"].startswith("Rechnung R-0001 =?utf-8?")
+    assert dict(shown.headers)["Subject"] == "Rechnung R-0001 – Bäckerei Müller AG"
     assert shown.envelope_from == "buchhaltung@bergmann.example"
     assert shown.envelope_to == ("m@mueller.example", "archiv@bergmann.example")
     text = shown.as_text()

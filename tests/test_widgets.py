@@ -427,3 +427,36 @@ def test_wrong_password_stops_the_batch_with_the_diagnosis(
     assert "username or password" in shown
     assert "wrong horse" not in shown
     assert server.messages == []
+
+
+# -- the notebooks, top to bottom under papermill --------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["01_smtp_settings.ipynb", "02_send_documents.ipynb"])
+def test_notebook_runs_top_to_bottom_under_papermill(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nbformat
+    import papermill
+
+    # a keyring that would fail loudly if opening a notebook touched it
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    output = tmp_path / name
+    papermill.execute_notebook(
+        str(notebooks / name),
+        str(output),
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+    executed = nbformat.read(output, as_version=4)
+    outputs = [out for cell in executed.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    views = [
+        out for out in outputs if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+    ]
+    assert views  # the panel was displayed
+    if name.startswith("02"):
+        assert "[]" in str(outputs[-1]["data"]["text/plain"])  # nothing was sent
