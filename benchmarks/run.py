@@ -67,6 +67,7 @@ class Setup:
     documents: Path
     docmail_template: Path
     mailmerge_template: Path
+    pyinstrument: bool = False
 
 
 # --- the server process --------------------------------------------------------------------
@@ -163,6 +164,9 @@ def docmail_profile(setup: Setup, port: int, folder: Path) -> dict[str, str]:
 def run_docmail_cli(setup: Setup, orders: Path, connections: int, port: int, folder: Path) -> Usage:
     env = docmail_profile(setup, port, folder)
     cmd = [str(Path(sys.executable).with_name("docmail")), "send", str(orders)]
+    if setup.pyinstrument:  # the same command under the profiler (slower; for finding costs)
+        profile = ["-m", "pyinstrument", "-o", str(folder / "profile.txt"), "-m", "docmail_nb"]
+        cmd = [sys.executable, *profile, "send", str(orders)]
     cmd += [str(setup.docmail_template), "--profile", "bench", "--documents", str(setup.documents)]
     cmd += ["--ledger", str(folder / "ledger.sqlite"), "--connections", str(connections), "--yes"]
     return run_measured(cmd, env=env, log=folder / "output.log")
@@ -358,6 +362,11 @@ def main() -> int:
         default="best,mailmerge,docmail,docmail3,api",
         help="which senders to run (default %(default)s)",
     )
+    parser.add_argument(
+        "--pyinstrument",
+        action="store_true",
+        help="profile the docmail CLI runs (profile.txt in each run folder; not for timings)",
+    )
     parser.add_argument("--work", type=Path, default=RESULTS / "work")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest")
     args = parser.parse_args()
@@ -366,6 +375,7 @@ def main() -> int:
     started = dt.datetime.now().astimezone()
 
     setup = prepare(args.work, max(sizes, default=1))
+    setup.pyinstrument = args.pyinstrument
     results: list[Result] = []
     for n in sizes:
         orders = generate.write_csv(args.work / f"orders-{n}.csv", n)

@@ -1,0 +1,40 @@
+"""docmail through its Python API, as a notebook would call it: plan, then send_plan.
+
+Uses the profile ``bench`` in $DOCMAIL_HOME and the password in DOCMAIL_SMTP_PASSWORD.
+
+    python benchmarks/docmail_api.py ORDERS TEMPLATE --documents DIR --ledger FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from docmail_nb.plan import plan_from_files
+from docmail_nb.profiles import load_profile
+from docmail_nb.send import SendOptions, send_plan
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("orders", type=Path)
+    parser.add_argument("template", type=Path)
+    parser.add_argument("--documents", type=Path, required=True)
+    parser.add_argument("--ledger", type=Path, required=True)
+    parser.add_argument("--connections", type=int, default=1)
+    args = parser.parse_args()
+
+    profile = load_profile("bench")
+    plan = plan_from_files(
+        args.orders, args.template, documents=args.documents, sender=profile.sender
+    )
+    report = send_plan(
+        plan, profile, ledger=args.ledger, options=SendOptions(connections=args.connections)
+    )
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
