@@ -707,7 +707,7 @@ class _Batch:
                 if broken:
                     _close(conn)
                     conn = None
-                if diagnosis.outcome == "retry" and not data_started:
+                if diagnosis.outcome == "retry":  # not delivered, whether before or after DATA
                     if reused and broken and free_reconnect:
                         free_reconnect = False  # the server closed an idle or reused connection
                         attempts -= 1

@@ -160,6 +160,27 @@ def test_a_5xx_to_data_fails_that_message_only(
     assert keys_on(server) == ["R-1000", "R-1002"]
 
 
+def test_a_4xx_to_the_end_of_data_is_retried_and_delivered_once(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, tmp_path: Path
+) -> None:
+    answered: list[str] = []
+
+    def throttle_once(index: int, envelope: Envelope) -> str | None:
+        answered.append("451" if not answered else "250")
+        return "451 4.7.0 Throttled, try again later" if len(answered) == 1 else None
+
+    server = smtp_server(data_hook=throttle_once)
+    _, plan = make_batch(tmp_path, 2)
+    clock = FakeClock()
+    report = send_plan(
+        plan, office(server, ca_file), password=PASSWORD, clock=clock, sleep=clock.sleep
+    )
+    assert report.counts() == {"sent": 2}
+    assert report.results[0].attempts == 2
+    assert clock.sleeps == [5.0]
+    assert keys_on(server) == ["R-1000", "R-1001"]
+
+
 def test_a_drop_after_data_is_unknown_and_never_resent_unless_asked(
     smtp_server: Callable[..., SMTPTestServer], ca_file: Path, tmp_path: Path
 ) -> None:
