@@ -422,7 +422,7 @@ def send(
     from .orders import read_orders
     from .plan import plan_from_files
     from .profiles import load_profile
-    from .send import SendOptions, outstanding, send_plan, send_test
+    from .send import SendOptions, pending, send_plan, send_test
 
     settings = load_profile(profile_name)
     options = SendOptions(
@@ -447,27 +447,15 @@ def send(
         click.secho(f"Test message of row {test_row} sent to {result.to[0]}.", fg="green")
         return
     if not dry_run and not (all_or_nothing and plan.problems):
-        pending = outstanding(
-            plan, ledger, resend_unknown=resend_unknown, resend_changed=resend_changed
-        )[:limit]
-        if pending and not yes:
-            recipients = {address for draft in pending for address in draft.recipients}
-            question = (
-                f"Send {len(pending)} message{'s' * (len(pending) != 1)} to {len(recipients)} "
-                f"recipient{'s' * (len(recipients) != 1)} via {settings.host} as "
-                f"{settings.sender or settings.username}?"
-            )
-            if plan.problems:
-                question += (
-                    f" ({len(plan.problem_rows) or 'all'} row(s) with problems are left out.)"
-                )
+        waiting = pending(plan, settings, ledger, options)
+        if waiting.drafts and not yes:
             if not sys.stdin.isatty():
                 raise ConfigError(
                     "docmail send needs a confirmation, but there is no terminal to ask on.",
                     "Add --yes to send without asking (e.g. in a scheduled job), or try "
                     "--dry-run first.",
                 )
-            if not click.confirm(question, default=False):
+            if not click.confirm(waiting.question, default=False):
                 click.echo("Nothing sent.")
                 sys.exit(1)
 

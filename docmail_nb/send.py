@@ -42,11 +42,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MessageResult",
+    "Pending",
     "Progress",
     "RateLimiter",
     "Report",
     "SendOptions",
     "outstanding",
+    "pending",
     "send_plan",
     "send_test",
 ]
@@ -310,6 +312,52 @@ def _open_ledger(ledger: Ledger | str | Path | None) -> tuple[Ledger, bool]:
     if isinstance(ledger, Ledger):
         return ledger, False
     return Ledger(ledger), True
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a run would send now, and the question to ask before it does."""
+
+    drafts: list[Draft]
+    host: str
+    sender: str
+    problem_rows: int
+
+    @property
+    def recipients(self) -> int:
+        """Distinct envelope addresses over all pending messages."""
+        return len({address for draft in self.drafts for address in draft.recipients})
+
+    @property
+    def question(self) -> str:
+        """E.g. "Send 18 messages to 21 recipients via smtp.example.ch as anna@example.ch?"."""
+        count, people = len(self.drafts), self.recipients
+        text = (
+            f"Send {count} message{'s' * (count != 1)} to {people} "
+            f"recipient{'s' * (people != 1)} via {self.host} as {self.sender}?"
+        )
+        if self.problem_rows:
+            text += f" ({self.problem_rows} row(s) with problems are left out.)"
+        return text
+
+
+def pending(
+    plan: Plan,
+    profile: Profile,
+    ledger: Ledger | str | Path | None = None,
+    options: SendOptions | None = None,
+) -> Pending:
+    """What ``send_plan`` with these options would try to send now (the ledger is not changed)."""
+    options = options or SendOptions()
+    drafts = outstanding(
+        plan,
+        ledger,
+        resend_unknown=options.resend_unknown,
+        resend_changed=options.resend_changed,
+    )[: options.limit]
+    problem_rows = len(plan.problem_rows) or len(plan.problems)
+    sender = profile.sender or profile.username
+    return Pending(drafts, profile.host, sender, problem_rows)
 
 
 def outstanding(

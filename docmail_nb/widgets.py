@@ -33,7 +33,7 @@ from .profiles import (
     set_password,
 )
 from .sample import sample_dir
-from .send import MessageResult, Report, outstanding, send_plan, send_test
+from .send import MessageResult, Report, pending, send_plan, send_test
 from .smtp import test_connection
 from .templates import parse_template
 
@@ -650,26 +650,16 @@ class SendPanel:
         if plan is None:
             return
         try:
-            profile = self.profile()
-            pending = outstanding(plan, self.ledger)
+            waiting = pending(plan, self.profile(), self.ledger)
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return
-        if not pending:
+        if not waiting.drafts:
             self.status.value = note_line(
                 "Nothing to send: every message of this campaign was already sent."
             )
             return
-        recipients = sum(len(draft.recipients) for draft in pending)
-        skipped = ""
-        if plan.problems:
-            skipped = f" {len(plan.problem_rows) or len(plan.problems)} row(s) with problems "
-            skipped += "will not be sent."
-        self.confirm_text.value = (
-            f"<b>Send {len(pending)} messages to {recipients} recipients via "
-            f"{html.escape(profile.host)} as {html.escape(profile.sender)}?</b>"
-            f"{html.escape(skipped)}"
-        )
+        self.confirm_text.value = f"<b>{html.escape(waiting.question)}</b>"
         self.status.value = ""
         self.confirm_box.layout.display = "flex"
 

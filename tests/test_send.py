@@ -17,7 +17,14 @@ from docmail_nb.ledger import Ledger
 from docmail_nb.orders import Orders, read_orders
 from docmail_nb.plan import Plan, make_plan
 from docmail_nb.profiles import Limits, Preset, Profile
-from docmail_nb.send import MessageResult, RateLimiter, SendOptions, send_plan, send_test
+from docmail_nb.send import (
+    MessageResult,
+    RateLimiter,
+    SendOptions,
+    pending,
+    send_plan,
+    send_test,
+)
 from docmail_nb.templates import parse_template
 
 PASSWORD = "correct horse"
@@ -354,3 +361,22 @@ def test_progress_bar(
     _, plan = make_batch(tmp_path, 3)
     send_plan(plan, office(server, ca_file), password=PASSWORD, progress="bar")
     assert "3/3" in capsys.readouterr().err
+
+
+def test_pending_asks_about_what_a_run_would_send_now(
+    server: SMTPTestServer, ca_file: Path, tmp_path: Path
+) -> None:
+    _, plan = make_batch(tmp_path, 4, bad_rows=(3,))
+    profile = office(server, ca_file)
+    ledger = tmp_path / "ledger.sqlite"
+    before = pending(plan, profile, ledger)
+    assert [d.key for d in before.drafts] == ["R-1000", "R-1002", "R-1003"]
+    assert before.question == (
+        f"Send 3 messages to 6 recipients via {server.host} as anna@example.ch? "
+        "(1 row(s) with problems are left out.)"
+    )
+    send_plan(plan, profile, password=PASSWORD, ledger=ledger, options=SendOptions(limit=1))
+    after = pending(plan, profile, ledger, SendOptions(limit=1))
+    assert [d.key for d in after.drafts] == ["R-1002"]
+    assert after.question.startswith(f"Send 1 message to 2 recipients via {server.host} ")
+    assert len(server.messages) == 1

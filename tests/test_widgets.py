@@ -291,7 +291,7 @@ def test_send_asks_first_and_cancel_sends_nothing(
     panel.send_button.click()
     assert panel.confirm_box.layout.display == "flex"
     assert (
-        f"Send 10 messages to 14 recipients via {capture.host} as "
+        f"Send 10 messages to 13 recipients via {capture.host} as "
         "buchhaltung@bergmann-werkstatt.example?"
     ) in panel.confirm_text.value
     panel.cancel_button.click()
@@ -360,7 +360,7 @@ def test_problem_rows_are_listed_not_sent_and_saved_for_fixing(
     assert "Row 3" in panel.preview.value
 
     panel.send_button.click()
-    assert "1 row(s) with problems will not be sent" in panel.confirm_text.value
+    assert "(1 row(s) with problems are left out.)" in panel.confirm_text.value
     panel.yes_button.click()
     assert len(capture.messages) == 3
     assert panel.failed_box.layout.display == "flex"
