@@ -42,6 +42,7 @@ def build(row: dict[str, str], documents: Path) -> EmailMessage:
 
 
 def nodelay(conn: smtplib.SMTP) -> None:
+    assert conn.sock is not None
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 

@@ -23,11 +23,15 @@ def main() -> None:
     parser.add_argument("template", type=Path)
     parser.add_argument("--documents", type=Path, required=True)
     parser.add_argument("--engine", default="calamine")
+    parser.add_argument("--read-only", action="store_true", help="stop after reading")
     args = parser.parse_args()
 
     start = time.perf_counter()
     orders = read_orders(args.orders, engine=args.engine)
     read = time.perf_counter()
+    if args.read_only:
+        print(json.dumps({"rows": len(orders.row_numbers), "read": read - start}))
+        return
     plan = make_plan(orders, load_template(args.template), documents=args.documents)
     checked = time.perf_counter()
     middle = orders.row_numbers[len(orders.row_numbers) // 2]

@@ -87,7 +87,8 @@ def pdf_bytes(title: str, size: int = PDF_BYTES) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
-        b" /BitsPerComponent 8 /Length %d >>\nstream\n" % (width, height, len(image))
+        b" /BitsPerComponent 8 /Length %d >>\nstream\n"
+        % (width, height, len(image))
         + image
         + b"\nendstream",
     ]

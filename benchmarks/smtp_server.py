@@ -40,8 +40,13 @@ class Counter:
         self.auth_failures = 0
         self.message_ids: set[bytes] = set()
 
-    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
     ) -> list[str]:
         if session.ssl is not None:  # the EHLO after STARTTLS: one per connection
             with self.lock:
@@ -49,9 +54,7 @@ class Counter:
         session.host_name = hostname
         return responses
 
-    async def handle_DATA(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
         head = data.split(b"\r\n\r\n", 1)[0]
         found = MESSAGE_ID.search(head)
