@@ -7,7 +7,6 @@ there: it is kept in keyring (service ``docmail_nb``, user = profile name), or r
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ from typing import Any, Literal, get_args
 import click
 import keyring
 import keyring.errors
+import tomli_w
 
 from .errors import ProfileError, SecretStoreError
 
@@ -253,29 +253,19 @@ def _read_all() -> dict[str, Profile]:
     return profiles
 
 
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value))  # a JSON string is a valid TOML basic string here
-
-
 def _write_all(profiles: dict[str, Profile]) -> Path:
     path = profiles_file()
-    lines = [
-        "# docmail_nb SMTP profiles. Passwords are never stored here:",
-        f"# they live in keyring (service {KEYRING_SERVICE!r}) or in ${PASSWORD_ENV}.",
-    ]
-    for name in sorted(profiles):
-        lines.append("")
-        lines.append(f"[profiles.{json.dumps(name)}]")
-        for key, value in asdict(profiles[name]).items():
-            if key != "name":
-                lines.append(f"{key} = {_toml_value(value)}")
+    header = (
+        "# docmail_nb SMTP profiles. Passwords are never stored here:\n"
+        f"# they live in keyring (service {KEYRING_SERVICE!r}) or in ${PASSWORD_ENV}.\n\n"
+    )
+    tables = {
+        name: {key: value for key, value in asdict(profiles[name]).items() if key != "name"}
+        for name in sorted(profiles)
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.write_text(header + tomli_w.dumps({"profiles": tables}), encoding="utf-8")
     tmp.replace(path)
     return path
 

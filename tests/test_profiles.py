@@ -53,6 +53,16 @@ def test_save_load_round_trip() -> None:
     assert tomllib.loads(path.read_text("utf-8"))["profiles"]["büro"]["port"] == 465
 
 
+@pytest.mark.parametrize(
+    "from_addr",
+    ['"Bergmann 😀 Werkstatt" <anna@example.ch>', '"Back\\slash, \\"Q\\"" <a@example.ch>'],
+)
+def test_any_display_name_survives_the_file(from_addr: str) -> None:
+    profile = Profile("office", "smtp.example.ch", username="anna@example.ch", from_addr=from_addr)
+    save_profile(profile)
+    assert load_profile("office") == profile
+
+
 def test_saving_replaces_and_keeps_others() -> None:
     save_profile(Profile("a", "smtp.a.example"))
     save_profile(Profile("b", "smtp.b.example"))
