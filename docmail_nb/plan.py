@@ -30,8 +30,8 @@ from typing import Any
 
 import markdown
 from email_validator import EmailNotValidError, validate_email
+from jinja2 import Template, UndefinedError
 from jinja2 import TemplateError as JinjaError
-from jinja2 import UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import ConfigError, DocmailError, InputError
@@ -63,6 +63,8 @@ MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 _SPLIT = re.compile(r"[,;]")
 _NAME_ADDR = re.compile(r"^(?P<name>.*?)\s*<(?P<addr>[^<>]*)>$", re.DOTALL)
 _LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+_LINE_BREAK = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_CONTROL_NOT_TAB = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # Unicode category Cc, no tab
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,12 @@ class Draft:
 
     def content_hash(self) -> str:
         """SHA-256 over everything that is sent (not Date, not Message-ID)."""
+        return self._content_hash([_sha256(self._read(item)) for item in self.attachments])
+
+    def _content_hash(self, file_hashes: list[str]) -> str:
         files = [
-            [item.filename, item.content_type, hashlib.sha256(self._read(item)).hexdigest()]
-            for item in self.attachments
+            [item.filename, item.content_type, file_hash]
+            for item, file_hash in zip(self.attachments, file_hashes, strict=True)
         ]
         content = {
             "sender": self.sender,
@@ -138,7 +143,10 @@ class Draft:
         Pass the same ``default_sender`` as to ``build`` when the draft has no sender of its
         own (the domain comes from the sender actually used).
         """
-        seed = json.dumps([campaign, self.key, self.content_hash()], ensure_ascii=False)
+        return self._message_id(campaign, default_sender, self.content_hash())
+
+    def _message_id(self, campaign: str, default_sender: str, content_hash: str) -> str:
+        seed = json.dumps([campaign, self.key, content_hash], ensure_ascii=False)
         digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
         sender = self.sender or default_sender
         domain = _addr_spec(sender).rpartition("@")[2] if sender else ""
@@ -166,17 +174,17 @@ class Draft:
             msg["Cc"] = ", ".join(self.cc)
         msg["Subject"] = self.subject
         msg["Date"] = format_datetime(localtime())
-        msg["Message-ID"] = self.message_id(campaign, default_sender)
+        files = [self._read(item) for item in self.attachments]  # each file read once
+        content_hash = self._content_hash([_sha256(data) for data in files])
+        msg["Message-ID"] = self._message_id(campaign, default_sender, content_hash)
         for name, value in self.extra_headers:
             msg[name] = value
         msg.set_content(self.text)
         if self.html is not None:
             msg.add_alternative(self.html, subtype="html")
-        for item in self.attachments:
+        for item, data in zip(self.attachments, files, strict=True):
             maintype, _, subtype = item.content_type.partition("/")
-            msg.add_attachment(
-                self._read(item), maintype=maintype, subtype=subtype, filename=item.filename
-            )
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=item.filename)
         return msg
 
     def _read(self, item: Attachment) -> bytes:
@@ -278,6 +286,9 @@ class _Planner:
         self.body_env: SandboxedEnvironment = make_environment(
             locale, autoescape=template.format == "html"
         )
+        self.compiled: dict[tuple[SandboxedEnvironment, str], Template] = {}
+        self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
+        self.root = documents.resolve()
         self.problems: list[Problem] = []
         self.row_keys: dict[int, str] = {}
         self.key_groups: dict[str, list[tuple[int, ...]]] = {}
@@ -453,7 +464,7 @@ class _Planner:
         context: Mapping[str, Any],
     ) -> str | None:
         try:
-            return env.from_string(source).render(context)
+            return self._compile(env, source).render(context)
         except UndefinedError as exc:
             self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
         except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
@@ -466,6 +477,13 @@ class _Planner:
                 f"Check the {cell} cell of this row." if cell else "Check this row's cells.",
             )
         return None
+
+    def _compile(self, env: SandboxedEnvironment, source: str) -> Template:
+        """``source`` compiled in ``env``, once per plan (rows share the template's parts)."""
+        compiled = self.compiled.get((env, source))
+        if compiled is None:
+            compiled = self.compiled[env, source] = env.from_string(source)
+        return compiled
 
     def _header_text(self, row: int, key: str | None, name: str, value: str) -> str:
         problem = header_problem(value)
@@ -492,7 +510,10 @@ class _Planner:
                 "Keep one address or a comma-separated list in the cell, without line breaks.",
             )
             return ()
-        found, errors = parse_addresses(value)
+        checked = self.checked_addresses.get(value)
+        if checked is None:
+            checked = self.checked_addresses[value] = parse_addresses(value)
+        found, errors = checked
         for message in errors:
             self._problem(
                 row,
@@ -579,7 +600,6 @@ class _Planner:
             refuse(f"The attachment {name!r} leaves the documents folder.", inside)
             return None
         path = self.documents / relative
-        root = self.documents.resolve()
         if not path.exists() and not path.is_symlink():
             close = self._close_files(relative.name)
             refuse(
@@ -587,7 +607,7 @@ class _Planner:
                 f"Did you mean {close}?" if close else "Check the file name and --documents.",
             )
             return None
-        if not path.resolve().is_relative_to(root):
+        if not self._inside_documents(relative):
             refuse(
                 f"The attachment {name!r} is a link to a file outside the documents folder.",
                 "Copy the file into the documents folder instead of linking to it.",
@@ -613,6 +633,15 @@ class _Planner:
                     )
                     return None
         return Attachment(path=path, filename=relative.name, size=size, content_type=content_type)
+
+    def _inside_documents(self, relative: Path) -> bool:
+        """Whether the file stays in the documents folder when every link is followed."""
+        path = self.root
+        for part in relative.parts:
+            path = path / part
+            if path.is_symlink():
+                return (self.root / relative).resolve().is_relative_to(self.root)
+        return True  # no links below the (resolved) folder: the path is its own real path
 
     def _close_files(self, name: str) -> str:
         try:
@@ -661,9 +690,9 @@ def header_problem(value: str) -> str:
     Catches raw line breaks and control characters, and RFC 2047 encoded words that decode to
     them (the email package of some Python versions serializes those as real header lines).
     """
-    if any(ch in _LINE_BREAKS for ch in value):
+    if _LINE_BREAK.search(value):
         return "contains a line break"
-    if any(unicodedata.category(ch) == "Cc" and ch != "\t" for ch in value):
+    if _CONTROL_NOT_TAB.search(value):
         return "contains a control character"
     if "=?" not in value:
         return ""
@@ -741,6 +770,10 @@ def _split_addresses(value: str) -> list[str]:
             current.append(ch)
     entries.append("".join(current))
     return [entry.strip() for entry in entries if entry.strip()]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _addr_spec(entry: str) -> str:

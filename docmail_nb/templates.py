@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
@@ -235,6 +237,11 @@ def to_date(value: Any) -> dt.date:
         return value
     if isinstance(value, str):
         text = value.strip()
+        if len(text) == 10 and text[4] == text[7] == "-":
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                pass
         for pattern in ("%Y-%m-%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
             try:
                 return dt.datetime.strptime(text, pattern).date()
@@ -252,21 +259,21 @@ def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> Sand
     """
 
     def money(value: Any, currency: str = "CHF") -> str:
-        return _plain_spaces(format_currency(to_decimal(value), currency, locale=locale))
+        return _plain_spaces(format_currency(to_decimal(value), currency, locale=_locale(locale)))
 
     def date(value: Any, format: str = "medium") -> str:
         day = to_date(value)
         if isinstance(day, dt.datetime) and format not in ("short", "medium", "long", "full"):
-            return _plain_spaces(format_datetime(day, format, locale=locale))
-        return _plain_spaces(format_date(day, format, locale=locale))
+            return _plain_spaces(format_datetime(day, format, locale=_locale(locale)))
+        return _plain_spaces(format_date(day, format, locale=_locale(locale)))
 
     def number(value: Any, digits: int | None = None) -> str:
         amount = to_decimal(value)
         if digits is not None:
             amount = amount.quantize(Decimal(1).scaleb(-digits))
             pattern = "#,##0." + "0" * digits if digits else "#,##0"
-            return _plain_spaces(format_decimal(amount, pattern, locale=locale))
-        return _plain_spaces(format_decimal(amount, locale=locale))
+            return _plain_spaces(format_decimal(amount, pattern, locale=_locale(locale)))
+        return _plain_spaces(format_decimal(amount, locale=_locale(locale)))
 
     env = SandboxedEnvironment(
         undefined=StrictUndefined,
@@ -276,6 +283,12 @@ def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> Sand
     )
     env.filters.update(money=money, date=date, number=number)
     return env
+
+
+@functools.cache
+def _locale(name: str) -> Locale:
+    """The parsed Babel locale (parsing a locale name anew on every call is slow)."""
+    return Locale.parse(name)
 
 
 def _finalize(value: Any) -> Any:

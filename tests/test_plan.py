@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -487,3 +488,86 @@ def test_html_to_text_keeps_paragraphs_and_links() -> None:
         '<p>Guten Tag<br>Frau Müller</p><ul><li>Eins</li></ul><a href="https://x.example">hier</a>'
     )
     assert html_to_text(html) == "Guten Tag\nFrau Müller\n\n- Eins\n\nhier (https://x.example)\n"
+
+
+def test_header_problem_control_characters_follow_unicode() -> None:
+    for code in [*range(0x3000), 0xFEFF, 0x2028, 0x2029]:
+        char = chr(code)
+        if char in "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029":
+            expected = "contains a line break"
+        elif unicodedata.category(char) == "Cc" and char != "\t":
+            expected = "contains a control character"
+        else:
+            expected = ""
+        assert header_problem(f"a{char}b") == expected, hex(code)
+
+
+def test_repeated_cells_are_checked_and_rendered_for_every_row(tmp_path: Path) -> None:
+    rows = [good_row(n) for n in range(1, 7)]
+    for number in (1, 4):
+        rows[number] |= {"email": "m@", "amount": "zwölf"}
+    rows[5]["company"] = "Andere AG"
+    plan = plan_for(tmp_path, rows)
+    assert [(p.row, p.field) for p in plan.problems] == [
+        (3, "To"),
+        (3, "body"),
+        (6, "To"),
+        (6, "body"),
+    ]
+    assert [p.message for p in plan.problems if p.row == 3] == [
+        p.message for p in plan.problems if p.row == 6
+    ]
+    assert [d.rows for d in plan.drafts] == [(2,), (4,), (5,), (7,)]
+    assert [d.to for d in plan.drafts] == [("m@mueller.example",)] * 4
+    assert [d.subject for d in plan.drafts] == [
+        "Rechnung R-0001 – Bäckerei Müller AG",
+        "Rechnung R-0003 – Bäckerei Müller AG",
+        "Rechnung R-0004 – Bäckerei Müller AG",
+        "Rechnung R-0006 – Andere AG",
+    ]
+    assert [d.attachments[0].filename for d in plan.drafts] == [
+        "R-0001.pdf",
+        "R-0003.pdf",
+        "R-0004.pdf",
+        "R-0006.pdf",
+    ]
+
+
+def test_links_are_followed_below_the_documents_folder(tmp_path: Path) -> None:
+    rows = [good_row(1), good_row(2), good_row(3)]
+    rows[1]["document"] = "sub/secret.pdf"
+    rows[2]["document"] = "inside/R-0001.pdf"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.pdf").write_bytes(PDF)
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "R-0001.pdf").write_bytes(PDF)
+    (folder / "sub").symlink_to(outside)
+    (folder / "inside").symlink_to(folder)
+    write_xlsx(tmp_path / "orders.xlsx", rows)
+    plan = make_plan(
+        read_orders(tmp_path / "orders.xlsx"),
+        parse_template(TEMPLATE, name="rechnungen"),
+        documents=folder,
+    )
+    assert [(p.row, p.field) for p in plan.problems] == [(3, "Attachment")]
+    assert "outside the documents folder" in plan.problems[0].message
+    assert [d.rows for d in plan.drafts] == [(2,), (4,)]
+    assert plan.drafts[1].attachments[0].path == folder / "inside" / "R-0001.pdf"
+
+
+def test_build_reads_each_attachment_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (draft,) = plan_for(tmp_path, [good_row(1)]).drafts
+    expected = draft.message_id("c", "buchhaltung@bergmann.example")
+    reads: list[Path] = []
+    read_bytes = Path.read_bytes
+
+    def counting(path: Path) -> bytes:
+        reads.append(path)
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    msg = draft.build("c", "buchhaltung@bergmann.example")
+    assert reads == [draft.attachments[0].path]
+    assert msg["Message-ID"] == expected

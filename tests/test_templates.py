@@ -10,7 +10,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 
 from docmail_nb.errors import TemplateError
 from docmail_nb.sample import sample_dir
-from docmail_nb.templates import load_template, make_environment, parse_template
+from docmail_nb.templates import load_template, make_environment, parse_template, to_date
 
 
 def test_parse_headers_format_group_and_body() -> None:
@@ -113,3 +113,24 @@ def test_autoescape_only_when_asked() -> None:
         "&lt;b&gt;Müller &amp; Söhne&lt;/b&gt;"
     )
     assert make_environment().from_string("{{ v }}").render(v=value) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-31", dt.date(2026, 12, 31)),
+        (" 2026-12-31 ", dt.date(2026, 12, 31)),
+        ("2026-1-5", dt.date(2026, 1, 5)),
+        ("31.12.2026", dt.date(2026, 12, 31)),
+        ("2026-12-31 14:30:00", dt.date(2026, 12, 31)),
+        ("2026-12-31T14:30:00", dt.date(2026, 12, 31)),
+    ],
+)
+def test_to_date_reads_iso_and_swiss_text(text: str, expected: dt.date) -> None:
+    assert to_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2026-02-31", "20261231", "2026-W53-1", "2026-12", "12/31/2026"])
+def test_to_date_refuses_other_text(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a date"):
+        to_date(text)
