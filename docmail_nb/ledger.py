@@ -11,6 +11,11 @@ One record per (campaign, key). States::
 A run claims a message in a ``BEGIN IMMEDIATE`` transaction before sending it, recording its
 owner (run id, pid, host). Another run skips a message claimed by a live run; a message left
 "sending" by a run that died becomes "unknown" and is never resent unless asked.
+
+Durability: in WAL mode every commit survives a crash of the process; only the "sending" mark
+(just before DATA) and the end of a run are also synced to disk (``synchronous=FULL``), and that
+sync makes every earlier commit durable too. A power loss can thus only undo records written
+after the last "sending" mark, which leaves that message "sending" (then "unknown"), never resent.
 """
 
 from __future__ import annotations
@@ -166,7 +171,7 @@ class Ledger:
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # FULL when synced (module docstring)
             with self._transaction():
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -206,15 +211,22 @@ class Ledger:
             self._db.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, synced: bool = False) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; ``synced``: on disk (with all before it) when it returns."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if synced:
+                self._db.execute("PRAGMA synchronous=FULL")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if synced:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
 
     # -- runs ---------------------------------------------------------------------------
     def begin_run(self) -> str:
@@ -232,7 +244,7 @@ class Ledger:
     def end_run(self, run_id: str) -> None:
         """Release what the run claimed but did not attempt; it is no longer live."""
         _ACTIVE_RUNS.discard(run_id)
-        with self._transaction() as db:
+        with self._transaction(synced=True) as db:
             db.execute(
                 "UPDATE messages SET owner_run = NULL WHERE owner_run = ? AND state = 'planned'",
                 (run_id,),
@@ -391,16 +403,28 @@ class Ledger:
         ).fetchone()
         return _entry(row) if row is not None else None
 
-    def _update(self, campaign: str, key: str, run_id: str | None, **fields: Any) -> None:
+    def _update(
+        self,
+        campaign: str,
+        key: str,
+        run_id: str | None,
+        *,
+        synced: bool = False,
+        more_attempts: int = 0,
+        **fields: Any,
+    ) -> None:
         fields["updated_at"] = self._clock()
         assignments = ", ".join(f"{name} = :{name}" for name in fields)
+        if more_attempts:
+            assignments += ", attempts = attempts + :more_attempts"
         condition = "campaign = :campaign AND key = :key"
         if run_id is not None:
             condition += " AND owner_run = :run_id"
-        with self._transaction() as db:
+        values = {**fields, "campaign": campaign, "key": key, "run_id": run_id}
+        with self._transaction(synced=synced) as db:
             changed = db.execute(
                 f"UPDATE messages SET {assignments} WHERE {condition}",  # noqa: S608 - names are ours
-                {**fields, "campaign": campaign, "key": key, "run_id": run_id},
+                {**values, "more_attempts": more_attempts},
             ).rowcount
             if changed != 1:
                 raise LedgerError(
@@ -410,9 +434,9 @@ class Ledger:
                 )
 
     def mark_sending(self, run_id: str, campaign: str, key: str) -> None:
-        """Committed just before DATA: from now on a crash leaves the message "unknown"."""
+        """Synced to disk just before DATA: from now on a crash leaves the message "unknown"."""
         now = self._clock()
-        self._update(campaign, key, run_id, state="sending", attempted_at=now)
+        self._update(campaign, key, run_id, synced=True, state="sending", attempted_at=now)
 
     def mark_sent(
         self,
@@ -426,17 +450,16 @@ class Ledger:
         attempts: int = 1,
     ) -> None:
         """Committed right after the server's 250 to DATA."""
-        entry = self.get(campaign, key)
         self._update(
             campaign,
             key,
             run_id,
+            more_attempts=attempts,
             state="sent",
             accepted=json.dumps(list(accepted)),
             refused=json.dumps({a: list(v) for a, v in (refused or {}).items()}),
             reply=reply,
             error="",
-            attempts=(entry.attempts if entry else 0) + attempts,
             sent_at=self._clock(),
             owner_run=None,
         )
@@ -454,16 +477,15 @@ class Ledger:
         attempts: int = 0,
     ) -> None:
         """Record that the message was not (or may not have been) delivered."""
-        entry = self.get(campaign, key)
         self._update(
             campaign,
             key,
             run_id,
+            more_attempts=attempts,
             state=state,
             error=error,
             reply=reply,
             refused=json.dumps({a: list(v) for a, v in (refused or {}).items()}),
-            attempts=(entry.attempts if entry else 0) + attempts,
             owner_run=None,
         )
 

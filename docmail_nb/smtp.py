@@ -14,7 +14,6 @@ import copy
 import functools
 import ipaddress
 import logging
-import re
 import smtplib
 import socket
 import ssl
@@ -406,7 +405,9 @@ def _flatten(msg: EmailMessage) -> bytes:
         msg = copy.copy(msg)  # deleting a header rebinds the header list: the caller's is kept
         del msg["Bcc"], msg["Resent-Bcc"]
     data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-    data = re.sub(rb"(?m)^\.", b"..", data)
+    data = data.replace(b"\n.", b"\n..")  # dot-stuffing: every line that starts with "."
+    if data.startswith(b"."):
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"

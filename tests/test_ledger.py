@@ -97,6 +97,33 @@ def test_failed_and_deferred_are_tried_again(tmp_path: Path, state: str) -> None
         assert ledger.get("invoices", "R-1").attempts == 1  # type: ignore[union-attr]
 
 
+def test_attempts_add_up_over_runs(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        run = ledger.begin_run()
+        claim(ledger, run)
+        ledger.mark_outcome(run, "invoices", "R-1", "deferred", error="451 later", attempts=2)
+        claim(ledger, run)
+        ledger.mark_sending(run, "invoices", "R-1")
+        ledger.mark_sent(run, "invoices", "R-1", accepted=("a@x.example",), attempts=1)
+        assert ledger.get("invoices", "R-1").attempts == 3  # type: ignore[union-attr]
+
+
+def test_the_sending_mark_is_synced_to_disk_before_it_returns(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        run = ledger.begin_run()
+        claim(ledger, run)
+        statements: list[str] = []
+        ledger._db.set_trace_callback(statements.append)
+        ledger.mark_sending(run, "invoices", "R-1")
+        assert statements[0] == "PRAGMA synchronous=FULL"
+        assert statements.index("COMMIT") < statements.index("PRAGMA synchronous=NORMAL")
+        statements.clear()
+        ledger.mark_sent(run, "invoices", "R-1", accepted=("a@x.example",))
+        assert not any(s.startswith("PRAGMA") for s in statements)  # durable with the next sync
+        ledger._db.set_trace_callback(None)
+        assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
 def test_unknown_is_never_resent_unless_asked(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.sqlite") as ledger:
         run = ledger.begin_run()

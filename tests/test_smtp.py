@@ -300,6 +300,16 @@ def test_deliver_envelope_bcc_and_order(connected: Connected) -> None:
     assert len(server.messages) == 2
 
 
+def test_deliver_keeps_every_line_that_starts_with_a_dot(connected: Connected) -> None:
+    server, conn = connected()
+    lines = [".", "..", ".hidden", "..two dots", "a . in the middle", "."]
+    msg = message()
+    msg.set_content("\n".join(lines) + "\n")
+    deliver(conn, msg, USER, ["kunde@example.com"])
+    (received,) = server.messages
+    assert received.message.get_content().splitlines() == lines
+
+
 def test_deliver_leaves_the_callers_message_alone(connected: Connected) -> None:
     _server, conn = connected()
     msg = message(bcc="archiv@example.ch")
