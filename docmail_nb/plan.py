@@ -468,13 +468,8 @@ class _Planner:
         except UndefinedError as exc:
             self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
         except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
-            cell = _cell_hint(source)
             self._problem(
-                row,
-                key,
-                part,
-                f"Cannot render the {part}: {exc}.",
-                f"Check the {cell} cell of this row." if cell else "Check this row's cells.",
+                row, key, part, f"Cannot render the {part}: {exc}.", _cell_hint(source, context)
             )
         return None
 
@@ -781,9 +776,16 @@ def _addr_spec(entry: str) -> str:
     return (match.group("addr") if match else entry).strip()
 
 
-def _cell_hint(source: str) -> str:
-    names = re.findall(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)", source)
-    return names[0] if len(set(names)) == 1 else ""
+def _cell_hint(source: str, context: Mapping[str, Any]) -> str:
+    """Which cell of the row to look at when ``source`` failed to render."""
+    names = list(dict.fromkeys(re.findall(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)", source)))
+    empty = [name for name in names if context.get(name) is None]
+    if empty:
+        listed = ", ".join(empty)
+        return f"Fill in the empty cell{'s' * (len(empty) > 1)} {listed} of this row."
+    if len(names) == 1:
+        return f"Check the {names[0]} cell of this row."
+    return "Check this row's cells."
 
 
 def _size(count: int) -> str:

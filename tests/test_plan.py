@@ -571,3 +571,9 @@ def test_build_reads_each_attachment_once(tmp_path: Path, monkeypatch: pytest.Mo
     msg = draft.build("c", "buchhaltung@bergmann.example")
     assert reads == [draft.attachments[0].path]
     assert msg["Message-ID"] == expected
+
+
+def test_a_render_failure_names_the_empty_cell(suite: tuple[Plan, dict[str, int]]) -> None:
+    plan, where = suite
+    (problem,) = [p for p in plan.problems if p.row == where["empty_amount"]]
+    assert problem.hint == "Fill in the empty cell amount of this row."
