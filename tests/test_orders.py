@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from docmail_nb.errors import OrdersError
@@ -165,3 +166,28 @@ def test_sample_data_keeps_leading_zeros() -> None:
     first = next(orders.records())[1]
     assert first["customer_no"] == "00042"
     assert isinstance(first["amount"], Decimal)
+
+
+def test_ods_reads_like_xlsx(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "invoice_no": ["R-1", "R-2"],
+            "customer_no": ["00042", "00107"],
+            "amount": [1234.5, 72.1],
+            "due": [dt.date(2026, 12, 31), dt.date(2027, 1, 15)],
+            "note": [None, "Danke"],
+        },
+        dtype=object,
+    )
+    path = tmp_path / "orders.ods"
+    frame.to_excel(path, sheet_name="Rechnungen", index=False, engine="odf")
+    orders = read_orders(path)
+    assert orders.sheet == "Rechnungen"
+    assert list(orders.records()) == [
+        (2, {"invoice_no": "R-1", "customer_no": "00042", "amount": Decimal("1234.5"),
+             "due": dt.date(2026, 12, 31), "note": None}),
+        (3, {"invoice_no": "R-2", "customer_no": "00107", "amount": Decimal("72.1"),
+             "due": dt.date(2027, 1, 15), "note": "Danke"}),
+    ]  # fmt: skip
+    with pytest.raises(OrdersError, match=r"openpyxl engine cannot read orders\.ods"):
+        read_orders(path, engine="openpyxl")
