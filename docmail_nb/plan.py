@@ -16,29 +16,26 @@ import html as html_lib
 import json
 import mimetypes
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from email.header import decode_header
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, localtime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import markdown
-from email_validator import EmailNotValidError, validate_email
 from jinja2 import Template, UndefinedError
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import ConfigError, DocmailError, InputError
+from .headers import addr_spec, header_problem, parse_addresses
 from .orders import Orders, read_orders, sheet_names
 from .templates import (
     ADDRESS_HEADERS,
     MessageTemplate,
+    html_to_text,
     load_template,
     make_environment,
     template_variables,
@@ -51,20 +48,12 @@ __all__ = [
     "Preview",
     "Problem",
     "default_documents",
-    "header_problem",
-    "html_to_text",
     "make_plan",
-    "parse_addresses",
     "plan_from_files",
     "preview",
 ]
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
-_SPLIT = re.compile(r"[,;]")
-_NAME_ADDR = re.compile(r"^(?P<name>.*?)\s*<(?P<addr>[^<>]*)>$", re.DOTALL)
-_LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
-_LINE_BREAK = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
-_CONTROL_NOT_TAB = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # Unicode category Cc, no tab
 
 
 @dataclass(frozen=True)
@@ -110,7 +99,7 @@ class Draft:
         """The envelope recipients: To, Cc and Bcc addresses, each once, in that order."""
         seen: dict[str, None] = {}
         for entry in (*self.to, *self.cc, *self.bcc):
-            seen.setdefault(_addr_spec(entry), None)
+            seen.setdefault(addr_spec(entry), None)
         return tuple(seen)
 
     def content_hash(self) -> str:
@@ -149,7 +138,7 @@ class Draft:
         seed = json.dumps([campaign, self.key, content_hash], ensure_ascii=False)
         digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
         sender = self.sender or default_sender
-        domain = _addr_spec(sender).rpartition("@")[2] if sender else ""
+        domain = addr_spec(sender).rpartition("@")[2] if sender else ""
         return f"<{digest}@{domain or 'docmail.invalid'}>"
 
     def build(self, campaign: str, default_sender: str = "") -> EmailMessage:
@@ -679,101 +668,8 @@ class _Planner:
         self.problems.append(Problem(row=row, key=key, field=part, message=message, hint=hint))
 
 
-def header_problem(value: str) -> str:
-    """Why ``value`` cannot be a header value ("" when it can).
-
-    Catches raw line breaks and control characters, and RFC 2047 encoded words that decode to
-    them (the email package of some Python versions serializes those as real header lines).
-    """
-    if _LINE_BREAK.search(value):
-        return "contains a line break"
-    if _CONTROL_NOT_TAB.search(value):
-        return "contains a control character"
-    if "=?" not in value:
-        return ""
-    try:
-        parts = decode_header(value)
-    except Exception:
-        return "contains a malformed encoded word (=?...?=)"
-    for chunk, charset in parts:
-        raw = chunk.encode("utf-8", "replace") if isinstance(chunk, str) else chunk
-        if any(byte in raw for byte in (b"\r", b"\n", b"\x00")):
-            return "contains an encoded word (=?...?=) that decodes to a line break"
-        try:
-            text = raw.decode(charset or "ascii", "replace")
-        except LookupError:
-            return f"contains an encoded word in the unknown charset {charset!r}"
-        if any(ch in _LINE_BREAKS or unicodedata.category(ch) == "Cc" for ch in text):
-            return "contains an encoded word (=?...?=) that decodes to a control character"
-    return ""
-
-
-def parse_addresses(value: str) -> tuple[list[str], list[str]]:
-    """Split a To/Cc/Bcc value into checked addresses; returns (addresses, problems).
-
-    Commas and semicolons separate addresses (outside quotes). Each entry is ``addr`` or
-    ``Name <addr>``; a display name that brings its own address or angle brackets is refused.
-    Addresses are checked with email-validator; international domains are kept in IDNA form.
-    """
-    found: list[str] = []
-    problems: list[str] = []
-    for entry in _split_addresses(value):
-        match = _NAME_ADDR.match(entry)
-        name, addr = (match.group("name"), match.group("addr")) if match else ("", entry)
-        name = name.strip()
-        if len(name) >= 2 and name[0] == name[-1] == '"':
-            name = name[1:-1].replace('\\"', '"').strip()
-        if (
-            "<" in name
-            or ">" in name
-            or "@" in name
-            or (not match and ("<" in addr or ">" in addr))
-        ):
-            problems.append(
-                f"{entry!r} carries more than one address (a name that brings its own address "
-                "or angle brackets)."
-            )
-            continue
-        if addr.strip() != addr.strip().strip('"') or " " in addr.strip():
-            problems.append(f"{entry!r} is not one e-mail address.")
-            continue
-        try:
-            checked = validate_email(addr.strip(), check_deliverability=False, allow_smtputf8=False)
-        except EmailNotValidError as exc:
-            problems.append(f"{addr.strip()!r} is not a valid e-mail address: {exc}")
-            continue
-        spec = checked.ascii_email or checked.normalized
-        found.append(str(Address(display_name=name, addr_spec=spec)) if name else spec)
-    return found, problems
-
-
-def _split_addresses(value: str) -> list[str]:
-    entries: list[str] = []
-    current: list[str] = []
-    quoted = angled = False
-    for ch in value:
-        if ch == '"' and not angled:
-            quoted = not quoted
-        elif ch == "<" and not quoted:
-            angled = True
-        elif ch == ">" and not quoted:
-            angled = False
-        if _SPLIT.match(ch) and not quoted and not angled:
-            entries.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    entries.append("".join(current))
-    return [entry.strip() for entry in entries if entry.strip()]
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _addr_spec(entry: str) -> str:
-    match = _NAME_ADDR.match(entry.strip())
-    return (match.group("addr") if match else entry).strip()
 
 
 def _cell_hint(source: str, context: Mapping[str, Any]) -> str:
@@ -794,54 +690,6 @@ def _size(count: int) -> str:
             return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
         count = count / 1024  # type: ignore[assignment]
     return f"{count} bytes"
-
-
-class _TextExtractor(HTMLParser):
-    """Plain text from simple HTML mail: paragraphs, line breaks, links, lists."""
-
-    BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "ul", "ol"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-        self.href: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("style", "script", "head"):
-            self.skip += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag == "a":
-            self.href.append(dict(attrs).get("href") or "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script", "head"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
-        elif tag == "a" and self.href:
-            href = self.href.pop()
-            if href and not href.startswith("#") and href not in self.parts[-1:]:
-                self.parts.append(f" ({href.removeprefix('mailto:')})")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(re.sub(r"\s+", " ", data))
-
-
-def html_to_text(html: str) -> str:
-    """A readable plain-text version of an HTML body (for the text/plain part)."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = [line.strip() for line in "".join(parser.parts).split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return text + "\n"
 
 
 @dataclass(frozen=True)
@@ -917,7 +765,7 @@ def preview(plan: Plan, row: int, default_sender: str = "") -> Preview:
         )
     return Preview(
         headers=headers,
-        envelope_from=_addr_spec(sender) if sender else "(the profile's address)",
+        envelope_from=addr_spec(sender) if sender else "(the profile's address)",
         envelope_to=draft.recipients,
         text=draft.text,
         html=draft.html,

@@ -13,17 +13,10 @@ import openpyxl
 import pytest
 
 from docmail_nb.errors import ConfigError, DocmailError
+from docmail_nb.headers import header_problem, parse_addresses
 from docmail_nb.orders import read_orders
-from docmail_nb.plan import (
-    Draft,
-    Plan,
-    header_problem,
-    html_to_text,
-    make_plan,
-    parse_addresses,
-    preview,
-)
-from docmail_nb.templates import parse_template
+from docmail_nb.plan import Draft, Plan, make_plan, preview
+from docmail_nb.templates import html_to_text, parse_template
 
 TEMPLATE = """\
 To: {{ email }}
