@@ -36,6 +36,14 @@ def friendly_errors(func: F) -> F:
             if exc.hint:
                 click.echo(f"Hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.secho("\nInterrupted.", fg="red", err=True)
+            click.echo(
+                "Hint: whatever was sent is recorded in the ledger; run the same command again "
+                "to go on (nothing is sent twice).",
+                err=True,
+            )
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 

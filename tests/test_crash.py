@@ -132,3 +132,51 @@ def test_killed_runs_resume_without_duplicates(
         else:
             assert on_server[key] == 1, f"{key}: {note}"
     assert final.returncode == (1 if unknown else 0), output
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_a_rerun_sends_the_rest_once(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server("starttls")
+    save_profile(
+        Profile(
+            "office",
+            host=server.host,
+            port=server.port,
+            username="anna@example.ch",
+            ca_file=str(ca_file),
+            timeout=10,
+        )
+    )
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+    write_orders(tmp_path, COUNT)
+    (tmp_path / "invoices.txt").write_text(TEMPLATE, encoding="utf-8")
+    process = start_sending(tmp_path)
+
+    def interrupt_at_the_fifth(index: int, envelope: Envelope) -> str | None:
+        if index == 4:
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.2)  # the reply comes after the interrupt has arrived
+        return None
+
+    server.data_hook = interrupt_at_the_fifth
+    output = process.communicate(timeout=120)[0].decode()
+    server.data_hook = None
+    assert process.returncode == 130, output
+    assert "Interrupted." in output
+    assert "run the same command again" in output
+    assert "Traceback" not in output
+
+    final = start_sending(tmp_path)
+    output = final.communicate(timeout=120)[0].decode()
+    counts = Counter(keys_on(server))
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        states = {entry.key: entry.state for entry in ledger.entries("invoices")}
+    unknown = [key for key, state in states.items() if state == "unknown"]
+    assert len(unknown) <= 1, states
+    assert all(counts[f"R-{1000 + n}"] == 1 for n in range(COUNT)), (counts, output)
+    assert final.returncode == (1 if unknown else 0), output
