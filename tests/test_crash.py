@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import Envelope
+from child_process import default_sigint
 from servers import DROP, SMTPTestServer
 from test_send import PASSWORD, TEMPLATE, keys_on, write_orders
 
@@ -43,7 +44,9 @@ def start_sending(folder: Path) -> subprocess.Popen[bytes]:
         str(folder / "ledger.sqlite"),
         "--yes",
     ]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=default_sigint
+    )
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from child_process import default_sigint
 
 from docmail_nb.errors import ConfigError
 from docmail_nb.sink import CapturedMessage, CaptureServer, is_loopback
@@ -108,6 +109,7 @@ def test_cli_sink_prints_a_line_per_message_until_interrupted(tmp_path: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         assert proc.stdout is not None
