@@ -337,21 +337,16 @@ def preview(
 
 def _rate_arg(rate: str | None) -> float | None:
     """'30/min', '30' or '0.5/min' → messages per minute."""
-    if rate is None:
-        return None
-    number = rate.strip().lower().removesuffix("/min").strip()
-    try:
-        value = float(number)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value != value or value == float("inf"):
-        from .errors import ConfigError
+    from .errors import ConfigError
+    from .send import messages_per_minute
 
+    try:
+        return messages_per_minute(rate)
+    except ValueError:
         raise ConfigError(
             f"--rate {rate!r} is not a number of messages per minute.",
             "Write it like --rate 30/min (or --rate 0.5/min for one every two minutes).",
-        )
-    return value
+        ) from None
 
 
 def _print_trouble(report: Any) -> None:

@@ -45,7 +45,6 @@ __all__ = [
 _SECRET_NAME = re.compile(
     r"pass(word|wd|phrase)|pwd|secret|token|api_?key|credential|private_?key", re.IGNORECASE
 )
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*min(?:ute)?)?\s*$", re.IGNORECASE)
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 #: how many problem rows or failed messages an error message lists before "and N more"
@@ -191,17 +190,15 @@ def _count(name: str, value: Any) -> int | None:
 
 
 def _rate(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    match = _RATE.match(value) if isinstance(value, str) else None
-    if match and float(match.group(1)) > 0:
-        return float(match.group(1))
-    raise ConfigError(
-        f"The parameter rate must be messages per minute, like 30 or '30/min', not {value!r}.",
-        "Pass for example -p rate 30, or leave it at None for no limit.",
-    )
+    from .send import messages_per_minute
+
+    try:
+        return messages_per_minute(value)
+    except ValueError:
+        raise ConfigError(
+            f"The parameter rate must be messages per minute, like 30 or '30/min', not {value!r}.",
+            "Pass for example -p rate 30, or leave it at None for no limit.",
+        ) from None
 
 
 def describe_job(job: Job) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import math
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -47,6 +48,7 @@ __all__ = [
     "RateLimiter",
     "Report",
     "SendOptions",
+    "messages_per_minute",
     "outstanding",
     "pending",
     "send_plan",
@@ -251,6 +253,25 @@ def _save_frame(frame: pd.DataFrame, path: Path, what: str) -> Path:
             "Close the file if it is open in a spreadsheet program, or choose another path.",
         ) from None
     return path
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*min(?:ute)?)?\s*$", re.IGNORECASE)
+
+
+def messages_per_minute(value: str | float | None) -> float | None:
+    """A rate such as ``30``, ``"30/min"`` or ``"0.5/minute"``; ValueError when it is none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        rate = float(value)
+    else:
+        match = _RATE.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f"not a number of messages per minute: {value!r}")
+        rate = float(match.group(1))
+    if not 0 < rate < float("inf"):
+        raise ValueError(f"not a number of messages per minute: {value!r}")
+    return rate
 
 
 class RateLimiter:

@@ -21,6 +21,7 @@ from docmail_nb.send import (
     MessageResult,
     RateLimiter,
     SendOptions,
+    messages_per_minute,
     pending,
     send_plan,
     send_test,
@@ -380,3 +381,19 @@ def test_pending_asks_about_what_a_run_would_send_now(
     assert [d.key for d in after.drafts] == ["R-1002"]
     assert after.question.startswith(f"Send 1 message to 2 recipients via {server.host} ")
     assert len(server.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("", None), (30, 30.0), ("30", 30.0), ("30/min", 30.0), ("0.5 / minute", 0.5)],
+)
+def test_messages_per_minute_reads_the_usual_forms(
+    value: str | float | None, expected: float | None
+) -> None:
+    assert messages_per_minute(value) == expected
+
+
+@pytest.mark.parametrize("value", ["fast", "0/min", "-3", "nan", "inf", 0, float("inf"), "30/h"])
+def test_messages_per_minute_refuses_the_rest(value: str | float) -> None:
+    with pytest.raises(ValueError, match="messages per minute"):
+        messages_per_minute(value)
