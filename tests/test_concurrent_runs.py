@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import Envelope
 from servers import SMTPTestServer
-from test_send import PASSWORD, TEMPLATE, keys_on, write_orders
+from test_send import keys_on, prepare_cli_batch
 
 from docmail_nb.ledger import Ledger
-from docmail_nb.profiles import Profile, save_profile
 
 COUNT = 40
 
@@ -47,19 +46,7 @@ def test_two_runs_on_one_ledger_send_each_message_once(
         time.sleep(0.01)  # keeps both runs busy long enough to overlap
 
     server = smtp_server("starttls", data_hook=slow_data)
-    save_profile(
-        Profile(
-            "office",
-            host=server.host,
-            port=server.port,
-            username="anna@example.ch",
-            ca_file=str(ca_file),
-            timeout=10,
-        )
-    )
-    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
-    write_orders(tmp_path, COUNT)
-    (tmp_path / "invoices.txt").write_text(TEMPLATE, encoding="utf-8")
+    prepare_cli_batch(server, ca_file, tmp_path, COUNT, monkeypatch)
     go = tmp_path / "go"
     args = [
         "send",

@@ -21,10 +21,9 @@ import pytest
 from aiosmtpd.smtp import Envelope
 from child_process import default_sigint
 from servers import DROP, SMTPTestServer
-from test_send import PASSWORD, TEMPLATE, keys_on, write_orders
+from test_send import keys_on, prepare_cli_batch
 
 from docmail_nb.ledger import Ledger
-from docmail_nb.profiles import Profile, save_profile
 
 COUNT = 30
 KILLS = 5
@@ -59,19 +58,7 @@ def test_killed_runs_resume_without_duplicates(
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
     server = smtp_server("starttls")
-    save_profile(
-        Profile(
-            "office",
-            host=server.host,
-            port=server.port,
-            username="anna@example.ch",
-            ca_file=str(ca_file),
-            timeout=10,
-        )
-    )
-    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
-    write_orders(tmp_path, COUNT)
-    (tmp_path / "invoices.txt").write_text(TEMPLATE, encoding="utf-8")
+    prepare_cli_batch(server, ca_file, tmp_path, COUNT, monkeypatch)
 
     kills = 0
     for _ in range(KILLS):
@@ -145,19 +132,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_sends_the_rest_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = smtp_server("starttls")
-    save_profile(
-        Profile(
-            "office",
-            host=server.host,
-            port=server.port,
-            username="anna@example.ch",
-            ca_file=str(ca_file),
-            timeout=10,
-        )
-    )
-    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
-    write_orders(tmp_path, COUNT)
-    (tmp_path / "invoices.txt").write_text(TEMPLATE, encoding="utf-8")
+    prepare_cli_batch(server, ca_file, tmp_path, COUNT, monkeypatch)
     process = start_sending(tmp_path)
 
     def interrupt_at_the_fifth(index: int, envelope: Envelope) -> str | None:

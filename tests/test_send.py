@@ -81,6 +81,21 @@ def make_batch(
     return orders, plan
 
 
+def prepare_cli_batch(
+    server: SMTPTestServer,
+    ca_file: Path,
+    folder: Path,
+    count: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A saved profile 'office' for ``server``, its password in the environment, and
+    ``folder`` holding orders.csv with ``count`` invoices and the template invoices.txt."""
+    profiles.save_profile(office(server, ca_file))
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+    write_orders(folder, count)
+    (folder / "invoices.txt").write_text(TEMPLATE, encoding="utf-8")
+
+
 def office(server: SMTPTestServer, ca_file: Path, preset: str = "generic") -> Profile:
     return Profile(
         "office",
