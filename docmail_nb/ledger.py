@@ -144,6 +144,10 @@ def _entry(row: sqlite3.Row) -> Entry:
     )
 
 
+def _refused_json(refused: dict[str, tuple[int, str]] | None) -> str:
+    return json.dumps({address: list(reply) for address, reply in (refused or {}).items()})
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -457,7 +461,7 @@ class Ledger:
             more_attempts=attempts,
             state="sent",
             accepted=json.dumps(list(accepted)),
-            refused=json.dumps({a: list(v) for a, v in (refused or {}).items()}),
+            refused=_refused_json(refused),
             reply=reply,
             error="",
             sent_at=self._clock(),
@@ -485,7 +489,7 @@ class Ledger:
             state=state,
             error=error,
             reply=reply,
-            refused=json.dumps({a: list(v) for a, v in (refused or {}).items()}),
+            refused=_refused_json(refused),
             owner_run=None,
         )
 

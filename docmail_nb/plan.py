@@ -143,6 +143,10 @@ class Draft:
 
     def build(self, campaign: str, default_sender: str = "") -> EmailMessage:
         """The message exactly as it is sent (SMTP policy; Bcc only in the envelope)."""
+        return self.build_with_hash(campaign, default_sender)[0]
+
+    def build_with_hash(self, campaign: str, default_sender: str = "") -> tuple[EmailMessage, str]:
+        """The message and its content hash, both from one read of each attachment."""
         sender = self.sender or default_sender
         if not sender:
             raise ConfigError(
@@ -174,7 +178,7 @@ class Draft:
         for item, data in zip(self.attachments, files, strict=True):
             maintype, _, subtype = item.content_type.partition("/")
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=item.filename)
-        return msg
+        return msg, content_hash
 
     def _read(self, item: Attachment) -> bytes:
         try:

@@ -691,8 +691,7 @@ class _Batch:
             return waiting, conn
         campaign = self.plan.campaign
         try:
-            msg = draft.build(campaign, self.profile.sender)
-            content_hash = draft.content_hash()
+            msg, content_hash = draft.build_with_hash(campaign, self.profile.sender)
         except (DocmailError, OSError) as exc:  # e.g. an attachment removed since the check
             with self.lock:
                 self.claimed -= 1

@@ -560,9 +560,15 @@ def test_build_reads_each_attachment_once(tmp_path: Path, monkeypatch: pytest.Mo
         reads.append(path)
         return read_bytes(path)
 
+    expected_hash = draft.content_hash()
     monkeypatch.setattr(Path, "read_bytes", counting)
     msg = draft.build("c", "buchhaltung@bergmann.example")
     assert reads == [draft.attachments[0].path]
+    assert msg["Message-ID"] == expected
+    reads.clear()
+    msg, content_hash = draft.build_with_hash("c", "buchhaltung@bergmann.example")
+    assert reads == [draft.attachments[0].path]  # the ledger's hash comes from the same read
+    assert content_hash == expected_hash
     assert msg["Message-ID"] == expected
 
 
