@@ -12,6 +12,7 @@ The notebook panels live in ``docmail_nb.widgets``.
 
 from __future__ import annotations
 
+from .batch import Batch, plan_from_files
 from .diagnosis import diagnose
 from .errors import (
     BatchFailed,
@@ -29,7 +30,7 @@ from .errors import (
 from .ledger import Entry, Ledger, default_ledger_path
 from .message import Attachment, Draft
 from .orders import Orders, read_orders, sheet_names
-from .plan import Plan, Problem, make_plan, plan_from_files
+from .plan import Plan, Problem, make_plan
 from .preview import Preview, preview
 from .profiles import (
     PRESETS,
@@ -59,6 +60,7 @@ __all__ = [
     "PRESETS",
     "USUAL_PORT",
     "Attachment",
+    "Batch",
     "BatchFailed",
     "CaptureServer",
     "CapturedMessage",

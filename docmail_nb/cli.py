@@ -135,20 +135,12 @@ def profile_add(
     """Save the SMTP profile NAME; asks for the password when there is a username."""
     import os
 
-    from .errors import ConfigError
-    from .profiles import PASSWORD_ENV, PRESETS, USUAL_PORT, Profile, save_profile, set_password
+    from .profiles import PASSWORD_ENV, profile_from_preset, save_profile, set_password
 
-    if preset not in PRESETS:
-        raise ConfigError(f"Unknown preset {preset!r}.", f"Known presets: {', '.join(PRESETS)}.")
-    chosen = PRESETS[preset]
-    security = security or chosen.security
-    if port is None:
-        port = chosen.port if security == chosen.security else USUAL_PORT[security]  # type: ignore[index]
-    if not (host or chosen.host):
-        raise ConfigError("No SMTP host was given.", "Add --host, e.g. --host smtp.example.ch.")
-    settings = Profile(
-        name=name,
-        host=host or chosen.host,
+    settings = profile_from_preset(
+        name,
+        preset,
+        host=host,
         port=port,
         security=security,  # type: ignore[arg-type]
         username=username,
@@ -157,7 +149,6 @@ def profile_add(
         ca_file=str(ca_file.resolve()) if ca_file else "",
         timeout=timeout,
         verify_tls=not insecure_skip_verify,
-        preset=preset,
     )
     password = ""
     if username:
@@ -284,9 +275,9 @@ def _sheet_arg(sheet: str | None) -> str | int | None:
 @friendly_errors
 def check(orders: Path, template: Path, documents: Path | None, sheet: str | None) -> None:
     """Check every row and list every problem; exit 1 when any row has one."""
-    from .plan import plan_from_files
+    from .batch import Batch
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    plan = Batch.from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet)).plan
     if plan.problems:
         rows = [
             ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
@@ -301,19 +292,9 @@ def check(orders: Path, template: Path, documents: Path | None, sheet: str | Non
             if hint:
                 click.echo(f"{'':<{indent}}→ {hint}")
         click.echo("")
-    sendable = len(plan.drafts)
-    summary = f"{sendable} message{'s' * (sendable != 1)} ready to send"
+    click.secho(plan.summary(), fg="red" if plan.problems else "green")
     if plan.problems:
-        affected = len(plan.problem_rows)
-        summary += (
-            f"; {len(plan.problems)} problem{'s' * (len(plan.problems) != 1)}"
-            f" in {affected} of {plan.total_rows} rows."
-            if affected
-            else f"; {len(plan.problems)} problem(s) in the template stop every row."
-        )
-        click.secho(summary, fg="red")
         sys.exit(1)
-    click.secho(f"{summary}; all {plan.total_rows} rows are fine.", fg="green")
 
 
 @main.command()
@@ -324,11 +305,10 @@ def preview(
     orders: Path, template: Path, documents: Path | None, sheet: str | None, row: int
 ) -> None:
     """Show the message of one row exactly as it will be sent."""
-    from .plan import plan_from_files
-    from .preview import preview as preview_row
+    from .batch import Batch
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
-    click.echo(preview_row(plan, row).as_text(), nl=False)
+    batch = Batch.from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    click.echo(batch.preview(row).as_text(), nl=False)
 
 
 # --- send -------------------------------------------------------------------------------
@@ -343,18 +323,11 @@ def _rate_arg(rate: str | None) -> float | None:
 
 
 def _print_trouble(report: Any) -> None:
-    for result in report.results:
-        if result.trouble:
-            rows = ", ".join(str(r) for r in result.rows)
-            click.secho(f"Row {rows} ({result.key}): {result.state}: {result.error}", fg="red")
-            if result.hint:
-                click.echo(f"  → {result.hint}")
-    for problem in report.problems:
-        where = "all rows" if problem.row is None else f"Row {problem.row}"
-        key = f" ({problem.key})" if problem.key else ""
-        click.secho(f"{where}{key}: problem in {problem.field}: {problem.message}", fg="red")
-        if problem.hint:
-            click.echo(f"  → {problem.hint}")
+    trouble = [result for result in report.results if result.trouble]
+    for item in [*trouble, *report.problems]:
+        click.secho(str(item), fg="red")
+        if item.hint:
+            click.echo(f"  → {item.hint}")
 
 
 @main.command()
@@ -414,11 +387,10 @@ def send(
     yes: bool,
 ) -> None:
     """Send every valid message once; report rows with problems (exit 1 when there are any)."""
+    from .batch import Batch
     from .errors import ConfigError
-    from .orders import read_orders
-    from .plan import plan_from_files
     from .profiles import load_profile
-    from .send import SendOptions, pending, send_plan, send_test
+    from .send import SendOptions
 
     settings = load_profile(profile_name)
     options = SendOptions(
@@ -430,21 +402,23 @@ def send(
         resend_changed=resend_changed,
         all_or_nothing=all_or_nothing,
     )
-    plan = plan_from_files(
+    batch = Batch.from_files(
         orders,
         template,
         documents=documents,
         sheet=_sheet_arg(sheet),
-        sender=settings.sender,
+        profile=settings,
+        ledger=ledger,
         campaign=campaign,
+        options=options,
     )
     if test_row is not None:
-        result = send_test(plan, test_row, settings)
+        result = batch.send_test(test_row)
         click.secho(f"Test message of row {test_row} sent to {result.to[0]}.", fg="green")
         return
-    if not dry_run and not (all_or_nothing and plan.problems):
-        waiting = pending(plan, settings, ledger, options)
-        if waiting.drafts and not yes:
+    if not yes:
+        waiting = batch.pending()
+        if waiting.ask:
             if not sys.stdin.isatty():
                 raise ConfigError(
                     "docmail send needs a confirmation, but there is no terminal to ask on.",
@@ -459,20 +433,13 @@ def send(
         rows = ", ".join(str(r) for r in result.rows)
         click.echo(f"[{done}/{total}] row {rows} {result.key}: {result.state}")
 
-    report = send_plan(
-        plan,
-        settings,
-        ledger=ledger,
-        options=options,
-        progress="bar" if sys.stderr.isatty() else log_line,
-    )
+    report = batch.send(progress="bar" if sys.stderr.isatty() else log_line)
     _print_trouble(report)
     click.echo(report.summary())
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
-        rows = read_orders(orders, sheet=_sheet_arg(sheet))
-        click.echo(f"Rows to fix written to {report.save_failed_rows(rows, failed_path)}")
+        click.echo(f"Rows to fix written to {batch.save_failed_rows(report, failed_path)}")
     if report.fatal is not None:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
         if report.fatal.hint:

@@ -12,7 +12,7 @@ import difflib
 import mimetypes
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,11 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .headers import header_problem, parse_addresses
 from .message import Attachment, Draft, size_text
-from .orders import Orders, read_orders, sheet_names
+from .orders import Orders
 from .templates import (
     ADDRESS_HEADERS,
     MessageTemplate,
     html_to_text,
-    load_template,
     make_environment,
     template_variables,
 )
@@ -40,7 +39,6 @@ __all__ = [
     "Problem",
     "default_documents",
     "make_plan",
-    "plan_from_files",
 ]
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
@@ -55,6 +53,21 @@ class Problem:
     field: str
     message: str
     hint: str
+
+    @property
+    def label(self) -> str:
+        """Which row: "Row 4 (R-1002)", or "All rows" for a problem of the template or sheet."""
+        if self.row is None:
+            return "All rows"
+        return f"Row {self.row}" + (f" ({self.key})" if self.key else "")
+
+    @property
+    def reason(self) -> str:
+        """What is wrong: "To: 'max@' is not a valid address"."""
+        return f"{self.field}: {self.message}"
+
+    def __str__(self) -> str:
+        return f"{self.label}: problem in {self.reason}"
 
 
 @dataclass
@@ -76,6 +89,18 @@ class Plan:
     def problem_rows(self) -> set[int]:
         """Sheet row numbers that have at least one problem."""
         return {problem.row for problem in self.problems if problem.row is not None}
+
+    def summary(self) -> str:
+        """One line: "8 messages ready to send; 3 problems in 2 of 10 rows."."""
+        ready = len(self.drafts)
+        line = f"{ready} message{'s' * (ready != 1)} ready to send"
+        if not self.problems:
+            return f"{line}; all {self.total_rows} rows are fine."
+        count = len(self.problems)
+        problems = f"{count} problem{'s' * (count != 1)}"
+        if self.problem_rows:
+            return f"{line}; {problems} in {len(self.problem_rows)} of {self.total_rows} rows."
+        return f"{line}; {problems} in the template stop every row."
 
     def draft_for_row(self, row: int) -> Draft | None:
         """The draft that carries sheet row ``row``, if it is sendable."""
@@ -100,14 +125,13 @@ def make_plan(
     template: MessageTemplate,
     *,
     documents: str | Path | None = None,
-    sender: str = "",
     campaign: str | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     locale: str = "de_CH",
 ) -> Plan:
-    """Render and check every row; ``sender`` is the profile's address ("" when unknown)."""
+    """Render and check every row; every problem of every row is collected."""
     folder = Path(documents).expanduser() if documents else default_documents(orders.source)
-    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale)
+    planner = _Planner(orders, template, folder, max_message_bytes, locale)
     drafts, problems = planner.run()
     return Plan(
         campaign=campaign or template.name,
@@ -126,14 +150,12 @@ class _Planner:
         orders: Orders,
         template: MessageTemplate,
         documents: Path,
-        sender: str,
         max_bytes: int,
         locale: str,
     ) -> None:
         self.orders = orders
         self.template = template
         self.documents = documents
-        self.sender = sender
         self.max_bytes = max_bytes
         self.env = make_environment(locale)
         self.body_env: SandboxedEnvironment = make_environment(
@@ -542,40 +564,3 @@ def _cell_hint(source: str, context: Mapping[str, Any]) -> str:
     if len(names) == 1:
         return f"Check the {names[0]} cell of this row."
     return "Check this row's cells."
-
-
-def plan_from_files(
-    orders_path: str | Path,
-    template_path: str | Path,
-    *,
-    documents: str | Path | None = None,
-    sheet: str | int | None = None,
-    sender: str = "",
-    campaign: str | None = None,
-) -> Plan:
-    """Read the orders and the template and plan them (what ``docmail check`` does).
-
-    Without ``documents``, attachments are looked for as ``default_documents`` says.
-    """
-    template = load_template(template_path)
-    orders = read_orders(orders_path, sheet=sheet)
-    folder = documents if documents else default_documents(orders_path, template_path)
-    plan = make_plan(orders, template, documents=folder, sender=sender, campaign=campaign)
-    if sheet is None and any(problem.row is None for problem in plan.problems):
-        better = _fitting_sheet(orders_path, template, orders.sheet)
-        if better:
-            advice = f" The sheet {better!r} has every column the template uses: --sheet {better}."
-            plan.problems = [
-                replace(p, hint=p.hint + advice) if p.row is None else p for p in plan.problems
-            ]
-    return plan
-
-
-def _fitting_sheet(path: str | Path, template: MessageTemplate, current: str | None) -> str:
-    needed = set().union(*template_variables(template).values())
-    if template.group_by:
-        needed.add(template.group_by)
-    for name in sheet_names(path):
-        if name != current and needed <= set(read_orders(path, name).columns):
-            return name
-    return ""

@@ -2,7 +2,9 @@
 
 papermill passes the notebook's parameters; :func:`job_from_parameters` checks them (refusing
 anything that looks like a secret, undoing papermill's number conversion where it matters),
-then the notebook reads, checks and sends through the core. :func:`raise_for_problems` and
+then :func:`open_batch` reads and checks the orders as a :class:`~docmail_nb.batch.Batch`, the
+same core object the CLI and the panels drive, and :func:`run_job` sends it.
+:func:`raise_for_problems` and
 :func:`raise_for_failures` turn problem rows and failed messages into a :class:`BatchFailed`
 that names each row, so papermill exits non-zero with a readable reason.
 """
@@ -21,9 +23,9 @@ from .errors import BatchFailed, ConfigError, SMTPProblem
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .plan import Plan
+    from .batch import Batch
     from .profiles import Profile
-    from .send import Report
+    from .report import Report
 
 __all__ = [
     "PARAMETER_NAMES",
@@ -33,7 +35,7 @@ __all__ = [
     "describe_report",
     "job_from_parameters",
     "load_job_profile",
-    "plan_job",
+    "open_batch",
     "problems_table",
     "raise_for_failures",
     "raise_for_problems",
@@ -218,18 +220,9 @@ def describe_job(job: Job) -> str:
     return "\n".join(lines)
 
 
-def describe_plan(plan: Plan, job: Job) -> str:
-    """One line: messages ready, rows read, problems found."""
-    problems = len(plan.problems)
-    return (
-        f"{len(plan.drafts)} message(s) ready from {plan.total_rows} row(s) of "
-        f"{job.orders.name}; "
-        + (
-            f"{problems} problem(s) in {len(plan.problem_rows)} row(s)."
-            if problems
-            else "no problems."
-        )
-    )
+def describe_plan(batch: Batch, job: Job) -> str:
+    """One line: the check's summary, naming the orders file."""
+    return f"{job.orders.name}: {batch.plan.summary()}"
 
 
 def load_job_profile(job: Job) -> Profile:
@@ -245,38 +238,45 @@ def load_job_profile(job: Job) -> Profile:
     return load_profile(job.profile)
 
 
-def plan_job(job: Job) -> Plan:
-    """Read the orders and check every row against the template."""
-    from .orders import read_orders
-    from .plan import make_plan
-    from .templates import load_template
+def open_batch(job: Job, password: str | None = None) -> Batch:
+    """Read the orders and check every row against the template, as the job says."""
+    from .batch import Batch
+    from .send import SendOptions
 
-    orders = read_orders(job.orders, sheet=job.sheet)
-    template = load_template(job.template)
-    sender = load_job_profile(job).sender
-    return make_plan(orders, template, documents=job.documents, sender=sender)
+    options = SendOptions(
+        dry_run=job.dry_run,
+        limit=job.limit,
+        rate_per_minute=job.rate,
+        connections=job.connections,
+    )
+    return Batch.from_files(
+        job.orders,
+        job.template,
+        documents=job.documents,
+        sheet=job.sheet,
+        profile=load_job_profile(job),
+        ledger=job.ledger,
+        options=options,
+        password=password,
+    )
 
 
-def problems_table(plan: Plan) -> pd.DataFrame:
+def problems_table(batch: Batch) -> pd.DataFrame:
     """The check's problems, one line each, as the notebook shows them."""
     import pandas as pd
 
     return pd.DataFrame(
-        [(p.row, p.key, p.field, p.message, p.hint) for p in plan.problems],
+        [(p.row, p.key, p.field, p.message, p.hint) for p in batch.plan.problems],
         columns=["row", "key", "field", "problem", "what to do"],
     )
 
 
-def raise_for_problems(plan: Plan, job: Job) -> None:
+def raise_for_problems(batch: Batch, job: Job) -> None:
     """Raise BatchFailed naming every problem row, when the job fails on problems."""
+    plan = batch.plan
     if not plan.problems or not job.fail_on_problems:
         return
-    lines = [
-        f"row {p.row if p.row is not None else '-'}"
-        + (f" ({p.key})" if p.key else "")
-        + f", {p.field}: {p.message}"
-        for p in plan.problems
-    ]
+    lines = [str(p) for p in plan.problems]
     rows = len(plan.problem_rows)
     raise BatchFailed(
         f"The check found {len(plan.problems)} problem(s) in {rows} of {plan.total_rows} "
@@ -286,18 +286,9 @@ def raise_for_problems(plan: Plan, job: Job) -> None:
     )
 
 
-def run_job(job: Job, plan: Plan, password: str | None = None) -> Report:
-    """Send (or dry-run) the plan through the job's profile, recorded in the ledger."""
-    from .send import SendOptions, send_plan
-
-    profile = load_job_profile(job)
-    options = SendOptions(
-        dry_run=job.dry_run,
-        limit=job.limit,
-        rate_per_minute=job.rate,
-        connections=job.connections,
-    )
-    report = send_plan(plan, profile, password=password, ledger=job.ledger, options=options)
+def run_job(job: Job, batch: Batch) -> Report:
+    """Send (or dry-run) the batch through the job's profile, recorded in the ledger."""
+    report = batch.send()
     if job.report is not None:
         report.save(job.report)
     return report
@@ -333,18 +324,7 @@ def raise_for_failures(report: Report, job: Job) -> None:
         raise SMTPProblem(fatal)
     if not job.fail_on_errors:
         return
-    lines = []
-    for result in report.results:
-        if not result.trouble:
-            continue
-        rows = ", ".join(str(row) for row in result.rows)
-        why = result.error or result.state
-        refused = "; ".join(
-            f"{addr} refused ({code} {text})" for addr, (code, text) in result.refused.items()
-        )
-        lines.append(
-            f"row {rows} ({result.key}), {result.state}: " + "; ".join(filter(None, [why, refused]))
-        )
+    lines = [str(result) for result in report.results if result.trouble]
     if lines:
         raise BatchFailed(
             f"{len(lines)} message(s) did not go out as they should.\n" + _listing(lines) + "\n",

@@ -1,7 +1,8 @@
 """Notebook panels (ipywidgets 8): SMTP settings, and preview-and-send.
 
-Thin faces over :mod:`profiles`, :mod:`smtp`, :mod:`orders`, :mod:`templates`, :mod:`plan`
-and :mod:`send`. Each panel holds its widget tree in ``.widget`` and displays itself.
+Thin faces: the settings panel over :mod:`profiles` and :mod:`smtp`; the send panel over a
+:class:`~docmail_nb.batch.Batch`, the core object the CLI and the scheduled notebook drive
+too. Each panel holds its widget tree in ``.widget`` and displays itself.
 Building a panel reads files only: nothing is sent and keyring is not touched until a
 button is pressed. A typed password is cleared from its field after Test connection and
 Save, so it never stays in the widget state a notebook may save.
@@ -15,11 +16,11 @@ from typing import Any
 
 import ipywidgets as w
 
+from .batch import Batch
 from .errors import DocmailError
 from .ledger import Ledger
-from .orders import Orders, read_orders, sheet_names
-from .plan import Plan, make_plan
-from .preview import preview
+from .orders import sheet_names
+from .plan import Plan
 from .profiles import (
     PRESETS,
     SECURITIES,
@@ -30,13 +31,13 @@ from .profiles import (
     has_password,
     list_profiles,
     load_profile,
+    preset_server,
     save_profile,
     set_password,
 )
+from .report import MessageResult, Report
 from .sample import sample_dir
-from .send import MessageResult, Report, pending, send_plan, send_test
 from .smtp import test_connection
-from .templates import parse_template
 
 __all__ = ["SendPanel", "SettingsPanel"]
 
@@ -235,11 +236,11 @@ class SettingsPanel:
     def _on_preset(self, change: dict[str, Any]) -> None:
         if self._loading:
             return
-        preset = PRESETS[change["new"]]
-        if preset.host:
-            self.host.value = preset.host
-        self.security.value = preset.security
-        self.port.value = preset.port
+        host, port, security = preset_server(change["new"])
+        if host:
+            self.host.value = host
+        self.security.value = security
+        self.port.value = port
 
     def _on_security(self, change: dict[str, Any]) -> None:
         if self._loading:
@@ -373,8 +374,7 @@ class SendPanel:
     ) -> None:
         sample = sample_dir()
         self.ledger = ledger
-        self.plan: Plan | None = None
-        self.orders: Orders | None = None
+        self.batch: Batch | None = None
         self.report: Report | None = None
         self._profile = profile
         self._loading = False
@@ -406,7 +406,7 @@ class SendPanel:
         self.template_box.selected_index = None
         self.documents = w.Text(
             description="Documents folder",
-            value=str(documents or sample / "documents"),
+            value=str(documents or (sample / "documents" if orders is None else "")),
             continuous_update=False,
             style=_LABEL_STYLE,
             layout=wide,
@@ -496,6 +496,11 @@ class SendPanel:
             return self._profile
         return load_profile(self._profile)
 
+    @property
+    def plan(self) -> Plan | None:
+        """The plan of the last check (None when the inputs could not be read)."""
+        return self.batch.plan if self.batch is not None else None
+
     def _load_sheets(self, wanted: str | None = None) -> None:
         self._loading = True
         try:
@@ -563,34 +568,30 @@ class SendPanel:
                 f"Sending through profile '{profile.name}': {profile.host}:{profile.port} "
                 f"as {profile.sender or '(no address yet)'}."
             )
-            self.orders = read_orders(self.orders_path.value, self.sheet.value or None)
-            name = Path(self.template_path.value).stem or "template"
-            template = parse_template(self.template_text.value, name=name)
-            self.plan = make_plan(
-                self.orders,
-                template,
+            self.batch = Batch.from_text(
+                self.orders_path.value,
+                self.template_text.value,
+                template_path=self.template_path.value or None,
                 documents=self.documents.value or None,
-                sender=profile.sender,
+                sheet=self.sheet.value or None,
+                profile=profile,
+                ledger=self.ledger,
             )
         except DocmailError as exc:
-            self.plan = None
+            self.batch = None
             self.check_status.value = error_line(exc.message, exc.hint)
             self.problems.value = ""
             self._set_rows({})
             return None
-        plan = self.plan
+        plan = self.batch.plan
         if plan.problems:
-            rows = len(plan.problem_rows) or len(plan.problems)
             self.check_status.value = error_line(
-                f"{rows} of {plan.total_rows} rows have problems; {len(plan.drafts)} messages "
-                "can be sent.",
+                plan.summary(),
                 "Fix the rows in the spreadsheet or the template, then press Check again.",
             )
             self.problems.value = _problems_table(plan)
         else:
-            self.check_status.value = success_line(
-                f"All {plan.total_rows} rows are fine: {len(plan.drafts)} messages ready."
-            )
+            self.check_status.value = success_line(plan.summary())
             self.problems.value = ""
         labels = {
             row: f"{row} · {key}" + (" (problem)" if row in plan.problem_rows else "")
@@ -614,11 +615,11 @@ class SendPanel:
             self._show_preview()
 
     def _show_preview(self) -> None:
-        if self.plan is None or self.row.value is None:
+        if self.batch is None or self.row.value is None:
             self.preview.value = ""
             return
         try:
-            shown = preview(self.plan, int(self.row.value), self.profile().sender)
+            shown = self.batch.preview(int(self.row.value))
         except DocmailError as exc:
             self.preview.value = error_line(exc.message, exc.hint)
             return
@@ -631,14 +632,13 @@ class SendPanel:
     # -- sending --------------------------------------------------------------------------
 
     def _on_test(self, _button: w.Button | None = None) -> None:
-        if self.plan is None or self.row.value is None:
+        if self.batch is None or self.row.value is None:
             self.status.value = error_line(
                 "There is no message to test yet.", "Fix the problems shown above first."
             )
             return
         try:
-            profile = self.profile()
-            result: MessageResult = send_test(self.plan, int(self.row.value), profile)
+            result: MessageResult = self.batch.send_test(int(self.row.value))
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return
@@ -647,15 +647,15 @@ class SendPanel:
         )
 
     def _on_send(self, _button: w.Button | None = None) -> None:
-        plan = self.check()
-        if plan is None:
+        self.check()
+        if self.batch is None:
             return
         try:
-            waiting = pending(plan, self.profile(), self.ledger)
+            waiting = self.batch.pending()
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return
-        if not waiting.drafts:
+        if not waiting.ask:
             self.status.value = note_line(
                 "Nothing to send: every message of this campaign was already sent."
             )
@@ -670,10 +670,10 @@ class SendPanel:
 
     def _on_yes(self, _button: w.Button | None = None) -> None:
         self.confirm_box.layout.display = "none"
-        plan = self.plan
-        if plan is None:
+        batch = self.batch
+        if batch is None:
             return
-        self.progress.max = max(len(plan.drafts), 1)
+        self.progress.max = max(len(batch.plan.drafts), 1)
         self.progress.value = 0
         self.progress.layout.visibility = "visible"
         self.send_button.disabled = self.test_button.disabled = True
@@ -683,7 +683,7 @@ class SendPanel:
             self.progress.value = done
 
         try:
-            self.report = send_plan(plan, self.profile(), ledger=self.ledger, progress=advance)
+            self.report = batch.send(progress=advance)
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return
@@ -694,10 +694,10 @@ class SendPanel:
         self.failed_box.layout.display = "none" if self.report.ok else "flex"
 
     def _on_save_failed(self, _button: w.Button | None = None) -> None:
-        if self.report is None or self.orders is None:
+        if self.report is None or self.batch is None:
             return
         try:
-            path = self.report.save_failed_rows(self.orders, self.failed_path.value.strip())
+            path = self.batch.save_failed_rows(self.report, self.failed_path.value.strip())
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return

@@ -20,7 +20,7 @@ PUBLIC = {
     "make_plan", "plan_from_files", "preview",
     # sending and the ledger
     "Ledger", "Entry", "default_ledger_path", "SendOptions", "Report", "MessageResult",
-    "send_plan", "send_test", "Transport", "SMTPTransport", "MemoryTransport",
+    "Batch", "send_plan", "send_test", "Transport", "SMTPTransport", "MemoryTransport",
     # capture server and sample data
     "CaptureServer", "CapturedMessage", "sample_dir",
 }  # fmt: skip

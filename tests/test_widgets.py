@@ -352,7 +352,7 @@ def test_problem_rows_are_listed_not_sent_and_saved_for_fixing(
     panel = SendPanel(orders, profile=capture.profile(), ledger=ledger_file)
     assert panel.sheet.disabled
     assert "docmail-error" in panel.check_status.value
-    assert "1 of 4 rows have problems" in panel.check_status.value
+    assert "in 1 of 4 rows" in panel.check_status.value
     assert "not-an-address" in panel.problems.value
     assert "3 · R-2026-1042 (problem)" in [label for label, _ in panel.row.options]
     panel.row.value = 3
@@ -396,7 +396,7 @@ def test_upload_replaces_the_orders_file(
         },
     )
     assert panel.orders_path.value == str(docmail_home / "uploads" / "mine.csv")
-    assert "1 of 4 rows have problems" in panel.check_status.value
+    assert "in 1 of 4 rows" in panel.check_status.value
 
 
 def test_wrong_password_stops_the_batch_with_the_diagnosis(
