@@ -438,8 +438,8 @@ _CHANGED_HINT = (
 
 
 def _resolve_password(profile: Profile, password: str | None) -> str | None:
-    if password is not None or not profile.username:
-        return password
+    if password is not None or not profile.username or profile.auth != "password":
+        return password  # sign-in methods get their token when connecting
     found = get_password(profile.name)
     if found is None:
         raise SecretStoreError(

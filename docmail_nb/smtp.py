@@ -13,6 +13,7 @@ import contextlib
 import copy
 import functools
 import ipaddress
+import json
 import logging
 import smtplib
 import socket
@@ -102,6 +103,14 @@ class _CallerFailure(Exception):
 
 class _PlainOnTLSPort(OSError):
     """The server answered a TLS handshake where a plain greeting was expected."""
+
+
+class _TokenRefused(smtplib.SMTPAuthenticationError):
+    """XOAUTH2 refused; ``details`` is the server's decoded JSON error (may be empty)."""
+
+    def __init__(self, code: int, reply: bytes, details: dict[str, object]) -> None:
+        super().__init__(code, reply)
+        self.details = details
 
 
 class _Refusal(Exception):
@@ -199,7 +208,7 @@ def _greet(profile: Profile, context: ssl.SSLContext | None) -> smtplib.SMTP:
 
 def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, str]:
     """Open, secure, greet and log in; return the connection and the last reply."""
-    if profile.username and password is None:
+    if profile.username and profile.auth == "password" and password is None:
         password = get_password(profile.name)
         if password is None:
             raise _Refusal(_no_password(profile))
@@ -264,6 +273,8 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
             )
         )
     offered = conn.esmtp_features["auth"].upper().split()
+    if profile.auth != "password":
+        return _login_with_token(conn, profile, offered)
     mechanism = next((m for m in _MECHANISMS if m in offered), None)
     if mechanism is None:
         raise _Refusal(
@@ -279,6 +290,55 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
     code, reply = _authenticate(conn, mechanism, profile.username, password)
     log.debug("AUTH accepted for %s", profile.username)
     return code, reply
+
+
+def _login_with_token(
+    conn: smtplib.SMTP, profile: Profile, offered: list[str]
+) -> tuple[int, bytes]:
+    """XOAUTH2 with the profile's access token; a token from memory that is refused is
+    replaced by a new one once (it may have expired or been revoked), a new one never."""
+    from . import auth
+
+    if "XOAUTH2" not in offered:
+        raise _Refusal(
+            Diagnosis(
+                "auth_unavailable",
+                f"{_where(profile)} offers no sign-in with an access token (XOAUTH2; offered: "
+                f"{' '.join(offered)}).",
+                "Check host and port: Microsoft 365 (smtp.office365.com:587) and Google "
+                "(smtp.gmail.com:465) offer XOAUTH2; another server may need a password.",
+                outcome="fatal",
+            )
+        )
+    token = auth.access_token(profile)
+    try:
+        log.debug("AUTH XOAUTH2 as %s", profile.username)
+        return _xoauth2(conn, profile.username, token.value)
+    except _TokenRefused as refused:
+        about_mailbox = any(code in _text(refused.smtp_error) for code in ("5.7.139", "5.7.30"))
+        if token.fresh or refused.smtp_code != 535 or about_mailbox:
+            raise
+        log.debug("token from memory refused (%s): getting a new one", refused.smtp_code)
+    token = auth.access_token(profile, refresh=True)
+    return _xoauth2(conn, profile.username, token.value)
+
+
+def _xoauth2(conn: smtplib.SMTP, username: str, token: str) -> tuple[int, bytes]:
+    """One AUTH XOAUTH2; on a 334 JSON error answer empty and raise with the decoded JSON."""
+    from .auth import xoauth2
+
+    code, reply = conn.docmd("AUTH", f"XOAUTH2 {_b64(xoauth2(username, token))}")
+    details: dict[str, object] = {}
+    if code == 334:
+        try:
+            decoded = json.loads(base64.b64decode(reply, validate=True))
+            details = decoded if isinstance(decoded, dict) else {"error": decoded}
+        except ValueError:
+            details = {"challenge": _text(reply)}
+        code, reply = conn.docmd("")
+    if code in (235, 503):
+        return code, reply
+    raise _TokenRefused(code, reply, details)
 
 
 def _b64(text: str) -> str:
@@ -307,6 +367,8 @@ def connect(profile: Profile, password: str | None = None) -> smtplib.SMTP:
     """
     try:
         conn, _code, _reply = _open(profile, password)
+    except SMTPProblem:
+        raise
     except Exception as exc:
         raise SMTPProblem(diagnose(exc, profile)) from _safe_cause(exc)
     return conn
@@ -349,6 +411,8 @@ def test_connection(
         )
     security = {"ssl": "implicit TLS", "starttls": "STARTTLS", "none": "no encryption"}
     login = f", logged in as {profile.username}" if profile.username else ""
+    if profile.username and profile.auth != "password":
+        login += f" ({profile.auth})"
     verified = (
         ", certificate verified"
         if profile.security != "none" and profile.verify_tls
@@ -357,6 +421,7 @@ def test_connection(
         else ""
     )
     hint = "" if profile.verify_tls else "Certificate verification is off for this profile."
+    hint = " ".join(part for part in (hint, password_notice(profile)) if part)
     return TestResult(
         True,
         f"Connected to {_where(profile)} with {security[profile.security]}{verified}{login}.",
@@ -506,6 +571,8 @@ def diagnose(exc: BaseException, profile: Profile | None = None) -> Diagnosis:
             f"{_other_port(profile, 'starttls')}.",
             outcome="fatal",
         )
+    if isinstance(exc, _TokenRefused):
+        return _token_diagnosis(exc.smtp_code, _text(exc.smtp_error), exc.details, profile)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return _auth_diagnosis(exc.smtp_code, _text(exc.smtp_error), profile)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -705,8 +772,7 @@ def _auth_diagnosis(code: int, text: str, profile: Profile | None) -> Diagnosis:
         return Diagnosis(
             "basic_auth_unsupported",
             f"The server no longer accepts password logins over SMTP{user}.",
-            "Ask your administrator to re-enable SMTP AUTH with basic authentication for the "
-            "mailbox, or send through another SMTP relay.",
+            f"Switch this profile to Microsoft 365 sign-in: {_switch_command(profile)}",
             code,
             text,
             "fatal",
@@ -727,6 +793,102 @@ def _auth_diagnosis(code: int, text: str, profile: Profile | None) -> Diagnosis:
         "you need an app password instead of the account password.",
         code,
         text,
+        "fatal",
+    )
+
+
+def _switch_command(profile: Profile | None) -> str:
+    """The commands that move ``profile`` from a password to Microsoft 365 sign-in."""
+    name = profile.name if profile else "NAME"
+    user = profile.username if profile and profile.username else "U"
+    return (
+        f"docmail profile add {name} --preset microsoft365 --username {user} --auth oauth2 "
+        f"--client-id CLIENT_ID, then docmail login {name} (CLIENT_ID: the app your "
+        "administrator registered, see docs/connect.md)."
+    )
+
+
+def password_notice(profile: Profile) -> str:
+    """For a Microsoft 365 profile that logs in with a password: that this ends, and how to
+    switch; "" for every other profile."""
+    microsoft = profile.preset == "microsoft365" or profile.host.lower().endswith(
+        ("office365.com", "outlook.com")
+    )
+    if profile.auth != "password" or not microsoft:
+        return ""
+    return (
+        "Microsoft turns password login over SMTP off by default at the end of December 2026. "
+        f"Switch to sign-in before then: {_switch_command(profile)}"
+    )
+
+
+def _token_diagnosis(
+    code: int, text: str, details: dict[str, object], profile: Profile | None
+) -> Diagnosis:
+    """XOAUTH2 refused: the reply, plus the server's decoded JSON error when it sent one."""
+    said = f"{code} {text}"
+    if details:
+        said += f"; the server's error: {json.dumps(details, sort_keys=True)}"
+    reply = f"{text} {json.dumps(details, sort_keys=True)}" if details else text
+    user = f" for {profile.username}" if profile and profile.username else ""
+    name = profile.name if profile else "NAME"
+    if "5.7.139" in text or "smtpclientauthentication is disabled" in text.lower():
+        return Diagnosis(
+            "smtp_auth_disabled",
+            f"SMTP login (SMTP AUTH) is disabled{user} on Microsoft 365 ({said}).",
+            "Sign-in with OAuth still needs it: ask your Microsoft 365 administrator to enable "
+            "Authenticated SMTP for this mailbox (Set-CASMailbox -Identity "
+            f"{profile.username if profile else 'U'} -SmtpClientAuthenticationDisabled $false) "
+            "and for the tenant if it is off there.",
+            code,
+            reply,
+            "fatal",
+        )
+    if (
+        profile is not None
+        and profile.auth == "oauth2-app"
+        and ("5.7.3" in text or 500 <= code < 600)
+    ):
+        return Diagnosis(
+            "app_permission_missing",
+            f"Microsoft 365 refused the app's access token{user} ({said}): the app has no "
+            "service principal in Exchange Online or no permission on this mailbox.",
+            "An Exchange administrator runs New-ServicePrincipal -AppId "
+            f"{profile.client_id} -ObjectId <object ID of the enterprise application>, then "
+            f"Add-MailboxPermission -Identity {profile.username} -User <that service "
+            "principal> -AccessRights FullAccess; and the app needs the SMTP.SendAsApp "
+            "permission with admin consent (docs/connect.md).",
+            code,
+            reply,
+            "fatal",
+        )
+    if 400 <= code < 500:
+        return Diagnosis(
+            "transient",
+            f"The server could not log you in just now: {said}",
+            "Try again in a few minutes; too many connections at once can cause this.",
+            code,
+            reply,
+            "retry",
+        )
+    if profile is not None and profile.auth == "token-command":
+        hint = (
+            "The token command printed a token the server does not accept: check that it is "
+            f"issued for {profile.username} with the scope for SMTP "
+            "(https://outlook.office.com/SMTP.Send or https://mail.google.com/)."
+        )
+    else:
+        hint = (
+            f"Sign in again with: docmail login {name} (as {profile.username if profile else 'U'}"
+            "); if it keeps happening, the app may lack the SMTP.Send permission "
+            "(docs/connect.md)."
+        )
+    return Diagnosis(
+        "token_refused",
+        f"The server did not accept the access token{user} ({said}).",
+        hint,
+        code,
+        reply,
         "fatal",
     )
 
