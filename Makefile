@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit browser-deps sample-data clean
+.PHONY: demo test lint typecheck unit browser-deps spreadsheet-deps sample-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ browser-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+## spreadsheet-deps: LibreOffice Calc (headless) writes the files a spreadsheet program would
+spreadsheet-deps:
+	@if ! command -v soffice >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libreoffice-calc-nogui; \
+	fi
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,7 +42,7 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
-unit: $(VENV)/.test browser-deps
+unit: $(VENV)/.test browser-deps spreadsheet-deps
 	$(BIN)/pytest
 
 ## test: set up and run the whole test suite (lint, types, tests incl. browser tests)
