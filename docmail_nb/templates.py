@@ -307,15 +307,14 @@ def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> Sand
                 raise ValueError(f"money(round={round!r}): the step must be positive")
             places = max(places, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
         amount = round_amount(amount, step, places)
-        return _plain_spaces(
-            format_currency(
-                amount,
-                currency,
-                format=_signed_pattern(locale, places),
-                locale=_locale(locale),
-                currency_digits=False,
-            )
+        text = format_currency(
+            amount,
+            currency,
+            format=_signed_pattern(locale, places),
+            locale=_locale(locale),
+            currency_digits=False,
         )
+        return _swiss_apostrophe(_plain_spaces(text))
 
     def date(value: Any, format: str = "medium") -> str:
         day = to_date(value)
@@ -328,10 +327,11 @@ def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> Sand
         if digits is not None:
             amount = round_amount(amount, Decimal(1).scaleb(-digits), digits)
             pattern = "#,##0." + "0" * digits if digits else "#,##0"
-            return _plain_spaces(format_decimal(amount, pattern, locale=_locale(locale)))
+            text = format_decimal(amount, pattern, locale=_locale(locale))
+            return _swiss_apostrophe(_plain_spaces(text))
         if amount.as_tuple().exponent < -3:  # type: ignore[operator]
             amount = round_amount(amount, Decimal("0.001"), 3).normalize()
-        return _plain_spaces(format_decimal(amount, locale=_locale(locale)))
+        return _swiss_apostrophe(_plain_spaces(format_decimal(amount, locale=_locale(locale))))
 
     env = SandboxedEnvironment(
         undefined=StrictUndefined,
@@ -366,6 +366,14 @@ def _finalize(value: Any) -> Any:
 
 def _plain_spaces(text: str) -> str:
     return _SPACES.sub(" ", text)
+
+
+def _swiss_apostrophe(text: str) -> str:
+    """Digits grouped with the typographic apostrophe (1’234.50), whatever Babel's CLDR says.
+
+    CLDR versions differ between ' and ’ for de_CH; a formatted number has no other quote.
+    """
+    return text.replace("'", "’")
 
 
 class _TextExtractor(HTMLParser):
