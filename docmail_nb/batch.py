@@ -91,6 +91,7 @@ class Batch:
         *,
         documents: str | Path | None = None,
         sheet: str | int | None = None,
+        header_row: int | None = None,
         profile: Profile | str | None = None,
         ledger: LedgerLike = None,
         campaign: str | None = None,
@@ -108,6 +109,7 @@ class Batch:
             template,
             documents=documents,
             sheet=sheet,
+            header_row=header_row,
             profile=profile,
             ledger=ledger,
             campaign=campaign,
@@ -125,6 +127,7 @@ class Batch:
         template_path: str | Path | None = None,
         documents: str | Path | None = None,
         sheet: str | int | None = None,
+        header_row: int | None = None,
         profile: Profile | str | None = None,
         ledger: LedgerLike = None,
         campaign: str | None = None,
@@ -144,6 +147,7 @@ class Batch:
             template_path,
             documents=documents,
             sheet=sheet,
+            header_row=header_row,
             profile=profile,
             ledger=ledger,
             campaign=campaign,
@@ -160,6 +164,7 @@ class Batch:
         template_path: str | Path | None,
         *,
         sheet: str | int | None,
+        header_row: int | None,
         documents: str | Path | None,
         profile: Profile | str | None,
         ledger: LedgerLike,
@@ -168,7 +173,7 @@ class Batch:
         transport: Transport | None,
         password: str | None,
     ) -> Batch:
-        orders = read_orders(orders_path, sheet=sheet)
+        orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
         batch = cls(
             orders,
             template,
@@ -264,9 +269,15 @@ def plan_from_files(
     documents: str | Path | None = None,
     sheet: str | int | None = None,
     campaign: str | None = None,
+    header_row: int | None = None,
 ) -> Plan:
     """The plan of :meth:`Batch.from_files` (what ``docmail check`` shows)."""
     batch = Batch.from_files(
-        orders_path, template_path, documents=documents, sheet=sheet, campaign=campaign
+        orders_path,
+        template_path,
+        documents=documents,
+        sheet=sheet,
+        header_row=header_row,
+        campaign=campaign,
     )
     return batch.plan

@@ -21,7 +21,8 @@ from jinja2 import Template, UndefinedError
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .headers import header_problem, parse_addresses
+from .docfolder import locate, normalized
+from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import Orders
 from .templates import (
@@ -79,6 +80,7 @@ class Plan:
     problems: list[Problem]
     total_rows: int
     row_keys: dict[int, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # worth a look, not a problem
 
     @property
     def ok(self) -> bool:
@@ -139,6 +141,7 @@ def make_plan(
         problems=problems,
         total_rows=len(orders),
         row_keys=planner.row_keys,
+        notices=list(orders.notices),
     )
 
 
@@ -370,6 +373,7 @@ class _Planner:
         return " ".join(value.split())
 
     def _addresses(self, row: int, key: str | None, name: str, value: str) -> tuple[str, ...]:
+        value = join_lines(value)  # addresses on separate lines of one cell (Alt+Enter)
         problem = header_problem(value)
         if problem:
             self._problem(
@@ -469,7 +473,7 @@ class _Planner:
         if ".." in re.split(r"[/\\]", name):
             refuse(f"The attachment {name!r} leaves the documents folder.", inside)
             return None
-        path = self.documents / relative
+        path = locate(self.documents, relative)  # names matched Unicode-normalized
         if not path.exists() and not path.is_symlink():
             close = self._close_files(relative.name)
             refuse(
@@ -477,7 +481,7 @@ class _Planner:
                 f"Did you mean {close}?" if close else "Check the file name and --documents.",
             )
             return None
-        if not self._inside_documents(relative):
+        if not self._inside_documents(path.relative_to(self.documents)):
             refuse(
                 f"The attachment {name!r} is a link to a file outside the documents folder.",
                 "Copy the file into the documents folder instead of linking to it.",
@@ -515,10 +519,10 @@ class _Planner:
 
     def _close_files(self, name: str) -> str:
         try:
-            names = [p.name for p in self.documents.iterdir() if p.is_file()]
+            names = [normalized(p.name) for p in self.documents.iterdir() if p.is_file()]
         except OSError:
             return ""
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
+        close = difflib.get_close_matches(normalized(name), names, n=1, cutoff=0.7)
         return close[0] if close else ""
 
     def _bodies(self, body: str) -> tuple[str, str | None]:
