@@ -260,11 +260,22 @@ _DOCUMENTS_HELP = (
     "template's folder, else beside the orders file, else the orders file's folder."
 )
 _SHEET_HELP = "Sheet to read (name or 0-based index). Default: the first sheet."
+_DOCUMENTS_OUT_HELP = (
+    "Folder the PDFs made from Document: templates are saved into when sent. Default: "
+    "'generated' in the documents folder."
+)
 
 
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET], shared by check and preview."""
+    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] (check, preview,
+    send)."""
     func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
+    func = click.option(
+        "--documents-out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=_DOCUMENTS_OUT_HELP,
+    )(func)
     func = click.option(
         "--documents",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -282,11 +293,19 @@ def _sheet_arg(sheet: str | None) -> str | int | None:
 @main.command()
 @_orders_options
 @friendly_errors
-def check(orders: Path, template: Path, documents: Path | None, sheet: str | None) -> None:
-    """Check every row and list every problem; exit 1 when any row has one."""
+def check(
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    documents_out: Path | None,
+    sheet: str | None,
+) -> None:
+    """Check every row and list every problem (payment data too); exit 1 when any has one."""
     from .plan import plan_from_files
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    plan = plan_from_files(
+        orders, template, documents=documents, sheet=_sheet_arg(sheet), documents_out=documents_out
+    )
     if plan.problems:
         rows = [
             ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
@@ -321,14 +340,27 @@ def check(orders: Path, template: Path, documents: Path | None, sheet: str | Non
 @click.option("--row", "row", required=True, type=int, help="Sheet row number (2 = first order).")
 @friendly_errors
 def preview(
-    orders: Path, template: Path, documents: Path | None, sheet: str | None, row: int
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    documents_out: Path | None,
+    sheet: str | None,
+    row: int,
 ) -> None:
-    """Show the message of one row exactly as it will be sent."""
+    """Show the message of one row exactly as it will be sent.
+
+    A document made from a template is drawn into the 'preview' folder of the documents-out
+    folder (not recorded, not sent), with its first page as a PNG image beside it.
+    """
     from .plan import plan_from_files
     from .preview import preview as preview_row
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
-    click.echo(preview_row(plan, row).as_text(), nl=False)
+    plan = plan_from_files(
+        orders, template, documents=documents, sheet=_sheet_arg(sheet), documents_out=documents_out
+    )
+    draft = plan.draft_for_row(row)
+    folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
+    click.echo(preview_row(plan, row, documents_to=folder).as_text(), nl=False)
 
 
 # --- send -------------------------------------------------------------------------------
@@ -397,6 +429,7 @@ def send(
     orders: Path,
     template: Path,
     documents: Path | None,
+    documents_out: Path | None,
     sheet: str | None,
     profile_name: str | None,
     ledger: Path | None,
@@ -437,6 +470,7 @@ def send(
         sheet=_sheet_arg(sheet),
         sender=settings.sender,
         campaign=campaign,
+        documents_out=documents_out,
     )
     if test_row is not None:
         result = send_test(plan, test_row, settings)
