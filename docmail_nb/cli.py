@@ -63,10 +63,15 @@ def profile() -> None:
     """Save, list, show and remove SMTP profiles (the password goes to keyring)."""
 
 
-def _password_source(name: str) -> str:
+def _password_source(name: str, settings: Any = None) -> str:
     import os
 
     from .profiles import PASSWORD_ENV, has_password
+
+    if settings is not None and settings.auth != "password":
+        from .auth import auth_status
+
+        return auth_status(settings)
 
     if os.environ.get(PASSWORD_ENV):
         return f"from ${PASSWORD_ENV}"
@@ -111,7 +116,39 @@ def _password_source(name: str) -> str:
     show_default=True,
     help="Seconds to wait for the server.",
 )
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password (oauth2-app: the client secret) from standard input.",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["password", "oauth2", "oauth2-app", "token-command"]),
+    default="password",
+    show_default=True,
+    help="How to log in: a password, a Microsoft/Google sign-in (oauth2), a Microsoft app's "
+    "own credentials (oauth2-app) or a command that prints an access token.",
+)
+@click.option("--tenant", default="", help="Microsoft: your domain or directory (tenant) ID.")
+@click.option("--client-id", default="", help="Microsoft: the registered app's client ID.")
+@click.option(
+    "--authority",
+    default="",
+    help="Microsoft: sign-in address replacing https://login.microsoftonline.com/TENANT.",
+)
+@click.option(
+    "--client-secrets",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Google: the OAuth client file (Desktop app) of your Google Cloud project.",
+)
+@click.option(
+    "--certificate",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="oauth2-app: PEM file with the app's private key and certificate (instead of a secret).",
+)
+@click.option("--token-command", default="", help="token-command: prints an access token.")
 @click.option(
     "--insecure-skip-verify",
     is_flag=True,
@@ -130,9 +167,16 @@ def profile_add(
     ca_file: Path | None,
     timeout: float,
     password_stdin: bool,
+    auth: str,
+    tenant: str,
+    client_id: str,
+    authority: str,
+    client_secrets: Path | None,
+    certificate: Path | None,
+    token_command: str,
     insecure_skip_verify: bool,
 ) -> None:
-    """Save the SMTP profile NAME; asks for the password when there is a username."""
+    """Save the SMTP profile NAME; asks for the password (oauth2-app: the client secret)."""
     import os
 
     from .errors import ConfigError
@@ -158,7 +202,17 @@ def profile_add(
         timeout=timeout,
         verify_tls=not insecure_skip_verify,
         preset=preset,
+        auth=auth,  # type: ignore[arg-type]
+        tenant=tenant,
+        client_id=client_id,
+        authority=authority,
+        client_secrets=str(client_secrets.resolve()) if client_secrets else "",
+        certificate=str(certificate.resolve()) if certificate else "",
+        token_command=token_command,
     )
+    if auth != "password":
+        _save_signin_profile(settings, password_stdin)
+        return
     password = ""
     if username:
         if password_stdin:
@@ -177,6 +231,59 @@ def profile_add(
     click.echo(f"Next: docmail test --profile {name}")
 
 
+def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
+    """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
+    import os
+
+    from .auth import CLIENT_SECRET_ENV, set_client_secret
+    from .profiles import save_profile
+
+    secret = ""
+    if settings.auth == "oauth2-app" and not settings.certificate:
+        if password_stdin:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        elif not os.environ.get(CLIENT_SECRET_ENV):
+            secret = click.prompt(f"Client secret of app {settings.client_id}", hide_input=True)
+    path = save_profile(settings)
+    click.echo(f"Saved profile {settings.name!r} in {path}.")
+    if secret:
+        set_client_secret(settings, secret)
+        click.echo("The client secret is stored in keyring.")
+    elif settings.auth == "oauth2-app" and not settings.certificate:
+        click.echo(f"No client secret stored: ${CLIENT_SECRET_ENV} will be used.")
+    if settings.auth == "oauth2":
+        click.echo(f"Next: docmail login {settings.name}")
+    else:
+        click.echo(f"Next: docmail test --profile {settings.name}")
+
+
+@main.command("login")
+@click.argument("name")
+@friendly_errors
+def login_command(name: str) -> None:
+    """Sign profile NAME in (Microsoft: a device code; Google: a browser) and keep the sign-in."""
+    from .auth import sign_in
+    from .profiles import load_profile
+
+    settings = load_profile(name)
+    click.echo(sign_in(settings, show=lambda text: click.echo(text)))
+    click.echo(f"Next: docmail test --profile {name}")
+
+
+@main.command("logout")
+@click.argument("name")
+@friendly_errors
+def logout_command(name: str) -> None:
+    """Forget the sign-in (tokens) of profile NAME on this computer."""
+    from .auth import sign_out
+    from .profiles import load_profile
+
+    if sign_out(load_profile(name)):
+        click.echo(f"Signed out: the tokens of profile {name!r} are forgotten.")
+    else:
+        click.echo(f"Profile {name!r} was not signed in on this computer.")
+
+
 @profile.command("list")
 @friendly_errors
 def profile_list() -> None:
@@ -191,7 +298,7 @@ def profile_list() -> None:
         login = item.username or "(no login)"
         click.echo(
             f"{item.name}\t{item.host}:{item.port}\t{item.security}\t{login}\t"
-            f"password {_password_source(item.name)}"
+            f"{'password ' if item.auth == 'password' else ''}{_password_source(item.name, item)}"
         )
 
 
@@ -208,7 +315,10 @@ def profile_show(name: str) -> None:
     for key, value in asdict(item).items():
         click.echo(f"{key}: {value}")
     click.echo(f"sender: {item.sender or '(none)'}")
-    click.echo(f"password: {_password_source(name)}")
+    if item.auth == "password":
+        click.echo(f"password: {_password_source(name)}")
+    else:
+        click.echo(f"sign-in: {_password_source(name, item)}")
     limits = {k: v for k, v in asdict(item.limits).items() if v is not None}
     if limits:
         click.echo("limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
@@ -218,7 +328,7 @@ def profile_show(name: str) -> None:
 @click.argument("name")
 @friendly_errors
 def profile_remove(name: str) -> None:
-    """Remove profile NAME and forget its password."""
+    """Remove profile NAME and forget its password and tokens."""
     from .profiles import remove_profile
 
     remove_profile(name)
@@ -259,7 +369,14 @@ _DOCUMENTS_HELP = (
     "Folder the Attachment paths are relative to. Default: a 'documents' folder beside the "
     "template's folder, else beside the orders file, else the orders file's folder."
 )
-_SHEET_HELP = "Sheet to read (name or 0-based index). Default: the first sheet."
+_SHEET_HELP = (
+    "Sheet to read: its name (2026 is the sheet named 2026), else its 0-based index. "
+    "Default: the first sheet."
+)
+_HEADER_ROW_HELP = (
+    "Row that holds the column names (rows above it, a title or a date, are ignored). "
+    "Default: the first row that is not empty."
+)
 _DOCUMENTS_OUT_HELP = (
     "Folder the PDFs made from Document: templates are saved into when sent. Default: "
     "'generated' in the documents folder."
@@ -267,8 +384,11 @@ _DOCUMENTS_OUT_HELP = (
 
 
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] (check, preview,
-    send)."""
+    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N],
+    shared by commands."""
+    func = click.option(
+        "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
+    )(func)
     func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
     func = click.option(
         "--documents-out",
@@ -286,8 +406,9 @@ def _orders_options(func: F) -> F:
     return click.argument("orders", type=click.Path(dir_okay=False, path_type=Path))(func)
 
 
-def _sheet_arg(sheet: str | None) -> str | int | None:
-    return int(sheet) if sheet is not None and sheet.isdigit() else sheet
+def _sheet_arg(sheet: str | None) -> str | None:
+    """The sheet as given: read_orders takes a name first, an index only where none fits."""
+    return sheet
 
 
 @main.command()
@@ -299,13 +420,23 @@ def check(
     documents: Path | None,
     documents_out: Path | None,
     sheet: str | None,
+    header_row: int | None,
 ) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
     from .plan import plan_from_files
 
     plan = plan_from_files(
-        orders, template, documents=documents, sheet=_sheet_arg(sheet), documents_out=documents_out
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        header_row=header_row,
+        documents_out=documents_out,
     )
+    for notice in plan.notices:
+        click.secho(f"Notice: {notice}", fg="yellow")
+    if plan.notices:
+        click.echo("")
     if plan.problems:
         rows = [
             ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
@@ -345,6 +476,7 @@ def preview(
     documents: Path | None,
     documents_out: Path | None,
     sheet: str | None,
+    header_row: int | None,
     row: int,
 ) -> None:
     """Show the message of one row exactly as it will be sent.
@@ -356,7 +488,12 @@ def preview(
     from .preview import preview as preview_row
 
     plan = plan_from_files(
-        orders, template, documents=documents, sheet=_sheet_arg(sheet), documents_out=documents_out
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        header_row=header_row,
+        documents_out=documents_out,
     )
     draft = plan.draft_for_row(row)
     folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
@@ -431,6 +568,7 @@ def send(
     documents: Path | None,
     documents_out: Path | None,
     sheet: str | None,
+    header_row: int | None,
     profile_name: str | None,
     ledger: Path | None,
     campaign: str | None,
@@ -468,6 +606,7 @@ def send(
         template,
         documents=documents,
         sheet=_sheet_arg(sheet),
+        header_row=header_row,
         sender=settings.sender,
         campaign=campaign,
         documents_out=documents_out,
@@ -505,7 +644,7 @@ def send(
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
-        rows = read_orders(orders, sheet=_sheet_arg(sheet))
+        rows = read_orders(orders, sheet=_sheet_arg(sheet), header_row=header_row)
         click.echo(f"Rows to fix written to {report.save_failed_rows(rows, failed_path)}")
     if report.fatal is not None:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)

@@ -21,9 +21,10 @@ from jinja2 import Template, UndefinedError
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
+from .docfolder import locate, normalized
 from .documents import DocumentPlanner, PlannedDocument
 from .errors import DocmailError
-from .headers import header_problem, parse_addresses
+from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import Orders, read_orders, sheet_names
 from .templates import (
@@ -68,6 +69,7 @@ class Plan:
     problems: list[Problem]
     total_rows: int
     row_keys: dict[int, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # worth a look, not a problem
 
     @property
     def ok(self) -> bool:
@@ -123,6 +125,7 @@ def make_plan(
         problems=problems,
         total_rows=len(orders),
         row_keys=planner.row_keys,
+        notices=list(orders.notices),
     )
 
 
@@ -390,6 +393,7 @@ class _Planner:
         return " ".join(value.split())
 
     def _addresses(self, row: int, key: str | None, name: str, value: str) -> tuple[str, ...]:
+        value = join_lines(value)  # addresses on separate lines of one cell (Alt+Enter)
         problem = header_problem(value)
         if problem:
             self._problem(
@@ -512,7 +516,7 @@ class _Planner:
         if ".." in re.split(r"[/\\]", name):
             refuse(f"The attachment {name!r} leaves the documents folder.", inside)
             return None
-        path = self.documents / relative
+        path = locate(self.documents, relative)  # names matched Unicode-normalized
         if not path.exists() and not path.is_symlink():
             close = self._close_files(relative.name)
             refuse(
@@ -520,7 +524,7 @@ class _Planner:
                 f"Did you mean {close}?" if close else "Check the file name and --documents.",
             )
             return None
-        if not self._inside_documents(relative):
+        if not self._inside_documents(path.relative_to(self.documents)):
             refuse(
                 f"The attachment {name!r} is a link to a file outside the documents folder.",
                 "Copy the file into the documents folder instead of linking to it.",
@@ -558,10 +562,10 @@ class _Planner:
 
     def _close_files(self, name: str) -> str:
         try:
-            names = [p.name for p in self.documents.iterdir() if p.is_file()]
+            names = [normalized(p.name) for p in self.documents.iterdir() if p.is_file()]
         except OSError:
             return ""
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
+        close = difflib.get_close_matches(normalized(name), names, n=1, cutoff=0.7)
         return close[0] if close else ""
 
     def _bodies(self, body: str) -> tuple[str, str | None]:
@@ -617,6 +621,7 @@ def plan_from_files(
     sheet: str | int | None = None,
     sender: str = "",
     campaign: str | None = None,
+    header_row: int | None = None,
     documents_out: str | Path | None = None,
 ) -> Plan:
     """Read the orders and the template and plan them (what ``docmail check`` does).
@@ -625,7 +630,7 @@ def plan_from_files(
     documents go to ``documents_out`` (default: ``generated`` in the documents folder).
     """
     template = load_template(template_path)
-    orders = read_orders(orders_path, sheet=sheet)
+    orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
     folder = documents if documents else default_documents(orders_path, template_path)
     plan = make_plan(
         orders,
