@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit browser-deps sample-data clean
+.PHONY: demo test lint typecheck unit browser-deps imap-deps sample-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ browser-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+## imap-deps: Debian's Dovecot, the IMAP server the tests start on 127.0.0.1 (no system service used)
+imap-deps:
+	@if [ ! -x /usr/sbin/dovecot ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dovecot-imapd; \
+	fi
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,7 +42,7 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
-unit: $(VENV)/.test browser-deps
+unit: $(VENV)/.test browser-deps imap-deps
 	$(BIN)/pytest
 
 ## test: set up and run the whole test suite (lint, types, tests incl. browser tests)

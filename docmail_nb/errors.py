@@ -13,6 +13,7 @@ Every error a user can see says what happened, to which row or setting, and what
     │   ├── OrdersError           unreadable spreadsheet, bad or duplicate column names
     │   └── TemplateError         unreadable template, bad header block, Jinja syntax
     ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
+    ├── MailboxError              the IMAP server could not be used; ``.kind`` says why
     ├── BatchFailed               the check found problem rows or messages failed (exit 1)
     └── LedgerError               the ledger file cannot be opened or is from another version
 """
@@ -30,6 +31,7 @@ __all__ = [
     "DocmailError",
     "InputError",
     "LedgerError",
+    "MailboxError",
     "OrdersError",
     "ProfileError",
     "SMTPProblem",
@@ -86,6 +88,14 @@ class SMTPProblem(DocmailError):
     def __init__(self, diagnosis: Diagnosis) -> None:
         super().__init__(diagnosis.summary, diagnosis.hint)
         self.diagnosis = diagnosis
+
+
+class MailboxError(DocmailError):
+    """The IMAP server (the Sent folder) could not be reached or used; ``kind`` says why."""
+
+    def __init__(self, message: str, hint: str = "", *, kind: str = "refused") -> None:
+        super().__init__(message, hint)
+        self.kind = kind
 
 
 class BatchFailed(DocmailError):

@@ -573,6 +573,25 @@ def _dry_run(
             book.close()
 
 
+_WINDOW_NAMES = {60.0: "per-minute", 3600.0: "hourly", 86400.0: "daily"}
+
+
+def _capped_note(profile: Profile, left: int, window: float | None, free_at: float | None) -> str:
+    """Which rolling limit stopped the run, what waits, and when there is room again."""
+    from datetime import datetime
+
+    name = _WINDOW_NAMES.get(window or 0.0, "sending")
+    limits = "; ".join(profile.limits.lines()) or "the provider's limit"
+    note = (
+        f"The {name} limit of the profile {profile.name!r} is reached ({limits}; counted "
+        f"over every run in the ledger): {left} message(s) stay planned for the next run."
+    )
+    if free_at is not None:
+        when = datetime.fromtimestamp(free_at).astimezone()
+        note += f" The next message fits from {when:%Y-%m-%d %H:%M %Z}."
+    return note
+
+
 class _Batch:
     """One run of send_plan: a queue of drafts, K workers, shared limits."""
 
@@ -608,6 +627,7 @@ class _Batch:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.capped = False
+        self.capped_at: tuple[float | None, float | None] = (None, None)
         self.claimed = 0
         self.errors: list[BaseException] = []
         self.run_id = ""
@@ -634,10 +654,7 @@ class _Batch:
         self.report.results.extend(self.results[i] for i in sorted(self.results))
         if self.capped:
             left = sum(1 for r in self.report.results if r.state == "planned")
-            self.report.notes.append(
-                f"The daily limit of the profile {self.profile.name!r} is reached: {left} "
-                "message(s) stay planned for the next run."
-            )
+            self.report.notes.append(_capped_note(self.profile, left, *self.capped_at))
         if self.errors:
             raise self.errors[0]
 
@@ -674,7 +691,7 @@ class _Batch:
                 draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
             )
         if self.capped:
-            return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+            return _result(draft, "planned", error="Not sent: a sending limit is reached.")
         if self.options.limit is not None and self.claimed >= self.options.limit:
             return _result(draft, "planned", error="Not sent: beyond --limit.")
         return None
@@ -709,14 +726,14 @@ class _Batch:
             account=self.account,
             resend_unknown=self.options.resend_unknown,
             resend_changed=self.options.resend_changed,
-            messages_per_day=limits.messages_per_day,
-            recipients_per_day=limits.recipients_per_day,
+            windows=limits.windows(),
         )
         if not claim.ok:
             with self.lock:
                 self.claimed -= 1
                 if claim.decision == "capped":
                     self.capped = True
+                    self.capped_at = (claim.window, claim.free_at)
             return self._not_claimed(draft, claim.decision, message_id), conn
         if self.limiter is not None:
             self.limiter.acquire()
