@@ -12,9 +12,11 @@ The notebook panels live in ``docmail_nb.widgets``.
 
 from __future__ import annotations
 
+from .diagnosis import diagnose
 from .errors import (
     BatchFailed,
     ConfigError,
+    Diagnosis,
     DocmailError,
     InputError,
     LedgerError,
@@ -27,17 +29,10 @@ from .errors import (
 )
 from .ledger import Entry, Ledger, default_ledger_path
 from .mailbox import MailboxCheck, check_mailbox, open_mailbox
+from .message import Attachment, Draft
 from .orders import Orders, read_orders, sheet_names
-from .plan import (
-    Attachment,
-    Draft,
-    Plan,
-    Preview,
-    Problem,
-    make_plan,
-    plan_from_files,
-    preview,
-)
+from .plan import Plan, Problem, make_plan, plan_from_files
+from .preview import Preview, preview
 from .profiles import (
     PRESETS,
     USUAL_PORT,
@@ -59,8 +54,9 @@ from .reconcile import MailboxSync, sync_mailbox
 from .sample import sample_dir
 from .send import MessageResult, Report, SendOptions, send_plan, send_test
 from .sink import CapturedMessage, CaptureServer
-from .smtp import Delivery, Diagnosis, TestResult, connect, deliver, diagnose, test_connection
+from .smtp import Delivery, connect, deliver, test_connection
 from .templates import MessageTemplate, load_template, make_environment, parse_template
+from .transport import MemoryTransport, SMTPTransport, Transport
 
 __all__ = [
     "PRESETS",
@@ -82,6 +78,7 @@ __all__ = [
     "MailboxCheck",
     "MailboxError",
     "MailboxSync",
+    "MemoryTransport",
     "MessageResult",
     "MessageTemplate",
     "Orders",
@@ -94,10 +91,11 @@ __all__ = [
     "ProfileError",
     "Report",
     "SMTPProblem",
+    "SMTPTransport",
     "SecretStoreError",
     "SendOptions",
     "TemplateError",
-    "TestResult",
+    "Transport",
     "check_mailbox",
     "connect",
     "default_ledger_path",

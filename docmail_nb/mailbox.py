@@ -21,8 +21,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Literal
 
-from .errors import MailboxError
-from .profiles import Profile, get_password
+from .errors import MailboxError, SecretStoreError
+from .profiles import Profile, require_password
 
 __all__ = [
     "SENT_NAMES",
@@ -178,7 +178,7 @@ def sent_copy(msg: EmailMessage, bcc: Sequence[str] = ()) -> bytes:
 
 Kind = Literal[
     "no_imap",
-    "no_password",
+    "no_login",
     "bad_ca_file",
     "untrusted_certificate",
     "hostname_mismatch",
@@ -195,7 +195,7 @@ Kind = Literal[
 ]
 
 _CONFIG_KINDS = frozenset(
-    {"no_imap", "no_password", "bad_ca_file", "folder_missing", "no_sent_folder"}
+    {"no_imap", "no_login", "bad_ca_file", "folder_missing", "no_sent_folder"}
 )
 
 
@@ -431,14 +431,13 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
             f"Profile {profile.name!r} has no IMAP server.",
             f"Add one with 'docmail profile add {profile.name} ... --imap-host HOST'.",
         )
-    secret = password if password is not None else get_password(profile.name)
-    if secret is None:
+    if not profile.username:
         raise _problem(
-            "no_password",
-            f"No password is known for profile {profile.name!r} (user {profile.username}).",
-            "Save it with 'docmail profile add ... --password-stdin', or set "
-            "DOCMAIL_SMTP_PASSWORD for a job without keyring.",
+            "no_login",
+            f"Profile {profile.name!r} has an IMAP server but no username to log in with.",
+            "IMAP uses the profile's SMTP login: add --username (and its password).",
         )
+    secret = require_password(profile, password) or ""
     context = _tls_context(profile)
     port = profile.imap_port_or_default
     conn: imaplib.IMAP4 | None = None
@@ -508,6 +507,8 @@ def check_mailbox(profile: Profile, password: str | None = None) -> MailboxCheck
             folder = mailbox.sent_folder()
     except MailboxError as exc:
         return MailboxCheck(False, exc.message, exc.hint, kind=exc.kind)
+    except SecretStoreError as exc:
+        return MailboxCheck(False, exc.message, exc.hint, kind="no_password")
     how = "marked as Sent" if folder.special_sent and not profile.sent_folder else "by name"
     if profile.sent_folder:
         how = "as set in the profile"
