@@ -3,7 +3,24 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit browser-deps imap-deps sample-data clean
+.PHONY: demo test lint typecheck unit browser-deps pdf-deps test-deps sample-data clean
+
+# Debian packages: WeasyPrint draws PDFs with Pango and HarfBuzz; the QR-bill's font is Arial
+# or a metric twin (Liberation Sans). The tests read PDFs back with poppler and start
+# Dovecot on 127.0.0.1 as the IMAP server (its own configuration; no system service is used).
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
+TEST_DEBS := poppler-utils dovecot-imapd
+
+# $(call apt_install,PACKAGES): install those of PACKAGES that are missing (Debian/Ubuntu only)
+define apt_install
+missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+  | grep -q 'install ok installed' || echo $$p; done); \
+if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  echo "Installing Debian packages:" $$missing; \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+fi
+endef
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +35,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## demo: set up and run the demo on the embedded capture server
-demo: $(VENV)/.runtime
+demo: $(VENV)/.runtime pdf-deps
 	$(BIN)/docmail demo
 
 ## browser-deps: Debian's Chromium for the browser tests (never a browser download)
@@ -28,12 +45,13 @@ browser-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
-## imap-deps: Debian's Dovecot, the IMAP server the tests start on 127.0.0.1 (no system service used)
-imap-deps:
-	@if [ ! -x /usr/sbin/dovecot ]; then \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dovecot-imapd; \
-	fi
+## pdf-deps: the libraries and fonts WeasyPrint draws documents with
+pdf-deps:
+	@$(call apt_install,$(PDF_DEBS))
+
+## test-deps: poppler-utils, with which the tests read PDFs back, and Dovecot for IMAP
+test-deps: pdf-deps
+	@$(call apt_install,$(TEST_DEBS))
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
@@ -42,7 +60,7 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
-unit: $(VENV)/.test browser-deps imap-deps
+unit: $(VENV)/.test browser-deps test-deps
 	$(BIN)/pytest
 
 ## test: set up and run the whole test suite (lint, types, tests incl. browser tests)

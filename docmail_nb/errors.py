@@ -11,7 +11,8 @@ Every error a user can see says what happened, to which row or setting, and what
     │   └── SecretStoreError      no usable keyring backend, or no password anywhere
     ├── InputError                a file the user gave cannot be used (the CLI exits 2)
     │   ├── OrdersError           unreadable spreadsheet, bad or duplicate column names
-    │   └── TemplateError         unreadable template, bad header block, Jinja syntax
+    │   ├── TemplateError         unreadable template, bad header block, Jinja syntax
+    │   └── DocumentError         a document template or a row's payment data cannot be used
     ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
     │                             (a :class:`Diagnosis`: what happened, what to do, the outcome)
     ├── MailboxError              the IMAP server could not be used; ``.kind`` says why
@@ -29,6 +30,7 @@ __all__ = [
     "ConfigError",
     "Diagnosis",
     "DocmailError",
+    "DocumentError",
     "InputError",
     "LedgerError",
     "MailboxError",
@@ -104,6 +106,10 @@ class OrdersError(InputError):
 
 class TemplateError(InputError):
     """The message template cannot be parsed or compiled."""
+
+
+class DocumentError(InputError):
+    """A document (PDF) cannot be made: its template, or a row's payment data for a QR-bill."""
 
 
 class SMTPProblem(DocmailError):

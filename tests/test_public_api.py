@@ -8,7 +8,7 @@ import docmail_nb.widgets
 PUBLIC = {
     # errors
     "DocmailError", "ConfigError", "ProfileError", "SecretStoreError", "InputError",
-    "OrdersError", "TemplateError", "SMTPProblem", "LedgerError", "BatchFailed",
+    "OrdersError", "TemplateError", "DocumentError", "SMTPProblem", "LedgerError", "BatchFailed",
     # profiles and SMTP
     "Profile", "Limits", "Preset", "PRESETS", "USUAL_PORT", "profile_from_preset",
     "docmail_home", "list_profiles", "load_profile", "save_profile", "remove_profile",
