@@ -368,11 +368,21 @@ _DOCUMENTS_HELP = (
     "Folder the Attachment paths are relative to. Default: a 'documents' folder beside the "
     "template's folder, else beside the orders file, else the orders file's folder."
 )
-_SHEET_HELP = "Sheet to read (name or 0-based index). Default: the first sheet."
+_SHEET_HELP = (
+    "Sheet to read: its name (2026 is the sheet named 2026), else its 0-based index. "
+    "Default: the first sheet."
+)
+_HEADER_ROW_HELP = (
+    "Row that holds the column names (rows above it, a title or a date, are ignored). "
+    "Default: the first row that is not empty."
+)
 
 
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET], shared by check and preview."""
+    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET] [--header-row N], shared by commands."""
+    func = click.option(
+        "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
+    )(func)
     func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
     func = click.option(
         "--documents",
@@ -384,18 +394,27 @@ def _orders_options(func: F) -> F:
     return click.argument("orders", type=click.Path(dir_okay=False, path_type=Path))(func)
 
 
-def _sheet_arg(sheet: str | None) -> str | int | None:
-    return int(sheet) if sheet is not None and sheet.isdigit() else sheet
+def _sheet_arg(sheet: str | None) -> str | None:
+    """The sheet as given: read_orders takes a name first, an index only where none fits."""
+    return sheet
 
 
 @main.command()
 @_orders_options
 @friendly_errors
-def check(orders: Path, template: Path, documents: Path | None, sheet: str | None) -> None:
+def check(
+    orders: Path, template: Path, documents: Path | None, sheet: str | None, header_row: int | None
+) -> None:
     """Check every row and list every problem; exit 1 when any row has one."""
     from .plan import plan_from_files
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    plan = plan_from_files(
+        orders, template, documents=documents, sheet=_sheet_arg(sheet), header_row=header_row
+    )
+    for notice in plan.notices:
+        click.secho(f"Notice: {notice}", fg="yellow")
+    if plan.notices:
+        click.echo("")
     if plan.problems:
         rows = [
             ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
@@ -430,13 +449,20 @@ def check(orders: Path, template: Path, documents: Path | None, sheet: str | Non
 @click.option("--row", "row", required=True, type=int, help="Sheet row number (2 = first order).")
 @friendly_errors
 def preview(
-    orders: Path, template: Path, documents: Path | None, sheet: str | None, row: int
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    sheet: str | None,
+    header_row: int | None,
+    row: int,
 ) -> None:
     """Show the message of one row exactly as it will be sent."""
     from .plan import plan_from_files
     from .preview import preview as preview_row
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    plan = plan_from_files(
+        orders, template, documents=documents, sheet=_sheet_arg(sheet), header_row=header_row
+    )
     click.echo(preview_row(plan, row).as_text(), nl=False)
 
 
@@ -507,6 +533,7 @@ def send(
     template: Path,
     documents: Path | None,
     sheet: str | None,
+    header_row: int | None,
     profile_name: str | None,
     ledger: Path | None,
     campaign: str | None,
@@ -544,6 +571,7 @@ def send(
         template,
         documents=documents,
         sheet=_sheet_arg(sheet),
+        header_row=header_row,
         sender=settings.sender,
         campaign=campaign,
     )
@@ -580,7 +608,7 @@ def send(
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
-        rows = read_orders(orders, sheet=_sheet_arg(sheet))
+        rows = read_orders(orders, sheet=_sheet_arg(sheet), header_row=header_row)
         click.echo(f"Rows to fix written to {report.save_failed_rows(rows, failed_path)}")
     if report.fatal is not None:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
