@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Literal
 
-from .errors import MailboxError, SecretStoreError
+from .errors import DocmailError, MailboxError, SecretStoreError
 from .profiles import Profile, require_password
 
 __all__ = [
@@ -437,7 +437,7 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
             f"Profile {profile.name!r} has an IMAP server but no username to log in with.",
             "IMAP uses the profile's SMTP login: add --username (and its password).",
         )
-    secret = require_password(profile, password) or ""
+    secret = "" if profile.auth != "password" else require_password(profile, password) or ""
     context = _tls_context(profile)
     port = profile.imap_port_or_default
     conn: imaplib.IMAP4 | None = None
@@ -464,7 +464,13 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
             _shutdown(conn)
         raise
     try:
-        conn.login(profile.username, secret)
+        if profile.auth == "password":
+            conn.login(profile.username, secret)
+        else:  # the SMTP sign-in's access token, over SASL XOAUTH2
+            from .auth import access_token, xoauth2
+
+            token = access_token(profile).value
+            conn.authenticate("XOAUTH2", lambda _: xoauth2(profile.username, token).encode())
     except imaplib.IMAP4.abort as exc:
         _shutdown(conn)
         raise _diagnose(exc, profile) from None
@@ -479,6 +485,9 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
     except OSError as exc:
         _shutdown(conn)
         raise _diagnose(exc, profile) from None
+    except DocmailError as exc:  # no access token (sign-in expired, token command failed)
+        _shutdown(conn)
+        raise _problem("login_failed", exc.message, exc.hint) from None
     return Mailbox(conn, profile)
 
 
