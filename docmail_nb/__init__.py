@@ -22,6 +22,7 @@ from .errors import (
     DocumentError,
     InputError,
     LedgerError,
+    MailboxError,
     OrdersError,
     ProfileError,
     SecretStoreError,
@@ -29,6 +30,7 @@ from .errors import (
     TemplateError,
 )
 from .ledger import Entry, Ledger, default_ledger_path
+from .mailbox import MailboxCheck, check_mailbox, open_mailbox
 from .message import Attachment, Draft
 from .orders import Orders, read_orders, sheet_names
 from .plan import Plan, Problem, make_plan
@@ -50,6 +52,7 @@ from .profiles import (
     save_profile,
     set_password,
 )
+from .reconcile import MailboxSync, sync_mailbox
 from .sample import sample_dir
 from .send import MessageResult, Report, SendOptions, send_plan, send_test
 from .sink import CapturedMessage, CaptureServer
@@ -76,6 +79,9 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "Limits",
+    "MailboxCheck",
+    "MailboxError",
+    "MailboxSync",
     "MemoryTransport",
     "MessageResult",
     "MessageTemplate",
@@ -94,6 +100,7 @@ __all__ = [
     "SendOptions",
     "TemplateError",
     "Transport",
+    "check_mailbox",
     "connect",
     "default_ledger_path",
     "deliver",
@@ -107,6 +114,7 @@ __all__ = [
     "load_template",
     "make_environment",
     "make_plan",
+    "open_mailbox",
     "parse_template",
     "plan_from_files",
     "preview",
@@ -119,5 +127,6 @@ __all__ = [
     "send_test",
     "set_password",
     "sheet_names",
+    "sync_mailbox",
     "test_connection",
 ]

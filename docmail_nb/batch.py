@@ -53,6 +53,7 @@ class Batch:
         template: MessageTemplate,
         *,
         documents: str | Path | None = None,
+        documents_out: str | Path | None = None,
         template_path: str | Path | None = None,
         profile: Profile | str | None = None,
         ledger: LedgerLike = None,
@@ -73,7 +74,13 @@ class Batch:
         self.transport = transport
         self._profile = profile
         self._password = password
-        self.plan: Plan = make_plan(orders, template, documents=self.documents, campaign=campaign)
+        self.plan: Plan = make_plan(
+            orders,
+            template,
+            documents=self.documents,
+            documents_out=documents_out,
+            campaign=campaign,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -90,6 +97,7 @@ class Batch:
         template: str | Path,
         *,
         documents: str | Path | None = None,
+        documents_out: str | Path | None = None,
         sheet: str | int | None = None,
         header_row: int | None = None,
         profile: Profile | str | None = None,
@@ -108,6 +116,7 @@ class Batch:
             load_template(template),
             template,
             documents=documents,
+            documents_out=documents_out,
             sheet=sheet,
             header_row=header_row,
             profile=profile,
@@ -126,6 +135,7 @@ class Batch:
         *,
         template_path: str | Path | None = None,
         documents: str | Path | None = None,
+        documents_out: str | Path | None = None,
         sheet: str | int | None = None,
         header_row: int | None = None,
         profile: Profile | str | None = None,
@@ -141,11 +151,13 @@ class Batch:
         template file, helps find the documents folder.
         """
         name = Path(template_path).stem if template_path else "template"
+        folder = Path(template_path).parent if template_path else None
         return cls._read(
             orders,
-            parse_template(template_text, name=name or "template"),
+            parse_template(template_text, name=name or "template", folder=folder),
             template_path,
             documents=documents,
+            documents_out=documents_out,
             sheet=sheet,
             header_row=header_row,
             profile=profile,
@@ -166,6 +178,7 @@ class Batch:
         sheet: str | int | None,
         header_row: int | None,
         documents: str | Path | None,
+        documents_out: str | Path | None,
         profile: Profile | str | None,
         ledger: LedgerLike,
         campaign: str | None,
@@ -178,6 +191,7 @@ class Batch:
             orders,
             template,
             documents=documents,
+            documents_out=documents_out,
             template_path=template_path,
             profile=profile,
             ledger=ledger,
@@ -225,9 +239,13 @@ class Batch:
             return ""
         return self.profile.sender
 
-    def preview(self, row: int) -> Preview:
-        """Sheet row ``row``'s message exactly as it will be sent (row 2 is the first order)."""
-        return preview(self.plan, row, self.sender)
+    def preview(self, row: int, documents_to: Path | None = None) -> Preview:
+        """Sheet row ``row``'s message exactly as it will be sent (row 2 is the first order).
+
+        Documents made from a template are drawn into ``documents_to`` (else a temporary
+        folder), recorded nowhere.
+        """
+        return preview(self.plan, row, self.sender, documents_to=documents_to)
 
     def pending(self) -> Pending:
         """What ``send()`` would send now, whether to ask first, and the question to ask."""
@@ -270,6 +288,7 @@ def plan_from_files(
     sheet: str | int | None = None,
     campaign: str | None = None,
     header_row: int | None = None,
+    documents_out: str | Path | None = None,
 ) -> Plan:
     """The plan of :meth:`Batch.from_files` (what ``docmail check`` shows)."""
     batch = Batch.from_files(
@@ -278,6 +297,7 @@ def plan_from_files(
         documents=documents,
         sheet=sheet,
         header_row=header_row,
+        documents_out=documents_out,
         campaign=campaign,
     )
     return batch.plan

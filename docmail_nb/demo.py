@@ -22,13 +22,14 @@ __all__ = ["run_demo"]
 Echo = Callable[[str], None]
 
 
-def _batches(profile: Profile, ledger: Ledger) -> list[Batch]:
+def _batches(profile: Profile, ledger: Ledger, made: Path) -> list[Batch]:
     data = sample_dir()
     return [
         Batch.from_files(
             data / "orders.xlsx",
             data / "templates" / template_file,
             sheet=sheet,
+            documents_out=made,
             profile=profile,
             ledger=ledger,
         )
@@ -49,7 +50,9 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
     """Run the demo in ``folder`` (made afresh); True when every message went out once."""
     folder = Path(folder).resolve()
     outbox, ledger_path = folder / "outbox", folder / "ledger.sqlite"
+    made = folder / "documents"  # the invoices docmail makes, with their QR-bills
     shutil.rmtree(outbox, ignore_errors=True)
+    shutil.rmtree(made, ignore_errors=True)
     for stale in folder.glob("ledger.sqlite*"):
         stale.unlink()
     folder.mkdir(parents=True, exist_ok=True)
@@ -60,7 +63,7 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
         echo(f"Sample data: {sample_dir()}\n")
 
         echo("1. Read and check every row")
-        batches = _batches(profile, ledger)
+        batches = _batches(profile, ledger, made)
         for batch in batches:
             echo(f"   {batch.plan.campaign:<14} {batch.plan.summary()}")
         problems = [problem for batch in batches for problem in batch.plan.problems]
@@ -70,7 +73,8 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
         first = batches[0]
         row = first.plan.drafts[0].rows[0]
         echo(f"\n2. Preview of {first.plan.campaign} row {row}, exactly as it will be sent\n")
-        for line in first.preview(row).as_text().splitlines():
+        shown = first.preview(row, documents_to=folder / "preview")
+        for line in shown.as_text().splitlines():
             echo(f"   | {line}")
 
         echo(f"\n3. Send through {profile.host}:{profile.port}, recorded in {ledger_path.name}")
@@ -82,10 +86,12 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
         echo(f"\n   {captured} messages captured in {outbox} (a Maildir: new/ holds them)")
 
         echo("\n4. Second pass: the same batch again")
-        again = [batch.send() for batch in _batches(profile, ledger)]
+        again = [batch.send() for batch in _batches(profile, ledger, made)]
         sent_again = sum(r.counts().get("sent", 0) for r in again)
         skipped = sum(r.counts().get("skipped", 0) for r in again)
         echo(f"   {sent_again} sent, {skipped} already sent (skipped): nothing goes out twice.")
+        for note in (note for report in again for note in report.notes):
+            echo(f"   {note}")
         captured_after = len(sink.messages)
 
     sent = sum(r.counts().get("sent", 0) for r in reports)
