@@ -505,3 +505,19 @@ def test_preset_fills_the_imap_host_and_copies_by_provider() -> None:
     assert (panel.imap_host.value, panel.copy_to_sent.value) == ("mail.cyon.ch", True)
     panel.preset.value = "microsoft365"
     assert (panel.imap_host.value, panel.copy_to_sent.value) == ("", False)
+
+
+def test_send_panel_shows_the_first_page_of_a_made_invoice(
+    capture: CaptureServer, ledger_file: Path
+) -> None:
+    panel = SendPanel(
+        template=sample_dir() / "templates" / "qr_invoice.txt",
+        sheet="Rechnungen",
+        profile=capture.profile(),
+        ledger=ledger_file,
+    )
+    assert "10 messages ready" in panel.check_status.value
+    assert "invoice-R-2026-1041.pdf" in panel.preview.value
+    assert "<img alt='invoice-R-2026-1041.pdf, page 1'" in panel.preview.value
+    assert "data:image/png;base64," in panel.preview.value
+    assert capture.messages == []
