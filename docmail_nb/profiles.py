@@ -47,6 +47,7 @@ __all__ = [
     "is_loopback",
     "list_profiles",
     "load_profile",
+    "preset_imap",
     "preset_server",
     "profile_from_preset",
     "profiles_file",
@@ -411,6 +412,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def preset_imap(preset: str) -> dict[str, Any]:
+    """The IMAP settings a preset starts a profile with.
+
+    Hosters: their IMAP server, copies in Sent on. Where the provider files SMTP mail in Sent
+    itself (``files_sent``): no IMAP server (opt-in, for settling unknowns only), copies off.
+    """
+    chosen = PRESETS[preset]
+    return {
+        "imap_host": "" if chosen.files_sent else chosen.imap_host,
+        "copy_to_sent": not chosen.files_sent,
+    }
+
+
 def preset_server(
     preset: str,
     *,
@@ -446,13 +460,7 @@ def profile_from_preset(
         raise ProfileError(
             "No SMTP host was given.", "Give the server's host, e.g. --host smtp.example.ch."
         )
-    chosen = PRESETS[preset]
-    values: dict[str, Any] = {
-        # where the provider files SMTP mail in Sent itself, IMAP is opt-in (--imap-host)
-        "imap_host": "" if chosen.files_sent else chosen.imap_host,
-        "copy_to_sent": not chosen.files_sent,
-        **settings,
-    }
+    values: dict[str, Any] = {**preset_imap(preset), **settings}
     return Profile(name=name, host=host, port=port, security=security, preset=preset, **values)
 
 
