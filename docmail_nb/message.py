@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import ConfigError, InputError
 from .headers import addr_spec, header_problem
+from .wire import idna_address
 
 __all__ = ["Attachment", "Draft", "size_text"]
 
@@ -92,7 +93,7 @@ class Draft:
         seed = json.dumps([campaign, self.key, content_hash], ensure_ascii=False)
         digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
         sender = self.sender or default_sender
-        domain = addr_spec(sender).rpartition("@")[2] if sender else ""
+        domain = idna_address(addr_spec(sender)).rpartition("@")[2] if sender else ""
         return f"<{digest}@{domain or 'docmail.invalid'}>"
 
     def build(self, campaign: str, default_sender: str = "") -> EmailMessage:
@@ -132,6 +133,9 @@ class Draft:
         for item, data in zip(self.attachments, files, strict=True):
             maintype, _, subtype = item.content_type.partition("/")
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=item.filename)
+        for part in msg.walk():
+            if part is not msg:
+                del part["MIME-Version"]  # the message has it once, at the top (RFC 2045)
         return msg, content_hash
 
     def _read(self, item: Attachment) -> bytes:
