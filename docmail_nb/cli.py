@@ -63,10 +63,15 @@ def profile() -> None:
     """Save, list, show and remove SMTP profiles (the password goes to keyring)."""
 
 
-def _password_source(name: str) -> str:
+def _password_source(name: str, settings: Any = None) -> str:
     import os
 
     from .profiles import PASSWORD_ENV, has_password
+
+    if settings is not None and settings.auth != "password":
+        from .auth import auth_status
+
+        return auth_status(settings)
 
     if os.environ.get(PASSWORD_ENV):
         return f"from ${PASSWORD_ENV}"
@@ -111,7 +116,39 @@ def _password_source(name: str) -> str:
     show_default=True,
     help="Seconds to wait for the server.",
 )
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password (oauth2-app: the client secret) from standard input.",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["password", "oauth2", "oauth2-app", "token-command"]),
+    default="password",
+    show_default=True,
+    help="How to log in: a password, a Microsoft/Google sign-in (oauth2), a Microsoft app's "
+    "own credentials (oauth2-app) or a command that prints an access token.",
+)
+@click.option("--tenant", default="", help="Microsoft: your domain or directory (tenant) ID.")
+@click.option("--client-id", default="", help="Microsoft: the registered app's client ID.")
+@click.option(
+    "--authority",
+    default="",
+    help="Microsoft: sign-in address replacing https://login.microsoftonline.com/TENANT.",
+)
+@click.option(
+    "--client-secrets",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Google: the OAuth client file (Desktop app) of your Google Cloud project.",
+)
+@click.option(
+    "--certificate",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="oauth2-app: PEM file with the app's private key and certificate (instead of a secret).",
+)
+@click.option("--token-command", default="", help="token-command: prints an access token.")
 @click.option(
     "--insecure-skip-verify",
     is_flag=True,
@@ -130,9 +167,16 @@ def profile_add(
     ca_file: Path | None,
     timeout: float,
     password_stdin: bool,
+    auth: str,
+    tenant: str,
+    client_id: str,
+    authority: str,
+    client_secrets: Path | None,
+    certificate: Path | None,
+    token_command: str,
     insecure_skip_verify: bool,
 ) -> None:
-    """Save the SMTP profile NAME; asks for the password when there is a username."""
+    """Save the SMTP profile NAME; asks for the password (oauth2-app: the client secret)."""
     import os
 
     from .errors import ConfigError
@@ -158,7 +202,17 @@ def profile_add(
         timeout=timeout,
         verify_tls=not insecure_skip_verify,
         preset=preset,
+        auth=auth,  # type: ignore[arg-type]
+        tenant=tenant,
+        client_id=client_id,
+        authority=authority,
+        client_secrets=str(client_secrets.resolve()) if client_secrets else "",
+        certificate=str(certificate.resolve()) if certificate else "",
+        token_command=token_command,
     )
+    if auth != "password":
+        _save_signin_profile(settings, password_stdin)
+        return
     password = ""
     if username:
         if password_stdin:
@@ -177,6 +231,59 @@ def profile_add(
     click.echo(f"Next: docmail test --profile {name}")
 
 
+def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
+    """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
+    import os
+
+    from .auth import CLIENT_SECRET_ENV, set_client_secret
+    from .profiles import save_profile
+
+    secret = ""
+    if settings.auth == "oauth2-app" and not settings.certificate:
+        if password_stdin:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        elif not os.environ.get(CLIENT_SECRET_ENV):
+            secret = click.prompt(f"Client secret of app {settings.client_id}", hide_input=True)
+    path = save_profile(settings)
+    click.echo(f"Saved profile {settings.name!r} in {path}.")
+    if secret:
+        set_client_secret(settings, secret)
+        click.echo("The client secret is stored in keyring.")
+    elif settings.auth == "oauth2-app" and not settings.certificate:
+        click.echo(f"No client secret stored: ${CLIENT_SECRET_ENV} will be used.")
+    if settings.auth == "oauth2":
+        click.echo(f"Next: docmail login {settings.name}")
+    else:
+        click.echo(f"Next: docmail test --profile {settings.name}")
+
+
+@main.command("login")
+@click.argument("name")
+@friendly_errors
+def login_command(name: str) -> None:
+    """Sign profile NAME in (Microsoft: a device code; Google: a browser) and keep the sign-in."""
+    from .auth import sign_in
+    from .profiles import load_profile
+
+    settings = load_profile(name)
+    click.echo(sign_in(settings, show=lambda text: click.echo(text)))
+    click.echo(f"Next: docmail test --profile {name}")
+
+
+@main.command("logout")
+@click.argument("name")
+@friendly_errors
+def logout_command(name: str) -> None:
+    """Forget the sign-in (tokens) of profile NAME on this computer."""
+    from .auth import sign_out
+    from .profiles import load_profile
+
+    if sign_out(load_profile(name)):
+        click.echo(f"Signed out: the tokens of profile {name!r} are forgotten.")
+    else:
+        click.echo(f"Profile {name!r} was not signed in on this computer.")
+
+
 @profile.command("list")
 @friendly_errors
 def profile_list() -> None:
@@ -191,7 +298,7 @@ def profile_list() -> None:
         login = item.username or "(no login)"
         click.echo(
             f"{item.name}\t{item.host}:{item.port}\t{item.security}\t{login}\t"
-            f"password {_password_source(item.name)}"
+            f"{'password ' if item.auth == 'password' else ''}{_password_source(item.name, item)}"
         )
 
 
@@ -208,7 +315,10 @@ def profile_show(name: str) -> None:
     for key, value in asdict(item).items():
         click.echo(f"{key}: {value}")
     click.echo(f"sender: {item.sender or '(none)'}")
-    click.echo(f"password: {_password_source(name)}")
+    if item.auth == "password":
+        click.echo(f"password: {_password_source(name)}")
+    else:
+        click.echo(f"sign-in: {_password_source(name, item)}")
     limits = {k: v for k, v in asdict(item.limits).items() if v is not None}
     if limits:
         click.echo("limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
@@ -218,7 +328,7 @@ def profile_show(name: str) -> None:
 @click.argument("name")
 @friendly_errors
 def profile_remove(name: str) -> None:
-    """Remove profile NAME and forget its password."""
+    """Remove profile NAME and forget its password and tokens."""
     from .profiles import remove_profile
 
     remove_profile(name)
