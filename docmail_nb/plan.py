@@ -22,7 +22,8 @@ from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .docfolder import locate, normalized
-from .errors import ConfigError
+from .documents import DocumentPlanner, PlannedDocument
+from .errors import ConfigError, DocmailError
 from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import CellError, Orders, read_orders, sheet_names
@@ -182,16 +183,20 @@ def make_plan(
     campaign: str | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     locale: str = "de_CH",
+    documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
 ) -> Plan:
     """Render and check every row; ``sender`` is the profile's address ("" when unknown).
 
-    ``rows`` (``"2-40,45"``) chooses rows by sheet row number; rows not chosen, and rows for
-    which the template's Send-If is false, are listed in ``Plan.skipped``, not checked.
+    Documents made from a ``Document:`` template are saved into ``documents_out`` when sent
+    (default: ``generated`` in the documents folder). ``rows`` (``"2-40,45"``) chooses rows by
+    sheet row number; rows not chosen, and rows for which the template's Send-If is false, are
+    listed in ``Plan.skipped``, not checked.
     """
     folder = Path(documents).expanduser() if documents else default_documents(orders.source)
+    out = Path(documents_out).expanduser() if documents_out else folder / "generated"
     choice = RowChoice.parse(rows) if isinstance(rows, str) else rows
-    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale, choice)
+    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale, out, choice)
     drafts, problems = planner.run()
     return Plan(
         campaign=campaign or template.name,
@@ -216,6 +221,7 @@ class _Planner:
         sender: str,
         max_bytes: int,
         locale: str,
+        documents_out: Path,
         choice: RowChoice | None = None,
     ) -> None:
         self.orders = orders
@@ -238,6 +244,7 @@ class _Planner:
         self.notices: list[str] = []
         self.names: dict[str, tuple[list[str], list[str]]] = {}
         self.scope: list[tuple[int, dict[str, Any]]] = []  # the rows being rendered
+        self.document_planner = DocumentPlanner(template.folder, documents_out.resolve(), locale)
 
     def run(self) -> tuple[list[Draft], list[Problem]]:
         if not self._template_fits_columns():
@@ -271,7 +278,7 @@ class _Planner:
                 f"of the sheet{f' {self.orders.sheet!r}' if self.orders.sheet else ''}.",
                 f"{hint}The columns are: {', '.join(columns)}.",
             )
-        fits = not missing
+        fits = not missing and self._documents_fit_columns()
         group_by = self.template.group_by
         if group_by and group_by not in columns:
             close = difflib.get_close_matches(group_by, columns, n=1, cutoff=0.5)
@@ -285,6 +292,33 @@ class _Planner:
                 else f"The columns are: {', '.join(columns)}.",
             )
             fits = False
+        return fits
+
+    def _documents_fit_columns(self) -> bool:
+        """Each Document template (a fixed file name) loads and uses only the sheet's columns."""
+        fits = True
+        for source in self.template.header_all("Document"):
+            if "{" in source:
+                continue  # a name made from the row: checked row by row
+            try:
+                renderer = self.document_planner.renderer(source)
+            except DocmailError as exc:
+                self._problem(None, None, "Document", exc.message, exc.hint)
+                fits = False
+                continue
+            columns = self.orders.columns
+            for name in sorted(renderer.columns - set(columns)):
+                close = difflib.get_close_matches(name, columns, n=1, cutoff=0.75)
+                self._problem(
+                    None,
+                    None,
+                    "Document",
+                    f"The document {renderer.template.name} uses {{{{ {name} }}}}, which names "
+                    "no column of the sheet.",
+                    (f"Did you mean {{{{ {close[0]} }}}}? " if close else "")
+                    + f"The columns are: {', '.join(columns)}.",
+                )
+                fits = False
         return fits
 
     # --- which rows ----------------------------------------------------------------------
@@ -422,6 +456,10 @@ class _Planner:
                 if value:
                     extra.append((name, value))
         attachments = self._attachments(rows, report_key)
+        documents = self._documents(rows, report_key)
+        attachments += tuple(
+            Attachment(path=doc.path, filename=doc.name, size=0) for doc in documents
+        )
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
         text, html = self._bodies(body or "")
 
@@ -454,6 +492,7 @@ class _Planner:
             html=html,
             attachments=attachments,
             extra_headers=tuple(extra),
+            documents=documents,
         )
 
     def _disagreements(
@@ -688,6 +727,29 @@ class _Planner:
             )
         return tuple(found)
 
+    def _documents(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None
+    ) -> tuple[PlannedDocument, ...]:
+        """Each Document header for each row: checked (payment data too), planned, not drawn."""
+        planned: list[PlannedDocument] = []
+        sources = self.template.header_all("Document")
+        for number, values in rows:
+            context = dict(values, row=values, rows=[v for _, v in rows])
+            for source in sources:
+                name = self._render(self.env, source, number, key, "Document", context)
+                if not name or not key:
+                    continue
+                suffix = f"-{number}" if self.template.group_by else ""
+                document, problems = self.document_planner.plan(name, values, key, suffix)
+                for problem in problems:
+                    where = (
+                        "Document" if problem.field == "Document" else f"{name}: {problem.field}"
+                    )
+                    self._problem(number, key, where, problem.message, problem.hint)
+                if document is not None:
+                    planned.append(document)
+        return tuple(planned)
+
     def _attachment(self, row: int, key: str | None, value: str) -> Attachment | None:
         problem = header_problem(value)
         if problem:
@@ -816,18 +878,26 @@ def plan_from_files(
     sender: str = "",
     campaign: str | None = None,
     header_row: int | None = None,
+    documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
 ) -> Plan:
     """Read the orders and the template and plan them (what ``docmail check`` does).
 
-    Without ``documents``, attachments are looked for as ``default_documents`` says.
+    Without ``documents``, attachments are looked for as ``default_documents`` says; made
+    documents go to ``documents_out`` (default: ``generated`` in the documents folder).
     """
     check_file_order(orders_path, template_path)
     template = load_template(template_path)
     orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
     folder = documents if documents else default_documents(orders_path, template_path)
     plan = make_plan(
-        orders, template, documents=folder, sender=sender, campaign=campaign, rows=rows
+        orders,
+        template,
+        documents=folder,
+        sender=sender,
+        campaign=campaign,
+        documents_out=documents_out,
+        rows=rows,
     )
     if any(problem.row is None for problem in plan.problems):
         advice = ""

@@ -10,10 +10,11 @@ A template is a block of header lines, a blank line and the body::
 
     Guten Tag {{ contact }} ...
 
-Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Key, Format,
+Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
+(repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
 Group-By, Send-If, and any ``X-`` header. Every header but Format and Group-By, and the body,
 are Jinja templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
-"bezahlt" }}``): a row for which it is false is skipped, and listed as skipped.
+"bezahlt" }}``): a row for which it is false is left out, and listed as left out.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ ADDRESS_HEADERS = ("To", "Cc", "Bcc")
 SINGLE_HEADERS = (
     "To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By", "Send-If",
 )  # fmt: skip
-KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment")
+KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
 _SPACES = re.compile(r"[\u00a0\u202f]")
@@ -81,7 +82,8 @@ class MessageTemplate:
     format: Format = "text"
     group_by: str | None = None
     name: str = "template"
-    send_if: str | None = None  # a Jinja expression; rows for which it is false are skipped
+    folder: Path | None = None  # where the file is: Document templates are looked up there
+    send_if: str | None = None  # a Jinja expression; rows for which it is false are left out
 
     def header(self, name: str) -> str | None:
         """The source of the first header called ``name`` (case-insensitive), or None."""
@@ -108,11 +110,16 @@ def load_template(path: str | Path) -> MessageTemplate:
         raise TemplateError(
             f"Cannot read the template {source}: {exc}", "Save it as a UTF-8 text file."
         ) from exc
-    return parse_template(text, name=source.stem)
+    return parse_template(text, name=source.stem, folder=source.parent)
 
 
-def parse_template(text: str, name: str = "template") -> MessageTemplate:
-    """Parse the header block and body of a template given as a string."""
+def parse_template(
+    text: str, name: str = "template", folder: str | Path | None = None
+) -> MessageTemplate:
+    """Parse the header block and body of a template given as a string.
+
+    ``folder`` is where the template's file is (Document templates are looked up there).
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     headers: list[tuple[str, str]] = []
     body_start: int | None = None
@@ -153,6 +160,7 @@ def parse_template(text: str, name: str = "template") -> MessageTemplate:
         format=fmt,
         group_by=group_by,
         name=name,
+        folder=Path(folder).expanduser().resolve() if folder is not None else None,
         send_if=None if send_if is None else _expression(send_if, name),
     )
     template_variables(template)  # compiles every part: syntax errors surface here
