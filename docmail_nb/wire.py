@@ -69,24 +69,30 @@ def fit(
         if name in msg
         for address in getattr(msg[name], "addresses", ())
     )
+    has_8bit = _has_8bit_parts(msg)
+    if not international:
+        options = ("BODY=8BITMIME",) if has_8bit and eight_bit else ()
+        if not has_8bit or eight_bit:  # nothing to change: the very message is sent
+            return Fitted(msg, envelope_from, tuple(recipients), options, False)
+    msg.as_bytes()  # fixes the multipart boundaries, so that copies share them
     fitted = copy.deepcopy(msg)
-    options: list[str] = []
+    options_: list[str] = []
     use_utf8 = international and smtputf8
     if use_utf8:
-        options.append("SMTPUTF8")
+        options_.append("SMTPUTF8")
         fitted.policy = SMTPUTF8
     elif international:
         _ascii_addresses(fitted)
         envelope_from = idna_address(envelope_from)
         recipients = [idna_address(r) for r in recipients]
-    if _has_8bit_parts(fitted):
+    if has_8bit:
         if eight_bit:
-            options.append("BODY=8BITMIME")
+            options_.append("BODY=8BITMIME")
         else:
             _quoted_printable(fitted)
-    if use_utf8 and eight_bit and "BODY=8BITMIME" not in options:
-        options.append("BODY=8BITMIME")  # UTF-8 header bytes are 8-bit data too
-    return Fitted(fitted, envelope_from, tuple(recipients), tuple(options), use_utf8)
+    if use_utf8 and eight_bit and "BODY=8BITMIME" not in options_:
+        options_.append("BODY=8BITMIME")  # UTF-8 header bytes are 8-bit data too
+    return Fitted(fitted, envelope_from, tuple(recipients), tuple(options_), use_utf8)
 
 
 def _ascii_addresses(msg: EmailMessage) -> None:
