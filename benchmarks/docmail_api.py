@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from docmail_nb.batch import plan_from_files
+from docmail_nb.plan import plan_from_files
 from docmail_nb.profiles import load_profile
 from docmail_nb.send import SendOptions, send_plan
 

@@ -12,7 +12,7 @@ The notebook panels live in ``docmail_nb.widgets``.
 
 from __future__ import annotations
 
-from .batch import Batch, plan_from_files
+from .batch import Batch
 from .diagnosis import diagnose
 from .errors import (
     BatchFailed,
@@ -33,7 +33,7 @@ from .ledger import Entry, Ledger, default_ledger_path
 from .mailbox import MailboxCheck, check_mailbox, open_mailbox
 from .message import Attachment, Draft
 from .orders import Orders, read_orders, sheet_names
-from .plan import Plan, Problem, make_plan
+from .plan import Plan, Problem, make_plan, plan_from_files
 from .preview import Preview, preview
 from .profiles import (
     PRESETS,

@@ -15,17 +15,16 @@ message the same result whichever face runs it::
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .ledger import Ledger
-from .orders import Orders, read_orders, sheet_names
-from .plan import Plan, default_documents, make_plan
+from .orders import Orders
+from .plan import Plan, RowChoice, make_plan, read_and_plan
 from .preview import Preview, preview
 from .profiles import Profile, load_profile
 from .send import Pending, SendOptions, pending, send_plan, send_test
-from .templates import MessageTemplate, load_template, parse_template, template_variables
+from .templates import MessageTemplate, parse_template
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from .report import MessageResult, Progress, Report
     from .transport import Transport
 
-__all__ = ["Batch", "plan_from_files"]
+__all__ = ["Batch"]
 
 LedgerLike = Ledger | str | Path | None
 
@@ -54,32 +53,29 @@ class Batch:
         *,
         documents: str | Path | None = None,
         documents_out: str | Path | None = None,
-        template_path: str | Path | None = None,
+        rows: RowChoice | str | None = None,
+        campaign: str | None = None,
+        plan: Plan | None = None,
         profile: Profile | str | None = None,
         ledger: LedgerLike = None,
-        campaign: str | None = None,
         options: SendOptions | None = None,
         transport: Transport | None = None,
         password: str | None = None,
     ) -> None:
         self.orders = orders
         self.template = template
-        self.documents = (
-            Path(documents).expanduser()
-            if documents
-            else default_documents(orders.source, template_path)
-        )
         self.ledger = ledger
         self.options = options or SendOptions()
         self.transport = transport
         self._profile = profile
         self._password = password
-        self.plan: Plan = make_plan(
+        self.plan: Plan = plan or make_plan(
             orders,
             template,
-            documents=self.documents,
+            documents=documents,
             documents_out=documents_out,
             campaign=campaign,
+            rows=rows,
         )
 
     def __repr__(self) -> str:
@@ -100,9 +96,10 @@ class Batch:
         documents_out: str | Path | None = None,
         sheet: str | int | None = None,
         header_row: int | None = None,
+        rows: RowChoice | str | None = None,
+        campaign: str | None = None,
         profile: Profile | str | None = None,
         ledger: LedgerLike = None,
-        campaign: str | None = None,
         options: SendOptions | None = None,
         transport: Transport | None = None,
         password: str | None = None,
@@ -111,17 +108,22 @@ class Batch:
 
         Without ``documents``, attachments are looked for as ``default_documents`` says.
         """
-        return cls._read(
+        read, parsed, plan = read_and_plan(
             orders,
-            load_template(template),
             template,
             documents=documents,
             documents_out=documents_out,
             sheet=sheet,
             header_row=header_row,
+            rows=rows,
+            campaign=campaign,
+        )
+        return cls(
+            read,
+            parsed,
+            plan=plan,
             profile=profile,
             ledger=ledger,
-            campaign=campaign,
             options=options,
             transport=transport,
             password=password,
@@ -138,9 +140,10 @@ class Batch:
         documents_out: str | Path | None = None,
         sheet: str | int | None = None,
         header_row: int | None = None,
+        rows: RowChoice | str | None = None,
+        campaign: str | None = None,
         profile: Profile | str | None = None,
         ledger: LedgerLike = None,
-        campaign: str | None = None,
         options: SendOptions | None = None,
         transport: Transport | None = None,
         password: str | None = None,
@@ -148,80 +151,31 @@ class Batch:
         """Like :meth:`from_files`, with the template as text (the panel's editor).
 
         ``template_path`` is where the text came from: it names the campaign and, like a
-        template file, helps find the documents folder.
+        template file, helps find the documents folder and the Document templates.
         """
         name = Path(template_path).stem if template_path else "template"
         folder = Path(template_path).parent if template_path else None
-        return cls._read(
+        read, parsed, plan = read_and_plan(
             orders,
-            parse_template(template_text, name=name or "template", folder=folder),
             template_path,
+            template=parse_template(template_text, name=name or "template", folder=folder),
             documents=documents,
             documents_out=documents_out,
             sheet=sheet,
             header_row=header_row,
+            rows=rows,
+            campaign=campaign,
+        )
+        return cls(
+            read,
+            parsed,
+            plan=plan,
             profile=profile,
             ledger=ledger,
-            campaign=campaign,
             options=options,
             transport=transport,
             password=password,
         )
-
-    @classmethod
-    def _read(
-        cls,
-        orders_path: str | Path,
-        template: MessageTemplate,
-        template_path: str | Path | None,
-        *,
-        sheet: str | int | None,
-        header_row: int | None,
-        documents: str | Path | None,
-        documents_out: str | Path | None,
-        profile: Profile | str | None,
-        ledger: LedgerLike,
-        campaign: str | None,
-        options: SendOptions | None,
-        transport: Transport | None,
-        password: str | None,
-    ) -> Batch:
-        orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
-        batch = cls(
-            orders,
-            template,
-            documents=documents,
-            documents_out=documents_out,
-            template_path=template_path,
-            profile=profile,
-            ledger=ledger,
-            campaign=campaign,
-            options=options,
-            transport=transport,
-            password=password,
-        )
-        if sheet is None and any(problem.row is None for problem in batch.plan.problems):
-            batch._suggest_sheet(orders_path)
-        return batch
-
-    def _suggest_sheet(self, path: str | Path) -> None:
-        """When the template does not fit the first sheet, name a sheet it fits."""
-        needed = set().union(*template_variables(self.template).values())
-        if self.template.group_by:
-            needed.add(self.template.group_by)
-        better = next(
-            (
-                name
-                for name in sheet_names(path)
-                if name != self.orders.sheet and needed <= set(read_orders(path, name).columns)
-            ),
-            "",
-        )
-        if better:
-            advice = f" The sheet {better!r} has every column the template uses: --sheet {better}."
-            self.plan.problems = [
-                replace(p, hint=p.hint + advice) if p.row is None else p for p in self.plan.problems
-            ]
 
     # -- asking -----------------------------------------------------------------------------
 
@@ -275,29 +229,9 @@ class Batch:
         """The orders' rows that need attention after ``report``, with an ``error`` column."""
         return report.failed_rows(self.orders)
 
-    def save_failed_rows(self, report: Report, path: str | Path) -> Path:
-        """Write :meth:`failed_rows` as .xlsx or .csv, ready to fix and send again."""
+    def save_failed_rows(self, report: Report, path: str | Path) -> Path | None:
+        """Write :meth:`failed_rows` as .xlsx or .csv, ready to fix and send again.
+
+        None (and no file) when no row needs fixing.
+        """
         return report.save_failed_rows(self.orders, path)
-
-
-def plan_from_files(
-    orders_path: str | Path,
-    template_path: str | Path,
-    *,
-    documents: str | Path | None = None,
-    sheet: str | int | None = None,
-    campaign: str | None = None,
-    header_row: int | None = None,
-    documents_out: str | Path | None = None,
-) -> Plan:
-    """The plan of :meth:`Batch.from_files` (what ``docmail check`` shows)."""
-    batch = Batch.from_files(
-        orders_path,
-        template_path,
-        documents=documents,
-        sheet=sheet,
-        header_row=header_row,
-        documents_out=documents_out,
-        campaign=campaign,
-    )
-    return batch.plan

@@ -476,9 +476,16 @@ _DOCUMENTS_OUT_HELP = (
 )
 
 
+_ROWS_HELP = (
+    "Only these sheet rows, e.g. 2-40,45 (5- for row 5 to the end); the others are left out "
+    "and listed, not counted as problems."
+)
+
+
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N],
-    shared by commands."""
+    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N]
+    [--rows SPEC], shared by commands."""
+    func = click.option("--rows", "rows", default=None, metavar="SPEC", help=_ROWS_HELP)(func)
     func = click.option(
         "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
     )(func)
@@ -514,9 +521,11 @@ def check(
     documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
+    rows: str | None,
 ) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
     from .batch import Batch
+    from .plan import describe_skipped
 
     plan = Batch.from_files(
         orders,
@@ -524,6 +533,7 @@ def check(
         documents=documents,
         sheet=_sheet_arg(sheet),
         header_row=header_row,
+        rows=rows,
         documents_out=documents_out,
     ).plan
     for notice in plan.notices:
@@ -531,18 +541,24 @@ def check(
     if plan.notices:
         click.echo("")
     if plan.problems:
-        rows = [
+        lines = [
             ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
             for p in plan.problems
         ]
-        table = [("Row", "Key", "Field", "", ""), *rows]
+        table = [("Row", "Key", "Field", "", ""), *lines]
         widths = [max(len(r[i]) for r in table) for i in (0, 1, 2)]
         indent = sum(widths) + 6
         click.echo(f"{'Row':<{widths[0]}}  {'Key':<{widths[1]}}  {'Field':<{widths[2]}}  Problem")
-        for row, key, field, message, hint in rows:
+        for row, key, field, message, hint in lines:
             click.echo(f"{row:<{widths[0]}}  {key:<{widths[1]}}  {field:<{widths[2]}}  {message}")
             if hint:
                 click.echo(f"{'':<{indent}}→ {hint}")
+        click.echo("")
+    skipped = describe_skipped(plan.skipped)
+    if skipped:
+        click.echo("Left out (not problems):")
+        for line in skipped:
+            click.echo(f"  {line}")
         click.echo("")
     click.secho(plan.summary(), fg="red" if plan.problems else "green")
     if plan.problems:
@@ -552,6 +568,11 @@ def check(
 @main.command()
 @_orders_options
 @click.option("--row", "row", required=True, type=int, help="Sheet row number (2 = first order).")
+@click.option(
+    "--profile", "profile_name", default=None,
+    help="Show the From address and Message-ID this profile sends with.",
+)  # fmt: skip
+@click.option("--campaign", default=None, help="As for send. Default: the template's name.")
 @friendly_errors
 def preview(
     orders: Path,
@@ -560,7 +581,10 @@ def preview(
     documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
+    rows: str | None,
     row: int,
+    profile_name: str | None,
+    campaign: str | None,
 ) -> None:
     """Show the message of one row exactly as it will be sent.
 
@@ -575,7 +599,10 @@ def preview(
         documents=documents,
         sheet=_sheet_arg(sheet),
         header_row=header_row,
+        rows=rows,
+        campaign=campaign,
         documents_out=documents_out,
+        profile=profile_name,  # the From shown is the profile's when one is named
     )
     draft = batch.plan.draft_for_row(row)
     folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
@@ -644,6 +671,7 @@ def send(
     documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
+    rows: str | None,
     profile_name: str | None,
     ledger: Path | None,
     campaign: str | None,
@@ -681,6 +709,7 @@ def send(
         documents=documents,
         sheet=_sheet_arg(sheet),
         header_row=header_row,
+        rows=rows,
         profile=settings,
         ledger=ledger,
         campaign=campaign,
@@ -714,7 +743,12 @@ def send(
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
-        click.echo(f"Rows to fix written to {batch.save_failed_rows(report, failed_path)}")
+        written = batch.save_failed_rows(report, failed_path)
+        click.echo(
+            f"Rows to fix written to {written}"
+            if written is not None
+            else f"No row needs fixing: {failed_path} was not written."
+        )
     if report.fatal is not None:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
         if report.fatal.hint:

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from helpers import PASSWORD, TEMPLATE, write_orders
 from servers import SMTPTestServer
 
-from docmail_nb.batch import plan_from_files
 from docmail_nb.cli import main
+from docmail_nb.plan import plan_from_files
 from docmail_nb.profiles import Profile, save_profile
 from docmail_nb.sample import sample_dir
 

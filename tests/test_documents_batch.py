@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from pdfread import decode_qr, payload_fields, pdf_text
 
-from docmail_nb.batch import plan_from_files
 from docmail_nb.cli import main
 from docmail_nb.ledger import Ledger
+from docmail_nb.plan import plan_from_files
 from docmail_nb.preview import preview
 from docmail_nb.profiles import Profile
 from docmail_nb.send import SendOptions, send_plan
