@@ -12,6 +12,7 @@ The notebook panels live in ``docmail_nb.widgets``.
 
 from __future__ import annotations
 
+from .auth import sign_in, sign_out
 from .diagnosis import diagnose
 from .errors import (
     BatchFailed,
@@ -24,6 +25,7 @@ from .errors import (
     OrdersError,
     ProfileError,
     SecretStoreError,
+    SignInProblem,
     SMTPProblem,
     TemplateError,
 )
@@ -90,6 +92,7 @@ __all__ = [
     "SMTPTransport",
     "SecretStoreError",
     "SendOptions",
+    "SignInProblem",
     "TemplateError",
     "Transport",
     "connect",
@@ -117,5 +120,7 @@ __all__ = [
     "send_test",
     "set_password",
     "sheet_names",
+    "sign_in",
+    "sign_out",
     "test_connection",
 ]
