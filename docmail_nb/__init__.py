@@ -22,6 +22,7 @@ from .errors import (
     DocumentError,
     InputError,
     LedgerError,
+    MailboxError,
     OrdersError,
     ProfileError,
     SecretStoreError,
@@ -30,6 +31,7 @@ from .errors import (
     TemplateError,
 )
 from .ledger import Entry, Ledger, default_ledger_path
+from .mailbox import MailboxCheck, check_mailbox, open_mailbox
 from .message import Attachment, Draft
 from .orders import Orders, read_orders, sheet_names
 from .plan import Plan, Problem, make_plan, plan_from_files
@@ -51,6 +53,7 @@ from .profiles import (
     save_profile,
     set_password,
 )
+from .reconcile import MailboxSync, sync_mailbox
 from .sample import sample_dir
 from .send import MessageResult, Report, SendOptions, send_plan, send_test
 from .sink import CapturedMessage, CaptureServer
@@ -76,6 +79,9 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "Limits",
+    "MailboxCheck",
+    "MailboxError",
+    "MailboxSync",
     "MemoryTransport",
     "MessageResult",
     "MessageTemplate",
@@ -95,6 +101,7 @@ __all__ = [
     "SignInProblem",
     "TemplateError",
     "Transport",
+    "check_mailbox",
     "connect",
     "default_ledger_path",
     "deliver",
@@ -108,6 +115,7 @@ __all__ = [
     "load_template",
     "make_environment",
     "make_plan",
+    "open_mailbox",
     "parse_template",
     "plan_from_files",
     "preview",
@@ -122,5 +130,6 @@ __all__ = [
     "sheet_names",
     "sign_in",
     "sign_out",
+    "sync_mailbox",
     "test_connection",
 ]

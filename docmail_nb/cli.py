@@ -84,8 +84,8 @@ def _password_source(name: str, settings: Any = None) -> str:
     "--preset",
     default="generic",
     show_default=True,
-    help="generic, gmail, "
-    "google_workspace or microsoft365: fills in host, port, security and limits.",
+    help="generic, gmail, google_workspace, microsoft365, infomaniak, cyon, hostpoint or "
+    "swisscom: fills in host, port, security, IMAP host and limits.",
 )
 @click.option("--host", default=None, help="SMTP server, e.g. smtp.office365.com.")
 @click.option(
@@ -150,6 +150,35 @@ def _password_source(name: str, settings: Any = None) -> str:
 )
 @click.option("--token-command", default="", help="token-command: prints an access token.")
 @click.option(
+    "--imap-host",
+    default=None,
+    help="IMAP server for the Sent folder (same login). Default: the preset's, for hosters.",
+)
+@click.option(
+    "--imap-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Default: 993 for ssl, 143 for starttls.",
+)
+@click.option(
+    "--imap-security",
+    type=click.Choice(["ssl", "starttls"]),
+    default="ssl",
+    show_default=True,
+    help="ssl = implicit TLS (993), starttls (143).",
+)
+@click.option(
+    "--sent-folder",
+    default="",
+    help="Folder for sent mail. Default: the one marked as Sent, else the usual names.",
+)
+@click.option(
+    "--copy-to-sent/--no-copy-to-sent",
+    default=None,
+    help="Append a copy of each sent message to Sent. Default: off where the provider "
+    "files SMTP mail itself (microsoft365, gmail, google_workspace), else on.",
+)
+@click.option(
     "--insecure-skip-verify",
     is_flag=True,
     help="Do not verify the server's certificate (a self-signed test relay only).",
@@ -167,6 +196,11 @@ def profile_add(
     ca_file: Path | None,
     timeout: float,
     password_stdin: bool,
+    imap_host: str | None,
+    imap_port: int | None,
+    imap_security: str,
+    sent_folder: str,
+    copy_to_sent: bool | None,
     auth: str,
     tenant: str,
     client_id: str,
@@ -180,7 +214,14 @@ def profile_add(
     import os
 
     from .errors import ConfigError
-    from .profiles import PASSWORD_ENV, PRESETS, USUAL_PORT, Profile, save_profile, set_password
+    from .profiles import (
+        PASSWORD_ENV,
+        PRESETS,
+        USUAL_PORT,
+        profile_from_preset,
+        save_profile,
+        set_password,
+    )
 
     if preset not in PRESETS:
         raise ConfigError(f"Unknown preset {preset!r}.", f"Known presets: {', '.join(PRESETS)}.")
@@ -190,25 +231,33 @@ def profile_add(
         port = chosen.port if security == chosen.security else USUAL_PORT[security]  # type: ignore[index]
     if not (host or chosen.host):
         raise ConfigError("No SMTP host was given.", "Add --host, e.g. --host smtp.example.ch.")
-    settings = Profile(
-        name=name,
+    imap: dict[str, Any] = {"imap_security": imap_security, "sent_folder": sent_folder}
+    if imap_host is not None:
+        imap["imap_host"] = imap_host
+    if imap_port is not None:
+        imap["imap_port"] = imap_port
+    if copy_to_sent is not None:
+        imap["copy_to_sent"] = copy_to_sent
+    settings = profile_from_preset(
+        name,
+        preset,
         host=host or chosen.host,
         port=port,
-        security=security,  # type: ignore[arg-type]
+        security=security,
         username=username,
         from_addr=from_addr,
         reply_to=reply_to,
         ca_file=str(ca_file.resolve()) if ca_file else "",
         timeout=timeout,
         verify_tls=not insecure_skip_verify,
-        preset=preset,
-        auth=auth,  # type: ignore[arg-type]
+        auth=auth,
         tenant=tenant,
         client_id=client_id,
         authority=authority,
         client_secrets=str(client_secrets.resolve()) if client_secrets else "",
         certificate=str(certificate.resolve()) if certificate else "",
         token_command=token_command,
+        **imap,
     )
     if auth != "password":
         _save_signin_profile(settings, password_stdin)
@@ -319,9 +368,19 @@ def profile_show(name: str) -> None:
         click.echo(f"password: {_password_source(name)}")
     else:
         click.echo(f"sign-in: {_password_source(name, item)}")
-    limits = {k: v for k, v in asdict(item.limits).items() if v is not None}
-    if limits:
-        click.echo("limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
+    if item.imap_host:
+        copies = "appended by docmail" if item.copy_to_sent else "filed by the provider"
+        click.echo(
+            f"imap: {item.imap_host}:{item.imap_port_or_default} ({item.imap_security}), "
+            f"Sent folder {item.sent_folder or '(found automatically)'}, copies {copies}"
+        )
+    lines = item.limits.lines()
+    if lines:
+        click.echo(f"limits of the {item.preset} preset (counted across runs from the ledger):")
+        for line in lines:
+            click.echo(f"  {line}")
+    else:
+        click.echo("limits: none known")
 
 
 @profile.command("remove")
@@ -345,6 +404,7 @@ def profile_remove(name: str) -> None:
 @friendly_errors
 def test_command(profile_name: str | None) -> None:
     """Test connection: connect, TLS, EHLO, login, QUIT; exit 1 when it fails."""
+    from .mailbox import check_mailbox
     from .profiles import load_profile
     from .smtp import test_connection
 
@@ -358,8 +418,57 @@ def test_command(profile_name: str | None) -> None:
             click.echo(f"Server reply: {result.code} {result.reply}", err=True)
     if result.hint:
         click.echo(f"Hint: {result.hint}", err=not result.ok)
-    if not result.ok:
+    imap_ok = True
+    if settings.imap_host and result.kind != "no_password":
+        imap = check_mailbox(settings)
+        imap_ok = imap.ok
+        if imap.ok:
+            click.secho(f"OK: {imap.summary}", fg="green")
+        else:
+            click.secho(f"Failed: IMAP: {imap.summary}", fg="red", err=True)
+            if imap.hint:
+                click.echo(f"Hint: {imap.hint}", err=True)
+    if not (result.ok and imap_ok):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
+)
+@click.option("--campaign", default=None, help="Only this campaign. Default: all of them.")
+@friendly_errors
+def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | None) -> None:
+    """Settle unknown messages from the Sent folder and append the copies still owed.
+
+    An unknown message found in Sent is recorded as sent; one not found is sent again by the
+    next run. Exit 1 when the mailbox could not be used.
+    """
+    from .ledger import Ledger
+    from .profiles import load_profile
+    from .reconcile import sync_mailbox
+
+    settings = load_profile(profile_name)
+    with Ledger(ledger) as book:
+        result = sync_mailbox(settings, book, campaign=campaign)
+    if result.error is not None:
+        click.secho(f"Error: {result.error.message}", fg="red", err=True)
+        if result.error.hint:
+            click.echo(f"Hint: {result.error.hint}", err=True)
+        sys.exit(result.error.exit_code)
+    click.echo(f"Sent folder: {result.folder}")
+    for item in result.settled:
+        click.echo(f"  {item.campaign}/{item.text}")
+    if not result.settled:
+        click.echo("No unknown messages to settle.")
+    if result.appended:
+        click.echo(f"Copies appended to Sent: {len(result.appended)}.")
+    for note in result.notes():
+        click.echo(note)
 
 
 # --- check, preview ---------------------------------------------------------------------
@@ -377,14 +486,25 @@ _HEADER_ROW_HELP = (
     "Row that holds the column names (rows above it, a title or a date, are ignored). "
     "Default: the first row that is not empty."
 )
+_DOCUMENTS_OUT_HELP = (
+    "Folder the PDFs made from Document: templates are saved into when sent. Default: "
+    "'generated' in the documents folder."
+)
 
 
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET] [--header-row N], shared by commands."""
+    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N],
+    shared by commands."""
     func = click.option(
         "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
     )(func)
     func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
+    func = click.option(
+        "--documents-out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=_DOCUMENTS_OUT_HELP,
+    )(func)
     func = click.option(
         "--documents",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -404,13 +524,23 @@ def _sheet_arg(sheet: str | None) -> str | None:
 @_orders_options
 @friendly_errors
 def check(
-    orders: Path, template: Path, documents: Path | None, sheet: str | None, header_row: int | None
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    documents_out: Path | None,
+    sheet: str | None,
+    header_row: int | None,
 ) -> None:
-    """Check every row and list every problem; exit 1 when any row has one."""
+    """Check every row and list every problem (payment data too); exit 1 when any has one."""
     from .plan import plan_from_files
 
     plan = plan_from_files(
-        orders, template, documents=documents, sheet=_sheet_arg(sheet), header_row=header_row
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        header_row=header_row,
+        documents_out=documents_out,
     )
     for notice in plan.notices:
         click.secho(f"Notice: {notice}", fg="yellow")
@@ -453,18 +583,30 @@ def preview(
     orders: Path,
     template: Path,
     documents: Path | None,
+    documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
     row: int,
 ) -> None:
-    """Show the message of one row exactly as it will be sent."""
+    """Show the message of one row exactly as it will be sent.
+
+    A document made from a template is drawn into the 'preview' folder of the documents-out
+    folder (not recorded, not sent), with its first page as a PNG image beside it.
+    """
     from .plan import plan_from_files
     from .preview import preview as preview_row
 
     plan = plan_from_files(
-        orders, template, documents=documents, sheet=_sheet_arg(sheet), header_row=header_row
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        header_row=header_row,
+        documents_out=documents_out,
     )
-    click.echo(preview_row(plan, row).as_text(), nl=False)
+    draft = plan.draft_for_row(row)
+    folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
+    click.echo(preview_row(plan, row, documents_to=folder).as_text(), nl=False)
 
 
 # --- send -------------------------------------------------------------------------------
@@ -533,6 +675,7 @@ def send(
     orders: Path,
     template: Path,
     documents: Path | None,
+    documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
     profile_name: str | None,
@@ -575,6 +718,7 @@ def send(
         header_row=header_row,
         sender=settings.sender,
         campaign=campaign,
+        documents_out=documents_out,
     )
     if test_row is not None:
         result = send_test(plan, test_row, settings)

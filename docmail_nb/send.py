@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
 from .ledger import Ledger, default_ledger_path
-from .pacing import RateLimiter, connections, rate
+from .pacing import RateLimiter, connections, limit_note, rate
 from .plan import Draft, Plan
 from .profiles import Profile, require_password
 from .report import MessageResult, Progress, Report, ResultState
@@ -161,6 +162,10 @@ def _would_send(
         if resend_unknown:
             return True, "dry-run", ""
         return False, "unknown", _UNKNOWN_TEXT
+    if draft.documents and documents_changed(draft.documents, campaign, draft.key, ledger):
+        if resend_changed:
+            return True, "dry-run", ""
+        return False, "changed", _CHANGED_TEXT
     try:
         content_hash = draft.content_hash()
     except OSError:
@@ -271,12 +276,17 @@ def _dry_run(
             state: ResultState = "dry-run"
             error = hint = ""
             try:
-                msg = draft.build(plan.campaign, profile.sender)
-                if book is not None:
-                    _, state, error = _would_send(
-                        book, plan.campaign, draft, options.resend_unknown, options.resend_changed
-                    )
-                    hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
+                with drawn_temporarily(draft) as built:  # documents drawn, recorded nowhere
+                    msg = built.build(plan.campaign, profile.sender)
+                    if book is not None:
+                        _, state, error = _would_send(
+                            book,
+                            plan.campaign,
+                            built,
+                            options.resend_unknown,
+                            options.resend_changed,
+                        )
+                hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
             except (DocmailError, OSError) as exc:
                 result = _unbuildable(draft, exc)
             else:
@@ -328,11 +338,13 @@ class _Batch:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.capped = False
+        self.capped_at: tuple[float | None, float | None] = (None, None)
         self.claimed = 0
         self.errors: list[BaseException] = []
         self.run_id = ""
         self.gate = threading.Lock()
         self.logged_in = False
+        self.documents_made = 0
 
     # -- running ----------------------------------------------------------------------
     def run(self) -> None:
@@ -352,12 +364,16 @@ class _Batch:
         finally:
             self.ledger.end_run(self.run_id)
         self.report.results.extend(self.results[i] for i in sorted(self.results))
+        planned = [doc for draft in self.plan.drafts for doc in draft.documents]
+        if planned:
+            made, before = self.documents_made, len(planned) - self.documents_made
+            self.report.notes.append(
+                f"Documents in {planned[0].path.parent}: {made} made now"
+                + (f", {before} as made before (the ledger has them)." if before else ".")
+            )
         if self.capped:
             left = sum(1 for r in self.report.results if r.state == "planned")
-            self.report.notes.append(
-                f"The daily limit of the profile {self.profile.name!r} is reached: {left} "
-                "message(s) stay planned for the next run."
-            )
+            self.report.notes.append(limit_note(self.profile, left, *self.capped_at))
         if self.errors:
             raise self.errors[0]
 
@@ -394,7 +410,7 @@ class _Batch:
                 draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
             )
         if self.capped:
-            return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+            return _result(draft, "planned", error="Not sent: a sending limit is reached.")
         if self.options.limit is not None and self.claimed >= self.options.limit:
             return _result(draft, "planned", error="Not sent: beyond --limit.")
         return None
@@ -409,11 +425,17 @@ class _Batch:
             return waiting, conn
         campaign = self.plan.campaign
         try:
-            msg, content_hash = draft.build_with_hash(campaign, self.profile.sender)
+            refused = self._documents(draft)
+            if refused is None:
+                msg, content_hash = draft.build_with_hash(campaign, self.profile.sender)
         except (DocmailError, OSError) as exc:  # e.g. an attachment removed since the check
             with self.lock:
                 self.claimed -= 1
             return _unbuildable(draft, exc), conn
+        if refused is not None:
+            with self.lock:
+                self.claimed -= 1
+            return refused, conn
         message_id = str(msg["Message-ID"])
         limits = self.profile.limits
         claim = self.ledger.claim(
@@ -427,18 +449,35 @@ class _Batch:
             account=self.account,
             resend_unknown=self.options.resend_unknown,
             resend_changed=self.options.resend_changed,
-            messages_per_day=limits.messages_per_day,
-            recipients_per_day=limits.recipients_per_day,
+            windows=limits.windows(),
         )
         if not claim.ok:
             with self.lock:
                 self.claimed -= 1
                 if claim.decision == "capped":
                     self.capped = True
+                    self.capped_at = (claim.window, claim.free_at)
             return self._not_claimed(draft, claim.decision, message_id), conn
         if self.limiter is not None:
             self.limiter.acquire()
         return self._deliver(draft, msg, message_id, conn)
+
+    def _documents(self, draft: Draft) -> MessageResult | None:
+        """Make the draft's documents that the ledger does not have yet (None: ready)."""
+        if not draft.documents:
+            return None
+        made, refused = prepare_documents(
+            draft.documents,
+            self.plan.campaign,
+            draft.key,
+            self.ledger,
+            resend_changed=self.options.resend_changed,
+        )
+        with self.lock:
+            self.documents_made += made
+        if refused:
+            return _result(draft, "changed", error=refused, hint=_CHANGED_HINT)
+        return None
 
     def _connect(self) -> Session:
         """A new connection; until one login succeeded, workers log in one at a time."""
@@ -464,7 +503,7 @@ class _Batch:
             return _result(
                 draft, "busy", message_id=message_id, error="Another run is sending it right now."
             )
-        return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+        return _result(draft, "planned", error="Not sent: a sending limit is reached.")
 
     def _deliver(
         self, draft: Draft, msg: Any, message_id: str, conn: Session | None
@@ -628,7 +667,8 @@ def send_test(
             "Give the profile a From address (--from) or a username that is an address.",
         )
     test = dataclasses.replace(draft, to=(me,), cc=(), bcc=(), subject=f"[TEST] {draft.subject}")
-    msg = test.build(f"{plan.campaign}/test", me)
+    with drawn_temporarily(test) as built:  # documents drawn for the test, recorded nowhere
+        msg = built.build(f"{plan.campaign}/test", me)
     if transport is None:
         transport = SMTPTransport(profile, require_password(profile, password))
     session = transport.open()

@@ -460,3 +460,19 @@ def test_notebook_runs_top_to_bottom_under_papermill(
     assert views  # the panel was displayed
     if name.startswith("02"):
         assert "[]" in str(outputs[-1]["data"]["text/plain"])  # nothing was sent
+
+
+def test_send_panel_shows_the_first_page_of_a_made_invoice(
+    capture: CaptureServer, ledger_file: Path
+) -> None:
+    panel = SendPanel(
+        template=sample_dir() / "templates" / "qr_invoice.txt",
+        sheet="Rechnungen",
+        profile=capture.profile(),
+        ledger=ledger_file,
+    )
+    assert "10 messages ready" in panel.check_status.value
+    assert "invoice-R-2026-1041.pdf" in panel.preview.value
+    assert "<img alt='invoice-R-2026-1041.pdf, page 1'" in panel.preview.value
+    assert "data:image/png;base64," in panel.preview.value
+    assert capture.messages == []
