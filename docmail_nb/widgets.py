@@ -21,6 +21,7 @@ from .auth import auth_status, set_client_secret, sign_in
 from .diagnosis import password_notice
 from .errors import DocmailError
 from .ledger import Ledger
+from .mailbox import check_mailbox
 from .orders import Orders, read_orders, sheet_names
 from .plan import Plan, make_plan
 from .preview import preview
@@ -34,6 +35,7 @@ from .profiles import (
     has_password,
     list_profiles,
     load_profile,
+    preset_imap,
     save_profile,
     set_password,
 )
@@ -180,8 +182,45 @@ class SettingsPanel:
             style=_LABEL_STYLE,
             layout={"width": "420px"},
         )
+        self.imap_host = _text("IMAP host", placeholder="for the Sent folder (optional)")
+        self.imap_port = w.BoundedIntText(
+            description="IMAP port",
+            value=0,
+            min=0,
+            max=65535,
+            style=_LABEL_STYLE,
+            layout={"width": "240px"},
+            tooltip="0: 993 for TLS, 143 for STARTTLS",
+        )
+        self.imap_security = w.Dropdown(
+            description="IMAP security",
+            options=[("TLS (usually port 993)", "ssl"), ("STARTTLS (usually 143)", "starttls")],
+            value="ssl",
+            style=_LABEL_STYLE,
+            layout=_FIELD_LAYOUT,
+        )
+        self.sent_folder = _text("Sent folder", placeholder="empty: found automatically")
+        self.copy_to_sent = w.Checkbox(
+            description="Keep a copy of each sent message in Sent",
+            value=True,
+            indent=False,
+            layout={"margin": "0 0 0 128px"},
+        )
         self.advanced = w.Accordion(
-            children=[w.VBox([self.ca_file, self.authority])], titles=("Advanced",)
+            children=[
+                w.VBox(
+                    [
+                        self.ca_file,
+                        self.authority,
+                        self.imap_host,
+                        self.imap_port,
+                        self.imap_security,
+                        self.sent_folder,
+                        self.copy_to_sent,
+                    ]
+                )
+            ],
+            titles=("Advanced",),
         )
         self.advanced.selected_index = None
         self.test_button = w.Button(description="Test connection")
@@ -253,6 +292,11 @@ class SettingsPanel:
             reply_to=self.reply_to.value.strip(),
             ca_file=self.ca_file.value.strip(),
             preset=self.preset.value,
+            imap_host=self.imap_host.value.strip(),
+            imap_port=int(self.imap_port.value),
+            imap_security=self.imap_security.value,
+            sent_folder=self.sent_folder.value.strip(),
+            copy_to_sent=bool(self.copy_to_sent.value),
             **self._auth_settings(),
         )
 
@@ -286,6 +330,11 @@ class SettingsPanel:
             self.from_addr.value = profile.from_addr
             self.reply_to.value = profile.reply_to
             self.ca_file.value = profile.ca_file
+            self.imap_host.value = profile.imap_host
+            self.imap_port.value = profile.imap_port
+            self.imap_security.value = profile.imap_security
+            self.sent_folder.value = profile.sent_folder
+            self.copy_to_sent.value = profile.copy_to_sent
             self.auth.value = _auth_choice(profile)
             self.tenant.value = profile.tenant
             self.client_id.value = profile.client_id
@@ -328,6 +377,9 @@ class SettingsPanel:
             self.host.value = preset.host
         self.security.value = preset.security
         self.port.value = preset.port
+        imap = preset_imap(change["new"])
+        self.imap_host.value = imap["imap_host"]
+        self.copy_to_sent.value = imap["copy_to_sent"]
 
     def _on_auth(self, _change: dict[str, Any]) -> None:
         self._show_auth_fields()
@@ -401,6 +453,10 @@ class SettingsPanel:
                 field.value = ""
             for field in (self.from_addr, self.reply_to, self.ca_file):
                 field.value = ""
+            self.imap_host.value = self.sent_folder.value = ""
+            self.imap_port.value = 0
+            self.imap_security.value = "ssl"
+            self.copy_to_sent.value = True
             for field in (self.tenant, self.client_id, self.authority):
                 field.value = ""
             for field in (self.client_secrets, self.token_command):
@@ -436,6 +492,11 @@ class SettingsPanel:
             said = " ".join(str(part) for part in (result.code, result.reply) if part)
             detail = f" (server said: {said})" if said else ""
             self.status.value = error_line(result.summary + detail, result.hint)
+        if profile.imap_host and result.kind != "no_password":
+            imap = check_mailbox(profile, password)
+            self.status.value += (
+                success_line(imap.summary) if imap.ok else error_line(imap.summary, imap.hint)
+            )
         if password:
             self.password_note.value = note_line(
                 "The password was cleared from the form; type it again before Save to keep it."
