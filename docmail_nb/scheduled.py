@@ -221,8 +221,14 @@ def describe_job(job: Job) -> str:
 
 
 def describe_plan(batch: Batch, job: Job) -> str:
-    """One line: the check's summary, naming the orders file."""
-    return f"{job.orders.name}: {batch.plan.summary()}"
+    """The check's summary naming the orders file; then the notices and the rows left out."""
+    from .plan import describe_skipped
+
+    plan = batch.plan
+    notices = [f"Notice: {notice}" for notice in plan.notices]
+    skipped = describe_skipped(plan.skipped)
+    left_out = ["Left out (not problems):", *(f"  {item}" for item in skipped)] if skipped else []
+    return "\n".join([f"{job.orders.name}: {plan.summary()}", *notices, *left_out])
 
 
 def load_job_profile(job: Job) -> Profile:
