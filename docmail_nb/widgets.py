@@ -381,8 +381,19 @@ class SettingsPanel:
         self.imap_host.value = imap["imap_host"]
         self.copy_to_sent.value = imap["copy_to_sent"]
 
-    def _on_auth(self, _change: dict[str, Any]) -> None:
+    def _on_auth(self, change: dict[str, Any]) -> None:
         self._show_auth_fields()
+        if self._loading:
+            return
+        notes = {
+            "microsoft": "Fill in Tenant and Client ID (from your administrator), Save, then "
+            "Sign in.",
+            "google": "Give the Google OAuth client file, Save, then Sign in.",
+            "oauth2-app": "Fill in Tenant and Client ID; the client secret is kept in keyring "
+            "on Save.",
+            "token-command": "The command prints an access token each time docmail logs in.",
+        }
+        self.password_note.value = note_line(notes.get(change["new"], ""))
 
     def _show_auth_fields(self) -> None:
         """Show the fields the chosen Authentication needs; the rest are hidden."""
