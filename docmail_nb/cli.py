@@ -19,6 +19,7 @@ import click
 from .errors import DocmailError
 
 if TYPE_CHECKING:
+    from .profiles import Profile
     from .sink import CapturedMessage
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,26 +55,47 @@ def main() -> None:
     """Send documents by e-mail from a spreadsheet, through your own SMTP server, exactly once."""
 
 
+# --- init -------------------------------------------------------------------------------
+
+
+@main.command(short_help="Make a working folder: notebooks, templates, samples.")
+@click.argument("folder", type=click.Path(path_type=Path))
+@friendly_errors
+def init(folder: Path) -> None:
+    """Make a working folder: notebooks, templates, sample orders and PDFs, a README."""
+    from .workfolder import init_folder
+
+    made = init_folder(folder)
+    click.echo(f"Made the working folder {made.folder} ({len(made.files)} files):")
+    click.echo("  01_smtp_settings.ipynb, 02_send_documents.ipynb, scheduled_send.ipynb,")
+    click.echo("  orders.xlsx, orders.csv, templates/, documents/, README.md")
+    click.echo(f'Next: jupyter lab {made.folder}   (JupyterLab: pip install "docmail_nb[lab]")')
+    click.echo("      then open 02_send_documents.ipynb and run all cells.")
+
+
 # --- profile, test ----------------------------------------------------------------------
 # (section: SMTP profiles and Test connection)
 
 
-@main.group()
+@main.group(short_help="Save, list, show and remove SMTP profiles.")
 def profile() -> None:
     """Save, list, show and remove SMTP profiles (the password goes to keyring)."""
 
 
-def _password_source(name: str) -> str:
+def _password_source(item: Profile) -> str:
+    """Where the password of a profile comes from, in words: 'no login' when it needs none."""
     import os
 
     from .profiles import PASSWORD_ENV, has_password
 
+    if not item.username:
+        return "no login (no password needed)"
     if os.environ.get(PASSWORD_ENV):
-        return f"from ${PASSWORD_ENV}"
-    return "stored in keyring" if has_password(name) else "missing"
+        return f"password from ${PASSWORD_ENV}"
+    return "password stored in keyring" if has_password(item.name) else "password missing"
 
 
-@profile.command("add")
+@profile.command("add", short_help="Save an SMTP profile; the password goes to keyring.")
 @click.argument("name")
 @click.option(
     "--preset",
@@ -132,10 +154,10 @@ def profile_add(
     password_stdin: bool,
     insecure_skip_verify: bool,
 ) -> None:
-    """Save the SMTP profile NAME; asks for the password when there is a username."""
+    """Save the SMTP profile NAME (asks for the password when there is a username)."""
     import os
 
-    from .errors import ConfigError
+    from .errors import ConfigError, SecretStoreError
     from .profiles import PASSWORD_ENV, PRESETS, USUAL_PORT, Profile, save_profile, set_password
 
     if preset not in PRESETS:
@@ -163,15 +185,31 @@ def profile_add(
     if username:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
-        elif not os.environ.get(PASSWORD_ENV):
+        elif os.environ.get(PASSWORD_ENV):
+            pass
+        elif not sys.stdin.isatty():
+            raise ConfigError(
+                f"The password for {username} cannot be asked for: there is no terminal.",
+                "Pipe it in with --password-stdin (e.g. printf '%s\\n' \"$PW\" | docmail "
+                f"profile add {name} ... --password-stdin), or set ${PASSWORD_ENV} in the "
+                "environment of the job that sends and add the profile without a password.",
+            )
+        else:
             password = click.prompt(f"Password for {username}", hide_input=True)
+    if password:
+        # the keyring first: when it cannot store, nothing at all is written
+        try:
+            set_password(name, password)
+        except SecretStoreError as exc:
+            raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
     path = save_profile(settings)
     click.echo(f"Saved profile {name!r} in {path}.")
     if password:
-        set_password(name, password)
         click.echo("The password is stored in keyring.")
     elif username and os.environ.get(PASSWORD_ENV):
         click.echo(f"No password stored: ${PASSWORD_ENV} will be used.")
+    elif not username:
+        click.echo("No login: the server is used without a username and password.")
     if insecure_skip_verify:
         click.secho("Warning: certificate verification is OFF for this profile.", fg="yellow")
     click.echo(f"Next: docmail test --profile {name}")
@@ -188,10 +226,10 @@ def profile_list() -> None:
         click.echo(f"No profiles yet ({profiles_file()}). Add one with 'docmail profile add'.")
         return
     for item in found:
-        login = item.username or "(no login)"
+        login = f"{item.username}\t" if item.username else ""
         click.echo(
-            f"{item.name}\t{item.host}:{item.port}\t{item.security}\t{login}\t"
-            f"password {_password_source(item.name)}"
+            f"{item.name}\t{item.host}:{item.port}\t{item.security}\t{login}"
+            f"{_password_source(item)}"
         )
 
 
@@ -208,7 +246,7 @@ def profile_show(name: str) -> None:
     for key, value in asdict(item).items():
         click.echo(f"{key}: {value}")
     click.echo(f"sender: {item.sender or '(none)'}")
-    click.echo(f"password: {_password_source(name)}")
+    click.echo(f"login: {_password_source(item)}")
     limits = {k: v for k, v in asdict(item.limits).items() if v is not None}
     if limits:
         click.echo("limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
@@ -225,7 +263,7 @@ def profile_remove(name: str) -> None:
     click.echo(f"Removed profile {name!r} and its password.")
 
 
-@main.command("test")
+@main.command("test", short_help="Test connection: TLS, login; exit 1 when it fails.")
 @click.option(
     "--profile",
     "profile_name",
@@ -259,7 +297,10 @@ _DOCUMENTS_HELP = (
     "Folder the Attachment paths are relative to. Default: a 'documents' folder beside the "
     "template's folder, else beside the orders file, else the orders file's folder."
 )
-_SHEET_HELP = "Sheet to read (name or 0-based index). Default: the first sheet."
+_SHEET_HELP = (
+    "Sheet to read, by its name as on the tab (e.g. Rechnungen), or by position counted "
+    "from 0 (0 = the first sheet). Default: the first sheet."
+)
 
 
 def _orders_options(func: F) -> F:
@@ -279,7 +320,7 @@ def _sheet_arg(sheet: str | None) -> str | int | None:
     return int(sheet) if sheet is not None and sheet.isdigit() else sheet
 
 
-@main.command()
+@main.command(short_help="Check every row; list every problem.")
 @_orders_options
 @friendly_errors
 def check(orders: Path, template: Path, documents: Path | None, sheet: str | None) -> None:
@@ -364,7 +405,7 @@ def _print_trouble(report: Any) -> None:
             click.echo(f"  → {problem.hint}")
 
 
-@main.command()
+@main.command(short_help="Send every valid message once, then report.")
 @_orders_options
 @click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
 @click.option(
@@ -462,7 +503,16 @@ def send(
                 click.echo("Nothing sent.")
                 sys.exit(1)
 
+    stopped: list[str] = []
+
     def log_line(done: int, total: int, result: Any) -> None:
+        if result.state == "planned":  # not attempted: the batch stopped; say why once, first
+            if not stopped:
+                stopped.append(result.error)
+                click.secho(f"Error: {result.error}", fg="red", err=True)
+                if result.hint:
+                    click.echo(f"Hint: {result.hint}", err=True)
+            return
         rows = ", ".join(str(r) for r in result.rows)
         click.echo(f"[{done}/{total}] row {rows} {result.key}: {result.state}")
 
@@ -480,7 +530,7 @@ def send(
     if failed_path is not None:
         rows = read_orders(orders, sheet=_sheet_arg(sheet))
         click.echo(f"Rows to fix written to {report.save_failed_rows(rows, failed_path)}")
-    if report.fatal is not None:
+    if report.fatal is not None and not stopped:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
         if report.fatal.hint:
             click.echo(f"Hint: {report.fatal.hint}", err=True)
@@ -492,9 +542,15 @@ def send(
 # (section: capture server and demo)
 
 
-@main.command()
+@main.command(short_help="Run the local capture server (messages to a Maildir).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=2525,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on; send through it with a profile of security none.",
+)
 @click.option(
     "--maildir",
     default="outbox",
@@ -521,7 +577,7 @@ def sink(host: str, port: int, maildir: Path) -> None:
     click.echo(f"Capture server stopped; {len(server.messages)} message(s) received.")
 
 
-@main.command()
+@main.command(short_help="Send the sample batch to a capture server, twice.")
 @click.option(
     "--folder",
     default="docmail-demo",
