@@ -3,7 +3,23 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo lab test lint typecheck unit browser-deps sample-data clean
+.PHONY: demo lab test lint typecheck unit browser-deps pdf-deps test-deps sample-data clean
+
+# Debian packages: WeasyPrint draws PDFs with Pango and HarfBuzz; the QR-bill's font is Arial
+# or a metric twin (Liberation Sans). The tests read PDFs back with poppler.
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
+TEST_DEBS := poppler-utils
+
+# $(call apt_install,PACKAGES): install those of PACKAGES that are missing (Debian/Ubuntu only)
+define apt_install
+missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+  | grep -q 'install ok installed' || echo $$p; done); \
+if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  echo "Installing Debian packages:" $$missing; \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+fi
+endef
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +34,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## demo: set up and run the demo on the embedded capture server
-demo: $(VENV)/.runtime
+demo: $(VENV)/.runtime pdf-deps
 	$(BIN)/docmail demo
 
 $(VENV)/.lab: pyproject.toml | $(BIN)/python
@@ -26,7 +42,7 @@ $(VENV)/.lab: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## lab: a working folder (lab-work/) opened in JupyterLab
-lab: $(VENV)/.lab
+lab: $(VENV)/.lab pdf-deps
 	[ -d lab-work ] || $(BIN)/docmail init lab-work
 	$(BIN)/jupyter lab lab-work
 
@@ -44,6 +60,14 @@ browser-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+## pdf-deps: the libraries and fonts WeasyPrint draws documents with
+pdf-deps:
+	@$(call apt_install,$(PDF_DEBS))
+
+## test-deps: poppler-utils, with which the tests read PDFs back
+test-deps: pdf-deps
+	@$(call apt_install,$(TEST_DEBS))
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -51,7 +75,7 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
-unit: $(VENV)/.test browser-deps .wheelhouse/.done
+unit: $(VENV)/.test browser-deps test-deps .wheelhouse/.done
 	$(BIN)/pytest
 
 ## test: set up and run the whole test suite (lint, types, tests incl. browser tests)
