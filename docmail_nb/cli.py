@@ -83,11 +83,15 @@ def profile() -> None:
 
 
 def _password_source(item: Profile) -> str:
-    """Where the password of a profile comes from, in words: 'no login' when it needs none."""
+    """How a profile logs in, in words: 'no login (no password needed)' when it needs none."""
     import os
 
     from .profiles import PASSWORD_ENV, has_password
 
+    if item.auth != "password":
+        from .auth import auth_status
+
+        return auth_status(item)
     if not item.username:
         return "no login (no password needed)"
     if os.environ.get(PASSWORD_ENV):
@@ -133,7 +137,39 @@ def _password_source(item: Profile) -> str:
     show_default=True,
     help="Seconds to wait for the server.",
 )
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password (oauth2-app: the client secret) from standard input.",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["password", "oauth2", "oauth2-app", "token-command"]),
+    default="password",
+    show_default=True,
+    help="How to log in: a password, a Microsoft/Google sign-in (oauth2), a Microsoft app's "
+    "own credentials (oauth2-app) or a command that prints an access token.",
+)
+@click.option("--tenant", default="", help="Microsoft: your domain or directory (tenant) ID.")
+@click.option("--client-id", default="", help="Microsoft: the registered app's client ID.")
+@click.option(
+    "--authority",
+    default="",
+    help="Microsoft: sign-in address replacing https://login.microsoftonline.com/TENANT.",
+)
+@click.option(
+    "--client-secrets",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Google: the OAuth client file (Desktop app) of your Google Cloud project.",
+)
+@click.option(
+    "--certificate",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="oauth2-app: PEM file with the app's private key and certificate (instead of a secret).",
+)
+@click.option("--token-command", default="", help="token-command: prints an access token.")
 @click.option(
     "--insecure-skip-verify",
     is_flag=True,
@@ -152,9 +188,16 @@ def profile_add(
     ca_file: Path | None,
     timeout: float,
     password_stdin: bool,
+    auth: str,
+    tenant: str,
+    client_id: str,
+    authority: str,
+    client_secrets: Path | None,
+    certificate: Path | None,
+    token_command: str,
     insecure_skip_verify: bool,
 ) -> None:
-    """Save the SMTP profile NAME (asks for the password when there is a username)."""
+    """Save the SMTP profile NAME; asks for the password (oauth2-app: the client secret)."""
     import os
 
     from .errors import ConfigError, SecretStoreError
@@ -180,7 +223,17 @@ def profile_add(
         timeout=timeout,
         verify_tls=not insecure_skip_verify,
         preset=preset,
+        auth=auth,  # type: ignore[arg-type]
+        tenant=tenant,
+        client_id=client_id,
+        authority=authority,
+        client_secrets=str(client_secrets.resolve()) if client_secrets else "",
+        certificate=str(certificate.resolve()) if certificate else "",
+        token_command=token_command,
     )
+    if auth != "password":
+        _save_signin_profile(settings, password_stdin)
+        return
     password = ""
     if username:
         if password_stdin:
@@ -215,6 +268,74 @@ def profile_add(
     click.echo(f"Next: docmail test --profile {name}")
 
 
+def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
+    """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
+    import os
+
+    from .auth import CLIENT_SECRET_ENV, set_client_secret
+    from .errors import ConfigError, SecretStoreError
+    from .profiles import save_profile
+
+    secret = ""
+    if settings.auth == "oauth2-app" and not settings.certificate:
+        if password_stdin:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        elif os.environ.get(CLIENT_SECRET_ENV):
+            pass
+        elif not sys.stdin.isatty():
+            raise ConfigError(
+                f"The client secret of app {settings.client_id} cannot be asked for: there is "
+                "no terminal.",
+                f"Pipe it in with --password-stdin, or set ${CLIENT_SECRET_ENV} in the "
+                "environment of the job that sends.",
+            )
+        else:
+            secret = click.prompt(f"Client secret of app {settings.client_id}", hide_input=True)
+    if secret:
+        # the keyring first: when it cannot store, nothing at all is written
+        try:
+            set_client_secret(settings, secret)
+        except SecretStoreError as exc:
+            raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
+    path = save_profile(settings)
+    click.echo(f"Saved profile {settings.name!r} in {path}.")
+    if secret:
+        click.echo("The client secret is stored in keyring.")
+    elif settings.auth == "oauth2-app" and not settings.certificate:
+        click.echo(f"No client secret stored: ${CLIENT_SECRET_ENV} will be used.")
+    if settings.auth == "oauth2":
+        click.echo(f"Next: docmail login {settings.name}")
+    else:
+        click.echo(f"Next: docmail test --profile {settings.name}")
+
+
+@main.command("login", short_help="Sign a profile in (Microsoft, Google) and keep it.")
+@click.argument("name")
+@friendly_errors
+def login_command(name: str) -> None:
+    """Sign profile NAME in (Microsoft: a device code; Google: a browser) and keep the sign-in."""
+    from .auth import sign_in
+    from .profiles import load_profile
+
+    settings = load_profile(name)
+    click.echo(sign_in(settings, show=lambda text: click.echo(text)))
+    click.echo(f"Next: docmail test --profile {name}")
+
+
+@main.command("logout", short_help="Forget a profile's sign-in on this computer.")
+@click.argument("name")
+@friendly_errors
+def logout_command(name: str) -> None:
+    """Forget the sign-in (tokens) of profile NAME on this computer."""
+    from .auth import sign_out
+    from .profiles import load_profile
+
+    if sign_out(load_profile(name)):
+        click.echo(f"Signed out: the tokens of profile {name!r} are forgotten.")
+    else:
+        click.echo(f"Profile {name!r} was not signed in on this computer.")
+
+
 @profile.command("list")
 @friendly_errors
 def profile_list() -> None:
@@ -246,7 +367,7 @@ def profile_show(name: str) -> None:
     for key, value in asdict(item).items():
         click.echo(f"{key}: {value}")
     click.echo(f"sender: {item.sender or '(none)'}")
-    click.echo(f"login: {_password_source(item)}")
+    click.echo(f"{'login' if item.auth == 'password' else 'sign-in'}: {_password_source(item)}")
     limits = {k: v for k, v in asdict(item.limits).items() if v is not None}
     if limits:
         click.echo("limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
@@ -256,7 +377,7 @@ def profile_show(name: str) -> None:
 @click.argument("name")
 @friendly_errors
 def profile_remove(name: str) -> None:
-    """Remove profile NAME and forget its password."""
+    """Remove profile NAME and forget its password and tokens."""
     from .profiles import remove_profile
 
     remove_profile(name)
@@ -298,13 +419,20 @@ _DOCUMENTS_HELP = (
     "template's folder, else beside the orders file, else the orders file's folder."
 )
 _SHEET_HELP = (
-    "Sheet to read, by its name as on the tab (e.g. Rechnungen), or by position counted "
-    "from 0 (0 = the first sheet). Default: the first sheet."
+    "Sheet to read: its name as on the tab (2026 is the sheet named 2026), else its position "
+    "counted from 0 (0 = the first sheet). Default: the first sheet."
+)
+_HEADER_ROW_HELP = (
+    "Row that holds the column names (rows above it, a title or a date, are ignored). "
+    "Default: the first row that is not empty."
 )
 
 
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET], shared by check and preview."""
+    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET] [--header-row N], shared by commands."""
+    func = click.option(
+        "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
+    )(func)
     func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
     func = click.option(
         "--documents",
@@ -316,18 +444,27 @@ def _orders_options(func: F) -> F:
     return click.argument("orders", type=click.Path(dir_okay=False, path_type=Path))(func)
 
 
-def _sheet_arg(sheet: str | None) -> str | int | None:
-    return int(sheet) if sheet is not None and sheet.isdigit() else sheet
+def _sheet_arg(sheet: str | None) -> str | None:
+    """The sheet as given: read_orders takes a name first, an index only where none fits."""
+    return sheet
 
 
 @main.command(short_help="Check every row; list every problem.")
 @_orders_options
 @friendly_errors
-def check(orders: Path, template: Path, documents: Path | None, sheet: str | None) -> None:
+def check(
+    orders: Path, template: Path, documents: Path | None, sheet: str | None, header_row: int | None
+) -> None:
     """Check every row and list every problem; exit 1 when any row has one."""
     from .plan import plan_from_files
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    plan = plan_from_files(
+        orders, template, documents=documents, sheet=_sheet_arg(sheet), header_row=header_row
+    )
+    for notice in plan.notices:
+        click.secho(f"Notice: {notice}", fg="yellow")
+    if plan.notices:
+        click.echo("")
     if plan.problems:
         rows = [
             ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
@@ -362,13 +499,20 @@ def check(orders: Path, template: Path, documents: Path | None, sheet: str | Non
 @click.option("--row", "row", required=True, type=int, help="Sheet row number (2 = first order).")
 @friendly_errors
 def preview(
-    orders: Path, template: Path, documents: Path | None, sheet: str | None, row: int
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    sheet: str | None,
+    header_row: int | None,
+    row: int,
 ) -> None:
     """Show the message of one row exactly as it will be sent."""
     from .plan import plan_from_files
     from .preview import preview as preview_row
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    plan = plan_from_files(
+        orders, template, documents=documents, sheet=_sheet_arg(sheet), header_row=header_row
+    )
     click.echo(preview_row(plan, row).as_text(), nl=False)
 
 
@@ -439,6 +583,7 @@ def send(
     template: Path,
     documents: Path | None,
     sheet: str | None,
+    header_row: int | None,
     profile_name: str | None,
     ledger: Path | None,
     campaign: str | None,
@@ -476,6 +621,7 @@ def send(
         template,
         documents=documents,
         sheet=_sheet_arg(sheet),
+        header_row=header_row,
         sender=settings.sender,
         campaign=campaign,
     )
@@ -521,7 +667,7 @@ def send(
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
-        rows = read_orders(orders, sheet=_sheet_arg(sheet))
+        rows = read_orders(orders, sheet=_sheet_arg(sheet), header_row=header_row)
         click.echo(f"Rows to fix written to {report.save_failed_rows(rows, failed_path)}")
     if report.fatal is not None and not stopped:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)

@@ -15,6 +15,7 @@ Every error a user can see says what happened, to which row or setting, and what
     │   └── DocumentError         a document template or a row's payment data cannot be used
     ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
     │                             (a :class:`Diagnosis`: what happened, what to do, the outcome)
+    │   └── SignInProblem         no access token: sign-in expired, consent missing, token command
     ├── BatchFailed               the check found problem rows or messages failed (exit 1)
     └── LedgerError               the ledger file cannot be opened or is from another version
 """
@@ -37,6 +38,7 @@ __all__ = [
     "ProfileError",
     "SMTPProblem",
     "SecretStoreError",
+    "SignInProblem",
     "TemplateError",
 ]
 
@@ -116,6 +118,10 @@ class SMTPProblem(DocmailError):
     def __init__(self, diagnosis: Diagnosis) -> None:
         super().__init__(diagnosis.summary, diagnosis.hint)
         self.diagnosis = diagnosis
+
+
+class SignInProblem(SMTPProblem):
+    """No access token could be had (OAuth 2.0 or token command); ``diagnosis`` says why."""
 
 
 class BatchFailed(DocmailError):

@@ -21,7 +21,8 @@ from jinja2 import Template, UndefinedError
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .headers import header_problem, parse_addresses
+from .docfolder import locate, normalized
+from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import Orders, read_orders, sheet_names
 from .templates import (
@@ -66,6 +67,7 @@ class Plan:
     problems: list[Problem]
     total_rows: int
     row_keys: dict[int, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # worth a look, not a problem
 
     @property
     def ok(self) -> bool:
@@ -115,6 +117,7 @@ def make_plan(
         problems=problems,
         total_rows=len(orders),
         row_keys=planner.row_keys,
+        notices=list(orders.notices),
     )
 
 
@@ -348,6 +351,7 @@ class _Planner:
         return " ".join(value.split())
 
     def _addresses(self, row: int, key: str | None, name: str, value: str) -> tuple[str, ...]:
+        value = join_lines(value)  # addresses on separate lines of one cell (Alt+Enter)
         problem = header_problem(value)
         if problem:
             self._problem(
@@ -447,7 +451,7 @@ class _Planner:
         if ".." in re.split(r"[/\\]", name):
             refuse(f"The attachment {name!r} leaves the documents folder.", inside)
             return None
-        path = self.documents / relative
+        path = locate(self.documents, relative)  # names matched Unicode-normalized
         if not path.exists() and not path.is_symlink():
             close = self._close_files(relative.name)
             refuse(
@@ -455,7 +459,7 @@ class _Planner:
                 f"Did you mean {close}?" if close else "Check the file name and --documents.",
             )
             return None
-        if not self._inside_documents(relative):
+        if not self._inside_documents(path.relative_to(self.documents)):
             refuse(
                 f"The attachment {name!r} is a link to a file outside the documents folder.",
                 "Copy the file into the documents folder instead of linking to it.",
@@ -493,10 +497,10 @@ class _Planner:
 
     def _close_files(self, name: str) -> str:
         try:
-            names = [p.name for p in self.documents.iterdir() if p.is_file()]
+            names = [normalized(p.name) for p in self.documents.iterdir() if p.is_file()]
         except OSError:
             return ""
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
+        close = difflib.get_close_matches(normalized(name), names, n=1, cutoff=0.7)
         return close[0] if close else ""
 
     def _bodies(self, body: str) -> tuple[str, str | None]:
@@ -552,13 +556,14 @@ def plan_from_files(
     sheet: str | int | None = None,
     sender: str = "",
     campaign: str | None = None,
+    header_row: int | None = None,
 ) -> Plan:
     """Read the orders and the template and plan them (what ``docmail check`` does).
 
     Without ``documents``, attachments are looked for as ``default_documents`` says.
     """
     template = load_template(template_path)
-    orders = read_orders(orders_path, sheet=sheet)
+    orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
     folder = documents if documents else default_documents(orders_path, template_path)
     plan = make_plan(orders, template, documents=folder, sender=sender, campaign=campaign)
     if sheet is None and any(problem.row is None for problem in plan.problems):

@@ -24,18 +24,22 @@ import tomli_w
 from .errors import ProfileError, SecretStoreError
 
 __all__ = [
+    "AUTH_METHODS",
     "KEYRING_SERVICE",
     "PASSWORD_ENV",
     "PRESETS",
     "SECURITIES",
     "USUAL_PORT",
+    "AuthMethod",
     "Limits",
     "Preset",
     "Profile",
     "Security",
     "docmail_home",
     "forget_password",
+    "forget_secret",
     "get_password",
+    "get_secret",
     "has_password",
     "is_loopback",
     "list_profiles",
@@ -46,12 +50,16 @@ __all__ = [
     "require_password",
     "save_profile",
     "set_password",
+    "set_secret",
 ]
 
 log = logging.getLogger("docmail_nb.profiles")
 
 Security = Literal["ssl", "starttls", "none"]
 SECURITIES: tuple[Security, ...] = get_args(Security)
+AuthMethod = Literal["password", "oauth2", "oauth2-app", "token-command"]
+AUTH_METHODS: tuple[AuthMethod, ...] = get_args(AuthMethod)
+GOOGLE_PRESETS = ("gmail", "google_workspace")
 USUAL_PORT: dict[Security, int] = {"ssl": 465, "starttls": 587, "none": 25}
 
 KEYRING_SERVICE = "docmail_nb"
@@ -124,7 +132,15 @@ PRESETS: dict[str, Preset] = {
 
 @dataclass(frozen=True)
 class Profile:
-    """How to reach one SMTP server and as whom. Holds no password."""
+    """How to reach one SMTP server, as whom and how to sign in. Holds no secret.
+
+    ``auth`` is how the login is made: ``password`` (kept in keyring), ``oauth2`` (a user's
+    sign-in with Microsoft or Google, refresh token in keyring), ``oauth2-app`` (a Microsoft
+    app's own credentials: ``tenant``, ``client_id`` and a client secret in keyring or the
+    environment, or a ``certificate`` file) or ``token-command`` (a command that prints an
+    access token). ``authority`` replaces Microsoft's sign-in address (sovereign clouds);
+    ``client_secrets`` is the Google OAuth client file.
+    """
 
     name: str
     host: str
@@ -137,6 +153,13 @@ class Profile:
     timeout: float = 30.0
     verify_tls: bool = True
     preset: str = "generic"
+    auth: AuthMethod = "password"
+    tenant: str = ""
+    client_id: str = ""
+    authority: str = ""
+    client_secrets: str = ""
+    certificate: str = ""
+    token_command: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -181,6 +204,60 @@ class Profile:
                 f"Profile {self.name!r}: unknown preset {self.preset!r}.",
                 f"Known presets: {', '.join(PRESETS)}.",
             )
+        self._check_auth()
+
+    def _check_auth(self) -> None:
+        where = f"Profile {self.name!r}"
+        if self.auth not in AUTH_METHODS:
+            raise ProfileError(
+                f"{where}: unknown authentication {self.auth!r}.",
+                f"Use one of: {', '.join(AUTH_METHODS)}.",
+            )
+        if self.auth != "password" and not self.username:
+            raise ProfileError(
+                f"{where}: sign-in with {self.auth} needs the mailbox address as --username.",
+                "Give the address of the mailbox that sends, e.g. --username anna@example.ch.",
+            )
+        if self.authority and not self.authority.lower().startswith("https://"):
+            raise ProfileError(
+                f"{where}: the authority {self.authority!r} is not an https:// address.",
+                "Give the sign-in address of your cloud, e.g. "
+                "https://login.microsoftonline.us/TENANT, or leave it out.",
+            )
+        if self.auth == "oauth2" and self.provider == "microsoft" and not self.client_id:
+            raise ProfileError(
+                f"{where}: Microsoft 365 sign-in needs the application (client) ID of the app "
+                "registered in your organisation's Microsoft Entra.",
+                "Give it with --client-id (docs/connect.md shows how an administrator "
+                "registers the app).",
+            )
+        if self.auth == "oauth2" and self.provider == "google" and not self.client_secrets:
+            raise ProfileError(
+                f"{where}: Google sign-in needs the OAuth client file of your Google Cloud "
+                "project.",
+                "Download it (APIs & Services > Credentials > OAuth client ID, type Desktop "
+                "app) and give it with --client-secrets FILE.",
+            )
+        if self.auth == "oauth2-app" and not (self.tenant and self.client_id):
+            raise ProfileError(
+                f"{where}: app-only sign-in needs the tenant and the application (client) ID.",
+                "Give them with --tenant and --client-id (see docs/connect.md).",
+            )
+        if self.auth == "token-command" and not self.token_command.strip():
+            raise ProfileError(
+                f"{where}: authentication token-command needs the command that prints an "
+                "access token.",
+                'Give it with --token-command "CMD".',
+            )
+
+    @property
+    def provider(self) -> Literal["microsoft", "google", ""]:
+        """Who signs the user in: Microsoft, Google, or nobody (password, token command)."""
+        if self.auth not in ("oauth2", "oauth2-app"):
+            return ""
+        if self.auth == "oauth2" and (self.client_secrets or self.preset in GOOGLE_PRESETS):
+            return "google"
+        return "microsoft"
 
     @property
     def sender(self) -> str:
@@ -272,15 +349,27 @@ def _write_all(profiles: dict[str, Profile]) -> Path:
         "# docmail_nb SMTP profiles. Passwords are never stored here:\n"
         f"# they live in keyring (service {KEYRING_SERVICE!r}) or in ${PASSWORD_ENV}.\n\n"
     )
-    tables = {
-        name: {key: value for key, value in asdict(profiles[name]).items() if key != "name"}
-        for name in sorted(profiles)
-    }
+    tables = {name: _settings(profiles[name]) for name in sorted(profiles)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(header + tomli_w.dumps({"profiles": tables}), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+_OPTIONAL = frozenset(
+    {"auth", "tenant", "client_id", "authority", "client_secrets", "certificate", "token_command"}
+)
+
+
+def _settings(profile: Profile) -> dict[str, Any]:
+    """The settings written for ``profile``; sign-in settings only when they are used."""
+    defaults = {field.name: field.default for field in fields(Profile)}
+    return {
+        key: value
+        for key, value in asdict(profile).items()
+        if key != "name" and not (key in _OPTIONAL and value == defaults[key])
+    }
 
 
 def list_profiles() -> list[Profile]:
@@ -332,6 +421,9 @@ def remove_profile(name: str) -> None:
     del profiles[name]
     _write_all(profiles)
     forget_password(name)
+    for key in SECRET_KEYS:
+        forget_secret(name, key)
+    (docmail_home() / "tokens" / f"{name}.bin").unlink(missing_ok=True)  # an encrypted sign-in
 
 
 # -- the password -----------------------------------------------------------------------
@@ -397,11 +489,12 @@ def forget_password(name: str) -> None:
 def require_password(profile: Profile, password: str | None = None) -> str | None:
     """The password to log in with: ``password`` if given, else the stored one.
 
-    None when the profile logs in without one (no username). The one place that says "no
+    None when the profile logs in without one (no username, or a sign-in method other than
+    ``password``). The one place that says "no
     password": SecretStoreError naming the profile and both ways to give one.
     """
-    if password is not None or not profile.username:
-        return password
+    if password is not None or not profile.username or profile.auth != "password":
+        return password  # the sign-in methods get an access token when connecting
     found = get_password(profile.name)
     if found is None:
         raise SecretStoreError(
@@ -411,3 +504,52 @@ def require_password(profile: Profile, password: str | None = None) -> str | Non
             "keyring.",
         )
     return found
+
+
+# -- other secrets of a profile (sign-in tokens, an app's client secret) -------------------
+
+#: keyring entries a profile may own besides its password: user = "<profile>/<key>"
+SECRET_KEYS = ("tokens", "client-secret")
+
+
+def _secret_user(name: str, key: str) -> str:
+    return f"{name}/{key}"  # "/" cannot occur in a profile name: no clash with a password
+
+
+def set_secret(name: str, key: str, value: str) -> None:
+    """Keep ``value`` in keyring as the ``key`` secret of profile ``name``; SecretStoreError."""
+    try:
+        keyring.set_password(KEYRING_SERVICE, _secret_user(name, key), value)
+        stored = keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
+    except keyring.errors.KeyringError as exc:
+        raise SecretStoreError(
+            f"The {key} of profile {name!r} cannot be saved in the keyring ({type(exc).__name__}).",
+            _WAYS_OUT,
+        ) from None
+    if stored != value:
+        raise SecretStoreError(
+            f"The {key} of profile {name!r} was not kept by the keyring backend "
+            f"({type(keyring.get_keyring()).__module__}).",
+            _WAYS_OUT,
+        )
+
+
+def get_secret(name: str, key: str) -> str | None:
+    """The ``key`` secret of profile ``name`` from keyring, or None."""
+    try:
+        return keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
+    except keyring.errors.KeyringError as exc:
+        log.debug("keyring unavailable while reading %s of %r: %s", key, name, type(exc).__name__)
+        return None
+
+
+def forget_secret(name: str, key: str) -> None:
+    """Remove the ``key`` secret of profile ``name``; nothing happens when there is none."""
+    try:
+        keyring.delete_password(KEYRING_SERVICE, _secret_user(name, key))
+    except keyring.errors.PasswordDeleteError:
+        pass
+    except keyring.errors.KeyringError as exc:
+        log.debug(
+            "keyring unavailable while forgetting %s of %r: %s", key, name, type(exc).__name__
+        )
