@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 .PHONY: demo lab test lint typecheck unit browser-deps pdf-deps test-deps sample-data clean
 
 # Debian packages: WeasyPrint draws PDFs with Pango and HarfBuzz; the QR-bill's font is Arial
-# or a metric twin (Liberation Sans). The tests read PDFs back with poppler, and let LibreOffice
-# Calc (headless) save spreadsheets as a spreadsheet program does.
+# or a metric twin (Liberation Sans). The tests read PDFs back with poppler, let LibreOffice
+# Calc (headless) save spreadsheets as a spreadsheet program does, and start Dovecot on
+# 127.0.0.1 as the IMAP server (its own configuration; no system service is used).
 PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
-TEST_DEBS := poppler-utils libreoffice-calc-nogui
+TEST_DEBS := poppler-utils libreoffice-calc-nogui dovecot-imapd
 
 # $(call apt_install,PACKAGES): install those of PACKAGES that are missing (Debian/Ubuntu only)
 define apt_install
@@ -65,7 +66,8 @@ browser-deps:
 pdf-deps:
 	@$(call apt_install,$(PDF_DEBS))
 
-## test-deps: poppler-utils (PDFs read back) and LibreOffice Calc (files saved as by a spreadsheet program)
+## test-deps: poppler-utils (PDFs read back), LibreOffice Calc (files saved as by a
+## spreadsheet program) and Dovecot (the IMAP server of the mailbox tests)
 test-deps: pdf-deps
 	@$(call apt_install,$(TEST_DEBS))
 

@@ -21,6 +21,7 @@ from .errors import (
     DocumentError,
     InputError,
     LedgerError,
+    MailboxError,
     OrdersError,
     ProfileError,
     SecretStoreError,
@@ -28,6 +29,7 @@ from .errors import (
     TemplateError,
 )
 from .ledger import Entry, Ledger, default_ledger_path
+from .mailbox import MailboxCheck, check_mailbox, open_mailbox
 from .message import Attachment, Draft
 from .orders import Orders, read_orders, sheet_names
 from .plan import Plan, Problem, make_plan, plan_from_files
@@ -49,6 +51,7 @@ from .profiles import (
     save_profile,
     set_password,
 )
+from .reconcile import MailboxSync, sync_mailbox
 from .sample import sample_dir
 from .send import MessageResult, Report, SendOptions, send_plan, send_test
 from .sink import CapturedMessage, CaptureServer
@@ -74,6 +77,9 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "Limits",
+    "MailboxCheck",
+    "MailboxError",
+    "MailboxSync",
     "MemoryTransport",
     "MessageResult",
     "MessageTemplate",
@@ -92,6 +98,7 @@ __all__ = [
     "SendOptions",
     "TemplateError",
     "Transport",
+    "check_mailbox",
     "connect",
     "default_ledger_path",
     "deliver",
@@ -105,6 +112,7 @@ __all__ = [
     "load_template",
     "make_environment",
     "make_plan",
+    "open_mailbox",
     "parse_template",
     "plan_from_files",
     "preview",
@@ -117,5 +125,6 @@ __all__ = [
     "send_test",
     "set_password",
     "sheet_names",
+    "sync_mailbox",
     "test_connection",
 ]

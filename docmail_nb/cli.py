@@ -105,8 +105,8 @@ def _password_source(item: Profile) -> str:
     "--preset",
     default="generic",
     show_default=True,
-    help="generic, gmail, "
-    "google_workspace or microsoft365: fills in host, port, security and limits.",
+    help="generic, gmail, google_workspace, microsoft365, infomaniak, cyon, hostpoint or "
+    "swisscom: fills in host, port, security, IMAP host and limits.",
 )
 @click.option("--host", default=None, help="SMTP server, e.g. smtp.office365.com.")
 @click.option(
@@ -171,6 +171,35 @@ def _password_source(item: Profile) -> str:
 )
 @click.option("--token-command", default="", help="token-command: prints an access token.")
 @click.option(
+    "--imap-host",
+    default=None,
+    help="IMAP server for the Sent folder (same login). Default: the preset's, for hosters.",
+)
+@click.option(
+    "--imap-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Default: 993 for ssl, 143 for starttls.",
+)
+@click.option(
+    "--imap-security",
+    type=click.Choice(["ssl", "starttls"]),
+    default="ssl",
+    show_default=True,
+    help="ssl = implicit TLS (993), starttls (143).",
+)
+@click.option(
+    "--sent-folder",
+    default="",
+    help="Folder for sent mail. Default: the one marked as Sent, else the usual names.",
+)
+@click.option(
+    "--copy-to-sent/--no-copy-to-sent",
+    default=None,
+    help="Append a copy of each sent message to Sent. Default: off where the provider "
+    "files SMTP mail itself (microsoft365, gmail, google_workspace), else on.",
+)
+@click.option(
     "--insecure-skip-verify",
     is_flag=True,
     help="Do not verify the server's certificate (a self-signed test relay only).",
@@ -188,6 +217,11 @@ def profile_add(
     ca_file: Path | None,
     timeout: float,
     password_stdin: bool,
+    imap_host: str | None,
+    imap_port: int | None,
+    imap_security: str,
+    sent_folder: str,
+    copy_to_sent: bool | None,
     auth: str,
     tenant: str,
     client_id: str,
@@ -201,7 +235,14 @@ def profile_add(
     import os
 
     from .errors import ConfigError, SecretStoreError
-    from .profiles import PASSWORD_ENV, PRESETS, USUAL_PORT, Profile, save_profile, set_password
+    from .profiles import (
+        PASSWORD_ENV,
+        PRESETS,
+        USUAL_PORT,
+        profile_from_preset,
+        save_profile,
+        set_password,
+    )
 
     if preset not in PRESETS:
         raise ConfigError(f"Unknown preset {preset!r}.", f"Known presets: {', '.join(PRESETS)}.")
@@ -211,25 +252,33 @@ def profile_add(
         port = chosen.port if security == chosen.security else USUAL_PORT[security]  # type: ignore[index]
     if not (host or chosen.host):
         raise ConfigError("No SMTP host was given.", "Add --host, e.g. --host smtp.example.ch.")
-    settings = Profile(
-        name=name,
+    imap: dict[str, Any] = {"imap_security": imap_security, "sent_folder": sent_folder}
+    if imap_host is not None:
+        imap["imap_host"] = imap_host
+    if imap_port is not None:
+        imap["imap_port"] = imap_port
+    if copy_to_sent is not None:
+        imap["copy_to_sent"] = copy_to_sent
+    settings = profile_from_preset(
+        name,
+        preset,
         host=host or chosen.host,
         port=port,
-        security=security,  # type: ignore[arg-type]
+        security=security,
         username=username,
         from_addr=from_addr,
         reply_to=reply_to,
         ca_file=str(ca_file.resolve()) if ca_file else "",
         timeout=timeout,
         verify_tls=not insecure_skip_verify,
-        preset=preset,
-        auth=auth,  # type: ignore[arg-type]
+        auth=auth,
         tenant=tenant,
         client_id=client_id,
         authority=authority,
         client_secrets=str(client_secrets.resolve()) if client_secrets else "",
         certificate=str(certificate.resolve()) if certificate else "",
         token_command=token_command,
+        **imap,
     )
     if auth != "password":
         _save_signin_profile(settings, password_stdin)
@@ -368,9 +417,19 @@ def profile_show(name: str) -> None:
         click.echo(f"{key}: {value}")
     click.echo(f"sender: {item.sender or '(none)'}")
     click.echo(f"{'login' if item.auth == 'password' else 'sign-in'}: {_password_source(item)}")
-    limits = {k: v for k, v in asdict(item.limits).items() if v is not None}
-    if limits:
-        click.echo("limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
+    if item.imap_host:
+        copies = "appended by docmail" if item.copy_to_sent else "filed by the provider"
+        click.echo(
+            f"imap: {item.imap_host}:{item.imap_port_or_default} ({item.imap_security}), "
+            f"Sent folder {item.sent_folder or '(found automatically)'}, copies {copies}"
+        )
+    lines = item.limits.lines()
+    if lines:
+        click.echo(f"limits of the {item.preset} preset (counted across runs from the ledger):")
+        for line in lines:
+            click.echo(f"  {line}")
+    else:
+        click.echo("limits: none known")
 
 
 @profile.command("remove")
@@ -394,6 +453,7 @@ def profile_remove(name: str) -> None:
 @friendly_errors
 def test_command(profile_name: str | None) -> None:
     """Test connection: connect, TLS, EHLO, login, QUIT; exit 1 when it fails."""
+    from .mailbox import check_mailbox
     from .profiles import load_profile
     from .smtp import test_connection
 
@@ -407,8 +467,57 @@ def test_command(profile_name: str | None) -> None:
             click.echo(f"Server reply: {result.code} {result.reply}", err=True)
     if result.hint:
         click.echo(f"Hint: {result.hint}", err=not result.ok)
-    if not result.ok:
+    imap_ok = True
+    if settings.imap_host and result.kind != "no_password":
+        imap = check_mailbox(settings)
+        imap_ok = imap.ok
+        if imap.ok:
+            click.secho(f"OK: {imap.summary}", fg="green")
+        else:
+            click.secho(f"Failed: IMAP: {imap.summary}", fg="red", err=True)
+            if imap.hint:
+                click.echo(f"Hint: {imap.hint}", err=True)
+    if not (result.ok and imap_ok):
         sys.exit(1)
+
+
+@main.command(short_help="Settle unknown messages from the Sent folder.")
+@click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
+)
+@click.option("--campaign", default=None, help="Only this campaign. Default: all of them.")
+@friendly_errors
+def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | None) -> None:
+    """Settle unknown messages from the Sent folder and append the copies still owed.
+
+    An unknown message found in Sent is recorded as sent; one not found is sent again by the
+    next run. Exit 1 when the mailbox could not be used.
+    """
+    from .ledger import Ledger
+    from .profiles import load_profile
+    from .reconcile import sync_mailbox
+
+    settings = load_profile(profile_name)
+    with Ledger(ledger) as book:
+        result = sync_mailbox(settings, book, campaign=campaign)
+    if result.error is not None:
+        click.secho(f"Error: {result.error.message}", fg="red", err=True)
+        if result.error.hint:
+            click.echo(f"Hint: {result.error.hint}", err=True)
+        sys.exit(result.error.exit_code)
+    click.echo(f"Sent folder: {result.folder}")
+    for item in result.settled:
+        click.echo(f"  {item.campaign}/{item.text}")
+    if not result.settled:
+        click.echo("No unknown messages to settle.")
+    if result.appended:
+        click.echo(f"Copies appended to Sent: {len(result.appended)}.")
+    for note in result.notes():
+        click.echo(note)
 
 
 # --- check, preview ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ Every error a user can see says what happened, to which row or setting, and what
     ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
     │                             (a :class:`Diagnosis`: what happened, what to do, the outcome)
     │   └── SignInProblem         no access token: sign-in expired, consent missing, token command
+    ├── MailboxError              the IMAP server could not be used; ``.kind`` says why
     ├── BatchFailed               the check found problem rows or messages failed (exit 1)
     └── LedgerError               the ledger file cannot be opened or is from another version
 """
@@ -33,6 +34,7 @@ __all__ = [
     "DocumentError",
     "InputError",
     "LedgerError",
+    "MailboxError",
     "OrdersError",
     "Outcome",
     "ProfileError",
@@ -122,6 +124,14 @@ class SMTPProblem(DocmailError):
 
 class SignInProblem(SMTPProblem):
     """No access token could be had (OAuth 2.0 or token command); ``diagnosis`` says why."""
+
+
+class MailboxError(DocmailError):
+    """The IMAP server (the Sent folder) could not be reached or used; ``kind`` says why."""
+
+    def __init__(self, message: str, hint: str = "", *, kind: str = "refused") -> None:
+        super().__init__(message, hint)
+        self.kind = kind
 
 
 class BatchFailed(DocmailError):

@@ -25,12 +25,15 @@ from .errors import ProfileError, SecretStoreError
 
 __all__ = [
     "AUTH_METHODS",
+    "IMAP_PORT",
+    "IMAP_SECURITIES",
     "KEYRING_SERVICE",
     "PASSWORD_ENV",
     "PRESETS",
     "SECURITIES",
     "USUAL_PORT",
     "AuthMethod",
+    "ImapSecurity",
     "Limits",
     "Preset",
     "Profile",
@@ -61,6 +64,9 @@ AuthMethod = Literal["password", "oauth2", "oauth2-app", "token-command"]
 AUTH_METHODS: tuple[AuthMethod, ...] = get_args(AuthMethod)
 GOOGLE_PRESETS = ("gmail", "google_workspace")
 USUAL_PORT: dict[Security, int] = {"ssl": 465, "starttls": 587, "none": 25}
+ImapSecurity = Literal["ssl", "starttls"]
+IMAP_SECURITIES: tuple[ImapSecurity, ...] = get_args(ImapSecurity)
+IMAP_PORT: dict[ImapSecurity, int] = {"ssl": 993, "starttls": 143}
 
 KEYRING_SERVICE = "docmail_nb"
 PASSWORD_ENV = "DOCMAIL_SMTP_PASSWORD"  # noqa: S105 - a variable name, not a secret
@@ -72,18 +78,57 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class Limits:
-    """Known sending limits of a provider; ``None`` means unknown or unlimited."""
+    """Known sending limits of a provider; ``None`` means unknown or unlimited.
+
+    "day" is a rolling 24 hours and "hour" a rolling 60 minutes, as providers count them;
+    a recipient limit counts every envelope address (To, Cc and Bcc) of every message.
+    """
 
     messages_per_minute: int | None = None
     max_connections: int | None = None
     messages_per_day: int | None = None
     recipients_per_day: int | None = None
     recipients_per_message: int | None = None
+    messages_per_hour: int | None = None
+    recipients_per_hour: int | None = None
+
+    def windows(self) -> list[tuple[float, int | None, int | None]]:
+        """(seconds, messages, recipients) of the hourly and daily rolling limits.
+
+        When one is reached, the rest of a batch waits for a later run; the per-minute limit
+        is a pace instead (a run waits for it).
+        """
+        found = [
+            (3600.0, self.messages_per_hour, self.recipients_per_hour),
+            (86400.0, self.messages_per_day, self.recipients_per_day),
+        ]
+        return [window for window in found if window[1] is not None or window[2] is not None]
+
+    def lines(self) -> list[str]:
+        """Each limit in words, for ``docmail profile show``."""
+        words = {
+            "messages_per_minute": "messages a minute",
+            "messages_per_hour": "messages an hour (rolling)",
+            "recipients_per_hour": "recipients an hour (rolling)",
+            "messages_per_day": "messages in 24 hours (rolling)",
+            "recipients_per_day": "recipients in 24 hours (rolling)",
+            "recipients_per_message": "recipients per message",
+            "max_connections": "connections at a time",
+        }
+        return [
+            f"{value:,} {text}"
+            for name, text in words.items()
+            if (value := getattr(self, name)) is not None
+        ]
 
 
 @dataclass(frozen=True)
 class Preset:
-    """Server settings and limits of a common provider."""
+    """Server settings and limits of a common provider.
+
+    ``files_sent``: the provider puts mail submitted over SMTP into Sent itself, so no copy
+    is appended over IMAP.
+    """
 
     key: str
     label: str
@@ -91,6 +136,8 @@ class Preset:
     port: int
     security: Security
     limits: Limits
+    imap_host: str = ""
+    files_sent: bool = False
 
 
 PRESETS: dict[str, Preset] = {
@@ -104,6 +151,8 @@ PRESETS: dict[str, Preset] = {
             465,
             "ssl",
             Limits(messages_per_day=500, recipients_per_message=100),
+            imap_host="imap.gmail.com",
+            files_sent=True,
         ),
         Preset(
             "google_workspace",
@@ -112,6 +161,8 @@ PRESETS: dict[str, Preset] = {
             465,
             "ssl",
             Limits(messages_per_day=2000, recipients_per_day=10000, recipients_per_message=100),
+            imap_host="imap.gmail.com",
+            files_sent=True,
         ),
         Preset(
             "microsoft365",
@@ -125,6 +176,45 @@ PRESETS: dict[str, Preset] = {
                 recipients_per_day=10000,
                 recipients_per_message=500,
             ),
+            imap_host="outlook.office365.com",
+            files_sent=True,
+        ),
+        # Swiss hosters: limits as each publishes them (sources in docs/connect.md)
+        Preset(
+            "infomaniak",
+            "Infomaniak",
+            "mail.infomaniak.com",
+            465,
+            "ssl",
+            Limits(recipients_per_day=500, recipients_per_message=100),
+            imap_host="mail.infomaniak.com",
+        ),
+        Preset(
+            "cyon",
+            "cyon",
+            "mail.cyon.ch",
+            465,
+            "ssl",
+            Limits(recipients_per_hour=100, recipients_per_message=50),
+            imap_host="mail.cyon.ch",
+        ),
+        Preset(
+            "hostpoint",
+            "Hostpoint",
+            "asmtp.mail.hostpoint.ch",
+            465,
+            "ssl",
+            Limits(),
+            imap_host="imap.mail.hostpoint.ch",
+        ),
+        Preset(
+            "swisscom",
+            "Swisscom (bluewin.ch)",
+            "smtpauths.bluewin.ch",
+            465,
+            "ssl",
+            Limits(),
+            imap_host="imaps.bluewin.ch",
         ),
     )
 }
@@ -153,6 +243,11 @@ class Profile:
     timeout: float = 30.0
     verify_tls: bool = True
     preset: str = "generic"
+    imap_host: str = ""
+    imap_port: int = 0  # 0: the usual port of imap_security (993 or 143)
+    imap_security: ImapSecurity = "ssl"
+    sent_folder: str = ""  # empty: found by SPECIAL-USE \\Sent, else by the usual names
+    copy_to_sent: bool = True  # append a copy of each sent message (when imap_host is set)
     auth: AuthMethod = "password"
     tenant: str = ""
     client_id: str = ""
@@ -203,6 +298,25 @@ class Profile:
             raise ProfileError(
                 f"Profile {self.name!r}: unknown preset {self.preset!r}.",
                 f"Known presets: {', '.join(PRESETS)}.",
+            )
+        if self.imap_host and any(ch.isspace() for ch in self.imap_host):
+            raise ProfileError(
+                f"Profile {self.name!r}: the IMAP host {self.imap_host!r} is not a server name.",
+                "Give the IMAP server's name, e.g. imap.example.ch, or leave it empty.",
+            )
+        if self.imap_security not in IMAP_SECURITIES:
+            raise ProfileError(
+                f"Profile {self.name!r}: unknown IMAP security {self.imap_security!r}.",
+                "Use 'ssl' (implicit TLS, usually port 993) or 'starttls' (usually 143).",
+            )
+        if (
+            isinstance(self.imap_port, bool)
+            or not isinstance(self.imap_port, int)
+            or not 0 <= self.imap_port < 65536
+        ):
+            raise ProfileError(
+                f"Profile {self.name!r}: the IMAP port {self.imap_port!r} is not a port.",
+                "Usual IMAP ports: 993 for ssl, 143 for starttls.",
             )
         self._check_auth()
 
@@ -271,6 +385,20 @@ class Profile:
         """The sending limits known for this profile's provider."""
         return PRESETS[self.preset].limits
 
+    @property
+    def account(self) -> str:
+        """Who sends, as the ledger counts it: ``user@host`` of the SMTP login."""
+        return f"{self.username or self.sender}@{self.host}"
+
+    @property
+    def imap_port_or_default(self) -> int:
+        return self.imap_port or IMAP_PORT[self.imap_security]
+
+    @property
+    def appends_to_sent(self) -> bool:
+        """Whether each sent message gets a copy in the Sent folder over IMAP."""
+        return bool(self.imap_host) and self.copy_to_sent
+
 
 def is_loopback(host: str) -> bool:
     """True for this machine only: ``localhost``, 127.0.0.0/8 and ::1 (brackets allowed)."""
@@ -292,6 +420,9 @@ def profile_from_preset(name: str, preset: str = "generic", **settings: Any) -> 
         "port": chosen.port,
         "security": chosen.security,
         "preset": preset,
+        # where the provider files SMTP mail in Sent itself, IMAP is opt-in (--imap-host)
+        "imap_host": "" if chosen.files_sent else chosen.imap_host,
+        "copy_to_sent": not chosen.files_sent,
     }
     values.update(settings)
     return Profile(name=name, **values)

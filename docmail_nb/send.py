@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
 from .ledger import Ledger, default_ledger_path
-from .pacing import RateLimiter, connections, rate
+from .pacing import RateLimiter, connections, limit_note, rate
 from .plan import Draft, Plan
 from .profiles import Profile, require_password
 from .report import MessageResult, Progress, Report, ResultState
@@ -328,6 +328,7 @@ class _Batch:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.capped = False
+        self.capped_at: tuple[float | None, float | None] = (None, None)
         self.claimed = 0
         self.errors: list[BaseException] = []
         self.run_id = ""
@@ -354,10 +355,7 @@ class _Batch:
         self.report.results.extend(self.results[i] for i in sorted(self.results))
         if self.capped:
             left = sum(1 for r in self.report.results if r.state == "planned")
-            self.report.notes.append(
-                f"The daily limit of the profile {self.profile.name!r} is reached: {left} "
-                "message(s) stay planned for the next run."
-            )
+            self.report.notes.append(limit_note(self.profile, left, *self.capped_at))
         if self.errors:
             raise self.errors[0]
 
@@ -394,7 +392,7 @@ class _Batch:
                 draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
             )
         if self.capped:
-            return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+            return _result(draft, "planned", error="Not sent: a sending limit is reached.")
         if self.options.limit is not None and self.claimed >= self.options.limit:
             return _result(draft, "planned", error="Not sent: beyond --limit.")
         return None
@@ -427,14 +425,14 @@ class _Batch:
             account=self.account,
             resend_unknown=self.options.resend_unknown,
             resend_changed=self.options.resend_changed,
-            messages_per_day=limits.messages_per_day,
-            recipients_per_day=limits.recipients_per_day,
+            windows=limits.windows(),
         )
         if not claim.ok:
             with self.lock:
                 self.claimed -= 1
                 if claim.decision == "capped":
                     self.capped = True
+                    self.capped_at = (claim.window, claim.free_at)
             return self._not_claimed(draft, claim.decision, message_id), conn
         if self.limiter is not None:
             self.limiter.acquire()
@@ -464,7 +462,7 @@ class _Batch:
             return _result(
                 draft, "busy", message_id=message_id, error="Another run is sending it right now."
             )
-        return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+        return _result(draft, "planned", error="Not sent: a sending limit is reached.")
 
     def _deliver(
         self, draft: Draft, msg: Any, message_id: str, conn: Session | None

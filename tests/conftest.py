@@ -10,6 +10,7 @@ import keyring
 import keyring.backend
 import pytest
 import trustme
+from imap_server import DovecotServer
 from servers import SMTPTestServer
 
 
@@ -75,6 +76,21 @@ def smtp_server(ca: trustme.CA) -> Iterator[Callable[..., SMTPTestServer]]:
         server.start()
         started.append(server)
         return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def dovecot(ca: trustme.CA) -> Iterator[Callable[..., DovecotServer]]:
+    """Factory: ``dovecot(folders=(...), special_use={...})`` starts Dovecot, stopped at the end."""
+    started: list[DovecotServer] = []
+
+    def start(**kwargs: Any) -> DovecotServer:
+        server = DovecotServer(ca, **kwargs)
+        started.append(server)
+        return server.start()
 
     yield start
     for server in started:

@@ -21,6 +21,9 @@ PUBLIC = {
     # sending and the ledger
     "Ledger", "Entry", "default_ledger_path", "SendOptions", "Report", "MessageResult",
     "send_plan", "send_test", "Transport", "SMTPTransport", "MemoryTransport",
+    # the mailbox (IMAP): Sent folder, copies, reconcile
+    "MailboxError", "MailboxCheck", "MailboxSync", "open_mailbox", "check_mailbox",
+    "sync_mailbox",
     # capture server and sample data
     "CaptureServer", "CapturedMessage", "sample_dir",
 }  # fmt: skip
