@@ -84,19 +84,18 @@ def profile() -> None:
 
 def _password_source(item: Profile) -> str:
     """How a profile logs in, in words: 'no login (no password needed)' when it needs none."""
-    import os
-
-    from .profiles import PASSWORD_ENV, has_password
+    from .profiles import PASSWORD_ENV, password_status
 
     if item.auth != "password":
         from .auth import auth_status
 
         return auth_status(item)
-    if not item.username:
-        return "no login (no password needed)"
-    if os.environ.get(PASSWORD_ENV):
-        return f"password from ${PASSWORD_ENV}"
-    return "password stored in keyring" if has_password(item.name) else "password missing"
+    return {
+        "not needed": "no login (no password needed)",
+        "environment": f"password from ${PASSWORD_ENV}",
+        "stored": "password stored in keyring",
+        "missing": "password missing",
+    }[password_status(item)]
 
 
 @profile.command("add", short_help="Save an SMTP profile; the password goes to keyring.")

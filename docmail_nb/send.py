@@ -36,6 +36,7 @@ __all__ = [
     "pending",
     "send_plan",
     "send_test",
+    "would_send",
 ]
 
 
@@ -144,14 +145,14 @@ def outstanding(
         return [
             draft
             for draft in plan.drafts
-            if _would_send(book, plan.campaign, draft, resend_unknown, resend_changed)[0]
+            if would_send(book, plan.campaign, draft, resend_unknown, resend_changed)[0]
         ]
     finally:
         if opened:
             book.close()
 
 
-def _would_send(
+def would_send(
     ledger: Ledger, campaign: str, draft: Draft, resend_unknown: bool, resend_changed: bool
 ) -> tuple[bool, ResultState, str]:
     entry = ledger.get(campaign, draft.key)
@@ -194,6 +195,7 @@ def send_plan(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     transport: Transport | None = None,
+    stop: threading.Event | None = None,
 ) -> Report:
     """Send every draft of ``plan`` at most once and report on each.
 
@@ -201,6 +203,8 @@ def send_plan(
     callback ``(done, total, result)`` or "bar" for a tqdm bar (a widget in notebooks).
     ``clock`` and ``sleep`` pace the rate limit and retries. ``transport`` is how messages
     leave (default: :class:`~docmail_nb.transport.SMTPTransport` to the profile's server).
+    ``stop``, once set (e.g. by a Stop button), ends the run after the messages being sent:
+    the rest stay planned, as "Not sent: stopped".
     """
     options = options or SendOptions()
     if options.limit is not None and options.limit < 0:
@@ -227,7 +231,9 @@ def send_plan(
             transport = SMTPTransport(profile, require_password(profile, password))
         book, opened = _open_ledger(ledger)
         try:
-            _Batch(plan, profile, transport, book, options, report, callback, clock, sleep).run()
+            batch = _Batch(plan, profile, transport, book, options, report, callback, clock, sleep)
+            batch.halt = stop or batch.halt
+            batch.run()
         finally:
             if opened:
                 book.close()
@@ -273,7 +279,7 @@ def _dry_run(
             try:
                 msg = draft.build(plan.campaign, profile.sender)
                 if book is not None:
-                    _, state, error = _would_send(
+                    _, state, error = would_send(
                         book, plan.campaign, draft, options.resend_unknown, options.resend_changed
                     )
                     hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
@@ -327,6 +333,7 @@ class _Batch:
         self.results: dict[int, MessageResult] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.halt = threading.Event()  # set from outside: stop after the current message
         self.capped = False
         self.capped_at: tuple[float | None, float | None] = (None, None)
         self.claimed = 0
@@ -390,6 +397,13 @@ class _Batch:
             why = f"the batch stopped: {fatal.summary}" if fatal else "the batch stopped"
             return _result(
                 draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
+            )
+        if self.halt.is_set():
+            return _result(
+                draft,
+                "planned",
+                error="Not sent: stopped before this message.",
+                hint="Send again to go on; what went is recorded and not sent twice.",
             )
         if self.capped:
             return _result(draft, "planned", error="Not sent: a sending limit is reached.")

@@ -222,10 +222,10 @@ def lab_folder(venv: FreshVenv, env: dict[str, str], tmp_path: Path) -> Iterator
         lab.stop()
 
 
-def screenshot(page: Page, name: str, selector: str | None = None) -> None:
+def screenshot(page: Page, name: str) -> None:
+    """The browser window as the user sees it, under test-artifacts/ (docs/img uses them)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    target = page.locator(selector) if selector else page
-    target.screenshot(path=str(ARTIFACTS / name))
+    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def start_kernel(page: Page) -> None:
@@ -243,6 +243,30 @@ def run_all_cells(page: Page) -> None:
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
 
 
+def cut_off(page: Page, selector: str) -> list[str]:
+    """The visible parts of the element that reach past its right edge (cut off)."""
+    return list(
+        page.locator(selector).evaluate(
+            """panel => {
+                const right = panel.getBoundingClientRect().right + 1;
+                const clipped = el => {  // inside a box that scrolls or clips, and fits
+                    for (let up = el.parentElement; up && up !== panel; up = up.parentElement) {
+                        const x = getComputedStyle(up).overflowX;
+                        if (x !== 'visible' && up.getBoundingClientRect().right <= right) {
+                            return true;
+                        }
+                    }
+                    return false;
+                };
+                return [...panel.querySelectorAll('*')]
+                    .filter(el => el.offsetParent !== null)
+                    .filter(el => el.getBoundingClientRect().right > right && !clipped(el))
+                    .map(el => `${el.tagName}.${el.className} ${el.textContent.slice(0, 40)}`);
+            }"""
+        )
+    )
+
+
 def test_jupyterlab_runs_the_send_notebook_of_an_init_folder_to_the_capture_server(
     venv: FreshVenv, lab_folder: tuple[Path, str], browser: Browser, tmp_path: Path
 ) -> None:
@@ -258,18 +282,41 @@ def test_jupyterlab_runs_the_send_notebook_of_an_init_folder_to_the_capture_serv
         panel = page.locator(".docmail-send")
         expect(panel).to_be_visible(timeout=RENDER_LIMIT_MS)
         expect(panel.locator(".docmail-ok").first).to_contain_text(
-            "10 messages ready", timeout=RENDER_LIMIT_MS
+            "10 messages from 10 rows: 10 ready", timeout=RENDER_LIMIT_MS
         )
 
-        panel.get_by_label("Row", exact=True).select_option(label="5 · R-2026-1044")
-        expect(panel.locator(".docmail-preview")).to_contain_text("R-2026-1044.pdf")
+        # pick a row in the table, see it as a mail program shows it
+        panel.locator(".docmail-table option", has_text="R-2026-1044").click()
+        preview = panel.locator(".docmail-preview")
+        expect(preview).to_contain_text("Rechnung R-2026-1044")
+        expect(preview).to_contain_text("R-2026-1044.pdf")
+        expect(preview).not_to_contain_text("MIME-Version")
+        panel.get_by_role("button", name="Raw message").click()
+        expect(panel.locator(".docmail-raw")).to_contain_text("MIME-Version")
+        panel.get_by_role("button", name="Raw message").click()
+
+        # the layout follows the notebook's width, down to 900 px
+        page.set_viewport_size({"width": 900, "height": 1000})
+        if page.locator("#jp-left-stack").is_visible():
+            page.keyboard.press("Control+b")  # give the notebook the window, as one would
+        page.wait_for_timeout(500)  # JupyterLab lays out again
+        screenshot(page, "lab-900-window.png")
+        assert cut_off(page, ".docmail-send") == []
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
         panel.get_by_role("button", name="Send", exact=True).click()
         expect(panel).to_contain_text("Send 10 messages to 13 recipients")
         panel.get_by_role("button", name="Yes, send").click()
-        expect(panel.locator(".docmail-report-table")).to_be_visible(timeout=RENDER_LIMIT_MS)
+        expect(panel.locator(".docmail-download")).to_be_visible(timeout=RENDER_LIMIT_MS)
         expect(panel.locator(".docmail-ok").last).to_contain_text("10 sent")
-        panel.scroll_into_view_if_needed()
-        screenshot(page, "lab-send-panel.png", ".docmail-send")
+        expect(panel.locator(".docmail-table option", has_text="sent")).to_have_count(10)
+        panel.locator(".docmail-download").scroll_into_view_if_needed()
+        screenshot(page, "lab-send-panel.png")
+        page.set_viewport_size({"width": 900, "height": 1000})
+        page.wait_for_timeout(500)
+        panel.locator(".docmail-download").scroll_into_view_if_needed()
+        assert cut_off(page, ".docmail-send") == []  # status, report line and download too
+        screenshot(page, "lab-900-after-send.png")
 
         outboxes = list((tmp_path / "tmp").glob("docmail-demo-*/outbox/new/*"))
         assert len(outboxes) == 10
