@@ -534,14 +534,25 @@ _HEADER_ROW_HELP = (
     "Row that holds the column names (rows above it, a title or a date, are ignored). "
     "Default: the first row that is not empty."
 )
+_DOCUMENTS_OUT_HELP = (
+    "Folder the PDFs made from Document: templates are saved into when sent. Default: "
+    "'generated' in the documents folder."
+)
 
 
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET] [--header-row N], shared by commands."""
+    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N],
+    shared by commands."""
     func = click.option(
         "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
     )(func)
     func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
+    func = click.option(
+        "--documents-out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=_DOCUMENTS_OUT_HELP,
+    )(func)
     func = click.option(
         "--documents",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -561,13 +572,23 @@ def _sheet_arg(sheet: str | None) -> str | None:
 @_orders_options
 @friendly_errors
 def check(
-    orders: Path, template: Path, documents: Path | None, sheet: str | None, header_row: int | None
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    documents_out: Path | None,
+    sheet: str | None,
+    header_row: int | None,
 ) -> None:
-    """Check every row and list every problem; exit 1 when any row has one."""
+    """Check every row and list every problem (payment data too); exit 1 when any has one."""
     from .plan import plan_from_files
 
     plan = plan_from_files(
-        orders, template, documents=documents, sheet=_sheet_arg(sheet), header_row=header_row
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        header_row=header_row,
+        documents_out=documents_out,
     )
     for notice in plan.notices:
         click.secho(f"Notice: {notice}", fg="yellow")
@@ -610,18 +631,30 @@ def preview(
     orders: Path,
     template: Path,
     documents: Path | None,
+    documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
     row: int,
 ) -> None:
-    """Show the message of one row exactly as it will be sent."""
+    """Show the message of one row exactly as it will be sent.
+
+    A document made from a template is drawn into the 'preview' folder of the documents-out
+    folder (not recorded, not sent), with its first page as a PNG image beside it.
+    """
     from .plan import plan_from_files
     from .preview import preview as preview_row
 
     plan = plan_from_files(
-        orders, template, documents=documents, sheet=_sheet_arg(sheet), header_row=header_row
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        header_row=header_row,
+        documents_out=documents_out,
     )
-    click.echo(preview_row(plan, row).as_text(), nl=False)
+    draft = plan.draft_for_row(row)
+    folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
+    click.echo(preview_row(plan, row, documents_to=folder).as_text(), nl=False)
 
 
 # --- send -------------------------------------------------------------------------------
@@ -690,6 +723,7 @@ def send(
     orders: Path,
     template: Path,
     documents: Path | None,
+    documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
     profile_name: str | None,
@@ -732,6 +766,7 @@ def send(
         header_row=header_row,
         sender=settings.sender,
         campaign=campaign,
+        documents_out=documents_out,
     )
     if test_row is not None:
         result = send_test(plan, test_row, settings)

@@ -26,12 +26,16 @@ part is placed from them. Images and stylesheets load from the template's folder
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import difflib
 import functools
 import hashlib
+import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,13 +55,25 @@ from .templates import make_environment
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
+    from .ledger import Ledger
+    from .message import Draft
+
 __all__ = [
     "BASE_CSS",
+    "DocumentPlanner",
+    "DocumentPreview",
     "DocumentRenderer",
     "DocumentTemplate",
+    "PlannedDocument",
     "RenderedDocument",
+    "documents_changed",
+    "draw_into",
+    "drawn_temporarily",
+    "first_page_png",
     "load_document_template",
     "pdf_filename",
+    "prepare_documents",
+    "preview_documents",
 ]
 
 #: A user-level stylesheet under every document: the template's own CSS overrides any of it.
@@ -149,12 +165,22 @@ class DocumentRenderer:
 
     def check(self, row: Mapping[str, Any]) -> list[PaymentProblem]:
         """Every problem of this row's document: rendering errors and payment data."""
+        return self.check_and_fingerprint(row)[0]
+
+    def check_and_fingerprint(self, row: Mapping[str, Any]) -> tuple[list[PaymentProblem], str]:
+        """The problems of this row's document, and a fingerprint of what it is made from.
+
+        Two rows with the same fingerprint give the same PDF (same template, same values,
+        same payment data); nothing is drawn to find out.
+        """
         problems: list[PaymentProblem] = []
         try:
-            self._html(row, problems, draw=False)
+            html = self._html(row, problems, draw=False)
         except DocmailError as exc:
             problems.append(PaymentProblem(self.template.name, exc.message, exc.hint))
-        return problems
+            return problems, ""
+        seed = "\0".join((self.template.name, self.template.source, BASE_CSS, html))
+        return problems, hashlib.sha256(seed.encode("utf-8")).hexdigest()
 
     def html(self, row: Mapping[str, Any]) -> str:
         """The HTML of this row's document, the payment part drawn in; DocumentError if not."""
@@ -199,8 +225,10 @@ class DocumentRenderer:
                 return Markup("")
             data, found = _check_call(fields)
             problems.extend(found)
-            if data is None or not draw:
+            if data is None:
                 return Markup("")
+            if not draw:  # what the payment part is drawn from, for the fingerprint
+                return Markup("<!-- qrbill {} -->").format(repr(data))
             svg = base64.b64encode(payment_part_svg(data).encode("utf-8")).decode("ascii")
             return Markup(
                 '<div class="docmail-qrbill"><img alt="QR-bill payment part" '
@@ -305,3 +333,212 @@ def _compile(env: SandboxedEnvironment, template: DocumentTemplate) -> Template:
             f"{exc.message}",
             "Placeholders look like {{ column }}; blocks like {% if x %}...{% endif %}.",
         ) from exc
+
+
+# --- documents of a batch: planned with the message, made when it is sent ------------------
+
+
+@dataclass(frozen=True)
+class PlannedDocument:
+    """A document a message carries: checked when planned, made (or found) when sent."""
+
+    path: Path  # where it is saved: the documents-out folder / pdf_filename(...)
+    fingerprint: str
+    renderer: DocumentRenderer = field(compare=False, repr=False)
+    values: Mapping[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The file name, as attached and as recorded in the ledger."""
+        return self.path.name
+
+    def render(self) -> RenderedDocument:
+        """Draw the PDF (WeasyPrint)."""
+        return self.renderer.pdf(self.values)
+
+
+class DocumentPlanner:
+    """The documents of a plan: one renderer per template file, problems named once."""
+
+    def __init__(self, folder: Path | None, out: Path, locale: str = "de_CH") -> None:
+        self.folder = folder or Path.cwd()
+        self.out = out
+        self.locale = locale
+        self._renderers: dict[Path, DocumentRenderer | DocmailError] = {}
+
+    def renderer(self, name: str) -> DocumentRenderer:
+        """The renderer of the template ``name`` (beside the message template); DocumentError."""
+        path = (self.folder / name.strip()).resolve()
+        found = self._renderers.get(path)
+        if found is None:
+            try:
+                found = DocumentRenderer(load_document_template(path), locale=self.locale)
+            except DocmailError as exc:
+                found = exc
+            self._renderers[path] = found
+        if isinstance(found, DocmailError):
+            raise found
+        return found
+
+    def plan(
+        self, name: str, values: Mapping[str, Any], key: str, suffix: str = ""
+    ) -> tuple[PlannedDocument | None, list[PaymentProblem]]:
+        """The document ``name`` for one row: planned, or the row's problems with it."""
+        try:
+            renderer = self.renderer(name)
+        except DocmailError as exc:
+            return None, [PaymentProblem("Document", exc.message, exc.hint)]
+        problems, fingerprint = renderer.check_and_fingerprint(values)
+        if problems:
+            return None, problems
+        filename = pdf_filename(renderer.template, key + suffix)
+        return PlannedDocument(self.out / filename, fingerprint, renderer, values), []
+
+
+def prepare_documents(
+    documents: tuple[PlannedDocument, ...],
+    campaign: str,
+    key: str,
+    ledger: Ledger,
+    *,
+    resend_changed: bool = False,
+) -> tuple[int, str]:
+    """Have each document on disk as the ledger records it, making only what is missing.
+
+    A document recorded with the same fingerprint whose file still has the recorded sha256 is
+    used as it is (nothing is drawn). A message already sent whose document would now be made
+    from other data is left alone: returned is (documents made, why the message must not go).
+    """
+    made = 0
+    sent = None
+    for document in documents:
+        record = ledger.document(campaign, key, document.name)
+        if record is not None and record.fingerprint == document.fingerprint:
+            if _file_sha256(document.path) == record.sha256:
+                continue
+        elif record is not None and not resend_changed:
+            if sent is None:
+                entry = ledger.get(campaign, key)
+                sent = entry.state if entry is not None else ""
+            if sent == "sent":
+                return made, (
+                    f"The document {document.name} was sent made from other data; "
+                    "it is not made again."
+                )
+            if sent == "unknown":
+                continue  # the server may have the old one: keep it as it is
+        rendered = document.render()
+        _write_atomically(document.path, rendered.pdf)
+        ledger.record_document(
+            campaign,
+            key,
+            document.name,
+            path=str(document.path),
+            sha256=rendered.sha256,
+            fingerprint=document.fingerprint,
+        )
+        made += 1
+    return made, ""
+
+
+def documents_changed(
+    documents: tuple[PlannedDocument, ...], campaign: str, key: str, ledger: Ledger
+) -> bool:
+    """Whether any document would now be made from other data than the one recorded."""
+    for document in documents:
+        record = ledger.document(campaign, key, document.name)
+        if record is not None and record.fingerprint != document.fingerprint:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class DocumentPreview:
+    """A document drawn for a preview: where it was saved, its first page as a PNG image."""
+
+    name: str
+    path: Path | None  # the PDF drawn for the preview; None when drawn into a temporary folder
+    size: int
+    pages: int
+    first_page_png: bytes
+
+    @property
+    def image(self) -> Path | None:
+        """The first page as a PNG file beside the PDF."""
+        return self.path.with_suffix(".png") if self.path is not None else None
+
+
+def draw_into(draft: Draft, folder: Path) -> tuple[Draft, tuple[RenderedDocument, ...]]:
+    """The draft with its documents drawn into ``folder`` (recorded nowhere): for a dry run,
+    a test message or a preview, which must not touch the documents-out folder or the ledger."""
+    if not draft.documents:
+        return draft, ()
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn: dict[Path, tuple[Path, int]] = {}
+    rendered = []
+    for document in draft.documents:
+        made = document.render()
+        target = folder / document.name
+        target.write_bytes(made.pdf)
+        drawn[document.path] = (target, len(made.pdf))
+        rendered.append(made)
+    attachments = tuple(
+        dataclasses.replace(item, path=drawn[item.path][0], size=drawn[item.path][1])
+        if item.path in drawn
+        else item
+        for item in draft.attachments
+    )
+    return dataclasses.replace(draft, attachments=attachments), tuple(rendered)
+
+
+def preview_documents(draft: Draft, folder: Path) -> tuple[Draft, tuple[DocumentPreview, ...]]:
+    """``draw_into`` plus the first page of each document as a PNG image (saved beside)."""
+    drawn, rendered = draw_into(draft, folder)
+    shown = []
+    for made, document in zip(rendered, draft.documents, strict=True):
+        png, pages = first_page_png(made.pdf)
+        path = folder / document.name
+        path.with_suffix(".png").write_bytes(png)
+        shown.append(DocumentPreview(document.name, path, len(made.pdf), pages, png))
+    return drawn, tuple(shown)
+
+
+def first_page_png(pdf: bytes, dpi: int = 100) -> tuple[bytes, int]:
+    """The first page of a PDF as a PNG image (pypdfium2), and the number of pages."""
+    import io
+
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        page = document[0]
+        image = page.render(scale=dpi / 72).to_pil()
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=True)
+        return out.getvalue(), len(document)
+    finally:
+        document.close()
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+@contextlib.contextmanager
+def drawn_temporarily(draft: Draft) -> Iterator[Draft]:
+    """The draft with its documents drawn into a temporary folder, removed afterwards."""
+    if not draft.documents:
+        yield draft
+        return
+    with tempfile.TemporaryDirectory(prefix="docmail-documents-") as folder:
+        yield draw_into(draft, Path(folder))[0]

@@ -17,6 +17,10 @@ A run claims a message in a ``BEGIN IMMEDIATE`` transaction before sending it, r
 owner (run id, pid, host). Another run skips a message claimed by a live run; a message left
 "sending" by a run that died becomes "unknown" and is never resent unless asked.
 
+Documents made for a message (a PDF per row, see ``documents``) are recorded beside it, one
+record per (campaign, key, file name): the sha256 of the PDF and a fingerprint of what it was
+made from. A rerun finds the file as recorded and makes nothing new.
+
 Durability: in WAL mode every commit survives a crash of the process; only the "sending" mark
 (just before DATA) and the end of a run are also synced to disk (``synchronous=FULL``), and that
 sync makes every earlier commit durable too. A power loss can thus only undo records written
@@ -45,6 +49,7 @@ __all__ = [
     "Claim",
     "CopyState",
     "Decision",
+    "DocumentRecord",
     "Entry",
     "Ledger",
     "State",
@@ -81,6 +86,11 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (campaign, key)
 );
 CREATE INDEX IF NOT EXISTS messages_attempted ON messages (account, attempted_at);
+CREATE TABLE IF NOT EXISTS documents (
+    campaign TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL, rendered_at REAL NOT NULL,
+    PRIMARY KEY (campaign, key, name)
+);
 """
 # what version 1 lacks (a ledger written before copies in Sent)
 _MIGRATE_1 = (
@@ -126,6 +136,19 @@ class Entry:
     copy: CopyState = ""
     copy_error: str = ""
     copied_at: float | None = None
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A document made for a message: where it was saved, its sha256, what it was made from."""
+
+    campaign: str
+    key: str
+    name: str
+    path: str
+    sha256: str
+    fingerprint: str
+    rendered_at: float
 
 
 @dataclass(frozen=True)
@@ -325,6 +348,35 @@ class Ledger:
                 )
             return [_entry(row) for row in rows.fetchall()]
 
+    def document(self, campaign: str, key: str, name: str) -> DocumentRecord | None:
+        """The record of the document ``name`` made for (campaign, key), if there is one."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM documents WHERE campaign = ? AND key = ? AND name = ?",
+                (campaign, key, name),
+            ).fetchone()
+        return DocumentRecord(**dict(row)) if row is not None else None
+
+    def documents(self, campaign: str | None = None) -> list[DocumentRecord]:
+        """Every document record (of one campaign), in the order they were made."""
+        query = "SELECT * FROM documents"
+        args: tuple[str, ...] = ()
+        if campaign is not None:
+            query, args = query + " WHERE campaign = ?", (campaign,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY rendered_at, key, name", args).fetchall()
+        return [DocumentRecord(**dict(row)) for row in rows]
+
+    def record_document(
+        self, campaign: str, key: str, name: str, *, path: str, sha256: str, fingerprint: str
+    ) -> None:
+        """Record (or replace the record of) a document made for (campaign, key)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (campaign, key, name, path, sha256, fingerprint, self._clock()),
+            )
+
     def usage_last_day(self, account: str) -> tuple[int, int]:
         """Messages and recipients sent (or possibly sent) by ``account`` in the last 24 hours."""
         return self.usage(account, DAY)
@@ -335,6 +387,12 @@ class Ledger:
         with self._lock:
             attempts = self._attempts(self._db, account, seconds)
         return len(attempts), sum(count for _, count in attempts)
+
+    def attempt_ages(self, account: str, seconds: float) -> list[float]:
+        """How many seconds ago each message of ``account`` went out, within ``seconds``."""
+        with self._lock:
+            now = self._clock()
+            return [now - at for at, _ in self._attempts(self._db, account, seconds)]
 
     def attempt_times(self, account: str, seconds: float) -> list[float]:
         """When each message of ``account`` went out in the last ``seconds``, oldest first."""

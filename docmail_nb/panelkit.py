@@ -66,6 +66,7 @@ CSS = """<style>
 .docmail-mail iframe {width:100%; height:22em; border:0; resize:vertical}
 .docmail-files a {display:inline-block; border:1px solid #ccc; border-radius:12px;
   padding:1px 10px; margin:4px 6px 0 0; text-decoration:none; color:inherit}
+.docmail-page {max-width:100%; border:1px solid #ccc}
 .docmail-raw {max-height:24em; overflow:auto; white-space:pre-wrap; overflow-wrap:anywhere;
   font-size:12px; border:1px solid #eee; padding:6px}
 </style>"""
@@ -251,6 +252,12 @@ def mail_view(shown: Preview) -> str:
     else:
         body = f"<div class='docmail-body'>{esc(shown.text)}</div>"
     files = "".join(_file_link(item) for item in shown.attachments)
+    files += "".join(
+        f"<figure><img alt='{esc(d.name)}, page 1' class='docmail-page' "
+        f"src='data:image/png;base64,{base64.b64encode(d.first_page_png).decode('ascii')}'>"
+        f"<figcaption>{esc(d.name)}, page 1 of {d.pages}</figcaption></figure>"
+        for d in shown.documents
+    )
     return (
         "<div class='docmail-preview docmail-mail'>"
         f"<div class='docmail-subject'>{esc(headers.get('Subject', '(no subject)'))}</div>"

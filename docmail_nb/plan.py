@@ -22,6 +22,8 @@ from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .docfolder import locate, normalized
+from .documents import DocumentPlanner, PlannedDocument
+from .errors import DocmailError
 from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import Orders, read_orders, sheet_names
@@ -106,10 +108,16 @@ def make_plan(
     campaign: str | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     locale: str = "de_CH",
+    documents_out: str | Path | None = None,
 ) -> Plan:
-    """Render and check every row; ``sender`` is the profile's address ("" when unknown)."""
+    """Render and check every row; ``sender`` is the profile's address ("" when unknown).
+
+    Documents made from a ``Document:`` template are saved into ``documents_out`` when sent
+    (default: ``generated`` in the documents folder).
+    """
     folder = Path(documents).expanduser() if documents else default_documents(orders.source)
-    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale)
+    out = Path(documents_out).expanduser() if documents_out else folder / "generated"
+    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale, out)
     drafts, problems = planner.run()
     return Plan(
         campaign=campaign or template.name,
@@ -132,6 +140,7 @@ class _Planner:
         sender: str,
         max_bytes: int,
         locale: str,
+        documents_out: Path,
     ) -> None:
         self.orders = orders
         self.template = template
@@ -148,6 +157,7 @@ class _Planner:
         self.problems: list[Problem] = []
         self.row_keys: dict[int, str] = {}
         self.key_groups: dict[str, list[tuple[int, ...]]] = {}
+        self.document_planner = DocumentPlanner(template.folder, documents_out.resolve(), locale)
 
     def run(self) -> tuple[list[Draft], list[Problem]]:
         if not self._template_fits_columns():
@@ -181,7 +191,7 @@ class _Planner:
                 f"of the sheet{f' {self.orders.sheet!r}' if self.orders.sheet else ''}.",
                 f"{hint}The columns are: {', '.join(columns)}.",
             )
-        fits = not missing
+        fits = not missing and self._documents_fit_columns()
         group_by = self.template.group_by
         if group_by and group_by not in columns:
             close = difflib.get_close_matches(group_by, columns, n=1, cutoff=0.5)
@@ -195,6 +205,33 @@ class _Planner:
                 else f"The columns are: {', '.join(columns)}.",
             )
             fits = False
+        return fits
+
+    def _documents_fit_columns(self) -> bool:
+        """Each Document template (a fixed file name) loads and uses only the sheet's columns."""
+        fits = True
+        for source in self.template.header_all("Document"):
+            if "{" in source:
+                continue  # a name made from the row: checked row by row
+            try:
+                renderer = self.document_planner.renderer(source)
+            except DocmailError as exc:
+                self._problem(None, None, "Document", exc.message, exc.hint)
+                fits = False
+                continue
+            columns = self.orders.columns
+            for name in sorted(renderer.columns - set(columns)):
+                close = difflib.get_close_matches(name, columns, n=1, cutoff=0.75)
+                self._problem(
+                    None,
+                    None,
+                    "Document",
+                    f"The document {renderer.template.name} uses {{{{ {name} }}}}, which names "
+                    "no column of the sheet.",
+                    (f"Did you mean {{{{ {close[0]} }}}}? " if close else "")
+                    + f"The columns are: {', '.join(columns)}.",
+                )
+                fits = False
         return fits
 
     def _groups(self) -> list[list[tuple[int, dict[str, Any]]]]:
@@ -257,6 +294,10 @@ class _Planner:
                 if value:
                     extra.append((name, value))
         attachments = self._attachments(rows, report_key)
+        documents = self._documents(rows, report_key)
+        attachments += tuple(
+            Attachment(path=doc.path, filename=doc.name, size=0) for doc in documents
+        )
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
         text, html = self._bodies(body or "")
 
@@ -283,6 +324,7 @@ class _Planner:
             html=html,
             attachments=attachments,
             extra_headers=tuple(extra),
+            documents=documents,
         )
 
     def _key(self, row: int, context: dict[str, Any]) -> str:
@@ -417,6 +459,29 @@ class _Planner:
                 "accepts larger messages.",
             )
         return tuple(found)
+
+    def _documents(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None
+    ) -> tuple[PlannedDocument, ...]:
+        """Each Document header for each row: checked (payment data too), planned, not drawn."""
+        planned: list[PlannedDocument] = []
+        sources = self.template.header_all("Document")
+        for number, values in rows:
+            context = dict(values, row=values, rows=[v for _, v in rows])
+            for source in sources:
+                name = self._render(self.env, source, number, key, "Document", context)
+                if not name or not key:
+                    continue
+                suffix = f"-{number}" if self.template.group_by else ""
+                document, problems = self.document_planner.plan(name, values, key, suffix)
+                for problem in problems:
+                    where = (
+                        "Document" if problem.field == "Document" else f"{name}: {problem.field}"
+                    )
+                    self._problem(number, key, where, problem.message, problem.hint)
+                if document is not None:
+                    planned.append(document)
+        return tuple(planned)
 
     def _attachment(self, row: int, key: str | None, value: str) -> Attachment | None:
         problem = header_problem(value)
@@ -557,15 +622,24 @@ def plan_from_files(
     sender: str = "",
     campaign: str | None = None,
     header_row: int | None = None,
+    documents_out: str | Path | None = None,
 ) -> Plan:
     """Read the orders and the template and plan them (what ``docmail check`` does).
 
-    Without ``documents``, attachments are looked for as ``default_documents`` says.
+    Without ``documents``, attachments are looked for as ``default_documents`` says; made
+    documents go to ``documents_out`` (default: ``generated`` in the documents folder).
     """
     template = load_template(template_path)
     orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
     folder = documents if documents else default_documents(orders_path, template_path)
-    plan = make_plan(orders, template, documents=folder, sender=sender, campaign=campaign)
+    plan = make_plan(
+        orders,
+        template,
+        documents=folder,
+        sender=sender,
+        campaign=campaign,
+        documents_out=documents_out,
+    )
     if sheet is None and any(problem.row is None for problem in plan.problems):
         better = _fitting_sheet(orders_path, template, orders.sheet)
         if better:

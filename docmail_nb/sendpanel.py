@@ -334,8 +334,10 @@ class SendPanel:
                 f"as {profile.sender or '(no address yet)'}."
             )
             self.orders = read_orders(self.orders_path.value, self.sheet.value or None)
-            name = Path(self.template_path.value).stem or "template"
-            template = parse_template(self.template_text.value, name=name)
+            path = Path(self.template_path.value)
+            template = parse_template(
+                self.template_text.value, name=path.stem or "template", folder=path.parent
+            )
             self.plan = make_plan(
                 self.orders,
                 template,

@@ -10,7 +10,8 @@ A template is a block of header lines, a blank line and the body::
 
     Guten Tag {{ contact }} ...
 
-Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Key, Format,
+Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
+(repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
 Group-By, and any ``X-`` header. Every header but Format and Group-By, and the body, are Jinja
 templates over the row's columns.
 """
@@ -54,7 +55,7 @@ Format = Literal["text", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 ADDRESS_HEADERS = ("To", "Cc", "Bcc")
 SINGLE_HEADERS = ("To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By")
-KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment")
+KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
 _SPACES = re.compile(r"[\u00a0\u202f]")
@@ -78,6 +79,7 @@ class MessageTemplate:
     format: Format = "text"
     group_by: str | None = None
     name: str = "template"
+    folder: Path | None = None  # where the file is: Document templates are looked up there
 
     def header(self, name: str) -> str | None:
         """The source of the first header called ``name`` (case-insensitive), or None."""
@@ -104,11 +106,16 @@ def load_template(path: str | Path) -> MessageTemplate:
         raise TemplateError(
             f"Cannot read the template {source}: {exc}", "Save it as a UTF-8 text file."
         ) from exc
-    return parse_template(text, name=source.stem)
+    return parse_template(text, name=source.stem, folder=source.parent)
 
 
-def parse_template(text: str, name: str = "template") -> MessageTemplate:
-    """Parse the header block and body of a template given as a string."""
+def parse_template(
+    text: str, name: str = "template", folder: str | Path | None = None
+) -> MessageTemplate:
+    """Parse the header block and body of a template given as a string.
+
+    ``folder`` is where the template's file is (Document templates are looked up there).
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     headers: list[tuple[str, str]] = []
     body_start: int | None = None
@@ -148,6 +155,7 @@ def parse_template(text: str, name: str = "template") -> MessageTemplate:
         format=fmt,
         group_by=group_by,
         name=name,
+        folder=Path(folder).expanduser().resolve() if folder is not None else None,
     )
     template_variables(template)  # compiles every part: syntax errors surface here
     return template

@@ -17,6 +17,7 @@ from typing import Any
 import ipywidgets as w
 
 from .errors import DocmailError
+from .mailbox import check_mailbox
 from .panelkit import (
     CSS,
     FIELD_LAYOUT,
@@ -37,6 +38,7 @@ from .profiles import (
     Security,
     list_profiles,
     password_status,
+    preset_imap,
     save_profile,
     set_password,
 )
@@ -108,7 +110,45 @@ class SettingsPanel:
         self.ca_path = PathField("CA file", "", pattern=["*.pem", "*.crt", "*.cer"])
         self.ca_file = self.ca_path.text
         self.ca_file.placeholder = "PEM file to trust (optional)"
-        self.advanced = w.Accordion(children=[self.ca_path.widget], titles=("Advanced",))
+        self.imap_host = _text("IMAP host", placeholder="for the Sent folder (optional)")
+        self.imap_port = w.BoundedIntText(
+            description="IMAP port",
+            value=0,
+            min=0,
+            max=65535,
+            style=LABEL_STYLE,
+            layout={"width": "100%", "max_width": "18em"},
+            tooltip="0: 993 for TLS, 143 for STARTTLS",
+        )
+        self.imap_security = w.Dropdown(
+            description="IMAP security",
+            options=[("TLS (usually port 993)", "ssl"), ("STARTTLS (usually 143)", "starttls")],
+            value="ssl",
+            style=LABEL_STYLE,
+            layout=FIELD_LAYOUT,
+        )
+        self.sent_folder = _text("Sent folder", placeholder="empty: found automatically")
+        self.copy_to_sent = w.Checkbox(
+            description="Keep a copy of each sent message in Sent",
+            value=True,
+            indent=False,
+            layout={"margin": "0 0 0 9.5em"},
+        )
+        self.advanced = w.Accordion(
+            children=[
+                w.VBox(
+                    [
+                        self.ca_path.widget,
+                        self.imap_host,
+                        self.imap_port,
+                        self.imap_security,
+                        self.sent_folder,
+                        self.copy_to_sent,
+                    ]
+                )
+            ],
+            titles=("Advanced",),
+        )
         self.advanced.selected_index = None
         self.test_button = w.Button(description="Test connection", layout={"width": "auto"})
         self.save_button = w.Button(
@@ -119,7 +159,7 @@ class SettingsPanel:
         self.preset.observe(self._on_preset, names="value")
         self.security.observe(self._on_security, names="value")
         self.saved.observe(self._on_saved, names="value")
-        for field in ("host", "port", "security"):
+        for field in ("host", "port", "security", "imap_host"):
             getattr(self, field).observe(self._typed_in(field), names="value")
         self.test_button.on_click(self._on_test)
         self.save_button.on_click(self._on_save)
@@ -185,6 +225,11 @@ class SettingsPanel:
             reply_to=self.reply_to.value.strip(),
             ca_file=self.ca_file.value.strip(),
             preset=self.preset.value,
+            imap_host=self.imap_host.value.strip(),
+            imap_port=int(self.imap_port.value),
+            imap_security=self.imap_security.value,
+            sent_folder=self.sent_folder.value.strip(),
+            copy_to_sent=bool(self.copy_to_sent.value),
         )
 
     def _typed_in(self, field: str) -> Callable[[dict[str, Any]], None]:
@@ -208,9 +253,15 @@ class SettingsPanel:
             self.from_addr.value = profile.from_addr
             self.reply_to.value = profile.reply_to
             self.ca_file.value = profile.ca_file
+            self.imap_host.value = profile.imap_host
+            self.imap_port.value = profile.imap_port
+            self.imap_security.value = profile.imap_security
+            self.sent_folder.value = profile.sent_folder
+            self.copy_to_sent.value = profile.copy_to_sent
         finally:
             self._loading = False
-        self._typed = {"host", "port", "security"}  # a saved profile's values are the user's
+        # a saved profile's values are the user's
+        self._typed = {"host", "port", "security", "imap_host"}
         self._show_preset_note()
 
     def _set_saved_options(self, profiles: list[Profile]) -> None:
@@ -267,9 +318,13 @@ class SettingsPanel:
                     if self.security.value == preset.security
                     else USUAL_PORT[self.security.value]
                 )
+            imap = preset_imap(change["new"])
+            if "imap_host" not in self._typed or not self.imap_host.value.strip():
+                self.imap_host.value = imap["imap_host"]
+            self.copy_to_sent.value = imap["copy_to_sent"]
         finally:
             self._loading = False
-        kept = sorted(self._typed & {"host", "port", "security"})
+        kept = sorted(self._typed & {"host", "port", "security", "imap_host"})
         if kept:
             self.status.value = note_line(
                 f"Kept what you typed in {', '.join(kept)}; the preset suggests "
@@ -310,6 +365,10 @@ class SettingsPanel:
                 field.value = ""
             for field in (self.from_addr, self.reply_to, self.ca_file):
                 field.value = ""
+            self.imap_host.value = self.sent_folder.value = ""
+            self.imap_port.value = 0
+            self.imap_security.value = "ssl"
+            self.copy_to_sent.value = True
             self.preset.value = "generic"
             self.security.value = "starttls"
             self.port.value = USUAL_PORT["starttls"]
@@ -353,6 +412,12 @@ class SettingsPanel:
             said = " ".join(str(part) for part in (result.code, result.reply) if part)
             detail = f" (server said: {said})" if said else ""
             self.status.value = error_line(result.summary + detail, result.hint)
+        if profile.imap_host and result.kind != "no_password":
+            self.status.value += note_line(f"Looking for the Sent folder on {profile.imap_host} …")
+            imap = check_mailbox(profile, password)
+            self.status.value = self.status.value.rsplit("<div class='docmail-note'", 1)[0] + (
+                success_line(imap.summary) if imap.ok else error_line(imap.summary, imap.hint)
+            )
         if password:
             self.password_note.value = note_line(
                 "The password was cleared from the form; type it again before Save to keep it."
