@@ -26,7 +26,8 @@ from servers import free_port
 
 from docmail_nb.sink import CaptureServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# the first test also builds the fresh venv: a generous limit on a busy machine (never asserted)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parent.parent
 WHEELHOUSE = ROOT / ".wheelhouse"
