@@ -10,18 +10,24 @@ fixed pixel widths); the choices made last are remembered per user.
 
 from __future__ import annotations
 
+import html
 import os
+import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 
+from .auth import auth_status, set_client_secret, sign_in
+from .diagnosis import password_notice
 from .errors import DocmailError
 from .mailbox import check_mailbox
 from .panelkit import (
     CSS,
     FIELD_LAYOUT,
     LABEL_STYLE,
+    LINE,
     PathField,
     error_line,
     note_line,
@@ -57,6 +63,31 @@ _NEW_PROFILE = ""
 
 def _text(description: str, **kwargs: Any) -> w.Text:
     return w.Text(description=description, style=LABEL_STYLE, layout=FIELD_LAYOUT, **kwargs)
+
+
+#: the Authentication choice: label, value ("microsoft"/"google" are both auth "oauth2")
+_AUTH_CHOICES = [
+    ("Password", "password"),
+    ("Microsoft 365 sign-in", "microsoft"),
+    ("Google sign-in", "google"),
+    ("App-only (Microsoft)", "oauth2-app"),
+    ("Token command", "token-command"),
+]
+
+
+def _auth_choice(profile: Profile) -> str:
+    if profile.auth == "oauth2":
+        return profile.provider
+    return profile.auth
+
+
+def _link_line(text: str) -> str:
+    """A note with its https:// link made clickable (the sign-in link and code)."""
+    escaped = html.escape(text)
+    linked = re.sub(
+        r"(https://[^\s<]+)", r"<a href='\1' target='_blank' rel='noopener'>\1</a>", escaped
+    )
+    return f"<div class='docmail-note docmail-sign-in' style='{LINE}color:#555'>{linked}</div>"
 
 
 class SettingsPanel:
@@ -98,6 +129,20 @@ class SettingsPanel:
             layout=FIELD_LAYOUT,
         )
         self.username = _text("Username", placeholder="usually your e-mail address")
+        self.auth = w.Dropdown(
+            description="Authentication",
+            options=_AUTH_CHOICES,
+            value="password",
+            style=LABEL_STYLE,
+            layout=FIELD_LAYOUT,
+        )
+        self.tenant = _text("Tenant", placeholder="your domain or directory (tenant) ID")
+        self.client_id = _text("Client ID", placeholder="application (client) ID")
+        self.client_secrets = _text("Client file", placeholder="Google OAuth client JSON file")
+        self.token_command = _text("Token command", placeholder="prints an access token")
+        self.authority = _text("Authority", placeholder="empty: https://login.microsoftonline.com")
+        self.sign_in_button = w.Button(description="Sign in", layout={"width": "auto"})
+        self._sign_in_thread: threading.Thread | None = None
         self.password = w.Password(
             description="Password",
             placeholder="password or app password",
@@ -139,6 +184,7 @@ class SettingsPanel:
                 w.VBox(
                     [
                         self.ca_path.widget,
+                        self.authority,
                         self.imap_host,
                         self.imap_port,
                         self.imap_security,
@@ -158,6 +204,8 @@ class SettingsPanel:
 
         self.preset.observe(self._on_preset, names="value")
         self.security.observe(self._on_security, names="value")
+        self.auth.observe(self._on_auth, names="value")
+        self.sign_in_button.on_click(self._on_sign_in)
         self.saved.observe(self._on_saved, names="value")
         for field in ("host", "port", "security", "imap_host"):
             getattr(self, field).observe(self._typed_in(field), names="value")
@@ -175,18 +223,24 @@ class SettingsPanel:
                 self.port,
                 self.security,
                 self.username,
+                self.auth,
+                self.tenant,
+                self.client_id,
+                self.client_secrets,
+                self.token_command,
                 self.password,
                 self.password_note,
                 self.from_addr,
                 self.reply_to,
                 self.advanced,
-                w.HBox([self.test_button, self.save_button]),
+                w.HBox([self.test_button, self.sign_in_button, self.save_button]),
                 self.status,
             ],
             layout={"width": "100%", "max_width": "48em", "padding": "4px"},
         )
         self.widget.add_class("docmail-settings")
 
+        self._show_auth_fields()
         profiles = list_profiles()
         self._set_saved_options(profiles)
         wanted = name or recall("settings").get("profile")
@@ -198,14 +252,17 @@ class SettingsPanel:
             shown = chosen or profiles[0]
             self._show_profile(shown)
             # opening reads no keyring: only a button or choosing a profile does
-            self.password_note.value = (
-                self._password_note(shown)
-                if not shown.username or os.environ.get(PASSWORD_ENV)
-                else note_line(
+            if shown.auth != "password":
+                label = {v: k for k, v in _AUTH_CHOICES}[_auth_choice(shown)]
+                note = note_line(f"Logs in with {label}; Test connection checks the sign-in.")
+            elif not shown.username or os.environ.get(PASSWORD_ENV):
+                note = self._password_note(shown)
+            else:
+                note = note_line(
                     "Leave Password empty to keep the password stored in keyring, if one is "
                     "(choose the profile above or press Test connection to find out)."
                 )
-            )
+            self.password_note.value = note
         self._show_preset_note()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -230,7 +287,24 @@ class SettingsPanel:
             imap_security=self.imap_security.value,
             sent_folder=self.sent_folder.value.strip(),
             copy_to_sent=bool(self.copy_to_sent.value),
+            **self._auth_settings(),
         )
+
+    def _auth_settings(self) -> dict[str, Any]:
+        """The sign-in settings of the chosen Authentication (only those it uses)."""
+        choice = self.auth.value
+        if choice == "password":
+            return {}
+        if choice == "token-command":
+            return {"auth": "token-command", "token_command": self.token_command.value.strip()}
+        if choice == "google":
+            return {"auth": "oauth2", "client_secrets": self.client_secrets.value.strip()}
+        return {
+            "auth": "oauth2" if choice == "microsoft" else "oauth2-app",
+            "tenant": self.tenant.value.strip(),
+            "client_id": self.client_id.value.strip(),
+            "authority": self.authority.value.strip(),
+        }
 
     def _typed_in(self, field: str) -> Callable[[dict[str, Any]], None]:
         def note(_change: dict[str, Any]) -> None:
@@ -258,8 +332,15 @@ class SettingsPanel:
             self.imap_security.value = profile.imap_security
             self.sent_folder.value = profile.sent_folder
             self.copy_to_sent.value = profile.copy_to_sent
+            self.auth.value = _auth_choice(profile)
+            self.tenant.value = profile.tenant
+            self.client_id.value = profile.client_id
+            self.authority.value = profile.authority
+            self.client_secrets.value = profile.client_secrets
+            self.token_command.value = profile.token_command
         finally:
             self._loading = False
+        self._show_auth_fields()
         # a saved profile's values are the user's
         self._typed = {"host", "port", "security", "imap_host"}
         self._show_preset_note()
@@ -275,6 +356,11 @@ class SettingsPanel:
 
     def _password_note(self, profile: Profile) -> str:
         """What is true about this profile's password, from the one rule in profiles."""
+        if profile.auth != "password":
+            return note_line(auth_status(profile))
+        notice = password_notice(profile)
+        if notice:
+            return note_line(notice)
         status = password_status(profile)
         if status == "stored":
             return note_line(
@@ -331,6 +417,48 @@ class SettingsPanel:
                 f"{preset.host or 'your own host'}:{preset.port} with {preset.security}."
             )
 
+    def _on_auth(self, _change: dict[str, Any]) -> None:
+        self._show_auth_fields()
+
+    def _show_auth_fields(self) -> None:
+        """Show the fields the chosen Authentication needs; the rest are hidden."""
+        choice = self.auth.value
+        wanted = {
+            self.tenant: choice in ("microsoft", "oauth2-app"),
+            self.client_id: choice in ("microsoft", "oauth2-app"),
+            self.client_secrets: choice == "google",
+            self.token_command: choice == "token-command",
+            self.password: choice in ("password", "oauth2-app"),
+            self.sign_in_button: choice in ("microsoft", "google"),
+        }
+        for field, shown in wanted.items():
+            field.layout.display = "" if shown else "none"
+        self.password.description = "Client secret" if choice == "oauth2-app" else "Password"
+
+    def _on_sign_in(self, _button: w.Button | None = None) -> None:
+        """Sign in in the background: the device code and link appear in the status line."""
+        try:
+            profile = self.profile()
+        except DocmailError as exc:
+            self.status.value = error_line(exc.message, exc.hint)
+            return
+        self.status.value = note_line("Signing in …")
+
+        def show(text: str) -> None:
+            self.status.value = _link_line(text)
+
+        def run() -> None:
+            try:
+                said = sign_in(profile, show=show)
+            except DocmailError as exc:
+                self.status.value = error_line(exc.message, exc.hint)
+                return
+            self.status.value = success_line(said)
+            self.password_note.value = note_line(auth_status(profile))
+
+        self._sign_in_thread = threading.Thread(target=run, daemon=True)
+        self._sign_in_thread.start()
+
     def _on_security(self, change: dict[str, Any]) -> None:
         if self._loading or "port" in self._typed:
             return
@@ -369,6 +497,11 @@ class SettingsPanel:
             self.imap_port.value = 0
             self.imap_security.value = "ssl"
             self.copy_to_sent.value = True
+            for field in (self.tenant, self.client_id, self.authority):
+                field.value = ""
+            for field in (self.client_secrets, self.token_command):
+                field.value = ""
+            self.auth.value = "password"
             self.preset.value = "generic"
             self.security.value = "starttls"
             self.port.value = USUAL_PORT["starttls"]
@@ -428,7 +561,10 @@ class SettingsPanel:
         try:
             profile = self.profile()
             if password:  # the keyring first: when it cannot store, nothing is written
-                set_password(profile.name, password)
+                if profile.auth == "oauth2-app":
+                    set_client_secret(profile, password)
+                else:
+                    set_password(profile.name, password)
             path = save_profile(profile)
         except DocmailError as exc:
             nothing = " Nothing was saved." if password else ""
