@@ -221,9 +221,11 @@ def describe_job(job: Job) -> str:
 
 
 def describe_plan(plan: Plan, job: Job) -> str:
-    """One line: messages ready, rows read, problems found."""
+    """Messages ready, rows read, problems found; then the notices and the rows left out."""
+    from .plan import describe_skipped
+
     problems = len(plan.problems)
-    return (
+    line = (
         f"{len(plan.drafts)} message(s) ready from {plan.total_rows} row(s) of "
         f"{job.orders.name}; "
         + (
@@ -232,6 +234,10 @@ def describe_plan(plan: Plan, job: Job) -> str:
             else "no problems."
         )
     )
+    notices = [f"Notice: {notice}" for notice in plan.notices]
+    skipped = describe_skipped(plan.skipped)
+    left_out = ["Left out (not problems):", *(f"  {item}" for item in skipped)] if skipped else []
+    return "\n".join([line, *notices, *left_out])
 
 
 def load_job_profile(job: Job) -> Profile:
@@ -380,6 +386,8 @@ class ScheduledRun:
 
     def markdown(self) -> str:
         """The run in a few lines of markdown: the verdict, then counts, problems, failures."""
+        from .plan import describe_skipped
+
         lines = [f"**{_md(self._verdict())}**", ""]
         if self.report is not None:
             counts = self.report.counts()
@@ -397,6 +405,10 @@ class ScheduledRun:
                 f"- {len(self.plan.problems)} problem(s)"
                 + (f" in {rows} of {self.plan.total_rows} row(s)" if rows else " in the template")
             )
+        left_out = describe_skipped(self.plan.skipped) if self.plan is not None else []
+        if left_out:
+            skipped = len(self.plan.skipped) if self.plan is not None else 0
+            lines.append(f"- {skipped} row(s) left out on purpose (not problems)")
         trouble = [r for r in self.report.results if r.trouble] if self.report else []
         if trouble:
             lines.append(f"- {len(trouble)} message(s) that did not go out as they should")
@@ -410,6 +422,11 @@ class ScheduledRun:
             lines += [f"- {_md(_result_line(r))}" for r in trouble[:_LISTED]]
             if len(trouble) > _LISTED:
                 lines.append(f"- … and {len(trouble) - _LISTED} more (report below)")
+        if left_out:
+            lines += ["", "**Left out** (not problems):", ""]
+            lines += [f"- {_md(item)}" for item in left_out[:_LISTED]]
+            if len(left_out) > _LISTED:
+                lines.append(f"- … and {len(left_out) - _LISTED} more (details below)")
         if self.error is not None:
             lines += ["", _md(self.error.message)]
             if self.error.hint:

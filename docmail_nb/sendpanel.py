@@ -744,4 +744,8 @@ class SendPanel:
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return
-        self.status.value = success_line(f"Saved the rows that need attention to {path}.")
+        self.status.value = success_line(
+            f"Saved the rows that need attention to {path}."
+            if path is not None
+            else "No row needs attention: nothing was saved."
+        )
