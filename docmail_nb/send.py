@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
-from .ledger import Ledger, default_ledger_path
+from .ledger import Entry, Ledger, default_ledger_path
 from .mailbox import sent_copy
 from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
 from .plan import Draft, Plan
@@ -89,6 +89,8 @@ class Pending:
     host: str
     sender: str
     problem_rows: int
+    fit_now: int | None = None  # how many fit the provider's hourly/daily limits now
+    limits: str = ""  # those limits in words
 
     @property
     def recipients(self) -> int:
@@ -105,6 +107,11 @@ class Pending:
         )
         if self.problem_rows:
             text += f" ({self.problem_rows} row(s) with problems are left out.)"
+        if self.fit_now is not None and self.fit_now < count:
+            text += (
+                f" (Only {self.fit_now} fit the provider's limits now ({self.limits}, counted "
+                "over every run); the rest stay planned for a later run.)"
+            )
         return text
 
 
@@ -124,7 +131,19 @@ def pending(
     )[: options.limit]
     problem_rows = len(plan.problem_rows) or len(plan.problems)
     sender = profile.sender or profile.username
-    return Pending(drafts, profile.host, sender, problem_rows)
+    fit_now: int | None = None
+    windows = profile.limits.windows()
+    path = None if isinstance(ledger, Ledger) else Path(ledger or default_ledger_path())
+    if windows and drafts and (path is None or path.exists()):
+        book, opened = _open_ledger(ledger)
+        try:
+            counts = [len(draft.recipients) for draft in drafts]
+            fit_now = book.room(profile.account, windows, counts)
+        finally:
+            if opened:
+                book.close()
+    limits = "; ".join(profile.limits.lines())
+    return Pending(drafts, profile.host, sender, problem_rows, fit_now, limits)
 
 
 def outstanding(
@@ -497,7 +516,7 @@ class _Batch:
                 if claim.decision == "capped":
                     self.capped = True
                     self.capped_at = (claim.window, claim.free_at)
-            return self._not_claimed(draft, claim.decision, message_id), conn
+            return self._not_claimed(draft, claim.decision, message_id, claim.entry), conn
         if self.limiter is not None:
             self.limiter.acquire()
         return self._deliver(draft, msg, message_id, conn)
@@ -528,9 +547,13 @@ class _Batch:
             self.logged_in = True
             return conn
 
-    def _not_claimed(self, draft: Draft, decision: str, message_id: str) -> MessageResult:
+    def _not_claimed(
+        self, draft: Draft, decision: str, message_id: str, entry: Entry | None = None
+    ) -> MessageResult:
         if decision == "sent":
-            return _result(draft, "skipped", message_id=message_id)
+            # settled from the Sent folder: the report says so (the ledger keeps the words)
+            found = entry.reply if entry is not None and entry.copy == "found" else ""
+            return _result(draft, "skipped", message_id=message_id, reply=found)
         if decision == "unknown":
             return _result(
                 draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT

@@ -231,8 +231,10 @@ def test_settings_notebook_tests_imap_and_names_the_sent_folder(
     settings_field(page, "Profile name").fill("shop")
     panel.get_by_text("Advanced").click()
     expect(settings_field(page, "IMAP host")).to_have_value("mail.cyon.ch")  # from the preset
+    expect(settings_field(page, "Host")).to_have_value("mail.cyon.ch")
     settings_field(page, "Host").fill(server.host)
     settings_field(page, "Security").select_option(label="STARTTLS (usually port 587)")
+    expect(settings_field(page, "Port")).to_have_value("587")  # the kernel's suggestion first
     settings_field(page, "Port").fill(str(server.port))
     settings_field(page, "Port").press("Tab")
     settings_field(page, "Username").fill("anna@example.ch")
@@ -243,7 +245,9 @@ def test_settings_notebook_tests_imap_and_names_the_sent_folder(
     settings_field(page, "Password").fill(PASSWORD)
     panel.get_by_role("button", name="Test connection").click()
     expect(panel.locator(".docmail-ok").last).to_contain_text("Sent folder 'Gesendet'")
-    expect(panel.locator(".docmail-ok").first).to_contain_text("Connected to 127.0.0.1")
+    expect(panel.locator(".docmail-ok").first).to_contain_text(
+        f"Connected to 127.0.0.1:{server.port}"
+    )
     assert PASSWORD not in page.content()
 
 
