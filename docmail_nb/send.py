@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
-from .ledger import Decision, Ledger, default_ledger_path
+from .ledger import Decision, Entry, Ledger, default_ledger_path
 from .mailbox import sent_copy
 from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
 from .plan import Draft, Plan
@@ -39,6 +39,7 @@ __all__ = [
     "pending",
     "send_plan",
     "send_test",
+    "would_send",
 ]
 
 
@@ -88,6 +89,8 @@ class Pending:
     host: str
     sender: str
     problem_rows: int
+    fit_now: int | None = None  # how many fit the provider's hourly/daily limits now
+    limits: str = ""  # those limits in words
     dry_run: bool = False
 
     @property
@@ -110,6 +113,11 @@ class Pending:
         )
         if self.problem_rows:
             text += f" ({self.problem_rows} row(s) with problems are left out.)"
+        if self.fit_now is not None and self.fit_now < count:
+            text += (
+                f" (Only {self.fit_now} fit the provider's limits now ({self.limits}, counted "
+                "over every run); the rest stay planned for a later run.)"
+            )
         return text
 
 
@@ -130,7 +138,19 @@ def pending(
     )[: options.limit]  # fmt: skip
     problem_rows = len(plan.problem_rows) or len(plan.problems)
     sender = profile.sender or profile.username
-    return Pending(drafts, profile.host, sender, problem_rows, options.dry_run)
+    fit_now: int | None = None
+    windows = profile.limits.windows()
+    path = None if isinstance(ledger, Ledger) else Path(ledger or default_ledger_path())
+    if windows and drafts and (path is None or path.exists()):
+        book, opened = _open_ledger(ledger)
+        try:
+            counts = [len(draft.recipients) for draft in drafts]
+            fit_now = book.room(profile.account, windows, counts)
+        finally:
+            if opened:
+                book.close()
+    limits = "; ".join(profile.limits.lines())
+    return Pending(drafts, profile.host, sender, problem_rows, fit_now, limits, options.dry_run)
 
 
 def outstanding(
@@ -194,6 +214,20 @@ def _decide(
     )
 
 
+def would_send(
+    ledger: Ledger, campaign: str, draft: Draft, resend_unknown: bool, resend_changed: bool
+) -> tuple[bool, ResultState, str]:
+    """Whether a run would send ``draft`` now, the state it would report, and why not.
+
+    Read only; the same rule as the run's claim (:func:`~docmail_nb.ledger.rule`).
+    """
+    decision = _decide(ledger, campaign, draft, resend_unknown, resend_changed)
+    if decision == "claimed":
+        return True, "dry-run", ""
+    result = _not_claimed(draft, decision, "")
+    return False, result.state, result.error
+
+
 _UNKNOWN_TEXT = "An earlier run lost the connection after handing this message over; not resent."
 _UNKNOWN_HINT = (
     "Check the Sent folder or ask the recipient; send it again with --resend-unknown "
@@ -205,10 +239,14 @@ _CHANGED_HINT = (
 )
 
 
-def _not_claimed(draft: Draft, decision: Decision, message_id: str) -> MessageResult:
+def _not_claimed(
+    draft: Draft, decision: Decision, message_id: str, entry: Entry | None = None
+) -> MessageResult:
     """The result of a message the ledger keeps from being sent now."""
     if decision == "sent":
-        return _result(draft, "skipped", message_id=message_id)
+        # settled from the Sent folder: the report says so (the ledger keeps the words)
+        found = entry.reply if entry is not None and entry.copy == "found" else ""
+        return _result(draft, "skipped", message_id=message_id, reply=found)
     if decision == "unknown":
         return _result(
             draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT
@@ -235,6 +273,7 @@ def send_plan(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     transport: Transport | None = None,
+    stop: threading.Event | None = None,
 ) -> Report:
     """Send every draft of ``plan`` at most once and report on each.
 
@@ -242,6 +281,8 @@ def send_plan(
     callback ``(done, total, result)`` or "bar" for a tqdm bar (a widget in notebooks).
     ``clock`` and ``sleep`` pace the rate limit and retries. ``transport`` is how messages
     leave (default: :class:`~docmail_nb.transport.SMTPTransport` to the profile's server).
+    ``stop``, once set (e.g. by a Stop button), ends the run after the messages being sent:
+    the rest stay planned, as "Not sent: stopped".
     """
     options = options or SendOptions()
     if options.limit is not None and options.limit < 0:
@@ -279,6 +320,7 @@ def send_plan(
             mailbox = MailboxRun(profile, book, secret) if profile.imap_host else None
             batch = _Batch(plan, profile, transport, book, options, report, callback, clock, sleep)
             batch.mailbox = mailbox
+            batch.halt = stop or batch.halt
             batch.run()
         finally:
             if opened:
@@ -392,6 +434,7 @@ class _Batch:
         self.results: dict[int, MessageResult] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.halt = threading.Event()  # set from outside: stop after the current message
         self.capped = False
         self.capped_at: tuple[float | None, float | None] = (None, None)
         self.claimed = 0
@@ -469,6 +512,13 @@ class _Batch:
             return _result(
                 draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
             )
+        if self.halt.is_set():
+            return _result(
+                draft,
+                "planned",
+                error="Not sent: stopped before this message.",
+                hint="Send again to go on; what went is recorded and not sent twice.",
+            )
         if self.capped:
             return _result(draft, "planned", error="Not sent: a sending limit is reached.")
         if self.options.limit is not None and self.claimed >= self.options.limit:
@@ -528,7 +578,8 @@ class _Batch:
                 if claim.decision == "capped":
                     self.capped = True
                     self.capped_at = (claim.window, claim.free_at)
-            return _not_claimed(draft, claim.decision, message_id), conn
+            entry = self.ledger.get(campaign, draft.key) if claim.decision == "sent" else None
+            return _not_claimed(draft, claim.decision, message_id, entry), conn
         if self.limiter is not None:
             self.limiter.acquire()
         return self._deliver(draft, msg, message_id, conn)

@@ -154,6 +154,7 @@ def through_panel(setup: Setup, tmp_path: Path) -> Seen:
     assert question.startswith("<b>Send "), question
     pending = int(question.removeprefix("<b>Send ").split()[0])
     panel.yes_button.click()
+    panel.wait(60)
     assert panel.report is not None
     return Seen(problems, pending, {r.key: r.state for r in panel.report.results})
 
