@@ -388,6 +388,12 @@ class Ledger:
             attempts = self._attempts(self._db, account, seconds)
         return len(attempts), sum(count for _, count in attempts)
 
+    def attempt_ages(self, account: str, seconds: float) -> list[float]:
+        """How many seconds ago each message of ``account`` went out, within ``seconds``."""
+        with self._lock:
+            now = self._clock()
+            return [now - at for at, _ in self._attempts(self._db, account, seconds)]
+
     def attempt_times(self, account: str, seconds: float) -> list[float]:
         """When each message of ``account`` went out in the last ``seconds``, oldest first."""
         with self._lock:

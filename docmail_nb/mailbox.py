@@ -179,6 +179,7 @@ def sent_copy(msg: EmailMessage, bcc: Sequence[str] = ()) -> bytes:
 Kind = Literal[
     "no_imap",
     "no_login",
+    "no_password",
     "bad_ca_file",
     "untrusted_certificate",
     "hostname_mismatch",
@@ -195,7 +196,7 @@ Kind = Literal[
 ]
 
 _CONFIG_KINDS = frozenset(
-    {"no_imap", "no_login", "bad_ca_file", "folder_missing", "no_sent_folder"}
+    {"no_imap", "no_login", "no_password", "bad_ca_file", "folder_missing", "no_sent_folder"}
 )
 
 
@@ -437,7 +438,10 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
             f"Profile {profile.name!r} has an IMAP server but no username to log in with.",
             "IMAP uses the profile's SMTP login: add --username (and its password).",
         )
-    secret = "" if profile.auth != "password" else require_password(profile, password) or ""
+    try:
+        secret = require_password(profile, password) or ""
+    except SecretStoreError as exc:
+        raise _problem("no_password", exc.message, exc.hint) from None
     context = _tls_context(profile)
     port = profile.imap_port_or_default
     conn: imaplib.IMAP4 | None = None
@@ -516,8 +520,6 @@ def check_mailbox(profile: Profile, password: str | None = None) -> MailboxCheck
             folder = mailbox.sent_folder()
     except MailboxError as exc:
         return MailboxCheck(False, exc.message, exc.hint, kind=exc.kind)
-    except SecretStoreError as exc:
-        return MailboxCheck(False, exc.message, exc.hint, kind="no_password")
     how = "marked as Sent" if folder.special_sent and not profile.sent_folder else "by name"
     if profile.sent_folder:
         how = "as set in the profile"

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from .errors import ConfigError
 from .profiles import Profile
 
-__all__ = ["RateLimiter", "connections", "limit_note", "messages_per_minute", "rate"]
+__all__ = [
+    "RateLimiter",
+    "connections",
+    "limit_note",
+    "messages_per_minute",
+    "rate",
+    "too_many_recipients",
+]
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*min(?:ute)?)?\s*$", re.IGNORECASE)
 
@@ -78,6 +85,12 @@ class RateLimiter:
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
 
+    def seed(self, ages: list[float]) -> None:
+        """Count sends of earlier runs, ``ages`` seconds ago, so the window spans runs."""
+        with self._lock:
+            now = self._clock()
+            self._times = deque(sorted([*self._times, *(now - age for age in ages)]))
+
     def acquire(self) -> None:
         """Wait until one more send fits into the window, and count it."""
         with self._lock:
@@ -109,3 +122,14 @@ def limit_note(profile: Profile, left: int, window: float | None, free_at: float
         when = datetime.fromtimestamp(free_at).astimezone()
         note += f" The next message fits from {when:%Y-%m-%d %H:%M %Z}."
     return note
+
+
+def too_many_recipients(profile: Profile, recipients: int) -> str:
+    """Why a message with this many envelope addresses cannot go through ``profile``, or ""."""
+    cap = profile.limits.recipients_per_message
+    if cap is None or recipients <= cap:
+        return ""
+    return (
+        f"{recipients} recipients (To, Cc and Bcc) are more than the {cap} per message the "
+        f"provider of profile {profile.name!r} accepts; not sent."
+    )

@@ -47,6 +47,7 @@ __all__ = [
     "is_loopback",
     "list_profiles",
     "load_profile",
+    "preset_imap",
     "profile_from_preset",
     "profiles_file",
     "remove_profile",
@@ -410,6 +411,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def preset_imap(preset: str) -> dict[str, Any]:
+    """The IMAP settings a preset starts a profile with.
+
+    Hosters: their IMAP server, copies in Sent on. Where the provider files SMTP mail in Sent
+    itself (``files_sent``): no IMAP server (opt-in, for settling unknowns only), copies off.
+    """
+    chosen = PRESETS[preset]
+    return {
+        "imap_host": "" if chosen.files_sent else chosen.imap_host,
+        "copy_to_sent": not chosen.files_sent,
+    }
+
+
 def profile_from_preset(name: str, preset: str = "generic", **settings: Any) -> Profile:
     """A profile with the host, port and security of ``preset``; ``settings`` override them."""
     if preset not in PRESETS:
@@ -420,9 +434,7 @@ def profile_from_preset(name: str, preset: str = "generic", **settings: Any) -> 
         "port": chosen.port,
         "security": chosen.security,
         "preset": preset,
-        # where the provider files SMTP mail in Sent itself, IMAP is opt-in (--imap-host)
-        "imap_host": "" if chosen.files_sent else chosen.imap_host,
-        "copy_to_sent": not chosen.files_sent,
+        **preset_imap(preset),
     }
     values.update(settings)
     return Profile(name=name, **values)

@@ -10,6 +10,7 @@ owed in the ledger and is tried again by the next run.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from .ledger import Ledger
 from .mailbox import Mailbox, open_mailbox
 from .profiles import Profile
 
-__all__ = ["MailboxSync", "Settled", "append_due", "reconcile", "sync_mailbox"]
+__all__ = ["MailboxRun", "MailboxSync", "Settled", "append_due", "reconcile", "sync_mailbox"]
 
 log = logging.getLogger("docmail_nb.reconcile")
 
@@ -60,6 +61,10 @@ class MailboxSync:
     def notes(self) -> list[str]:
         """Plain sentences for a report's summary; empty when there is nothing to say."""
         notes: list[str] = []
+        if self.appended:
+            notes.append(
+                f"{len(self.appended)} copy(ies) appended to the Sent folder {self.folder!r}."
+            )
         if self.settled:
             notes.append(
                 f"Settled from the Sent folder: {self.found} unknown message(s) found "
@@ -139,3 +144,78 @@ def sync_mailbox(
         result.still_due = len(ledger.copies_due(account)) if copies else 0
         log.warning("mailbox of profile %r: %s", profile.name, exc)
     return result
+
+
+class MailboxRun:
+    """The mailbox side of one send: settle unknowns first, then a copy after each delivery.
+
+    One IMAP session for the whole run, opened at the start, shared by the sending threads
+    (one at a time). The first trouble ends the mailbox's part of the run, never the sending:
+    what is owed stays in the ledger for the next run.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        ledger: Ledger,
+        password: str | None = None,
+        *,
+        opener: Callable[[Profile, str | None], Mailbox] = open_mailbox,
+    ) -> None:
+        self.profile = profile
+        self.ledger = ledger
+        self.result = MailboxSync()
+        self._password = password
+        self._opener = opener
+        self._mailbox: Mailbox | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MailboxRun({self.profile.name!r})"
+
+    def start(self, campaign: str) -> MailboxSync:
+        """Settle the campaign's unknown messages and append the copies owed from before."""
+        with self._lock:
+            try:
+                self._mailbox = self._opener(self.profile, self._password)
+                self.result.folder = self._mailbox.sent_folder().name
+                self.result.settled = reconcile(
+                    self.ledger, self._mailbox, self.profile.account, campaign
+                )
+                if self.profile.appends_to_sent:
+                    append_due(
+                        self.ledger, self._mailbox, self.profile.account, self.result.appended
+                    )
+            except MailboxError as exc:
+                self._give_up(exc)
+        return self.result
+
+    def copy(self) -> None:
+        """Append what is owed now (the message just recorded as sent, and any before it)."""
+        if not self.profile.appends_to_sent:
+            return
+        with self._lock:
+            if self._mailbox is None:
+                return
+            try:
+                append_due(self.ledger, self._mailbox, self.profile.account, self.result.appended)
+            except MailboxError as exc:
+                self._give_up(exc)
+
+    def finish(self) -> MailboxSync:
+        """Close the session; count what is still owed."""
+        with self._lock:
+            if self._mailbox is not None:
+                self._mailbox.close()
+                self._mailbox = None
+            if self.profile.appends_to_sent:
+                self.result.still_due = len(self.ledger.copies_due(self.profile.account))
+        return self.result
+
+    def _give_up(self, exc: MailboxError) -> None:
+        log.warning("mailbox of profile %r: %s", self.profile.name, exc)
+        if self.result.error is None:
+            self.result.error = exc
+        if self._mailbox is not None:
+            self._mailbox.close()
+            self._mailbox = None

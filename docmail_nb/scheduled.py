@@ -219,9 +219,11 @@ def describe_job(job: Job) -> str:
 
 
 def describe_plan(plan: Plan, job: Job) -> str:
-    """One line: messages ready, rows read, problems found."""
+    """Messages ready, rows read, problems found; then the notices and the rows left out."""
+    from .plan import describe_skipped
+
     problems = len(plan.problems)
-    return (
+    line = (
         f"{len(plan.drafts)} message(s) ready from {plan.total_rows} row(s) of "
         f"{job.orders.name}; "
         + (
@@ -230,6 +232,10 @@ def describe_plan(plan: Plan, job: Job) -> str:
             else "no problems."
         )
     )
+    notices = [f"Notice: {notice}" for notice in plan.notices]
+    skipped = describe_skipped(plan.skipped)
+    left_out = ["Left out (not problems):", *(f"  {item}" for item in skipped)] if skipped else []
+    return "\n".join([line, *notices, *left_out])
 
 
 def load_job_profile(job: Job) -> Profile:

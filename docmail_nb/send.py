@@ -21,9 +21,11 @@ from typing import Any, Literal
 from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
 from .ledger import Ledger, default_ledger_path
-from .pacing import RateLimiter, connections, limit_note, rate
+from .mailbox import sent_copy
+from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
 from .plan import Draft, Plan
 from .profiles import Profile, require_password
+from .reconcile import MailboxRun
 from .report import MessageResult, Progress, Report, ResultState
 from .transport import Session, SMTPTransport, Transport
 
@@ -70,10 +72,6 @@ def _unbuildable(draft: Draft, exc: Exception) -> MessageResult:
         error=f"Message {draft.key!r}: cannot read {name}: {getattr(exc, 'strerror', exc)}.",
         hint="Put the file back (or run the check again), then send again.",
     )
-
-
-def _account(profile: Profile) -> str:
-    return f"{profile.username or profile.sender}@{profile.host}"
 
 
 def _open_ledger(ledger: Ledger | str | Path | None) -> tuple[Ledger, bool]:
@@ -210,7 +208,14 @@ def send_plan(
     options = options or SendOptions()
     if options.limit is not None and options.limit < 0:
         raise ConfigError("A negative --limit is not possible.", "Give 0 or more messages.")
-    report = Report(plan.campaign, [], list(plan.problems), dry_run=options.dry_run)
+    report = Report(
+        plan.campaign,
+        [],
+        list(plan.problems),
+        dry_run=options.dry_run,
+        skipped=list(plan.skipped),
+        delimiter=plan.delimiter or ",",
+    )
     callback, close_bar = _progress(progress, len(plan.drafts), plan.campaign)
     try:
         if options.all_or_nothing and plan.problems:
@@ -228,11 +233,15 @@ def send_plan(
         if options.dry_run:
             _dry_run(plan, profile, ledger, options, report, callback)
             return report
+        secret = require_password(profile, password) if transport is None or password else None
         if transport is None:
-            transport = SMTPTransport(profile, require_password(profile, password))
+            transport = SMTPTransport(profile, secret)
         book, opened = _open_ledger(ledger)
         try:
-            _Batch(plan, profile, transport, book, options, report, callback, clock, sleep).run()
+            mailbox = MailboxRun(profile, book, secret) if profile.imap_host else None
+            batch = _Batch(plan, profile, transport, book, options, report, callback, clock, sleep)
+            batch.mailbox = mailbox
+            batch.run()
         finally:
             if opened:
                 book.close()
@@ -327,9 +336,11 @@ class _Batch:
         self.report = report
         self.callback = callback
         self.sleep = sleep
-        self.account = _account(profile)
+        self.account = profile.account
         per_minute = rate(options.rate_per_minute, profile)
         self.limiter = RateLimiter(per_minute, clock=clock, sleep=sleep) if per_minute else None
+        if self.limiter is not None:  # the provider counts the last minute of every run
+            self.limiter.seed(ledger.attempt_ages(self.account, self.limiter.window))
         self.workers = min(connections(options.connections, profile), max(1, len(plan.drafts)))
         self.todo: queue.SimpleQueue[tuple[int, Draft]] = queue.SimpleQueue()
         for item in enumerate(plan.drafts):
@@ -344,10 +355,13 @@ class _Batch:
         self.run_id = ""
         self.gate = threading.Lock()
         self.logged_in = False
+        self.mailbox: MailboxRun | None = None
         self.documents_made = 0
 
     # -- running ----------------------------------------------------------------------
     def run(self) -> None:
+        if self.mailbox is not None:  # unknowns settled from Sent before anything is claimed
+            self.mailbox.start(self.plan.campaign)
         self.run_id = self.ledger.begin_run()
         try:
             if self.workers == 1:
@@ -363,6 +377,8 @@ class _Batch:
                     thread.join()
         finally:
             self.ledger.end_run(self.run_id)
+            if self.mailbox is not None:
+                self.report.notes.extend(self.mailbox.finish().notes())
         self.report.results.extend(self.results[i] for i in sorted(self.results))
         planned = [doc for draft in self.plan.drafts for doc in draft.documents]
         if planned:
@@ -437,6 +453,17 @@ class _Batch:
                 self.claimed -= 1
             return refused, conn
         message_id = str(msg["Message-ID"])
+        too_many = too_many_recipients(self.profile, len(draft.recipients))
+        if too_many:
+            with self.lock:
+                self.claimed -= 1
+            return _result(
+                draft,
+                "failed",
+                message_id=message_id,
+                error=f"Message {draft.key!r}: {too_many}",
+                hint="Split the recipients over several messages (rows), then send again.",
+            ), conn
         limits = self.profile.limits
         claim = self.ledger.claim(
             self.run_id,
@@ -564,7 +591,10 @@ class _Batch:
                 refused=delivery.refused,
                 reply=f"{delivery.code} {delivery.reply}",
                 attempts=attempts,
+                copy=sent_copy(msg, draft.bcc) if self.profile.appends_to_sent else None,
             )
+            if self.mailbox is not None:
+                self.mailbox.copy()
             error = hint = ""
             if delivery.refused:
                 error = "Refused recipients: " + "; ".join(

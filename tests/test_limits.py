@@ -84,3 +84,64 @@ def test_recipients_per_hour_count_cc_and_bcc(
     assert report.counts() == {"sent": 2, "planned": 1}  # 3 + 2 = 5 of 6; 2 more do not fit
     assert "6 recipients an hour (rolling)" in report.summary()
     assert keys_on(server) == ["R-1000", "R-1001"]
+
+
+@pytest.fixture
+def per_minute_preset(monkeypatch: pytest.MonkeyPatch) -> str:
+    limits = Limits(messages_per_minute=3, recipients_per_message=2)
+    preset = Preset("minute", "Per minute", "", 587, "starttls", limits)
+    monkeypatch.setitem(profiles.PRESETS, "minute", preset)
+    return "minute"
+
+
+def test_per_minute_pace_counts_the_previous_run(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    tmp_path: Path,
+    per_minute_preset: str,
+) -> None:
+    from test_send_faults import NO_BCC
+
+    server = smtp_server("starttls")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, first_plan = make_batch(tmp_path / "a", 3, template=NO_BCC)
+    _, second_plan = make_batch(tmp_path / "b", 2, template=NO_BCC)
+    second_plan.campaign = "reminders"
+    wall = FakeClock()
+    wall.now = 1_800_000_000.0
+    profile = office(server, ca_file, preset=per_minute_preset)
+    with Ledger(tmp_path / "l.sqlite", clock=wall) as ledger:
+        pace = FakeClock()
+        first = send_plan(
+            first_plan, profile, password=PASSWORD, ledger=ledger, clock=pace, sleep=pace.sleep
+        )
+        assert first.counts() == {"sent": 3}
+        assert pace.sleeps == []
+        wall.now += 20  # the next run, 20 seconds later: the minute is full
+        pace = FakeClock()
+        second = send_plan(
+            second_plan, profile, password=PASSWORD, ledger=ledger, clock=pace, sleep=pace.sleep
+        )
+        assert second.counts() == {"sent": 2}
+        assert pace.sleeps == [40.0]  # waited until the first run's messages were a minute old
+
+
+def test_more_recipients_than_the_provider_takes_per_message_fail_before_sending(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    tmp_path: Path,
+    per_minute_preset: str,
+) -> None:
+    server = smtp_server("starttls")
+    _, plan = make_batch(tmp_path, 2)  # 3 and 2 envelope addresses
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        report = send_plan(
+            plan, office(server, ca_file, preset=per_minute_preset), password=PASSWORD,
+            ledger=ledger,
+        )  # fmt: skip
+    assert [r.state for r in report.results] == ["failed", "sent"]
+    assert "3 recipients (To, Cc and Bcc) are more than the 2 per message" in (
+        report.results[0].error
+    )
+    assert keys_on(server) == ["R-1001"]

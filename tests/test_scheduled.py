@@ -403,3 +403,31 @@ def test_password_from_a_keyring_backend_reaches_the_headless_job(
     assert proc.returncode == 0, proc.stderr
     assert len(server.messages) == 3
     assert_no_secret(text)
+
+
+def test_paid_invoices_and_a_totals_row_left_out_by_send_if_do_not_fail_the_run(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    orders = Path(batch["orders"])
+    orders.write_text(
+        ORDERS.replace("amount\n", "amount;status\n")
+        .replace("1234.50\n", "1234.50;offen\n")
+        .replace("486.00\n", "486.00;bezahlt\n")
+        .replace("2980.75\n", "2980.75;offen\n")
+        + ";;Total;;4701.25;\n",
+        encoding="utf-8",
+    )
+    template = Path(batch["template"])
+    template.write_text(
+        TEMPLATE.replace("Key: {{ invoice_no }}\n", "Key: {{ invoice_no }}\n"
+                         'Send-If: {{ invoice_no and status != "bezahlt" }}\n'),
+        encoding="utf-8",
+    )  # fmt: skip
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    proc, nb, _ = run_cli(tmp_path, "paid.ipynb", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert len(office.messages) == 2
+    text = outputs_text(nb)
+    assert "Left out (not problems):" in text
+    assert "Row 3 (R-2026-0002): Send-If" in text
+    assert "2 sent, 2 row(s) left out by Send-If" in text
