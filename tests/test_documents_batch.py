@@ -352,3 +352,20 @@ def write_rows(orders: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(handle, [*COLUMNS, "paid", "overdue_days"], delimiter=";")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def test_init_ships_the_invoice_template_with_its_qr_bill(tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    code, out = run_cli("init", str(folder))
+    assert code == 0, out
+    assert (folder / "templates" / "invoice.html").is_file()
+    orders, template = folder / "orders.xlsx", folder / "templates" / "qr_invoice.txt"
+    code, out = run_cli("check", str(orders), str(template), "--sheet", "Rechnungen")
+    assert code == 0, out
+    assert "10 messages ready to send; all 10 rows are fine." in out
+    code, out = run_cli(
+        "preview", str(orders), str(template), "--sheet", "Rechnungen", "--row", "2"
+    )
+    assert code == 0, out
+    pdf = folder / "documents" / "generated" / "preview" / "invoice-R-2026-1041.pdf"
+    assert payload_fields(decode_qr(pdf, 1, tmp_path))["debtor.name"] == "Bäckerei Müller AG"
