@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import OrdersError
-from .sheetxml import SheetMarks, column_letter, sheet_marks
+from .sheetxml import SheetMarks, column_letter, ods_marks, sheet_marks
 
 __all__ = [
     "ENGINES",
@@ -196,6 +196,8 @@ def read_orders(
         sheet_name, grid = _excel_grid(source, sheet, engine or "calamine")
         if source.suffix.lower() in {".xlsx", ".xlsm"}:
             marks = sheet_marks(source, sheet_name)
+        elif source.suffix.lower() == ".ods":
+            marks = ods_marks(source, sheet_name)
     else:
         raise OrdersError(
             f"{source.name} is not a spreadsheet docmail can read.",
