@@ -233,7 +233,6 @@ def profile_add(
     """Save the SMTP profile NAME; asks for the password (oauth2-app: the client secret)."""
     import os
 
-    from .errors import ConfigError, SecretStoreError
     from .profiles import PASSWORD_ENV, profile_from_preset, save_profile, set_password
 
     imap: dict[str, Any] = {"imap_security": imap_security, "sent_folder": sent_folder}
@@ -269,25 +268,19 @@ def profile_add(
         return
     password = ""
     if username:
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        elif os.environ.get(PASSWORD_ENV):
-            pass
-        elif not sys.stdin.isatty():
-            raise ConfigError(
+        password = _ask_secret(
+            f"Password for {username}",
+            from_stdin=password_stdin,
+            env_var=PASSWORD_ENV,
+            no_terminal=(
                 f"The password for {username} cannot be asked for: there is no terminal.",
                 "Pipe it in with --password-stdin (e.g. printf '%s\\n' \"$PW\" | docmail "
                 f"profile add {name} ... --password-stdin), or set ${PASSWORD_ENV} in the "
                 "environment of the job that sends and add the profile without a password.",
-            )
-        else:
-            password = click.prompt(f"Password for {username}", hide_input=True)
+            ),
+        )
     if password:
-        # the keyring first: when it cannot store, nothing at all is written
-        try:
-            set_password(name, password)
-        except SecretStoreError as exc:
-            raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
+        _store_secret_first(set_password, name, password)
     path = save_profile(settings)
     click.echo(f"Saved profile {name!r} in {path}.")
     if password:
@@ -301,35 +294,56 @@ def profile_add(
     click.echo(f"Next: docmail test --profile {name}")
 
 
-def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
-    """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
+def _ask_secret(
+    prompt: str, *, from_stdin: bool, env_var: str, no_terminal: tuple[str, str]
+) -> str:
+    """A secret from standard input or the terminal; empty when ``env_var`` will supply it.
+
+    ``no_terminal`` is the message and hint of the error raised when it cannot be asked for.
+    """
     import os
 
+    from .errors import ConfigError
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if os.environ.get(env_var):
+        return ""
+    if not sys.stdin.isatty():
+        raise ConfigError(*no_terminal)
+    return str(click.prompt(prompt, hide_input=True))
+
+
+def _store_secret_first(store: Callable[[Any, str], None], owner: Any, secret: str) -> None:
+    """Put a secret in the keyring before the profile is written: if it cannot, nothing is."""
+    from .errors import SecretStoreError
+
+    try:
+        store(owner, secret)
+    except SecretStoreError as exc:
+        raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
+
+
+def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
+    """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
     from .auth import CLIENT_SECRET_ENV, set_client_secret
-    from .errors import ConfigError, SecretStoreError
     from .profiles import save_profile
 
     secret = ""
     if settings.auth == "oauth2-app" and not settings.certificate:
-        if password_stdin:
-            secret = sys.stdin.readline().rstrip("\r\n")
-        elif os.environ.get(CLIENT_SECRET_ENV):
-            pass
-        elif not sys.stdin.isatty():
-            raise ConfigError(
+        secret = _ask_secret(
+            f"Client secret of app {settings.client_id}",
+            from_stdin=password_stdin,
+            env_var=CLIENT_SECRET_ENV,
+            no_terminal=(
                 f"The client secret of app {settings.client_id} cannot be asked for: there is "
                 "no terminal.",
                 f"Pipe it in with --password-stdin, or set ${CLIENT_SECRET_ENV} in the "
                 "environment of the job that sends.",
-            )
-        else:
-            secret = click.prompt(f"Client secret of app {settings.client_id}", hide_input=True)
+            ),
+        )
     if secret:
-        # the keyring first: when it cannot store, nothing at all is written
-        try:
-            set_client_secret(settings, secret)
-        except SecretStoreError as exc:
-            raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
+        _store_secret_first(set_client_secret, settings, secret)
     path = save_profile(settings)
     click.echo(f"Saved profile {settings.name!r} in {path}.")
     if secret:
