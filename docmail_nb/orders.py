@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from typing import Any
 import pandas as pd
 
 from .errors import OrdersError
+from .exports import uncsv_cell
+from .sheet_limits import MAX_PART_BYTES, check_rows, check_workbook
 
 __all__ = ["ENGINES", "Orders", "read_orders", "sheet_names"]
 
@@ -98,12 +101,14 @@ def read_orders(
         grid = _csv_grid(source)
         sheet_name: str | None = None
     elif source.suffix.lower() in EXCEL_SUFFIXES:
+        check_workbook(source)
         sheet_name, grid = _excel_grid(source, sheet, engine or "calamine")
     else:
         raise OrdersError(
             f"{source.name} is not a spreadsheet docmail can read.",
             "Save it as .xlsx, .xls, .ods or .csv.",
         )
+    check_rows(source, len(grid))
     return _to_orders(grid, source, sheet_name)
 
 
@@ -129,6 +134,13 @@ def _unreadable(source: Path, exc: BaseException) -> OrdersError:
 
 
 def _csv_grid(source: Path) -> list[tuple[int, list[Any]]]:
+    size = source.stat().st_size
+    if size > MAX_PART_BYTES:
+        raise OrdersError(
+            f"{source.name} is {size / 1024**2:,.0f} MB, more than an order list needs "
+            f"(docmail reads csv files up to {MAX_PART_BYTES // 1024**2} MB).",
+            "Split the orders into several files.",
+        )
     try:
         text = source.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -142,12 +154,14 @@ def _csv_grid(source: Path) -> list[tuple[int, list[Any]]]:
         )
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(text.splitlines(keepends=True), dialect)
+    # records end only at CR, LF or CRLF; str.splitlines would also split at U+2028, NEL, VT
+    # and FF inside a cell and shift every column after it
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
     grid: list[tuple[int, list[Any]]] = []
     try:
         line = 1
         for record in reader:
-            grid.append((line, list(record)))
+            grid.append((line, [uncsv_cell(value) for value in record]))
             line = reader.line_num + 1
     except csv.Error as exc:
         raise _unreadable(source, exc) from exc

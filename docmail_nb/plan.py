@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import email
 import email.policy
+import errno
 import hashlib
 import html as html_lib
 import json
@@ -54,6 +55,8 @@ __all__ = [
 ]
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+#: how many other rows a duplicate-key problem names before "and N more"
+_LISTED_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -276,8 +279,10 @@ class _Planner:
         self.sender = sender
         self.max_bytes = max_bytes
         self.env = make_environment(locale)
+        # html bodies escape every value; markdown bodies escape values for markdown and html
+        # (the plain-text part of a markdown body is rendered with self.env, values as they are)
         self.body_env: SandboxedEnvironment = make_environment(
-            locale, autoescape=template.format == "html"
+            locale, autoescape=template.format != "text", markdown=template.format == "markdown"
         )
         self.compiled: dict[tuple[SandboxedEnvironment, str], Template] = {}
         self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
@@ -395,7 +400,7 @@ class _Planner:
                     extra.append((name, value))
         attachments = self._attachments(rows, report_key)
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
-        text, html = self._bodies(body or "")
+        text, html = self._bodies(body or "", first, report_key, context)
 
         if not any(addresses.values()) and not self._has_problem(before, *ADDRESS_HEADERS):
             self._problem(
@@ -538,7 +543,19 @@ class _Planner:
                 rendered = self._render(self.env, source, number, key, "Attachment", context)
                 if rendered is None:
                     continue
-                item = self._attachment(number, key, rendered)
+                try:
+                    item = self._attachment(number, key, rendered)
+                except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+                    self._problem(
+                        number,
+                        key,
+                        "Attachment",
+                        f"The attachment {rendered.strip()[:200]!r} cannot be read: "
+                        f"{_file_trouble(exc)}.",
+                        "Fix the file in the documents folder (or the name in the sheet), "
+                        "then run the check again.",
+                    )
+                    continue
                 if item is not None:
                     found.append(item)
         total = sum(item.size for item in found)
@@ -639,10 +656,15 @@ class _Planner:
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
         return close[0] if close else ""
 
-    def _bodies(self, body: str) -> tuple[str, str | None]:
+    def _bodies(
+        self, body: str, row: int, key: str | None, context: Mapping[str, Any]
+    ) -> tuple[str, str | None]:
         body = body.rstrip() + "\n"
         if self.template.format == "markdown":
-            return body, markdown.markdown(body, extensions=["nl2br"], output_format="html")
+            html = markdown.markdown(body, extensions=["nl2br"], output_format="html")
+            # the same body once more, values as they are, for the plain-text part
+            plain = self._render(self.env, self.template.body, row, key, "body", context)
+            return (plain or "").rstrip() + "\n", html
         if self.template.format == "html":
             return html_to_text(body), body
         return body, None
@@ -651,13 +673,17 @@ class _Planner:
         duplicates = {key for key, groups in self.key_groups.items() if len(groups) > 1}
         for key in duplicates:
             rows = sorted(row for group in self.key_groups[key] for row in group)
+            # each problem names at most a few other rows: the report stays linear in the rows
+            listed = rows[: _LISTED_ROWS + 1]
             for row in rows:
-                others = ", ".join(str(r) for r in rows if r != row)
+                shown = [str(r) for r in listed if r != row][:_LISTED_ROWS]
+                more = len(rows) - 1 - len(shown)
+                others = ", ".join(shown) + (f" and {more} more" if more else "")
                 self._problem(
                     row,
                     key,
                     "Key",
-                    f"The key {key!r} is also used by row {others}.",
+                    f"The key {key!r} is also used by row{'s' * (len(rows) > 2)} {others}.",
                     "Every message needs its own key (document number); remove the duplicate "
                     "row or correct its number.",
                 )
@@ -674,6 +700,20 @@ class _Planner:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _file_trouble(exc: BaseException) -> str:
+    """Why a file cannot be used, in plain words."""
+    reasons = {
+        errno.ELOOP: "it is a link that leads back to itself",
+        errno.ENAMETOOLONG: "the name is too long for the file system",
+        errno.EACCES: "docmail is not allowed to read it",
+        errno.EPERM: "docmail is not allowed to read it",
+        errno.EIO: "the disk reported an error",
+    }
+    if isinstance(exc, OSError):
+        return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+    return reasons[errno.ELOOP]  # pathlib reports a symlink loop as RuntimeError
 
 
 def _cell_hint(source: str, context: Mapping[str, Any]) -> str:

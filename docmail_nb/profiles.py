@@ -21,6 +21,7 @@ import keyring.errors
 import tomli_w
 
 from .errors import ProfileError, SecretStoreError
+from .files import write_private
 
 __all__ = [
     "KEYRING_SERVICE",
@@ -263,11 +264,8 @@ def _write_all(profiles: dict[str, Profile]) -> Path:
         name: {key: value for key, value in asdict(profiles[name]).items() if key != "name"}
         for name in sorted(profiles)
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(header + tomli_w.dumps({"profiles": tables}), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    text = header + tomli_w.dumps({"profiles": tables})
+    return write_private(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def list_profiles() -> list[Profile]:

@@ -31,6 +31,7 @@ from .errors import (
     SecretStoreError,
     SMTPProblem,
 )
+from .exports import save_table
 from .ledger import Ledger, default_ledger_path
 from .plan import Draft, Plan, Problem
 from .profiles import Profile, get_password
@@ -210,7 +211,7 @@ class Report:
 
     def save(self, path: str | Path) -> Path:
         """Write the report as .xlsx or .csv (chosen by the file's suffix)."""
-        return _save_frame(self.frame, Path(path), "report")
+        return save_table(self.frame, path, "report")
 
     def failed_rows(self, orders: Orders) -> pd.DataFrame:
         """The original columns of every row that needs attention, plus an ``error`` column."""
@@ -231,28 +232,7 @@ class Report:
 
     def save_failed_rows(self, orders: Orders, path: str | Path) -> Path:
         """Write ``failed_rows`` as .xlsx or .csv, ready to fix and send again."""
-        return _save_frame(self.failed_rows(orders), Path(path), "failed rows")
-
-
-def _save_frame(frame: pd.DataFrame, path: Path, what: str) -> Path:
-    suffix = path.suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
-        raise ConfigError(
-            f"The {what} file {path} has an unknown type {suffix or '(none)'!r}.",
-            "Give a file name ending in .xlsx or .csv.",
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".xlsx":
-            frame.to_excel(path, index=False, engine="openpyxl")
-        else:
-            frame.to_csv(path, index=False, encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(
-            f"The {what} cannot be written to {path}: {exc.strerror or exc}.",
-            "Close the file if it is open in a spreadsheet program, or choose another path.",
-        ) from None
-    return path
+        return save_table(self.failed_rows(orders), path, "failed rows")
 
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*min(?:ute)?)?\s*$", re.IGNORECASE)

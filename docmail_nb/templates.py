@@ -32,6 +32,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from .errors import TemplateError
 
@@ -56,6 +57,9 @@ KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
 _SPACES = re.compile(r"[\u00a0\u202f]")
+#: the characters Python-Markdown takes as markup and lets be escaped with a backslash
+#: (``<``, ``>`` and ``&`` are HTML-escaped instead, which markdown leaves as they are)
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!]")
 
 
 @dataclass(frozen=True)
@@ -252,8 +256,14 @@ def to_date(value: Any) -> dt.date:
     raise ValueError(f"{value!r} is not a date")
 
 
-def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> SandboxedEnvironment:
+def make_environment(
+    locale: str = "de_CH", *, autoescape: bool = False, markdown: bool = False
+) -> SandboxedEnvironment:
     """A sandboxed Jinja environment: undefined names are errors, empty cells render empty.
+
+    ``autoescape``: every value is HTML-escaped (html bodies). ``markdown``: every value is
+    also escaped for markdown (``[text](url)``, ``**``, ``#`` stay text), so a cell can never
+    add a link or a tag to a markdown body; the template's own markup still works.
 
     Filters: ``money(value, currency="CHF")`` → ``CHF 1’234.50``; ``date(value,
     format="medium")`` → ``31.12.2026`` (Babel patterns such as ``"d. MMMM yyyy"`` too);
@@ -280,7 +290,7 @@ def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> Sand
     env = SandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=autoescape,
-        finalize=_finalize,
+        finalize=_finalize_markdown if markdown else _finalize,
         keep_trailing_newline=True,
     )
     env.filters.update(money=money, date=date, number=number)
@@ -295,6 +305,15 @@ def _locale(name: str) -> Locale:
 
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
+
+
+def _finalize_markdown(value: Any) -> Any:
+    """A value as markdown text: every character markdown would act on, backslash-escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, Markup):  # the template marked it safe on purpose
+        return value
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", str(value))
 
 
 def _plain_spaces(text: str) -> str:
