@@ -33,6 +33,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import ConfigError, DocmailError, InputError
 from .headers import addr_spec, header_problem, parse_addresses
 from .orders import Orders, read_orders, sheet_names
+from .recipients import compose_addresses, parts_environment, render_parts
 from .templates import (
     ADDRESS_HEADERS,
     MessageTemplate,
@@ -55,6 +56,10 @@ __all__ = [
 ]
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+_ADDRESS_HINT = (
+    "Write addresses as name@example.ch or Name <name@example.ch>, separated by commas, "
+    "without line breaks; a name cell holds a name only."
+)
 #: how many other rows a duplicate-key problem names before "and N more"
 _LISTED_ROWS = 5
 
@@ -284,6 +289,7 @@ class _Planner:
         self.body_env: SandboxedEnvironment = make_environment(
             locale, autoescape=template.format != "text", markdown=template.format == "markdown"
         )
+        self.parts_env = parts_environment(self.env)
         self.compiled: dict[tuple[SandboxedEnvironment, str], Template] = {}
         self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
         self.root = documents.resolve()
@@ -378,15 +384,11 @@ class _Planner:
         def render(part: str, source: str) -> str | None:
             return self._render(self.env, source, first, report_key, part, context)
 
-        addresses: dict[str, tuple[str, ...]] = {}
-        for name in ADDRESS_HEADERS:
-            source = self.template.header(name)
-            rendered = render(name, source) if source is not None else ""
-            addresses[name] = self._addresses(first, report_key, name, rendered or "")
-        sender = self._single_address(first, report_key, "From", render)
-        reply_to = ", ".join(
-            self._addresses(first, report_key, "Reply-To", self._optional("Reply-To", render))
-        )
+        addresses = {
+            name: self._address_header(first, report_key, name, context) for name in ADDRESS_HEADERS
+        }
+        sender = self._single_address(first, report_key, "From", context)
+        reply_to = ", ".join(self._address_header(first, report_key, "Reply-To", context))
         subject = self._header_text(first, report_key, "Subject", self._optional("Subject", render))
         if not subject and not self._has_problem(before, "Subject"):
             self._problem(
@@ -400,7 +402,7 @@ class _Planner:
                     extra.append((name, value))
         attachments = self._attachments(rows, report_key)
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
-        text, html = self._bodies(body or "", first, report_key, context)
+        text, html = ("", None) if body is None else self._bodies(body, first, report_key, context)
 
         if not any(addresses.values()) and not self._has_problem(before, *ADDRESS_HEADERS):
             self._problem(
@@ -463,13 +465,27 @@ class _Planner:
     ) -> str | None:
         try:
             return self._compile(env, source).render(context)
-        except UndefinedError as exc:
-            self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
         except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
+            self._render_failed(exc, source, row, key, part, context)
+        return None
+
+    def _render_failed(
+        self,
+        exc: Exception,
+        source: str,
+        row: int,
+        key: str | None,
+        part: str,
+        context: Mapping[str, Any],
+    ) -> None:
+        if isinstance(exc, UndefinedError):
+            self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
+        elif isinstance(exc, ValueError | TypeError | ArithmeticError | JinjaError):
             self._problem(
                 row, key, part, f"Cannot render the {part}: {exc}.", _cell_hint(source, context)
             )
-        return None
+        else:
+            raise exc
 
     def _compile(self, env: SandboxedEnvironment, source: str) -> Template:
         """``source`` compiled in ``env``, once per plan (rows share the template's parts)."""
@@ -491,6 +507,38 @@ class _Planner:
             )
             return ""
         return " ".join(value.split())
+
+    def _address_header(
+        self, row: int, key: str | None, name: str, context: Mapping[str, Any]
+    ) -> tuple[str, ...]:
+        """An address header composed from the template's text and the values (recipients)."""
+        source = self.template.header(name)
+        if source is None:
+            return ()
+        try:
+            skeleton, values = render_parts(self._compile(self.parts_env, source), context)
+        except Exception as exc:  # the same failures as any rendering, reported the same way
+            self._render_failed(exc, source, row, key, name, context)
+            return ()
+        before = len(self.problems)
+        found, errors = compose_addresses(
+            skeleton, values, lambda value: self._checked_addresses(row, key, name, value)
+        )
+        for message in errors:
+            self._problem(row, key, name, message, _ADDRESS_HINT)
+        return () if len(self.problems) > before else tuple(found)
+
+    def _checked_addresses(
+        self, row: int, key: str | None, name: str, value: str
+    ) -> tuple[list[str], list[str]]:
+        """A cell meant to hold addresses (one or several), checked once per distinct value."""
+        problem = header_problem(value)
+        if problem:
+            return [], [f"The {name} value {problem}."]
+        checked = self.checked_addresses.get(value)
+        if checked is None:
+            checked = self.checked_addresses[value] = parse_addresses(value)
+        return checked
 
     def _addresses(self, row: int, key: str | None, name: str, value: str) -> tuple[str, ...]:
         problem = header_problem(value)
@@ -518,9 +566,10 @@ class _Planner:
             )
         return () if errors else tuple(found)
 
-    def _single_address(self, row: int, key: str | None, name: str, render: Any) -> str:
-        value = self._optional(name, render)
-        found = self._addresses(row, key, name, value)
+    def _single_address(
+        self, row: int, key: str | None, name: str, context: Mapping[str, Any]
+    ) -> str:
+        found = self._address_header(row, key, name, context)
         if len(found) > 1:
             self._problem(
                 row,

@@ -463,3 +463,50 @@ def test_the_scheduled_notebook_refuses_a_renamed_password_and_a_misspelt_parame
     proc, nb, _ = run_cli(tmp_path, "misspelt.ipynb", "-p", "dryrun", "False")
     assert proc.returncode != 0
     assert "Unknown notebook parameter dryrun" in error_output(nb)["evalue"]
+
+
+# --- a value never adds a recipient ---------------------------------------------------------
+
+NAMED_TO = TEMPLATE.replace("To: {{ email }}", "To: {{ company }} <{{ email }}>\nCc: {{ cc }}")
+
+
+@pytest.mark.parametrize(
+    "company",
+    ["evil@x.example,", 'x" <evil@x.example>, "y', "Firma <evil@x.example>", "a; evil@x.example"],
+)
+def test_a_name_cell_never_adds_a_recipient(tmp_path: Path, company: str) -> None:
+    cell = company.replace('"', '""')
+    plan = plan_csv(
+        tmp_path,
+        f'invoice_no,email,company,cc\nR-1,a@x.ch,"{cell}",\nR-2,b@x.ch,Muster AG,\n',
+        NAMED_TO,
+    )
+    assert [d.key for d in plan.drafts] == ["R-2"]
+    (problem,) = plan.problems
+    assert (problem.row, problem.field) == (2, "To")
+    assert "refused" in problem.message
+
+
+def test_names_with_commas_are_quoted_and_the_address_cell_may_hold_several(
+    tmp_path: Path,
+) -> None:
+    template = TEMPLATE.replace("To: {{ email }}", "To: {{ company }} <{{ email }}>\nCc: {{ cc }}")
+    plan = plan_csv(
+        tmp_path,
+        'invoice_no,email,company,cc\nR-1,a@x.ch,"Müller, Hans","c@x.ch; d@x.ch"\n',
+        template,
+    )
+    (draft,) = plan.drafts
+    assert draft.to == ('"Müller, Hans" <a@x.ch>',)
+    assert draft.recipients == ("a@x.ch", "c@x.ch", "d@x.ch")
+    built = draft.build("invoices", "me@x.ch")
+    assert built["To"].addresses[0].display_name == "Müller, Hans"
+
+
+def test_an_address_from_parts_is_one_address(tmp_path: Path) -> None:
+    template = TEMPLATE.replace("To: {{ email }}", "To: {{ email }}@firma.example")
+    plan = plan_csv(
+        tmp_path, 'invoice_no,email,company\nR-1,anna,A\nR-2,"anna,evil@x.example",B\n', template
+    )
+    assert [d.to for d in plan.drafts] == [("anna@firma.example",)]
+    assert [p.row for p in plan.problems] == [3]
