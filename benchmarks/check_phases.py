@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from docmail_nb.orders import read_orders
-from docmail_nb.plan import make_plan, preview
+from docmail_nb.plan import make_plan
+from docmail_nb.preview import preview
 from docmail_nb.templates import load_template
 
 

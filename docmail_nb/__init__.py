@@ -12,9 +12,11 @@ The notebook panels live in ``docmail_nb.widgets``.
 
 from __future__ import annotations
 
+from .diagnosis import diagnose
 from .errors import (
     BatchFailed,
     ConfigError,
+    Diagnosis,
     DocmailError,
     InputError,
     LedgerError,
@@ -25,17 +27,10 @@ from .errors import (
     TemplateError,
 )
 from .ledger import Entry, Ledger, default_ledger_path
+from .message import Attachment, Draft
 from .orders import Orders, read_orders, sheet_names
-from .plan import (
-    Attachment,
-    Draft,
-    Plan,
-    Preview,
-    Problem,
-    make_plan,
-    plan_from_files,
-    preview,
-)
+from .plan import Plan, Problem, make_plan, plan_from_files
+from .preview import Preview, preview
 from .profiles import (
     PRESETS,
     USUAL_PORT,
@@ -56,8 +51,9 @@ from .profiles import (
 from .sample import sample_dir
 from .send import MessageResult, Report, SendOptions, send_plan, send_test
 from .sink import CapturedMessage, CaptureServer
-from .smtp import Delivery, Diagnosis, TestResult, connect, deliver, diagnose, test_connection
+from .smtp import Delivery, connect, deliver, test_connection
 from .templates import MessageTemplate, load_template, make_environment, parse_template
+from .transport import MemoryTransport, SMTPTransport, Transport
 
 __all__ = [
     "PRESETS",
@@ -76,6 +72,7 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "Limits",
+    "MemoryTransport",
     "MessageResult",
     "MessageTemplate",
     "Orders",
@@ -88,10 +85,11 @@ __all__ = [
     "ProfileError",
     "Report",
     "SMTPProblem",
+    "SMTPTransport",
     "SecretStoreError",
     "SendOptions",
     "TemplateError",
-    "TestResult",
+    "Transport",
     "connect",
     "default_ledger_path",
     "deliver",

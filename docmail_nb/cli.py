@@ -325,7 +325,7 @@ def preview(
 ) -> None:
     """Show the message of one row exactly as it will be sent."""
     from .plan import plan_from_files
-    from .plan import preview as preview_row
+    from .preview import preview as preview_row
 
     plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
     click.echo(preview_row(plan, row).as_text(), nl=False)
@@ -337,16 +337,9 @@ def preview(
 
 def _rate_arg(rate: str | None) -> float | None:
     """'30/min', '30' or '0.5/min' → messages per minute."""
-    from .errors import ConfigError
-    from .send import messages_per_minute
+    from .pacing import messages_per_minute
 
-    try:
-        return messages_per_minute(rate)
-    except ValueError:
-        raise ConfigError(
-            f"--rate {rate!r} is not a number of messages per minute.",
-            "Write it like --rate 30/min (or --rate 0.5/min for one every two minutes).",
-        ) from None
+    return messages_per_minute(rate, "--rate")
 
 
 def _print_trouble(report: Any) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .ledger import Ledger
 from .orders import read_orders
-from .plan import Plan, make_plan, preview
+from .plan import Plan, make_plan
+from .preview import preview
 from .profiles import Profile
 from .sample import SAMPLE_BATCHES, sample_dir
 from .send import Report, SendOptions, send_plan

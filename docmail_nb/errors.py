@@ -13,29 +13,53 @@ Every error a user can see says what happened, to which row or setting, and what
     │   ├── OrdersError           unreadable spreadsheet, bad or duplicate column names
     │   └── TemplateError         unreadable template, bad header block, Jinja syntax
     ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
+    │                             (a :class:`Diagnosis`: what happened, what to do, the outcome)
     ├── BatchFailed               the check found problem rows or messages failed (exit 1)
     └── LedgerError               the ledger file cannot be opened or is from another version
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .smtp import Diagnosis
+from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "BatchFailed",
     "ConfigError",
+    "Diagnosis",
     "DocmailError",
     "InputError",
     "LedgerError",
     "OrdersError",
+    "Outcome",
     "ProfileError",
     "SMTPProblem",
     "SecretStoreError",
     "TemplateError",
 ]
+
+
+#: What a failure means for the message and the batch:
+#: ok; retry (transient, not delivered); failed (permanent for this message); fatal (stop the
+#: batch: login, TLS, configuration); unknown (the connection broke after DATA began).
+Outcome = Literal["ok", "retry", "failed", "fatal", "unknown"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What went wrong (or right), in one plain line, and what to do about it."""
+
+    kind: str
+    summary: str
+    hint: str
+    code: int | None = None
+    reply: str = ""
+    outcome: Outcome = "failed"
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing went wrong (what Test connection answers on success)."""
+        return self.outcome == "ok"
 
 
 class DocmailError(Exception):

@@ -2,26 +2,18 @@
 
 ``make_plan`` renders every row, checks everything that can be checked before sending
 (addresses, header injection, attachments, keys, sizes) and collects *all* problems; rows
-without problems stay sendable. ``Draft.build`` turns a draft into the exact ``EmailMessage``;
-``preview`` shows it as it will be sent.
+without problems stay sendable. A draft becomes the message sent in ``message``; ``preview``
+shows it as a mail program will.
 """
 
 from __future__ import annotations
 
 import difflib
-import email
-import email.policy
 import errno
-import hashlib
-import html as html_lib
-import json
 import mimetypes
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, localtime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +22,8 @@ from jinja2 import Template, UndefinedError
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .errors import ConfigError, DocmailError, InputError
-from .headers import addr_spec, header_problem, parse_addresses
+from .headers import header_problem, parse_addresses
+from .message import Attachment, Draft, size_text
 from .orders import Orders, read_orders, sheet_names
 from .recipients import compose_addresses, parts_environment, render_parts
 from .templates import (
@@ -47,12 +39,10 @@ __all__ = [
     "Attachment",
     "Draft",
     "Plan",
-    "Preview",
     "Problem",
     "default_documents",
     "make_plan",
     "plan_from_files",
-    "preview",
 ]
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
@@ -73,136 +63,6 @@ class Problem:
     field: str
     message: str
     hint: str
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file to attach, already checked to exist inside the documents folder."""
-
-    path: Path
-    filename: str
-    size: int
-    content_type: str = "application/pdf"
-
-
-@dataclass(frozen=True)
-class Draft:
-    """One message as planned: everything that will be sent except Date and Message-ID."""
-
-    rows: tuple[int, ...]
-    key: str
-    sender: str
-    reply_to: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    bcc: tuple[str, ...]
-    subject: str
-    text: str
-    html: str | None
-    attachments: tuple[Attachment, ...]
-    extra_headers: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def recipients(self) -> tuple[str, ...]:
-        """The envelope recipients: To, Cc and Bcc addresses, each once, in that order."""
-        seen: dict[str, None] = {}
-        for entry in (*self.to, *self.cc, *self.bcc):
-            seen.setdefault(addr_spec(entry), None)
-        return tuple(seen)
-
-    def content_hash(self) -> str:
-        """SHA-256 over everything that is sent (not Date, not Message-ID)."""
-        return self._content_hash([_sha256(self._read(item)) for item in self.attachments])
-
-    def _content_hash(self, file_hashes: list[str]) -> str:
-        files = [
-            [item.filename, item.content_type, file_hash]
-            for item, file_hash in zip(self.attachments, file_hashes, strict=True)
-        ]
-        content = {
-            "sender": self.sender,
-            "reply_to": self.reply_to,
-            "to": self.to,
-            "cc": self.cc,
-            "bcc": self.bcc,
-            "subject": self.subject,
-            "text": self.text,
-            "html": self.html,
-            "extra_headers": self.extra_headers,
-            "attachments": files,
-        }
-        blob = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()
-
-    def message_id(self, campaign: str, default_sender: str = "") -> str:
-        """``<hash@domain of the sender>``, stable for (campaign, key, content).
-
-        Pass the same ``default_sender`` as to ``build`` when the draft has no sender of its
-        own (the domain comes from the sender actually used).
-        """
-        return self._message_id(campaign, default_sender, self.content_hash())
-
-    def _message_id(self, campaign: str, default_sender: str, content_hash: str) -> str:
-        seed = json.dumps([campaign, self.key, content_hash], ensure_ascii=False)
-        digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
-        sender = self.sender or default_sender
-        domain = addr_spec(sender).rpartition("@")[2] if sender else ""
-        return f"<{digest}@{domain or 'docmail.invalid'}>"
-
-    def build(self, campaign: str, default_sender: str = "") -> EmailMessage:
-        """The message exactly as it is sent (SMTP policy; Bcc only in the envelope)."""
-        return self.build_with_hash(campaign, default_sender)[0]
-
-    def build_with_hash(self, campaign: str, default_sender: str = "") -> tuple[EmailMessage, str]:
-        """The message and its content hash, both from one read of each attachment."""
-        sender = self.sender or default_sender
-        if not sender:
-            raise ConfigError(
-                f"Message {self.key!r} has no From address.",
-                "Set a From address in the profile (--from) or a From header in the template.",
-            )
-        for name, value in self._header_values(sender):
-            problem = header_problem(value)
-            if problem:
-                raise InputError(f"Message {self.key!r}: the {name} value {problem}.")
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = sender
-        if self.reply_to:
-            msg["Reply-To"] = self.reply_to
-        if self.to:
-            msg["To"] = ", ".join(self.to)
-        if self.cc:
-            msg["Cc"] = ", ".join(self.cc)
-        msg["Subject"] = self.subject
-        msg["Date"] = format_datetime(localtime())
-        files = [self._read(item) for item in self.attachments]  # each file read once
-        content_hash = self._content_hash([_sha256(data) for data in files])
-        msg["Message-ID"] = self._message_id(campaign, default_sender, content_hash)
-        for name, value in self.extra_headers:
-            msg[name] = value
-        msg.set_content(self.text)
-        if self.html is not None:
-            msg.add_alternative(self.html, subtype="html")
-        for item, data in zip(self.attachments, files, strict=True):
-            maintype, _, subtype = item.content_type.partition("/")
-            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=item.filename)
-        return msg, content_hash
-
-    def _read(self, item: Attachment) -> bytes:
-        try:
-            return item.path.read_bytes()
-        except OSError as exc:
-            raise InputError(
-                f"Message {self.key!r}: cannot read the attachment {item.path}: {exc}",
-                "Run the check again; the documents folder changed after planning.",
-            ) from exc
-
-    def _header_values(self, sender: str) -> list[tuple[str, str]]:
-        values = [("From", sender), ("Reply-To", self.reply_to), ("Subject", self.subject)]
-        values += [("To", v) for v in self.to] + [("Cc", v) for v in self.cc]
-        values += [("Bcc", v) for v in self.bcc] + list(self.extra_headers)
-        values += [("Attachment", item.filename) for item in self.attachments]
-        return values
 
 
 @dataclass
@@ -613,8 +473,8 @@ class _Planner:
                 rows[0][0],
                 key,
                 "Attachment",
-                f"The attachments add up to {_size(total)}, over the limit of "
-                f"{_size(self.max_bytes)} a message.",
+                f"The attachments add up to {size_text(total)}, over the limit of "
+                f"{size_text(self.max_bytes)} a message.",
                 "Compress the documents or raise the limit (max_message_bytes) if your server "
                 "accepts larger messages.",
             )
@@ -747,10 +607,6 @@ class _Planner:
         self.problems.append(Problem(row=row, key=key, field=part, message=message, hint=hint))
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _file_trouble(exc: BaseException) -> str:
     """Why a file cannot be used, in plain words."""
     reasons = {
@@ -775,120 +631,6 @@ def _cell_hint(source: str, context: Mapping[str, Any]) -> str:
     if len(names) == 1:
         return f"Check the {names[0]} cell of this row."
     return "Check this row's cells."
-
-
-def _size(count: int) -> str:
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count = count / 1024  # type: ignore[assignment]
-    return f"{count} bytes"
-
-
-@dataclass(frozen=True)
-class Preview:
-    """A message exactly as it will be sent: its headers (decoded), envelope, bodies, files."""
-
-    headers: tuple[tuple[str, str], ...]
-    envelope_from: str
-    envelope_to: tuple[str, ...]
-    text: str
-    html: str | None
-    attachments: tuple[Attachment, ...]
-    rows: tuple[int, ...] = ()
-    key: str = ""
-
-    def as_text(self) -> str:
-        """The preview as plain text (what ``docmail preview`` prints)."""
-        lines = [f"{name}: {value}" for name, value in self.headers]
-        lines += [
-            "",
-            f"Envelope from: {self.envelope_from}",
-            f"Envelope to:   {', '.join(self.envelope_to)}",
-            "",
-            "--- text/plain " + "-" * 40,
-            self.text.rstrip("\n"),
-        ]
-        if self.html is not None:
-            lines += ["--- text/html " + "-" * 41, self.html.rstrip("\n")]
-        lines.append("--- attachments " + "-" * 39)
-        lines += [
-            f"{item.filename}  ({item.content_type}, {_size(item.size)})"
-            for item in self.attachments
-        ] or ["(none)"]
-        return "\n".join(lines) + "\n"
-
-    def _repr_html_(self) -> str:
-        esc = html_lib.escape
-        head = "".join(
-            f"<tr><th style='text-align:left'>{esc(n)}</th><td>{esc(v)}</td></tr>"
-            for n, v in self.headers
-        )
-        envelope = esc(", ".join(self.envelope_to))
-        head += f"<tr><th style='text-align:left'>Envelope to</th><td>{envelope}</td></tr>"
-        files = "".join(
-            f"<li>{esc(a.filename)} ({esc(a.content_type)}, {esc(_size(a.size))})</li>"
-            for a in self.attachments
-        )
-        body = (
-            f"<iframe sandbox srcdoc='{esc(self.html, quote=True)}' "
-            "style='width:100%;height:20em;border:1px solid #ccc'></iframe>"
-            if self.html is not None
-            else f"<pre style='white-space:pre-wrap'>{esc(self.text)}</pre>"
-        )
-        return (
-            f"<div class='docmail-preview'><table>{head}</table>{body}"
-            f"<ul>{files or '<li>(no attachments)</li>'}</ul></div>"
-        )
-
-
-def preview(plan: Plan, row: int, default_sender: str = "") -> Preview:
-    """The message that sheet row ``row`` will be sent as (row 2 is the first order)."""
-    draft = plan.draft_for_row(row)
-    if draft is None:
-        _explain_unsendable(plan, row)
-    assert draft is not None
-    sender = draft.sender or default_sender
-    msg = draft.build(plan.campaign, sender or "profile@docmail.invalid")
-    headers = _headers_as_received(msg.as_bytes(policy=SMTP))
-    if not sender:
-        headers = tuple(
-            (name, "(the profile's address)" if name == "From" else value)
-            for name, value in headers
-        )
-    return Preview(
-        headers=headers,
-        envelope_from=addr_spec(sender) if sender else "(the profile's address)",
-        envelope_to=draft.recipients,
-        text=draft.text,
-        html=draft.html,
-        attachments=draft.attachments,
-        rows=draft.rows,
-        key=draft.key,
-    )
-
-
-def _explain_unsendable(plan: Plan, row: int) -> None:
-    problems = [p for p in plan.problems if p.row == row or p.row is None]
-    if problems:
-        listed = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        key = plan.row_keys.get(row)
-        label = f"Row {row}" + (f" ({key})" if key else "")
-        raise DocmailError(
-            f"{label} will not be sent: {listed}", "Fix the row, then run the check again."
-        )
-    known = sorted(plan.row_keys)
-    span = f"rows {known[0]} to {known[-1]}" if known else "no rows"
-    raise ConfigError(
-        f"There is no order in row {row}.",
-        f"Rows are numbered as in the sheet (the header is row 1); this sheet has {span}.",
-    )
-
-
-def _headers_as_received(raw: bytes) -> tuple[tuple[str, str], ...]:
-    """The headers as a mail program shows them: parsed back from the very bytes sent."""
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    return tuple((name, str(value)) for name, value in parsed.items())
 
 
 def plan_from_files(

@@ -7,6 +7,7 @@ there: it is kept in keyring (service ``docmail_nb``, user = profile name), or r
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -37,11 +38,13 @@ __all__ = [
     "forget_password",
     "get_password",
     "has_password",
+    "is_loopback",
     "list_profiles",
     "load_profile",
     "profile_from_preset",
     "profiles_file",
     "remove_profile",
+    "require_password",
     "save_profile",
     "set_password",
 ]
@@ -191,6 +194,16 @@ class Profile:
     def limits(self) -> Limits:
         """The sending limits known for this profile's provider."""
         return PRESETS[self.preset].limits
+
+
+def is_loopback(host: str) -> bool:
+    """True for this machine only: ``localhost``, 127.0.0.0/8 and ::1 (brackets allowed)."""
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def profile_from_preset(name: str, preset: str = "generic", **settings: Any) -> Profile:
@@ -377,3 +390,22 @@ def forget_password(name: str) -> None:
         pass
     except keyring.errors.KeyringError as exc:
         log.debug("keyring unavailable while forgetting %r: %s", name, type(exc).__name__)
+
+
+def require_password(profile: Profile, password: str | None = None) -> str | None:
+    """The password to log in with: ``password`` if given, else the stored one.
+
+    None when the profile logs in without one (no username). The one place that says "no
+    password": SecretStoreError naming the profile and both ways to give one.
+    """
+    if password is not None or not profile.username:
+        return password
+    found = get_password(profile.name)
+    if found is None:
+        raise SecretStoreError(
+            f"No password is known for profile {profile.name!r} (user {profile.username}).",
+            f"Save it with 'docmail profile add {profile.name} ... --password-stdin' (it is kept "
+            f"in keyring), or set the environment variable {PASSWORD_ENV} for a job without "
+            "keyring.",
+        )
+    return found

@@ -269,15 +269,9 @@ def _count(name: str, value: Any) -> int | None:
 
 
 def _rate(value: Any) -> float | None:
-    from .send import messages_per_minute
+    from .pacing import messages_per_minute
 
-    try:
-        return messages_per_minute(value)
-    except ValueError:
-        raise ConfigError(
-            f"The parameter rate must be messages per minute, like 30 or '30/min', not {value!r}.",
-            "Pass for example -p rate 30, or leave it at None for no limit.",
-        ) from None
+    return messages_per_minute(value, "-p rate")
 
 
 def describe_job(job: Job) -> str:

@@ -10,61 +10,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import queue
-import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import pandas as pd
-
-from .errors import (
-    ConfigError,
-    DocmailError,
-    InputError,
-    LedgerError,
-    SecretStoreError,
-    SMTPProblem,
-)
-from .exports import save_table
+from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
 from .ledger import Ledger, default_ledger_path
-from .plan import Draft, Plan, Problem
-from .profiles import Profile, get_password
-from .smtp import Diagnosis, connect, deliver
-
-if TYPE_CHECKING:
-    import smtplib
-
-    from .orders import Orders
+from .pacing import RateLimiter, connections, rate
+from .plan import Draft, Plan
+from .profiles import Profile, require_password
+from .report import MessageResult, Progress, Report, ResultState
+from .transport import Session, SMTPTransport, Transport
 
 __all__ = [
     "MessageResult",
     "Pending",
     "Progress",
-    "RateLimiter",
     "Report",
     "SendOptions",
-    "messages_per_minute",
     "outstanding",
     "pending",
     "send_plan",
     "send_test",
 ]
-
-ResultState = Literal[
-    "sent", "failed", "deferred", "unknown", "skipped", "changed", "busy", "planned", "dry-run",
-    "problem",
-]  # fmt: skip
-#: states that make a run unsuccessful (exit status 1)
-TROUBLE_STATES = frozenset({"problem", "failed", "deferred", "unknown", "changed"})
-REPORT_COLUMNS = [
-    "rows", "key", "to", "cc", "bcc", "state", "message_id", "reply", "error", "hint", "attempts",
-]  # fmt: skip
 
 
 @dataclass
@@ -81,212 +53,6 @@ class SendOptions:
     retry_delay: float = 5.0  # first backoff in seconds, doubled per attempt
     max_retry_delay: float = 60.0
     all_or_nothing: bool = False  # send nothing when any row has a problem
-
-
-@dataclass(frozen=True)
-class MessageResult:
-    """What happened to one message in this run."""
-
-    rows: tuple[int, ...]
-    key: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    bcc: tuple[str, ...]
-    state: ResultState
-    message_id: str = ""
-    reply: str = ""
-    error: str = ""
-    hint: str = ""
-    attempts: int = 0
-    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
-
-    @property
-    def trouble(self) -> bool:
-        """True when this message needs the user's attention."""
-        return self.state in TROUBLE_STATES or bool(self.refused)
-
-
-Progress = Callable[[int, int, MessageResult], None]
-
-
-@dataclass
-class Report:
-    """Every message of a run and every problem row: a DataFrame, a summary, files."""
-
-    campaign: str
-    results: list[MessageResult]
-    problems: list[Problem] = field(default_factory=list)
-    fatal: Diagnosis | None = None
-    dry_run: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when no row had a problem and no message failed, was refused or is unknown."""
-        return (
-            self.fatal is None
-            and not self.problems
-            and not any(result.trouble for result in self.results)
-        )
-
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for result in self.results:
-            counts[result.state] = counts.get(result.state, 0) + 1
-        return counts
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """One row per message, then one per problem (state "problem")."""
-        records: list[dict[str, Any]] = [
-            {
-                "rows": ", ".join(str(r) for r in result.rows),
-                "key": result.key,
-                "to": ", ".join(result.to),
-                "cc": ", ".join(result.cc),
-                "bcc": ", ".join(result.bcc),
-                "state": result.state,
-                "message_id": result.message_id,
-                "reply": result.reply,
-                "error": result.error,
-                "hint": result.hint,
-                "attempts": result.attempts,
-            }
-            for result in self.results
-        ]
-        records += [
-            {
-                "rows": "" if problem.row is None else str(problem.row),
-                "key": problem.key or "",
-                "to": "",
-                "cc": "",
-                "bcc": "",
-                "state": "problem",
-                "message_id": "",
-                "reply": "",
-                "error": f"{problem.field}: {problem.message}",
-                "hint": problem.hint,
-                "attempts": 0,
-            }
-            for problem in self.problems
-        ]
-        return pd.DataFrame.from_records(records, columns=REPORT_COLUMNS)
-
-    def summary(self) -> str:
-        """One line: how many messages ended how."""
-        counts = self.counts()
-        labels = {
-            "sent": "sent",
-            "dry-run": "would be sent (dry run)",
-            "skipped": "skipped (already sent)",
-            "failed": "failed",
-            "deferred": "deferred (try again later)",
-            "unknown": "unknown (the server may have them; not resent)",
-            "changed": "changed since sent (not resent)",
-            "busy": "being sent by another run",
-            "planned": "left for a later run",
-        }
-        parts = [f"{counts[state]} {label}" for state, label in labels.items() if counts.get(state)]
-        refused = sum(1 for result in self.results if result.refused)
-        if refused:
-            parts.append(f"{refused} with refused recipients")
-        problem_rows = {p.row for p in self.problems if p.row is not None}
-        if self.problems:
-            parts.append(f"{len(problem_rows) or len(self.problems)} row(s) with problems")
-        line = f"Campaign {self.campaign!r}: " + (", ".join(parts) or "nothing to send") + "."
-        if self.fatal is not None:
-            line += f" Stopped: {self.fatal.summary}"
-        for note in self.notes:
-            line += f" {note}"
-        return line
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        table = self.frame.to_html(index=False, escape=True)
-        return f"<p>{escape(self.summary())}</p>{table}"
-
-    def save(self, path: str | Path) -> Path:
-        """Write the report as .xlsx or .csv (chosen by the file's suffix)."""
-        return save_table(self.frame, path, "report")
-
-    def failed_rows(self, orders: Orders) -> pd.DataFrame:
-        """The original columns of every row that needs attention, plus an ``error`` column."""
-        errors: dict[int, list[str]] = {}
-        for problem in self.problems:
-            if problem.row is not None:
-                errors.setdefault(problem.row, []).append(f"{problem.field}: {problem.message}")
-        for result in self.results:
-            if result.trouble:
-                text = result.error or result.state
-                for row in result.rows:
-                    errors.setdefault(row, []).append(text)
-        positions = [i for i, row in enumerate(orders.row_numbers) if row in errors]
-        frame = orders.frame.iloc[positions].copy()
-        frame["error"] = ["; ".join(errors[orders.row_numbers[i]]) for i in positions]
-        frame.insert(0, "row", [orders.row_numbers[i] for i in positions])
-        return frame.reset_index(drop=True)
-
-    def save_failed_rows(self, orders: Orders, path: str | Path) -> Path:
-        """Write ``failed_rows`` as .xlsx or .csv, ready to fix and send again."""
-        return save_table(self.failed_rows(orders), path, "failed rows")
-
-
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*min(?:ute)?)?\s*$", re.IGNORECASE)
-
-
-def messages_per_minute(value: str | float | None) -> float | None:
-    """A rate such as ``30``, ``"30/min"`` or ``"0.5/minute"``; ValueError when it is none."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        rate = float(value)
-    else:
-        match = _RATE.match(value) if isinstance(value, str) else None
-        if match is None:
-            raise ValueError(f"not a number of messages per minute: {value!r}")
-        rate = float(match.group(1))
-    if not 0 < rate < float("inf"):
-        raise ValueError(f"not a number of messages per minute: {value!r}")
-    return rate
-
-
-class RateLimiter:
-    """At most ``per_minute`` sends in any 60-second window (a sliding window of send times)."""
-
-    def __init__(
-        self,
-        per_minute: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not per_minute > 0:
-            raise ConfigError(
-                f"The rate {per_minute} messages per minute is not possible.",
-                "Give a positive number, e.g. --rate 30/min.",
-            )
-        self.capacity = max(1, math.floor(per_minute))
-        self.window = 60.0 * self.capacity / per_minute if per_minute < 1 else 60.0
-        self._clock = clock
-        self._sleep = sleep
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        """Wait until one more send fits into the window, and count it."""
-        with self._lock:
-            while True:
-                now = self._clock()
-                while self._times and self._times[0] <= now - self.window:
-                    self._times.popleft()
-                if len(self._times) < self.capacity:
-                    self._times.append(now)
-                    return
-                self._sleep(self._times[0] + self.window - now)
 
 
 def _result(draft: Draft, state: ResultState, **values: Any) -> MessageResult:
@@ -417,34 +183,6 @@ _CHANGED_HINT = (
 )
 
 
-def _resolve_password(profile: Profile, password: str | None) -> str | None:
-    if password is not None or not profile.username:
-        return password
-    found = get_password(profile.name)
-    if found is None:
-        raise SecretStoreError(
-            f"No password is known for profile {profile.name!r} (user {profile.username}).",
-            f"Save it with 'docmail profile add {profile.name} ... --password-stdin', or set "
-            "DOCMAIL_SMTP_PASSWORD for a job without keyring.",
-        )
-    return found
-
-
-def _connections(options: SendOptions, profile: Profile) -> int:
-    if options.connections < 1:
-        raise ConfigError(
-            f"{options.connections} connections is not possible.",
-            "Give --connections 1 or more.",
-        )
-    cap = profile.limits.max_connections
-    return min(options.connections, cap) if cap else options.connections
-
-
-def _rate(options: SendOptions, profile: Profile) -> float | None:
-    rates = [r for r in (options.rate_per_minute, profile.limits.messages_per_minute) if r]
-    return min(rates) if rates else None
-
-
 def send_plan(
     plan: Plan,
     profile: Profile,
@@ -455,12 +193,14 @@ def send_plan(
     progress: Progress | Literal["bar"] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    transport: Transport | None = None,
 ) -> Report:
     """Send every draft of ``plan`` at most once and report on each.
 
     ``ledger`` is a Ledger, a file path or None (the default ledger). ``progress`` is a
     callback ``(done, total, result)`` or "bar" for a tqdm bar (a widget in notebooks).
-    ``clock`` and ``sleep`` pace the rate limit and retries.
+    ``clock`` and ``sleep`` pace the rate limit and retries. ``transport`` is how messages
+    leave (default: :class:`~docmail_nb.transport.SMTPTransport` to the profile's server).
     """
     options = options or SendOptions()
     if options.limit is not None and options.limit < 0:
@@ -483,10 +223,11 @@ def send_plan(
         if options.dry_run:
             _dry_run(plan, profile, ledger, options, report, callback)
             return report
-        secret = _resolve_password(profile, password)
+        if transport is None:
+            transport = SMTPTransport(profile, require_password(profile, password))
         book, opened = _open_ledger(ledger)
         try:
-            _Batch(plan, profile, secret, book, options, report, callback, clock, sleep).run()
+            _Batch(plan, profile, transport, book, options, report, callback, clock, sleep).run()
         finally:
             if opened:
                 book.close()
@@ -560,7 +301,7 @@ class _Batch:
         self,
         plan: Plan,
         profile: Profile,
-        password: str | None,
+        transport: Transport,
         ledger: Ledger,
         options: SendOptions,
         report: Report,
@@ -570,17 +311,16 @@ class _Batch:
     ) -> None:
         self.plan = plan
         self.profile = profile
-        self.password = password
+        self.transport = transport
         self.ledger = ledger
         self.options = options
         self.report = report
         self.callback = callback
         self.sleep = sleep
         self.account = _account(profile)
-        self.envelope_from_default = profile.sender
-        rate = _rate(options, profile)
-        self.limiter = RateLimiter(rate, clock=clock, sleep=sleep) if rate else None
-        self.workers = min(_connections(options, profile), max(1, len(plan.drafts)))
+        per_minute = rate(options.rate_per_minute, profile)
+        self.limiter = RateLimiter(per_minute, clock=clock, sleep=sleep) if per_minute else None
+        self.workers = min(connections(options.connections, profile), max(1, len(plan.drafts)))
         self.todo: queue.SimpleQueue[tuple[int, Draft]] = queue.SimpleQueue()
         for item in enumerate(plan.drafts):
             self.todo.put(item)
@@ -627,7 +367,7 @@ class _Batch:
             self.callback(len(self.results), len(self.plan.drafts), result)
 
     def _work(self) -> None:
-        conn: smtplib.SMTP | None = None
+        conn: Session | None = None
         try:
             while True:
                 try:
@@ -659,9 +399,7 @@ class _Batch:
             return _result(draft, "planned", error="Not sent: beyond --limit.")
         return None
 
-    def _one(
-        self, draft: Draft, conn: smtplib.SMTP | None
-    ) -> tuple[MessageResult, smtplib.SMTP | None]:
+    def _one(self, draft: Draft, conn: Session | None) -> tuple[MessageResult, Session | None]:
         """Claim, pace, deliver (with retries) and record one message."""
         with self.lock:
             waiting = self._left_planned(draft)
@@ -702,12 +440,12 @@ class _Batch:
             self.limiter.acquire()
         return self._deliver(draft, msg, message_id, conn)
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> Session:
         """A new connection; until one login succeeded, workers log in one at a time."""
         with contextlib.nullcontext() if self.logged_in else self.gate:
             if self.report.fatal is not None:
                 raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
-            conn = connect(self.profile, self.password)
+            conn = self.transport.open()
             self.logged_in = True
             return conn
 
@@ -729,8 +467,8 @@ class _Batch:
         return _result(draft, "planned", error="Not sent: the daily limit is reached.")
 
     def _deliver(
-        self, draft: Draft, msg: Any, message_id: str, conn: smtplib.SMTP | None
-    ) -> tuple[MessageResult, smtplib.SMTP | None]:
+        self, draft: Draft, msg: Any, message_id: str, conn: Session | None
+    ) -> tuple[MessageResult, Session | None]:
         campaign, key, run = self.plan.campaign, draft.key, self.run_id
         envelope_from = draft.sender or self.profile.sender
         attempts = 0
@@ -748,7 +486,7 @@ class _Batch:
                 if conn is None:
                     conn = self._connect()
                 attempts += 1
-                delivery = deliver(conn, msg, envelope_from, draft.recipients, before_data)
+                delivery = conn.deliver(msg, envelope_from, draft.recipients, before_data)
             except SMTPProblem as problem:
                 diagnosis = problem.diagnosis
                 broken = diagnosis.outcome in ("fatal", "unknown") or diagnosis.code in (None, 421)
@@ -854,17 +592,18 @@ class _Batch:
         )
 
 
-def _close(conn: smtplib.SMTP | None) -> None:
-    if conn is None:
-        return
-    with contextlib.suppress(Exception):
-        conn.quit()
-    with contextlib.suppress(Exception):
+def _close(conn: Session | None) -> None:
+    if conn is not None:
         conn.close()
 
 
 def send_test(
-    plan: Plan, row: int, profile: Profile, *, password: str | None = None
+    plan: Plan,
+    row: int,
+    profile: Profile,
+    *,
+    password: str | None = None,
+    transport: Transport | None = None,
 ) -> MessageResult:
     """Send row ``row``'s message to the profile's own address, marked "[TEST] ".
 
@@ -890,11 +629,13 @@ def send_test(
         )
     test = dataclasses.replace(draft, to=(me,), cc=(), bcc=(), subject=f"[TEST] {draft.subject}")
     msg = test.build(f"{plan.campaign}/test", me)
-    conn = connect(profile, _resolve_password(profile, password))
+    if transport is None:
+        transport = SMTPTransport(profile, require_password(profile, password))
+    session = transport.open()
     try:
-        delivery = deliver(conn, msg, test.sender or me, test.recipients)
+        delivery = session.deliver(msg, test.sender or me, test.recipients)
     finally:
-        _close(conn)
+        session.close()
     return _result(
         test,
         "sent",

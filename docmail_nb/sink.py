@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import ipaddress
 import logging
 import mailbox
 import socket
@@ -26,6 +25,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .errors import ConfigError
+from .profiles import is_loopback
 
 if TYPE_CHECKING:
     from .profiles import Profile
@@ -66,16 +66,6 @@ def _free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Store:

@@ -12,7 +12,6 @@ import base64
 import contextlib
 import copy
 import functools
-import ipaddress
 import logging
 import smtplib
 import socket
@@ -21,61 +20,27 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Literal
 
-from .errors import DocmailError, SMTPProblem
-from .profiles import PASSWORD_ENV, USUAL_PORT, Profile, get_password
+from .diagnosis import DisconnectedAfterData, PlainOnTLSPort, Refusal, diagnose, reply_text, where
+from .errors import Diagnosis, DocmailError, SMTPProblem
+from .profiles import Profile, is_loopback, require_password
 
 __all__ = [
     "Delivery",
-    "Diagnosis",
     "InsecureTLSWarning",
-    "Outcome",
-    "TestResult",
     "connect",
     "deliver",
-    "diagnose",
     "test_connection",
 ]
 
 log = logging.getLogger("docmail_nb.smtp")
 
-Outcome = Literal["ok", "retry", "failed", "fatal", "unknown"]
-
 #: AUTH mechanisms we can do, best first; exactly one of them is tried.
 _MECHANISMS = ("PLAIN", "LOGIN")
-_HOSTNAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
-_CERT_EXPIRED = 10
 
 
 class InsecureTLSWarning(UserWarning):
     """A profile turned certificate verification off."""
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """What went wrong (or right), in one plain line, and what to do about it."""
-
-    kind: str
-    summary: str
-    hint: str
-    code: int | None = None
-    reply: str = ""
-    outcome: Outcome = "failed"
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """The answer of :func:`test_connection`."""
-
-    __test__ = False  # not a pytest test class
-
-    ok: bool
-    summary: str
-    hint: str
-    code: int | None
-    reply: str
-    kind: str
 
 
 @dataclass(frozen=True)
@@ -88,28 +53,12 @@ class Delivery:
     reply: str
 
 
-class _DisconnectedAfterData(smtplib.SMTPServerDisconnected):
-    """The connection broke after the message content began: the server may have it."""
-
-
 class _CallerFailure(Exception):
     """``before_data`` raised: its exception goes back to the caller unchanged."""
 
     def __init__(self, original: Exception) -> None:
         super().__init__(str(original))
         self.original = original
-
-
-class _PlainOnTLSPort(OSError):
-    """The server answered a TLS handshake where a plain greeting was expected."""
-
-
-class _Refusal(Exception):
-    """A refusal found by our own checks, carrying its diagnosis."""
-
-    def __init__(self, diagnosis: Diagnosis) -> None:
-        super().__init__(diagnosis.summary)
-        self.diagnosis = diagnosis
 
 
 # -- connecting ---------------------------------------------------------------------------
@@ -120,24 +69,11 @@ def _local_hostname() -> str:
     return socket.getfqdn()
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _where(profile: Profile) -> str:
-    return f"{profile.host}:{profile.port}"
-
-
 def _tls_context(profile: Profile) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=profile.ca_file or None)
     except (OSError, ssl.SSLError) as exc:
-        raise _Refusal(
+        raise Refusal(
             Diagnosis(
                 "bad_ca_file",
                 f"Profile {profile.name!r}: the CA file {profile.ca_file!r} cannot be read "
@@ -152,7 +88,7 @@ def _tls_context(profile: Profile) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         message = (
             f"Profile {profile.name!r}: TLS certificate verification is OFF for "
-            f"{_where(profile)}. Anyone on the network path can read the password and the "
+            f"{where(profile)}. Anyone on the network path can read the password and the "
             "mail. Use a CA file instead wherever possible."
         )
         log.warning(message)
@@ -193,18 +129,15 @@ def _greet(profile: Profile, context: ssl.SSLContext | None) -> smtplib.SMTP:
             and profile.security != "ssl"
             and _speaks_tls(profile.host, profile.port, min(profile.timeout, 5.0))
         ):
-            raise _PlainOnTLSPort(str(exc)) from exc
+            raise PlainOnTLSPort(str(exc)) from exc
         raise
 
 
 def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, str]:
     """Open, secure, greet and log in; return the connection and the last reply."""
-    if profile.username and password is None:
-        password = get_password(profile.name)
-        if password is None:
-            raise _Refusal(_no_password(profile))
-    if profile.username and profile.security == "none" and not _is_loopback(profile.host):
-        raise _Refusal(
+    password = require_password(profile, password)
+    if profile.username and profile.security == "none" and not is_loopback(profile.host):
+        raise Refusal(
             Diagnosis(
                 "auth_unencrypted",
                 f"Profile {profile.name!r}: logging in to {profile.host} without encryption "
@@ -215,7 +148,7 @@ def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, st
             )
         )
     context = _tls_context(profile) if profile.security != "none" else None
-    log.debug("connecting to %s (security %s)", _where(profile), profile.security)
+    log.debug("connecting to %s (security %s)", where(profile), profile.security)
     conn = _greet(profile, context)
     try:
         _nodelay(conn)
@@ -224,10 +157,10 @@ def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, st
             raise smtplib.SMTPHeloError(code, reply)
         if profile.security == "starttls":
             if not conn.has_extn("starttls"):
-                raise _Refusal(
+                raise Refusal(
                     Diagnosis(
                         "starttls_unavailable",
-                        f"{_where(profile)} does not offer STARTTLS, so the connection "
+                        f"{where(profile)} does not offer STARTTLS, so the connection "
                         "cannot be encrypted.",
                         "Check the port: implicit TLS is usually on 465 (security 'ssl'), "
                         "STARTTLS on 587.",
@@ -239,7 +172,7 @@ def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, st
             code, reply = conn.ehlo()
             if code != 250:
                 raise smtplib.SMTPHeloError(code, reply)
-        log.debug("connected to %s, TLS %s", _where(profile), profile.security != "none")
+        log.debug("connected to %s, TLS %s", where(profile), profile.security != "none")
         if profile.username:
             code, reply = _login(conn, profile, password or "")
         return conn, code, reply.decode("utf-8", "replace")
@@ -253,10 +186,10 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
     if not conn.has_extn("auth"):
         if profile.security == "none" and conn.has_extn("starttls"):
             raise smtplib.SMTPResponseException(530, b"Must issue a STARTTLS command first")
-        raise _Refusal(
+        raise Refusal(
             Diagnosis(
                 "auth_unavailable",
-                f"{_where(profile)} does not offer a login (no AUTH after EHLO).",
+                f"{where(profile)} does not offer a login (no AUTH after EHLO).",
                 "Check host, port and security: most servers offer AUTH on 587 with "
                 "STARTTLS or on 465 with SSL. For a relay that needs no login, clear the "
                 "username.",
@@ -266,10 +199,10 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
     offered = conn.esmtp_features["auth"].upper().split()
     mechanism = next((m for m in _MECHANISMS if m in offered), None)
     if mechanism is None:
-        raise _Refusal(
+        raise Refusal(
             Diagnosis(
                 "auth_unavailable",
-                f"{_where(profile)} offers no login method docmail can use "
+                f"{where(profile)} offers no login method docmail can use "
                 f"(offered: {' '.join(offered)}).",
                 "Ask the mail administrator for PLAIN or LOGIN authentication over TLS.",
                 outcome="fatal",
@@ -313,7 +246,7 @@ def connect(profile: Profile, password: str | None = None) -> smtplib.SMTP:
 
 
 def _safe_cause(exc: BaseException) -> BaseException | None:
-    return None if isinstance(exc, _Refusal) else exc
+    return None if isinstance(exc, Refusal | DocmailError) else exc
 
 
 # -- Test connection ----------------------------------------------------------------------
@@ -322,8 +255,11 @@ def _safe_cause(exc: BaseException) -> BaseException | None:
 def test_connection(
     profile: Profile,
     password: str | None = None,  # noqa: PT028 - not a test: the feature's name
-) -> TestResult:
-    """Connect, TLS, EHLO, AUTH, (MAIL probe + RSET), QUIT; never raises."""
+) -> Diagnosis:
+    """Connect, TLS, EHLO, AUTH, (MAIL probe + RSET), QUIT; never raises.
+
+    The answer's ``ok`` says whether it worked; ``summary`` and ``hint`` say what to do.
+    """
     try:
         conn, code, reply = _open(profile, password)
         try:
@@ -338,15 +274,8 @@ def test_connection(
             conn.close()
     except Exception as exc:
         diagnosis = diagnose(exc, profile)
-        log.debug("test connection %s failed: %s", _where(profile), diagnosis.kind)
-        return TestResult(
-            False,
-            diagnosis.summary,
-            diagnosis.hint,
-            diagnosis.code,
-            diagnosis.reply,
-            diagnosis.kind,
-        )
+        log.debug("test connection %s failed: %s", where(profile), diagnosis.kind)
+        return diagnosis
     security = {"ssl": "implicit TLS", "starttls": "STARTTLS", "none": "no encryption"}
     login = f", logged in as {profile.username}" if profile.username else ""
     verified = (
@@ -357,9 +286,9 @@ def test_connection(
         else ""
     )
     hint = "" if profile.verify_tls else "Certificate verification is off for this profile."
-    return TestResult(
-        True,
-        f"Connected to {_where(profile)} with {security[profile.security]}{verified}{login}.",
+    return Diagnosis(
+        "ok",
+        f"Connected to {where(profile)} with {security[profile.security]}{verified}{login}.",
         hint,
         code,
         reply,
@@ -371,10 +300,6 @@ test_connection.__test__ = False  # type: ignore[attr-defined]  # keep pytest fr
 
 
 # -- delivering one message ---------------------------------------------------------------
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
 def deliver(
@@ -441,7 +366,7 @@ def _deliver(
         elif code == 421:
             raise smtplib.SMTPResponseException(code, reply)
         else:
-            refused[address] = (code, _text(reply))
+            refused[address] = (code, reply_text(reply))
             log.debug("recipient %s refused: %s", address, code)
     if not accepted:
         _rset(conn)
@@ -464,315 +389,8 @@ def _deliver(
         conn.send(data)
         code, reply = conn.getreply()
     except smtplib.SMTPServerDisconnected as exc:
-        raise _DisconnectedAfterData(str(exc)) from exc
+        raise DisconnectedAfterData(str(exc)) from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
     log.debug("message accepted for %d recipient(s): %s", len(accepted), code)
-    return Delivery(tuple(accepted), refused, code, _text(reply))
-
-
-# -- diagnosis ---------------------------------------------------------------------------
-
-
-def _no_password(profile: Profile) -> Diagnosis:
-    return Diagnosis(
-        "no_password",
-        f"No password is known for profile {profile.name!r} (user {profile.username}).",
-        f"Save it with 'docmail profile add {profile.name} ... ' (it is kept in keyring), or "
-        f"set the environment variable {PASSWORD_ENV} for a job without keyring.",
-        outcome="fatal",
-    )
-
-
-def _other_port(profile: Profile | None, security: str) -> str:
-    if profile is None:
-        return ""
-    return f" (usually port {USUAL_PORT[security]})"  # type: ignore[index]
-
-
-def diagnose(exc: BaseException, profile: Profile | None = None) -> Diagnosis:
-    """Turn an exception from connecting or sending into a plain-language Diagnosis."""
-    where = _where(profile) if profile else "the SMTP server"
-    if isinstance(exc, SMTPProblem):
-        return exc.diagnosis
-    if isinstance(exc, _Refusal):
-        return exc.diagnosis
-    if isinstance(exc, _PlainOnTLSPort):
-        return Diagnosis(
-            "plain_on_tls_port",
-            f"{where} expects implicit TLS, but the profile speaks "
-            f"{'STARTTLS' if profile and profile.security == 'starttls' else 'plain SMTP'}.",
-            f"Set security to 'ssl' for this port, or use security 'starttls'"
-            f"{_other_port(profile, 'starttls')}.",
-            outcome="fatal",
-        )
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return _auth_diagnosis(exc.smtp_code, _text(exc.smtp_error), profile)
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        refusals = {a: (c, _text(t)) for a, (c, t) in exc.recipients.items()}
-        transient = all(400 <= c < 500 for c, _ in refusals.values())
-        listed = "; ".join(f"{a}: {c} {t}" for a, (c, t) in refusals.items())
-        first_code, first_text = next(iter(refusals.values()), (None, ""))
-        return Diagnosis(
-            "recipient_refused",
-            f"The server refused every recipient ({listed}).",
-            "Check the addresses in the sheet; a 4xx reply is temporary and is retried later."
-            if transient
-            else "Check the addresses in the sheet (a typo, or a mailbox that no longer exists).",
-            first_code,
-            first_text,
-            "retry" if transient else "failed",
-        )
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        code, text = exc.smtp_code, _text(exc.smtp_error)
-        if code == 530:
-            return _response_diagnosis(code, text, where, profile)
-        return _reply_diagnosis(
-            "sender_refused",
-            code,
-            text,
-            f"{where} refused the sender address {_text(exc.sender)}: {code} {text}",
-            "Use the address of the mailbox you log in with (or one it may send as) as From.",
-        )
-    if isinstance(exc, smtplib.SMTPDataError):
-        code, text = exc.smtp_code, _text(exc.smtp_error)
-        return _reply_diagnosis(
-            "message_refused",
-            code,
-            text,
-            f"{where} refused the message: {code} {text}",
-            "Read the server's reply: a size limit, an attachment type or a spam filter "
-            "are the usual reasons.",
-        )
-    if isinstance(exc, smtplib.SMTPConnectError):
-        code, text = exc.smtp_code, _text(exc.smtp_error)
-        return _reply_diagnosis(
-            "connection_rejected",
-            code,
-            text,
-            f"{where} answered the connection with {code} {text}",
-            "The server does not accept connections right now; try again later or ask the "
-            "mail administrator.",
-            fatal_5xx=True,
-        )
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return Diagnosis(
-            "starttls_unavailable",
-            f"{where} does not support a step docmail needs: {exc}",
-            "Check host, port and security.",
-            outcome="fatal",
-        )
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return _response_diagnosis(exc.smtp_code, _text(exc.smtp_error), where, profile)
-    if isinstance(exc, _DisconnectedAfterData):
-        return Diagnosis(
-            "disconnected_after_data",
-            f"The connection to {where} broke after the message was handed over; the server "
-            "may or may not have it.",
-            "Check the Sent folder or ask the recipient before sending this message again.",
-            outcome="unknown",
-        )
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        if "timed out" in str(exc):
-            return _timeout(where, profile)
-        return Diagnosis(
-            "disconnected",
-            f"{where} closed the connection unexpectedly ({exc}).",
-            "Try again later; if it keeps happening, check host, port and security"
-            " (implicit TLS on 465, STARTTLS on 587).",
-            outcome="retry",
-        )
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return _certificate_diagnosis(exc, where, profile)
-    if isinstance(exc, ssl.SSLError):
-        if "WRONG_VERSION_NUMBER" in str(exc) or exc.reason == "WRONG_VERSION_NUMBER":
-            return Diagnosis(
-                "tls_on_plain_port",
-                f"{where} does not speak implicit TLS (security 'ssl') on this port.",
-                "Use security 'starttls' for this port"
-                f"{_other_port(profile, 'starttls')}, or security 'ssl' with port 465.",
-                outcome="fatal",
-            )
-        return Diagnosis(
-            "tls_failed",
-            f"The TLS handshake with {where} failed ({exc.reason or exc}).",
-            "Check host, port and security; the server may need an older or newer TLS "
-            "version than this system allows.",
-            outcome="fatal",
-        )
-    if isinstance(exc, socket.gaierror):
-        host = profile.host if profile else "the server"
-        return Diagnosis(
-            "unknown_host",
-            f"The server name {host!r} cannot be found (DNS: {exc.strerror}).",
-            "Check the spelling of the host (e.g. smtp.office365.com, smtp.gmail.com) and "
-            "that this computer is online.",
-            outcome="fatal",
-        )
-    if isinstance(exc, ConnectionRefusedError):
-        return Diagnosis(
-            "connection_refused",
-            f"{where} refused the connection: nothing listens on that port.",
-            "Check host and port (465 for ssl, 587 for starttls); a firewall may also block "
-            "outgoing mail ports.",
-            outcome="fatal",
-        )
-    if isinstance(exc, TimeoutError):
-        return _timeout(where, profile)
-    if isinstance(exc, OSError):
-        return Diagnosis(
-            "network_error",
-            f"{where} cannot be reached ({exc.strerror or exc}).",
-            "Check that this computer is online and that host and port are right.",
-            outcome="fatal",
-        )
-    return Diagnosis(
-        "unexpected",
-        f"Talking to {where} failed unexpectedly: {type(exc).__name__}: {exc}",
-        "Run 'docmail test' and check the profile's host, port and security.",
-        outcome="fatal",
-    )
-
-
-def _timeout(where: str, profile: Profile | None) -> Diagnosis:
-    seconds = f" within {profile.timeout:g} s" if profile else ""
-    return Diagnosis(
-        "timeout",
-        f"{where} did not answer{seconds}.",
-        "Check host and port and whether a firewall blocks outgoing mail ports; for a slow "
-        "server raise the profile's timeout.",
-        outcome="retry",
-    )
-
-
-def _certificate_diagnosis(
-    exc: ssl.SSLCertVerificationError, where: str, profile: Profile | None
-) -> Diagnosis:
-    ca_hint = (
-        f" (the profile trusts only the CA file {profile.ca_file})"
-        if profile and profile.ca_file
-        else ""
-    )
-    if exc.verify_code in _HOSTNAME_MISMATCH:
-        return Diagnosis(
-            "hostname_mismatch",
-            f"The certificate of {where} is not issued for that name ({exc.verify_message}).",
-            "Use the host name the certificate is issued for (as your provider documents it), "
-            "not an alias or IP address.",
-            outcome="fatal",
-        )
-    if exc.verify_code == _CERT_EXPIRED:
-        return Diagnosis(
-            "certificate_expired",
-            f"The certificate of {where} has expired.",
-            "Tell the mail server's administrator; do not turn verification off.",
-            outcome="fatal",
-        )
-    return Diagnosis(
-        "untrusted_certificate",
-        f"The certificate of {where} is not trusted{ca_hint}: {exc.verify_message}.",
-        "For a company server with its own certificate authority, give that CA's PEM file "
-        "as the profile's CA file (--ca-file); only for a test relay turn verification off.",
-        outcome="fatal",
-    )
-
-
-def _auth_diagnosis(code: int, text: str, profile: Profile | None) -> Diagnosis:
-    user = f" for {profile.username}" if profile and profile.username else ""
-    lowered = text.lower()
-    if code == 534 or "5.7.9" in text or "application-specific password" in lowered:
-        return Diagnosis(
-            "app_password_required",
-            f"The server wants an app password{user}, not the account password.",
-            "With two-factor authentication on (Gmail, Google Workspace), create an app "
-            "password in your Google account under Security > App passwords and save it as "
-            "this profile's password.",
-            code,
-            text,
-            "fatal",
-        )
-    if "5.7.139" in text or "smtpclientauthentication is disabled" in lowered:
-        return Diagnosis(
-            "smtp_auth_disabled",
-            f"SMTP login (SMTP AUTH) is disabled{user} on Microsoft 365.",
-            "Ask your Microsoft 365 administrator to enable Authenticated SMTP for this "
-            "mailbox (and for the tenant, if it is off there).",
-            code,
-            text,
-            "fatal",
-        )
-    if "5.7.30" in text or "basic authentication is not supported" in lowered:
-        return Diagnosis(
-            "basic_auth_unsupported",
-            f"The server no longer accepts password logins over SMTP{user}.",
-            "Ask your administrator to re-enable SMTP AUTH with basic authentication for the "
-            "mailbox, or send through another SMTP relay.",
-            code,
-            text,
-            "fatal",
-        )
-    if 400 <= code < 500:
-        return Diagnosis(
-            "transient",
-            f"The server could not log you in just now: {code} {text}",
-            "Try again in a few minutes; too many connections at once can cause this.",
-            code,
-            text,
-            "retry",
-        )
-    return Diagnosis(
-        "auth_failed",
-        f"The server did not accept the username or password{user}.",
-        "Check both. With two-factor authentication (Gmail, Google Workspace, Microsoft 365) "
-        "you need an app password instead of the account password.",
-        code,
-        text,
-        "fatal",
-    )
-
-
-def _response_diagnosis(code: int, text: str, where: str, profile: Profile | None) -> Diagnosis:
-    if code == 530 and "starttls" in text.lower():
-        return Diagnosis(
-            "starttls_required",
-            f"{where} requires STARTTLS before anything else, but the profile uses no encryption.",
-            "Set security to 'starttls'.",
-            code,
-            text,
-            "fatal",
-        )
-    if code in (530, 534, 535):
-        return (
-            _auth_diagnosis(code, text, profile)
-            if code != 530
-            else Diagnosis(
-                "auth_required",
-                f"{where} requires a login before sending: {code} {text}",
-                "Give the profile a username (and save its password).",
-                code,
-                text,
-                "fatal",
-            )
-        )
-    return _reply_diagnosis(
-        "transient" if 400 <= code < 500 else "server_error",
-        code,
-        text,
-        f"{where} answered {code} {text}",
-        "Try again later." if 400 <= code < 500 else "Read the server's reply.",
-    )
-
-
-def _reply_diagnosis(
-    kind: str, code: int, text: str, summary: str, hint: str, *, fatal_5xx: bool = False
-) -> Diagnosis:
-    if code == 421 or 400 <= code < 500:
-        return Diagnosis(
-            "transient" if code == 421 else kind,
-            summary,
-            "The server asked to try again later; the message was not sent and will be retried.",
-            code,
-            text,
-            "retry",
-        )
-    return Diagnosis(kind, summary, hint, code, text, "fatal" if fatal_5xx else "failed")
+    return Delivery(tuple(accepted), refused, code, reply_text(reply))

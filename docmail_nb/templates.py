@@ -271,7 +271,8 @@ def make_environment(
     """
 
     def money(value: Any, currency: str = "CHF") -> str:
-        return _plain_spaces(format_currency(to_decimal(value), currency, locale=_locale(locale)))
+        text = format_currency(to_decimal(value), currency, locale=_locale(locale))
+        return _swiss_apostrophe(_plain_spaces(text))
 
     def date(value: Any, format: str = "medium") -> str:
         day = to_date(value)
@@ -284,8 +285,10 @@ def make_environment(
         if digits is not None:
             amount = amount.quantize(Decimal(1).scaleb(-digits))
             pattern = "#,##0." + "0" * digits if digits else "#,##0"
-            return _plain_spaces(format_decimal(amount, pattern, locale=_locale(locale)))
-        return _plain_spaces(format_decimal(amount, locale=_locale(locale)))
+            return _swiss_apostrophe(
+                _plain_spaces(format_decimal(amount, pattern, locale=_locale(locale)))
+            )
+        return _swiss_apostrophe(_plain_spaces(format_decimal(amount, locale=_locale(locale))))
 
     env = SandboxedEnvironment(
         undefined=StrictUndefined,
@@ -318,6 +321,14 @@ def _finalize_markdown(value: Any) -> Any:
 
 def _plain_spaces(text: str) -> str:
     return _SPACES.sub(" ", text)
+
+
+def _swiss_apostrophe(text: str) -> str:
+    """Digits grouped with the typographic apostrophe (1’234.50), whatever Babel's CLDR says.
+
+    CLDR versions differ between ' and ’ for de_CH; a formatted number has no other quote.
+    """
+    return text.replace("'", "’")
 
 
 class _TextExtractor(HTMLParser):

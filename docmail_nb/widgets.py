@@ -18,7 +18,8 @@ import ipywidgets as w
 from .errors import DocmailError
 from .ledger import Ledger
 from .orders import Orders, read_orders, sheet_names
-from .plan import Plan, make_plan, preview
+from .plan import Plan, make_plan
+from .preview import preview
 from .profiles import (
     PRESETS,
     SECURITIES,

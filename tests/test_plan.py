@@ -15,7 +15,8 @@ import pytest
 from docmail_nb.errors import ConfigError, DocmailError
 from docmail_nb.headers import header_problem, parse_addresses
 from docmail_nb.orders import read_orders
-from docmail_nb.plan import Draft, Plan, make_plan, preview
+from docmail_nb.plan import Draft, Plan, make_plan
+from docmail_nb.preview import preview
 from docmail_nb.templates import html_to_text, parse_template
 
 TEMPLATE = """\

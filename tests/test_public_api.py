@@ -13,14 +13,14 @@ PUBLIC = {
     "Profile", "Limits", "Preset", "PRESETS", "USUAL_PORT", "profile_from_preset",
     "docmail_home", "list_profiles", "load_profile", "save_profile", "remove_profile",
     "set_password", "get_password", "has_password", "forget_password",
-    "Diagnosis", "TestResult", "Delivery", "connect", "deliver", "diagnose", "test_connection",
+    "Diagnosis", "Delivery", "connect", "deliver", "diagnose", "test_connection",
     # orders, templates, plan
     "Orders", "read_orders", "sheet_names", "MessageTemplate", "parse_template",
     "load_template", "make_environment", "Plan", "Draft", "Problem", "Attachment", "Preview",
     "make_plan", "plan_from_files", "preview",
     # sending and the ledger
     "Ledger", "Entry", "default_ledger_path", "SendOptions", "Report", "MessageResult",
-    "send_plan", "send_test",
+    "send_plan", "send_test", "Transport", "SMTPTransport", "MemoryTransport",
     # capture server and sample data
     "CaptureServer", "CapturedMessage", "sample_dir",
 }  # fmt: skip

@@ -15,13 +15,12 @@ from docmail_nb import profiles
 from docmail_nb.errors import ConfigError, InputError
 from docmail_nb.ledger import Ledger
 from docmail_nb.orders import Orders, read_orders
+from docmail_nb.pacing import RateLimiter, messages_per_minute
 from docmail_nb.plan import Plan, make_plan
 from docmail_nb.profiles import Limits, Preset, Profile
 from docmail_nb.send import (
     MessageResult,
-    RateLimiter,
     SendOptions,
-    messages_per_minute,
     pending,
     send_plan,
     send_test,
@@ -410,5 +409,5 @@ def test_messages_per_minute_reads_the_usual_forms(
 
 @pytest.mark.parametrize("value", ["fast", "0/min", "-3", "nan", "inf", 0, float("inf"), "30/h"])
 def test_messages_per_minute_refuses_the_rest(value: str | float) -> None:
-    with pytest.raises(ValueError, match="messages per minute"):
+    with pytest.raises(ConfigError, match="messages per minute"):
         messages_per_minute(value)
