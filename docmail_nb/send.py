@@ -8,7 +8,6 @@ password, TLS, configuration) stops the whole batch at once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import queue
 import threading
@@ -24,6 +23,7 @@ from .pacing import RateLimiter, connections, rate
 from .plan import Draft, Plan
 from .profiles import Profile, require_password
 from .report import MessageResult, Progress, Report, ResultState
+from .sessions import SessionOpener
 from .transport import Session, SMTPTransport, Transport
 
 __all__ = [
@@ -331,8 +331,12 @@ class _Batch:
         self.claimed = 0
         self.errors: list[BaseException] = []
         self.run_id = ""
-        self.gate = threading.Lock()
-        self.logged_in = False
+        self.opener = SessionOpener(
+            transport,
+            sleep=sleep,
+            retry_delay=options.retry_delay,
+            max_retry_delay=options.max_retry_delay,
+        )
 
     # -- running ----------------------------------------------------------------------
     def run(self) -> None:
@@ -441,13 +445,10 @@ class _Batch:
         return self._deliver(draft, msg, message_id, conn)
 
     def _connect(self) -> Session:
-        """A new connection; until one login succeeded, workers log in one at a time."""
-        with contextlib.nullcontext() if self.logged_in else self.gate:
-            if self.report.fatal is not None:
-                raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
-            conn = self.transport.open()
-            self.logged_in = True
-            return conn
+        """A new connection: a few tries per run at most, one worker at a time (sessions)."""
+        if self.report.fatal is not None:
+            raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
+        return self.opener.open()
 
     def _not_claimed(self, draft: Draft, decision: str, message_id: str) -> MessageResult:
         if decision == "sent":
