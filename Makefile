@@ -3,7 +3,25 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit browser-deps sample-data clean
+.PHONY: demo test lint typecheck unit browser-deps pdf-deps test-deps sample-data clean
+
+# Debian packages: WeasyPrint draws PDFs with Pango and HarfBuzz; the QR-bill's font is Arial
+# or a metric twin (Liberation Sans). The tests read PDFs back with poppler, let LibreOffice
+# Calc (headless) save spreadsheets as a spreadsheet program does, and start Dovecot on
+# 127.0.0.1 as the IMAP server (its own configuration; no system service is used).
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
+TEST_DEBS := poppler-utils libreoffice-calc-nogui dovecot-imapd
+
+# $(call apt_install,PACKAGES): install those of PACKAGES that are missing (Debian/Ubuntu only)
+define apt_install
+missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+  | grep -q 'install ok installed' || echo $$p; done); \
+if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  echo "Installing Debian packages:" $$missing; \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+fi
+endef
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +36,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 ## demo: set up and run the demo on the embedded capture server
-demo: $(VENV)/.runtime
+demo: $(VENV)/.runtime pdf-deps
 	$(BIN)/docmail demo
 
 ## browser-deps: Debian's Chromium for the browser tests (never a browser download)
@@ -28,6 +46,15 @@ browser-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+## pdf-deps: the libraries and fonts WeasyPrint draws documents with
+pdf-deps:
+	@$(call apt_install,$(PDF_DEBS))
+
+## test-deps: poppler-utils (PDFs read back), LibreOffice Calc (files saved as by a
+## spreadsheet program) and Dovecot (the IMAP server of the mailbox tests)
+test-deps: pdf-deps
+	@$(call apt_install,$(TEST_DEBS))
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,7 +62,7 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
-unit: $(VENV)/.test browser-deps
+unit: $(VENV)/.test browser-deps test-deps
 	$(BIN)/pytest
 
 ## test: set up and run the whole test suite (lint, types, tests incl. browser tests)

@@ -121,6 +121,21 @@ INVOICES = [
     ),
 ]
 
+# the customers' addresses, structured as a Swiss QR-bill needs them:
+# customer_no: (street, house_num, pcode, city, country)
+ADDRESSES = {
+    "00042": ("Marktgasse", "17", "8400", "Winterthur", "CH"),
+    "00107": ("Stadthausstrasse", "8", "8400", "Winterthur", "CH"),
+    "00015": ("Seenerstrasse", "145", "8405", "Winterthur", "CH"),
+    "00231": ("Zürcherstrasse", "62a", "8406", "Winterthur", "CH"),
+    "00388": ("Schwägalpstrasse", "3", "9107", "Urnäsch", "CH"),
+    "00009": ("Obergasse", "21", "8400", "Winterthur", "CH"),
+    "00512": ("Rychenbergstrasse", "40", "8400", "Winterthur", "CH"),
+    "00074": ("Städtle", "28", "9490", "Vaduz", "LI"),
+    "00160": ("Frauenfelderstrasse", "9", "8404", "Winterthur", "CH"),
+}
+ADDRESS_COLUMNS = ["street", "house_num", "pcode", "city", "country"]
+
 OFFERS = [
     # offer_no, customer_no, company, contact, email, cc, amount, valid_until
     (
@@ -231,8 +246,18 @@ DELIVERY_NOTES = [
 
 SHEETS = {
     "Rechnungen": (
-        ["invoice_no", "customer_no", "company", "contact", "email", "cc", "amount", "due"],
-        INVOICES,
+        [
+            "invoice_no",
+            "customer_no",
+            "company",
+            "contact",
+            "email",
+            "cc",
+            "amount",
+            "due",
+            *ADDRESS_COLUMNS,
+        ],
+        [(*invoice, *ADDRESSES[invoice[1]]) for invoice in INVOICES],
     ),
     "Offerten": (
         ["offer_no", "customer_no", "company", "contact", "email", "cc", "amount", "valid_until"],
@@ -304,13 +329,14 @@ def main() -> None:
         for cells in sheet.iter_rows(min_row=2):
             for cell in cells:
                 header = columns[cell.column - 1]
-                if header == "customer_no":
+                if header in ("customer_no", "pcode", "house_num"):
                     cell.number_format = "@"  # text: the leading zeros are part of the number
                 elif header == "amount":
                     cell.number_format = "#,##0.00"
                 elif isinstance(cell.value, date):
                     cell.number_format = "DD.MM.YYYY"
-        for column, width in zip("ABCDEFGH", (14, 12, 28, 18, 44, 34, 12, 12), strict=True):
+        widths = (14, 12, 28, 18, 44, 34, 12, 12, 22, 10, 8, 14, 8)
+        for column, width in zip("ABCDEFGHIJKLM", widths[: len(columns)], strict=False):
             sheet.column_dimensions[column].width = width
     workbook.save(HERE / "orders.xlsx")
 
@@ -319,7 +345,7 @@ def main() -> None:
         writer.writerow(SHEETS["Rechnungen"][0])
         for invoice in INVOICES:
             *head, amount, due = invoice
-            writer.writerow([*head, f"{amount:.2f}", due.isoformat()])
+            writer.writerow([*head, f"{amount:.2f}", due.isoformat(), *ADDRESSES[invoice[1]]])
 
     for number, customer, company, contact, _e, _c, amount, due in INVOICES:
         write_pdf(

@@ -18,8 +18,10 @@ from .errors import (
     ConfigError,
     Diagnosis,
     DocmailError,
+    DocumentError,
     InputError,
     LedgerError,
+    MailboxError,
     OrdersError,
     ProfileError,
     SecretStoreError,
@@ -27,6 +29,7 @@ from .errors import (
     TemplateError,
 )
 from .ledger import Entry, Ledger, default_ledger_path
+from .mailbox import MailboxCheck, check_mailbox, open_mailbox
 from .message import Attachment, Draft
 from .orders import Orders, read_orders, sheet_names
 from .plan import Plan, Problem, make_plan, plan_from_files
@@ -48,6 +51,7 @@ from .profiles import (
     save_profile,
     set_password,
 )
+from .reconcile import MailboxSync, sync_mailbox
 from .sample import sample_dir
 from .send import MessageResult, Report, SendOptions, send_plan, send_test
 from .sink import CapturedMessage, CaptureServer
@@ -66,12 +70,16 @@ __all__ = [
     "Delivery",
     "Diagnosis",
     "DocmailError",
+    "DocumentError",
     "Draft",
     "Entry",
     "InputError",
     "Ledger",
     "LedgerError",
     "Limits",
+    "MailboxCheck",
+    "MailboxError",
+    "MailboxSync",
     "MemoryTransport",
     "MessageResult",
     "MessageTemplate",
@@ -90,6 +98,7 @@ __all__ = [
     "SendOptions",
     "TemplateError",
     "Transport",
+    "check_mailbox",
     "connect",
     "default_ledger_path",
     "deliver",
@@ -103,6 +112,7 @@ __all__ = [
     "load_template",
     "make_environment",
     "make_plan",
+    "open_mailbox",
     "parse_template",
     "plan_from_files",
     "preview",
@@ -115,5 +125,6 @@ __all__ = [
     "send_test",
     "set_password",
     "sheet_names",
+    "sync_mailbox",
     "test_connection",
 ]

@@ -63,10 +63,15 @@ def profile() -> None:
     """Save, list, show and remove SMTP profiles (the password goes to keyring)."""
 
 
-def _password_source(name: str) -> str:
+def _password_source(name: str, settings: Any = None) -> str:
     import os
 
     from .profiles import PASSWORD_ENV, has_password
+
+    if settings is not None and settings.auth != "password":
+        from .auth import auth_status
+
+        return auth_status(settings)
 
     if os.environ.get(PASSWORD_ENV):
         return f"from ${PASSWORD_ENV}"
@@ -79,8 +84,8 @@ def _password_source(name: str) -> str:
     "--preset",
     default="generic",
     show_default=True,
-    help="generic, gmail, "
-    "google_workspace or microsoft365: fills in host, port, security and limits.",
+    help="generic, gmail, google_workspace, microsoft365, infomaniak, cyon, hostpoint or "
+    "swisscom: fills in host, port, security, IMAP host and limits.",
 )
 @click.option("--host", default=None, help="SMTP server, e.g. smtp.office365.com.")
 @click.option(
@@ -111,7 +116,68 @@ def _password_source(name: str) -> str:
     show_default=True,
     help="Seconds to wait for the server.",
 )
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password (oauth2-app: the client secret) from standard input.",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["password", "oauth2", "oauth2-app", "token-command"]),
+    default="password",
+    show_default=True,
+    help="How to log in: a password, a Microsoft/Google sign-in (oauth2), a Microsoft app's "
+    "own credentials (oauth2-app) or a command that prints an access token.",
+)
+@click.option("--tenant", default="", help="Microsoft: your domain or directory (tenant) ID.")
+@click.option("--client-id", default="", help="Microsoft: the registered app's client ID.")
+@click.option(
+    "--authority",
+    default="",
+    help="Microsoft: sign-in address replacing https://login.microsoftonline.com/TENANT.",
+)
+@click.option(
+    "--client-secrets",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Google: the OAuth client file (Desktop app) of your Google Cloud project.",
+)
+@click.option(
+    "--certificate",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="oauth2-app: PEM file with the app's private key and certificate (instead of a secret).",
+)
+@click.option("--token-command", default="", help="token-command: prints an access token.")
+@click.option(
+    "--imap-host",
+    default=None,
+    help="IMAP server for the Sent folder (same login). Default: the preset's, for hosters.",
+)
+@click.option(
+    "--imap-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Default: 993 for ssl, 143 for starttls.",
+)
+@click.option(
+    "--imap-security",
+    type=click.Choice(["ssl", "starttls"]),
+    default="ssl",
+    show_default=True,
+    help="ssl = implicit TLS (993), starttls (143).",
+)
+@click.option(
+    "--sent-folder",
+    default="",
+    help="Folder for sent mail. Default: the one marked as Sent, else the usual names.",
+)
+@click.option(
+    "--copy-to-sent/--no-copy-to-sent",
+    default=None,
+    help="Append a copy of each sent message to Sent. Default: off where the provider "
+    "files SMTP mail itself (microsoft365, gmail, google_workspace), else on.",
+)
 @click.option(
     "--insecure-skip-verify",
     is_flag=True,
@@ -130,13 +196,32 @@ def profile_add(
     ca_file: Path | None,
     timeout: float,
     password_stdin: bool,
+    imap_host: str | None,
+    imap_port: int | None,
+    imap_security: str,
+    sent_folder: str,
+    copy_to_sent: bool | None,
+    auth: str,
+    tenant: str,
+    client_id: str,
+    authority: str,
+    client_secrets: Path | None,
+    certificate: Path | None,
+    token_command: str,
     insecure_skip_verify: bool,
 ) -> None:
-    """Save the SMTP profile NAME; asks for the password when there is a username."""
+    """Save the SMTP profile NAME; asks for the password (oauth2-app: the client secret)."""
     import os
 
     from .errors import ConfigError
-    from .profiles import PASSWORD_ENV, PRESETS, USUAL_PORT, Profile, save_profile, set_password
+    from .profiles import (
+        PASSWORD_ENV,
+        PRESETS,
+        USUAL_PORT,
+        profile_from_preset,
+        save_profile,
+        set_password,
+    )
 
     if preset not in PRESETS:
         raise ConfigError(f"Unknown preset {preset!r}.", f"Known presets: {', '.join(PRESETS)}.")
@@ -146,19 +231,37 @@ def profile_add(
         port = chosen.port if security == chosen.security else USUAL_PORT[security]  # type: ignore[index]
     if not (host or chosen.host):
         raise ConfigError("No SMTP host was given.", "Add --host, e.g. --host smtp.example.ch.")
-    settings = Profile(
-        name=name,
+    imap: dict[str, Any] = {"imap_security": imap_security, "sent_folder": sent_folder}
+    if imap_host is not None:
+        imap["imap_host"] = imap_host
+    if imap_port is not None:
+        imap["imap_port"] = imap_port
+    if copy_to_sent is not None:
+        imap["copy_to_sent"] = copy_to_sent
+    settings = profile_from_preset(
+        name,
+        preset,
         host=host or chosen.host,
         port=port,
-        security=security,  # type: ignore[arg-type]
+        security=security,
         username=username,
         from_addr=from_addr,
         reply_to=reply_to,
         ca_file=str(ca_file.resolve()) if ca_file else "",
         timeout=timeout,
         verify_tls=not insecure_skip_verify,
-        preset=preset,
+        auth=auth,
+        tenant=tenant,
+        client_id=client_id,
+        authority=authority,
+        client_secrets=str(client_secrets.resolve()) if client_secrets else "",
+        certificate=str(certificate.resolve()) if certificate else "",
+        token_command=token_command,
+        **imap,
     )
+    if auth != "password":
+        _save_signin_profile(settings, password_stdin)
+        return
     password = ""
     if username:
         if password_stdin:
@@ -177,6 +280,59 @@ def profile_add(
     click.echo(f"Next: docmail test --profile {name}")
 
 
+def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
+    """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
+    import os
+
+    from .auth import CLIENT_SECRET_ENV, set_client_secret
+    from .profiles import save_profile
+
+    secret = ""
+    if settings.auth == "oauth2-app" and not settings.certificate:
+        if password_stdin:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        elif not os.environ.get(CLIENT_SECRET_ENV):
+            secret = click.prompt(f"Client secret of app {settings.client_id}", hide_input=True)
+    path = save_profile(settings)
+    click.echo(f"Saved profile {settings.name!r} in {path}.")
+    if secret:
+        set_client_secret(settings, secret)
+        click.echo("The client secret is stored in keyring.")
+    elif settings.auth == "oauth2-app" and not settings.certificate:
+        click.echo(f"No client secret stored: ${CLIENT_SECRET_ENV} will be used.")
+    if settings.auth == "oauth2":
+        click.echo(f"Next: docmail login {settings.name}")
+    else:
+        click.echo(f"Next: docmail test --profile {settings.name}")
+
+
+@main.command("login")
+@click.argument("name")
+@friendly_errors
+def login_command(name: str) -> None:
+    """Sign profile NAME in (Microsoft: a device code; Google: a browser) and keep the sign-in."""
+    from .auth import sign_in
+    from .profiles import load_profile
+
+    settings = load_profile(name)
+    click.echo(sign_in(settings, show=lambda text: click.echo(text)))
+    click.echo(f"Next: docmail test --profile {name}")
+
+
+@main.command("logout")
+@click.argument("name")
+@friendly_errors
+def logout_command(name: str) -> None:
+    """Forget the sign-in (tokens) of profile NAME on this computer."""
+    from .auth import sign_out
+    from .profiles import load_profile
+
+    if sign_out(load_profile(name)):
+        click.echo(f"Signed out: the tokens of profile {name!r} are forgotten.")
+    else:
+        click.echo(f"Profile {name!r} was not signed in on this computer.")
+
+
 @profile.command("list")
 @friendly_errors
 def profile_list() -> None:
@@ -191,7 +347,7 @@ def profile_list() -> None:
         login = item.username or "(no login)"
         click.echo(
             f"{item.name}\t{item.host}:{item.port}\t{item.security}\t{login}\t"
-            f"password {_password_source(item.name)}"
+            f"{'password ' if item.auth == 'password' else ''}{_password_source(item.name, item)}"
         )
 
 
@@ -208,17 +364,30 @@ def profile_show(name: str) -> None:
     for key, value in asdict(item).items():
         click.echo(f"{key}: {value}")
     click.echo(f"sender: {item.sender or '(none)'}")
-    click.echo(f"password: {_password_source(name)}")
-    limits = {k: v for k, v in asdict(item.limits).items() if v is not None}
-    if limits:
-        click.echo("limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
+    if item.auth == "password":
+        click.echo(f"password: {_password_source(name)}")
+    else:
+        click.echo(f"sign-in: {_password_source(name, item)}")
+    if item.imap_host:
+        copies = "appended by docmail" if item.copy_to_sent else "filed by the provider"
+        click.echo(
+            f"imap: {item.imap_host}:{item.imap_port_or_default} ({item.imap_security}), "
+            f"Sent folder {item.sent_folder or '(found automatically)'}, copies {copies}"
+        )
+    lines = item.limits.lines()
+    if lines:
+        click.echo(f"limits of the {item.preset} preset (counted across runs from the ledger):")
+        for line in lines:
+            click.echo(f"  {line}")
+    else:
+        click.echo("limits: none known")
 
 
 @profile.command("remove")
 @click.argument("name")
 @friendly_errors
 def profile_remove(name: str) -> None:
-    """Remove profile NAME and forget its password."""
+    """Remove profile NAME and forget its password and tokens."""
     from .profiles import remove_profile
 
     remove_profile(name)
@@ -235,6 +404,7 @@ def profile_remove(name: str) -> None:
 @friendly_errors
 def test_command(profile_name: str | None) -> None:
     """Test connection: connect, TLS, EHLO, login, QUIT; exit 1 when it fails."""
+    from .mailbox import check_mailbox
     from .profiles import load_profile
     from .smtp import test_connection
 
@@ -248,8 +418,57 @@ def test_command(profile_name: str | None) -> None:
             click.echo(f"Server reply: {result.code} {result.reply}", err=True)
     if result.hint:
         click.echo(f"Hint: {result.hint}", err=not result.ok)
-    if not result.ok:
+    imap_ok = True
+    if settings.imap_host and result.kind != "no_password":
+        imap = check_mailbox(settings)
+        imap_ok = imap.ok
+        if imap.ok:
+            click.secho(f"OK: {imap.summary}", fg="green")
+        else:
+            click.secho(f"Failed: IMAP: {imap.summary}", fg="red", err=True)
+            if imap.hint:
+                click.echo(f"Hint: {imap.hint}", err=True)
+    if not (result.ok and imap_ok):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
+)
+@click.option("--campaign", default=None, help="Only this campaign. Default: all of them.")
+@friendly_errors
+def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | None) -> None:
+    """Settle unknown messages from the Sent folder and append the copies still owed.
+
+    An unknown message found in Sent is recorded as sent; one not found is sent again by the
+    next run. Exit 1 when the mailbox could not be used.
+    """
+    from .ledger import Ledger
+    from .profiles import load_profile
+    from .reconcile import sync_mailbox
+
+    settings = load_profile(profile_name)
+    with Ledger(ledger) as book:
+        result = sync_mailbox(settings, book, campaign=campaign)
+    if result.error is not None:
+        click.secho(f"Error: {result.error.message}", fg="red", err=True)
+        if result.error.hint:
+            click.echo(f"Hint: {result.error.hint}", err=True)
+        sys.exit(result.error.exit_code)
+    click.echo(f"Sent folder: {result.folder}")
+    for item in result.settled:
+        click.echo(f"  {item.campaign}/{item.text}")
+    if not result.settled:
+        click.echo("No unknown messages to settle.")
+    if result.appended:
+        click.echo(f"Copies appended to Sent: {len(result.appended)}.")
+    for note in result.notes():
+        click.echo(note)
 
 
 # --- check, preview ---------------------------------------------------------------------
@@ -259,12 +478,33 @@ _DOCUMENTS_HELP = (
     "Folder the Attachment paths are relative to. Default: a 'documents' folder beside the "
     "template's folder, else beside the orders file, else the orders file's folder."
 )
-_SHEET_HELP = "Sheet to read (name or 0-based index). Default: the first sheet."
+_SHEET_HELP = (
+    "Sheet to read: its name (2026 is the sheet named 2026), else its 0-based index. "
+    "Default: the first sheet."
+)
+_HEADER_ROW_HELP = (
+    "Row that holds the column names (rows above it, a title or a date, are ignored). "
+    "Default: the first row that is not empty."
+)
+_DOCUMENTS_OUT_HELP = (
+    "Folder the PDFs made from Document: templates are saved into when sent. Default: "
+    "'generated' in the documents folder."
+)
 
 
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--sheet SHEET], shared by check and preview."""
+    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N],
+    shared by commands."""
+    func = click.option(
+        "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
+    )(func)
     func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
+    func = click.option(
+        "--documents-out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=_DOCUMENTS_OUT_HELP,
+    )(func)
     func = click.option(
         "--documents",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -275,18 +515,37 @@ def _orders_options(func: F) -> F:
     return click.argument("orders", type=click.Path(dir_okay=False, path_type=Path))(func)
 
 
-def _sheet_arg(sheet: str | None) -> str | int | None:
-    return int(sheet) if sheet is not None and sheet.isdigit() else sheet
+def _sheet_arg(sheet: str | None) -> str | None:
+    """The sheet as given: read_orders takes a name first, an index only where none fits."""
+    return sheet
 
 
 @main.command()
 @_orders_options
 @friendly_errors
-def check(orders: Path, template: Path, documents: Path | None, sheet: str | None) -> None:
-    """Check every row and list every problem; exit 1 when any row has one."""
+def check(
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    documents_out: Path | None,
+    sheet: str | None,
+    header_row: int | None,
+) -> None:
+    """Check every row and list every problem (payment data too); exit 1 when any has one."""
     from .plan import plan_from_files
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
+    plan = plan_from_files(
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        header_row=header_row,
+        documents_out=documents_out,
+    )
+    for notice in plan.notices:
+        click.secho(f"Notice: {notice}", fg="yellow")
+    if plan.notices:
+        click.echo("")
     if plan.problems:
         rows = [
             ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
@@ -321,14 +580,33 @@ def check(orders: Path, template: Path, documents: Path | None, sheet: str | Non
 @click.option("--row", "row", required=True, type=int, help="Sheet row number (2 = first order).")
 @friendly_errors
 def preview(
-    orders: Path, template: Path, documents: Path | None, sheet: str | None, row: int
+    orders: Path,
+    template: Path,
+    documents: Path | None,
+    documents_out: Path | None,
+    sheet: str | None,
+    header_row: int | None,
+    row: int,
 ) -> None:
-    """Show the message of one row exactly as it will be sent."""
+    """Show the message of one row exactly as it will be sent.
+
+    A document made from a template is drawn into the 'preview' folder of the documents-out
+    folder (not recorded, not sent), with its first page as a PNG image beside it.
+    """
     from .plan import plan_from_files
     from .preview import preview as preview_row
 
-    plan = plan_from_files(orders, template, documents=documents, sheet=_sheet_arg(sheet))
-    click.echo(preview_row(plan, row).as_text(), nl=False)
+    plan = plan_from_files(
+        orders,
+        template,
+        documents=documents,
+        sheet=_sheet_arg(sheet),
+        header_row=header_row,
+        documents_out=documents_out,
+    )
+    draft = plan.draft_for_row(row)
+    folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
+    click.echo(preview_row(plan, row, documents_to=folder).as_text(), nl=False)
 
 
 # --- send -------------------------------------------------------------------------------
@@ -397,7 +675,9 @@ def send(
     orders: Path,
     template: Path,
     documents: Path | None,
+    documents_out: Path | None,
     sheet: str | None,
+    header_row: int | None,
     profile_name: str | None,
     ledger: Path | None,
     campaign: str | None,
@@ -435,8 +715,10 @@ def send(
         template,
         documents=documents,
         sheet=_sheet_arg(sheet),
+        header_row=header_row,
         sender=settings.sender,
         campaign=campaign,
+        documents_out=documents_out,
     )
     if test_row is not None:
         result = send_test(plan, test_row, settings)
@@ -471,7 +753,7 @@ def send(
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
-        rows = read_orders(orders, sheet=_sheet_arg(sheet))
+        rows = read_orders(orders, sheet=_sheet_arg(sheet), header_row=header_row)
         click.echo(f"Rows to fix written to {report.save_failed_rows(rows, failed_path)}")
     if report.fatal is not None:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)

@@ -25,13 +25,16 @@ __all__ = ["run_demo"]
 Echo = Callable[[str], None]
 
 
-def _plans(sender: str) -> list[Plan]:
+def _plans(sender: str, made: Path) -> list[Plan]:
     data = sample_dir()
     plans = []
     for template_file, sheet in SAMPLE_BATCHES:
         orders = read_orders(data / "orders.xlsx", sheet=sheet)
         template = load_template(data / "templates" / template_file)
-        plans.append(make_plan(orders, template, documents=data / "documents", sender=sender))
+        plan = make_plan(
+            orders, template, documents=data / "documents", sender=sender, documents_out=made
+        )
+        plans.append(plan)
     return plans
 
 
@@ -52,7 +55,9 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
     """Run the demo in ``folder`` (made afresh); True when every message went out once."""
     folder = Path(folder).resolve()
     outbox, ledger_path = folder / "outbox", folder / "ledger.sqlite"
+    made = folder / "documents"  # the invoices docmail makes, with their QR-bills
     shutil.rmtree(outbox, ignore_errors=True)
+    shutil.rmtree(made, ignore_errors=True)
     for stale in folder.glob("ledger.sqlite*"):
         stale.unlink()
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +68,7 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
         echo(f"Sample data: {sample_dir()}\n")
 
         echo("1. Read and check every row")
-        plans = _plans(profile.sender)
+        plans = _plans(profile.sender, made)
         for plan in plans:
             echo(
                 f"   {plan.campaign:<14} {plan.total_rows:>2} rows, "
@@ -76,7 +81,8 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
         first = plans[0]
         row = first.drafts[0].rows[0]
         echo(f"\n2. Preview of {first.campaign} row {row}, exactly as it will be sent\n")
-        for line in preview(first, row, profile.sender).as_text().splitlines():
+        shown = preview(first, row, profile.sender, documents_to=folder / "preview")
+        for line in shown.as_text().splitlines():
             echo(f"   | {line}")
 
         echo(f"\n3. Send through {profile.host}:{profile.port}, recorded in {ledger_path.name}")
@@ -88,10 +94,12 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
         echo(f"\n   {captured} messages captured in {outbox} (a Maildir: new/ holds them)")
 
         echo("\n4. Second pass: the same batch again")
-        again = _send_all(_plans(profile.sender), profile, ledger)
+        again = _send_all(_plans(profile.sender, made), profile, ledger)
         sent_again = sum(r.counts().get("sent", 0) for r in again)
         skipped = sum(r.counts().get("skipped", 0) for r in again)
         echo(f"   {sent_again} sent, {skipped} already sent (skipped): nothing goes out twice.")
+        for note in (note for report in again for note in report.notes):
+            echo(f"   {note}")
         captured_after = len(sink.messages)
 
     sent = sum(r.counts().get("sent", 0) for r in reports)

@@ -8,6 +8,7 @@ server; ``smtp`` raises, this module explains.
 
 from __future__ import annotations
 
+import json
 import smtplib
 import socket
 import ssl
@@ -20,12 +21,16 @@ from .profiles import USUAL_PORT, Profile
 from .replies import ReplyTooLong
 
 __all__ = [
+    "SIGN_IN_PROBLEMS",
     "DisconnectedAfterData",
     "PlainOnTLSPort",
     "Refusal",
+    "TokenRefused",
     "UnclearAfterData",
     "diagnose",
+    "password_notice",
     "reply_text",
+    "sign_in_problem",
     "where",
 ]
 
@@ -48,6 +53,14 @@ class UnclearAfterData(smtplib.SMTPException):
 
 class PlainOnTLSPort(OSError):
     """The server answered a TLS handshake where a plain greeting was expected."""
+
+
+class TokenRefused(smtplib.SMTPAuthenticationError):
+    """XOAUTH2 refused; ``details`` is the server's decoded JSON error (may be empty)."""
+
+    def __init__(self, code: int, reply: bytes, details: dict[str, object]) -> None:
+        super().__init__(code, reply)
+        self.details = details
 
 
 class Refusal(Exception):
@@ -122,8 +135,7 @@ _AUTH_REPLIES = (
     _Reply(
         "basic_auth_unsupported",
         "The server no longer accepts password logins over SMTP{user}.",
-        "Ask your administrator to re-enable SMTP AUTH with basic authentication for the "
-        "mailbox, or send through another SMTP relay.",
+        "Switch this profile to Microsoft 365 sign-in: {switch}",
         "fatal",
         markers=("5.7.30", "basic authentication is not supported"),
     ),
@@ -148,7 +160,108 @@ def _login_refused(code: int, text: str, profile: Profile | None) -> Diagnosis:
     reply = next((r for r in _AUTH_REPLIES if r.matches(code, text)), _AUTH_FAILED)
     user = f" for {profile.username}" if profile and profile.username else ""
     summary = reply.summary.format(user=user, code=code, text=text)
-    return Diagnosis(reply.kind, summary, reply.hint, code, text, reply.outcome)
+    hint = reply.hint.replace("{switch}", _switch_command(profile))
+    return Diagnosis(reply.kind, summary, hint, code, text, reply.outcome)
+
+
+def _switch_command(profile: Profile | None) -> str:
+    """The commands that move ``profile`` from a password to Microsoft 365 sign-in."""
+    name = profile.name if profile else "NAME"
+    user = profile.username if profile and profile.username else "U"
+    return (
+        f"docmail profile add {name} --preset microsoft365 --username {user} --auth oauth2 "
+        f"--client-id CLIENT_ID, then docmail login {name} (CLIENT_ID: the app your "
+        "administrator registered, see docs/connect.md)."
+    )
+
+
+def password_notice(profile: Profile) -> str:
+    """For a Microsoft 365 profile that logs in with a password: that this ends, and how to
+    switch; "" for every other profile."""
+    microsoft = profile.preset == "microsoft365" or profile.host.lower().endswith(
+        ("office365.com", "outlook.com")
+    )
+    if profile.auth != "password" or not microsoft:
+        return ""
+    return (
+        "Microsoft turns password login over SMTP off by default at the end of December 2026. "
+        f"Switch to sign-in before then: {_switch_command(profile)}"
+    )
+
+
+def _token_refused_reply(
+    code: int, text: str, details: dict[str, object], profile: Profile | None
+) -> Diagnosis:
+    """XOAUTH2 refused: the reply, plus the server's decoded JSON error when it sent one."""
+    said = f"{code} {text}"
+    if details:
+        said += f"; the server's error: {json.dumps(details, sort_keys=True)}"
+    reply = f"{text} {json.dumps(details, sort_keys=True)}" if details else text
+    user = f" for {profile.username}" if profile and profile.username else ""
+    name = profile.name if profile else "NAME"
+    if "5.7.139" in text or "smtpclientauthentication is disabled" in text.lower():
+        return Diagnosis(
+            "smtp_auth_disabled",
+            f"SMTP login (SMTP AUTH) is disabled{user} on Microsoft 365 ({said}).",
+            "Sign-in with OAuth still needs it: ask your Microsoft 365 administrator to enable "
+            "Authenticated SMTP for this mailbox (Set-CASMailbox -Identity "
+            f"{profile.username if profile else 'U'} -SmtpClientAuthenticationDisabled $false) "
+            "and for the tenant if it is off there.",
+            code,
+            reply,
+            "fatal",
+        )
+    if (
+        profile is not None
+        and profile.auth == "oauth2-app"
+        and ("5.7.3" in text or 500 <= code < 600)
+    ):
+        return Diagnosis(
+            "app_permission_missing",
+            f"Microsoft 365 refused the app's access token{user} ({said}): the app has no "
+            "service principal in Exchange Online or no permission on this mailbox.",
+            "An Exchange administrator runs New-ServicePrincipal -AppId "
+            f"{profile.client_id} -ObjectId <object ID of the enterprise application>, then "
+            f"Add-MailboxPermission -Identity {profile.username} -User <that service "
+            "principal> -AccessRights FullAccess; and the app needs the SMTP.SendAsApp "
+            "permission with admin consent (docs/connect.md).",
+            code,
+            reply,
+            "fatal",
+        )
+    if 400 <= code < 500:
+        return Diagnosis(
+            "transient",
+            f"The server could not log you in just now: {said}",
+            "Try again in a few minutes; too many connections at once can cause this.",
+            code,
+            reply,
+            "retry",
+        )
+    if profile is not None and profile.auth == "token-command":
+        hint = (
+            "The token command printed a token the server does not accept: check that it is "
+            f"issued for {profile.username} with the scope for SMTP "
+            "(https://outlook.office.com/SMTP.Send or https://mail.google.com/)."
+        )
+    else:
+        hint = (
+            f"Sign in again with: docmail login {name} (as {profile.username if profile else 'U'}"
+            "); if it keeps happening, the app may lack the SMTP.Send permission "
+            "(docs/connect.md)."
+        )
+    return Diagnosis(
+        "token_refused",
+        f"The server did not accept the access token{user} ({said}).",
+        hint,
+        code,
+        reply,
+        "fatal",
+    )
+
+
+def _token_refused(exc: TokenRefused, where: str, profile: Profile | None) -> Diagnosis:
+    return _token_refused_reply(exc.smtp_code, reply_text(exc.smtp_error), exc.details, profile)
 
 
 # -- the rules, one per exception type ---------------------------------------------------------
@@ -436,6 +549,7 @@ _BY_TYPE: tuple[tuple[type[BaseException], _Rule], ...] = (
     (Refusal, lambda exc, where, profile: exc.diagnosis),
     (SecretStoreError, _no_password),
     (PlainOnTLSPort, _plain_on_tls_port),
+    (TokenRefused, _token_refused),
     (
         smtplib.SMTPAuthenticationError,
         lambda exc, where, profile: _login_refused(
@@ -464,3 +578,116 @@ _BY_TYPE: tuple[tuple[type[BaseException], _Rule], ...] = (
     (TimeoutError, _timeout),
     (OSError, _network),
 )
+
+
+# -- signing in (OAuth 2.0, token command): what failed, what to do ---------------------------
+
+#: kind -> (summary, hint); placeholders: name, user, provider, tenant, client_id, detail
+SIGN_IN_PROBLEMS: dict[str, tuple[str, str]] = {
+    "not_signed_in": (
+        "Profile {name!r} is not signed in to {provider} on this computer.",
+        "Sign in once with: docmail login {name} (the sign-in is kept in the keyring).",
+    ),
+    "signin_expired": (
+        "The sign-in of profile {name!r} with {provider} has expired or was revoked ({detail}).",
+        "Sign in again with: docmail login {name}",
+    ),
+    "google_testing_app": (
+        "The Google sign-in of profile {name!r} ended after {days} days ({detail}): Google "
+        "deletes the refresh tokens of an OAuth app whose publishing status is 'Testing' after "
+        "7 days.",
+        "In Google Cloud > APIs & Services > OAuth consent screen set the app to 'Internal' "
+        "(Google Workspace) or publish it, then sign in again with: docmail login {name}",
+    ),
+    "admin_consent_required": (
+        "Your Microsoft 365 administrator has not yet approved the app {client_id} for "
+        "sending mail ({detail}).",
+        "An administrator must grant admin consent in Microsoft Entra > App registrations > "
+        "{client_id} > API permissions (SMTP.Send, or SMTP.SendAsApp for app-only); see "
+        "docs/connect.md. Then: docmail login {name}",
+    ),
+    "unknown_tenant": (
+        "Microsoft does not know the tenant {tenant!r} of profile {name!r} ({detail}).",
+        "Check --tenant: your organisation's domain (e.g. example.ch) or the Directory "
+        "(tenant) ID shown in Microsoft Entra > Overview.",
+    ),
+    "unknown_client": (
+        "The application (client) ID {client_id} of profile {name!r} is not registered in "
+        "tenant {tenant!r} ({detail}).",
+        "Check --client-id against Microsoft Entra > App registrations, and that --tenant is "
+        "the tenant the app is registered in.",
+    ),
+    "bad_client_secret": (
+        "Microsoft did not accept the client secret or certificate of app {client_id} ({detail}).",
+        "Create a new client secret (Entra > App registrations > {client_id} > Certificates & "
+        "secrets) and save it with 'docmail profile add {name} ... --auth oauth2-app' or set "
+        "DOCMAIL_OAUTH_CLIENT_SECRET; a secret expires after the time chosen when it was made.",
+    ),
+    "no_client_secret": (
+        "No client secret is known for the app-only profile {name!r}.",
+        "Save it with 'docmail profile add {name} ... --auth oauth2-app' (kept in keyring), "
+        "set DOCMAIL_OAUTH_CLIENT_SECRET for the job, or use --certificate PEM.",
+    ),
+    "bad_certificate": (
+        "The certificate file of profile {name!r} cannot be used ({detail}).",
+        "Give a PEM file that holds the unencrypted private key and its certificate, the one "
+        "uploaded to the app in Microsoft Entra > Certificates & secrets.",
+    ),
+    "bad_client_secrets_file": (
+        "The Google OAuth client file of profile {name!r} cannot be used ({detail}).",
+        "Download it again from Google Cloud > APIs & Services > Credentials (OAuth client "
+        "ID of type 'Desktop app') and give it with --client-secrets FILE.",
+    ),
+    "signin_failed": (
+        "Signing in to {provider} for profile {name!r} failed ({detail}).",
+        "Try again with: docmail login {name}; docs/connect.md explains the settings an "
+        "administrator must make.",
+    ),
+    "signin_timeout": (
+        "The sign-in of profile {name!r} was not completed in time ({detail}).",
+        "Run 'docmail login {name}' again and finish the sign-in in the browser.",
+    ),
+    "identity_unreachable": (
+        "The sign-in server of {provider} cannot be reached ({detail}).",
+        "Check that this computer is online and that a proxy or firewall lets it through; "
+        "with --authority, check that address.",
+    ),
+    "identity_untrusted": (
+        "The certificate of the sign-in server of {provider} is not trusted ({detail}).",
+        "For a company proxy or a private sign-in server, point REQUESTS_CA_BUNDLE at its CA "
+        "certificate (a PEM file).",
+    ),
+    "token_command_failed": (
+        "The token command of profile {name!r} failed ({detail}).",
+        "Run the command yourself in a terminal and fix it (it may need a fresh sign-in of "
+        "its own), or change it with 'docmail profile add {name} ... --token-command \"CMD\"'.",
+    ),
+    "token_command_empty": (
+        "The token command of profile {name!r} printed no access token.",
+        "The command must print the access token (or JSON with accessToken) on standard "
+        "output; run it yourself to see what it prints.",
+    ),
+    "token_store_failed": (
+        "The sign-in of profile {name!r} cannot be kept ({detail}).",
+        "Install a working keyring backend (the system's credential store); docmail never "
+        "writes tokens to a plain file.",
+    ),
+}
+
+
+def sign_in_problem(kind: str, profile: Profile, detail: str = "", *, days: int = 0) -> Diagnosis:
+    """The diagnosis ``kind`` of :data:`SIGN_IN_PROBLEMS` for ``profile`` (always fatal)."""
+    summary, hint = SIGN_IN_PROBLEMS[kind]
+    provider = {"google": "Google", "microsoft": "Microsoft"}.get(
+        profile.provider, "the token command"
+    )
+    values = {
+        "name": profile.name,
+        "user": profile.username,
+        "provider": provider,
+        "tenant": profile.tenant or "organizations",
+        "client_id": profile.client_id,
+        "detail": detail,
+        "days": days,
+    }
+    return Diagnosis(kind, summary.format(**values), hint.format(**values), outcome="fatal")

@@ -11,9 +11,12 @@ Every error a user can see says what happened, to which row or setting, and what
     │   └── SecretStoreError      no usable keyring backend, or no password anywhere
     ├── InputError                a file the user gave cannot be used (the CLI exits 2)
     │   ├── OrdersError           unreadable spreadsheet, bad or duplicate column names
-    │   └── TemplateError         unreadable template, bad header block, Jinja syntax
+    │   ├── TemplateError         unreadable template, bad header block, Jinja syntax
+    │   └── DocumentError         a document template or a row's payment data cannot be used
     ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
     │                             (a :class:`Diagnosis`: what happened, what to do, the outcome)
+    │   └── SignInProblem         no access token: sign-in expired, consent missing, token command
+    ├── MailboxError              the IMAP server could not be used; ``.kind`` says why
     ├── BatchFailed               the check found problem rows or messages failed (exit 1)
     └── LedgerError               the ledger file cannot be opened or is from another version
 """
@@ -28,13 +31,16 @@ __all__ = [
     "ConfigError",
     "Diagnosis",
     "DocmailError",
+    "DocumentError",
     "InputError",
     "LedgerError",
+    "MailboxError",
     "OrdersError",
     "Outcome",
     "ProfileError",
     "SMTPProblem",
     "SecretStoreError",
+    "SignInProblem",
     "TemplateError",
 ]
 
@@ -104,12 +110,28 @@ class TemplateError(InputError):
     """The message template cannot be parsed or compiled."""
 
 
+class DocumentError(InputError):
+    """A document (PDF) cannot be made: its template, or a row's payment data for a QR-bill."""
+
+
 class SMTPProblem(DocmailError):
     """The SMTP server refused or could not be reached; ``diagnosis`` says why."""
 
     def __init__(self, diagnosis: Diagnosis) -> None:
         super().__init__(diagnosis.summary, diagnosis.hint)
         self.diagnosis = diagnosis
+
+
+class SignInProblem(SMTPProblem):
+    """No access token could be had (OAuth 2.0 or token command); ``diagnosis`` says why."""
+
+
+class MailboxError(DocmailError):
+    """The IMAP server (the Sent folder) could not be reached or used; ``kind`` says why."""
+
+    def __init__(self, message: str, hint: str = "", *, kind: str = "refused") -> None:
+        super().__init__(message, hint)
+        self.kind = kind
 
 
 class BatchFailed(DocmailError):

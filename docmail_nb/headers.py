@@ -15,9 +15,10 @@ from email.headerregistry import Address
 
 from email_validator import EmailNotValidError, validate_email
 
-__all__ = ["addr_spec", "header_problem", "parse_addresses", "split_addresses"]
+__all__ = ["addr_spec", "header_problem", "join_lines", "parse_addresses", "split_addresses"]
 
 _SPLIT = re.compile(r"[,;]")
+_OUTLOOK = re.compile(r"^[^<>@\"]+<[^<>]+@[^<>]+>$")
 _NAME_ADDR = re.compile(r"^(?P<name>.*?)\s*<(?P<addr>[^<>]*)>$", re.DOTALL)
 _LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _LINE_BREAK = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -57,7 +58,8 @@ def parse_addresses(value: str) -> tuple[list[str], list[str]]:
     """Split a To/Cc/Bcc value into checked addresses; returns (addresses, problems).
 
     Commas and semicolons separate addresses (outside quotes). Each entry is ``addr`` or
-    ``Name <addr>``; a display name that brings its own address or angle brackets is refused.
+    ``Name <addr>`` (``Müller, Hans <h@x.ch>`` as Outlook writes it too); a display name that
+    brings its own address or angle brackets is refused.
     Addresses are checked with email-validator; international domains are kept in IDNA form.
     """
     found: list[str] = []
@@ -92,8 +94,40 @@ def parse_addresses(value: str) -> tuple[list[str], list[str]]:
     return found, problems
 
 
+def join_lines(value: str) -> str:
+    """An address cell with one address per line (Alt+Enter in Excel) as one list.
+
+    Only CR and LF separate; every other control character stays for ``header_problem`` to
+    refuse, and each line is still checked as an address of its own.
+    """
+    if "\n" not in value and "\r" not in value:
+        return value
+    lines = [line.strip() for line in re.split(r"\r\n|\r|\n", value)]
+    return ", ".join(line.rstrip(",;").strip() for line in lines if line.strip(" ,;"))
+
+
 def split_addresses(value: str) -> list[str]:
-    """The entries of an address list: split at commas and semicolons outside quotes and <>."""
+    """The entries of an address list: split at commas and semicolons outside quotes and <>.
+
+    Outlook writes unquoted display names with a comma (``Müller, Hans <h@x.ch>; ...``): a
+    part without an address that is followed by ``Name <address>`` is joined to it.
+    """
+    entries = _split_raw(value)
+    merged: list[str] = []
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        following = entries[index + 1] if index + 1 < len(entries) else ""
+        if "@" not in entry and "<" not in entry and '"' not in entry and _OUTLOOK.match(following):
+            merged.append(f"{entry}, {following}")
+            index += 2
+            continue
+        merged.append(entry)
+        index += 1
+    return merged
+
+
+def _split_raw(value: str) -> list[str]:
     entries: list[str] = []
     current: list[str] = []
     quoted = angled = False

@@ -8,9 +8,18 @@ One record per (campaign, key). States::
        │           └──────► unknown    (lost after DATA began: the server may have it)
        └── released (not attempted in this run)
 
+Beside its state, a sent message may owe a copy in the mailbox's Sent folder (``copy``):
+"due" (the bytes wait in the ledger until an IMAP APPEND succeeds, tried again by every run),
+"appended", or "found" (the mailbox already had it). Sending and copying are separate: a copy
+that fails never makes a message go out again.
+
 A run claims a message in a ``BEGIN IMMEDIATE`` transaction before sending it, recording its
 owner (run id, pid, host). Another run skips a message claimed by a live run; a message left
 "sending" by a run that died becomes "unknown" and is never resent unless asked.
+
+Documents made for a message (a PDF per row, see ``documents``) are recorded beside it, one
+record per (campaign, key, file name): the sha256 of the PDF and a fingerprint of what it was
+made from. A rerun finds the file as recorded and makes nothing new.
 
 Durability: in WAL mode every commit survives a crash of the process; only the "sending" mark
 (just before DATA) and the end of a run are also synced to disk (``synchronous=FULL``), and that
@@ -40,17 +49,23 @@ from .errors import LedgerError
 __all__ = [
     "SCHEMA_VERSION",
     "Claim",
+    "CopyState",
     "Decision",
+    "DocumentRecord",
     "Entry",
     "Ledger",
     "State",
+    "Window",
     "default_ledger_path",
 ]
 
 State = Literal["planned", "sending", "sent", "failed", "deferred", "unknown"]
 Decision = Literal["claimed", "sent", "unknown", "changed", "busy", "capped"]
+CopyState = Literal["", "due", "appended", "found"]
+#: a rolling window with its limits: (seconds, messages or None, recipients or None)
+Window = tuple[float, int | None, int | None]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: a run on another host whose heartbeat is older than this is taken for dead
 STALE_AFTER = 15 * 60.0
 DAY = 24 * 3600.0
@@ -69,10 +84,24 @@ CREATE TABLE IF NOT EXISTS messages (
     refused TEXT NOT NULL, reply TEXT NOT NULL, error TEXT NOT NULL,
     attempts INTEGER NOT NULL, owner_run TEXT,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, attempted_at REAL, sent_at REAL,
+    copy TEXT NOT NULL DEFAULT '', copy_data BLOB, copy_error TEXT NOT NULL DEFAULT '',
+    copied_at REAL,
     PRIMARY KEY (campaign, key)
 );
 CREATE INDEX IF NOT EXISTS messages_attempted ON messages (account, attempted_at);
+CREATE TABLE IF NOT EXISTS documents (
+    campaign TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL, rendered_at REAL NOT NULL,
+    PRIMARY KEY (campaign, key, name)
+);
 """
+# what version 1 lacks (a ledger written before copies in Sent)
+_MIGRATE_1 = (
+    "ALTER TABLE messages ADD COLUMN copy TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE messages ADD COLUMN copy_data BLOB",
+    "ALTER TABLE messages ADD COLUMN copy_error TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE messages ADD COLUMN copied_at REAL",
+)
 
 # runs of this process that are still going; a claim by any other run of this pid is stale
 _ACTIVE_RUNS: set[str] = set()
@@ -107,14 +136,36 @@ class Entry:
     updated_at: float
     attempted_at: float | None
     sent_at: float | None
+    copy: CopyState = ""
+    copy_error: str = ""
+    copied_at: float | None = None
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A document made for a message: where it was saved, its sha256, what it was made from."""
+
+    campaign: str
+    key: str
+    name: str
+    path: str
+    sha256: str
+    fingerprint: str
+    rendered_at: float
 
 
 @dataclass(frozen=True)
 class Claim:
-    """What ``Ledger.claim`` decided: ``claimed`` means this run may send the message now."""
+    """What ``Ledger.claim`` decided: ``claimed`` means this run may send the message now.
+
+    When ``capped``, ``window`` is the rolling window (in seconds) whose limit is reached and
+    ``free_at`` the ledger-clock time when this message would fit again.
+    """
 
     decision: Decision
     entry: Entry | None = None
+    window: float | None = None
+    free_at: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -144,6 +195,9 @@ def _entry(row: sqlite3.Row) -> Entry:
         updated_at=row["updated_at"],
         attempted_at=row["attempted_at"],
         sent_at=row["sent_at"],
+        copy=row["copy"],
+        copy_error=row["copy_error"],
+        copied_at=row["copied_at"],
     )
 
 
@@ -266,13 +320,23 @@ class Ledger:
                         "Give the ledger file itself with --ledger, or a new file name to "
                         "start a new ledger.",
                     )
-                if found != str(SCHEMA_VERSION):
+                if found == "1":
+                    for statement in _MIGRATE_1:
+                        self._db.execute(statement)
+                    self._db.execute(
+                        "UPDATE meta SET value = ? WHERE name = 'schema_version'",
+                        (str(SCHEMA_VERSION),),
+                    )
+                elif found != str(SCHEMA_VERSION):
                     raise LedgerError(
                         f"The ledger {self.path} is from another version of docmail_nb "
                         f"(schema {found}, expected {SCHEMA_VERSION}).",
                         "Use the docmail_nb version that wrote it, or give another file "
                         "with --ledger.",
                     )
+                for statement in _SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
+                    if statement.strip():
+                        self._db.execute(statement)
         except sqlite3.Error as exc:
             raise LedgerError(
                 f"The ledger {self.path} cannot be opened: {_plain(exc)}.",
@@ -382,18 +446,95 @@ class Ledger:
                 )
             return [_entry(row) for row in rows.fetchall()]
 
+    def document(self, campaign: str, key: str, name: str) -> DocumentRecord | None:
+        """The record of the document ``name`` made for (campaign, key), if there is one."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM documents WHERE campaign = ? AND key = ? AND name = ?",
+                (campaign, key, name),
+            ).fetchone()
+        return DocumentRecord(**dict(row)) if row is not None else None
+
+    def documents(self, campaign: str | None = None) -> list[DocumentRecord]:
+        """Every document record (of one campaign), in the order they were made."""
+        query = "SELECT * FROM documents"
+        args: tuple[str, ...] = ()
+        if campaign is not None:
+            query, args = query + " WHERE campaign = ?", (campaign,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY rendered_at, key, name", args).fetchall()
+        return [DocumentRecord(**dict(row)) for row in rows]
+
+    def record_document(
+        self, campaign: str, key: str, name: str, *, path: str, sha256: str, fingerprint: str
+    ) -> None:
+        """Record (or replace the record of) a document made for (campaign, key)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (campaign, key, name, path, sha256, fingerprint, self._clock()),
+            )
+
     def usage_last_day(self, account: str) -> tuple[int, int]:
         """Messages and recipients sent (or possibly sent) by ``account`` in the last 24 hours."""
-        with self._lock, self._plain_errors():
-            return self._usage(self._db, account)
+        return self.usage(account, DAY)
 
-    def _usage(self, db: sqlite3.Connection, account: str) -> tuple[int, int]:
+    def usage(self, account: str, seconds: float) -> tuple[int, int]:
+        """Messages and recipients sent (or possibly sent) by ``account``, all runs, in the
+        last ``seconds``."""
+        with self._lock, self._plain_errors():
+            attempts = self._attempts(self._db, account, seconds)
+        return len(attempts), sum(count for _, count in attempts)
+
+    def attempt_ages(self, account: str, seconds: float) -> list[float]:
+        """How many seconds ago each message of ``account`` went out, within ``seconds``."""
+        with self._lock:
+            now = self._clock()
+            return [now - at for at, _ in self._attempts(self._db, account, seconds)]
+
+    def attempt_times(self, account: str, seconds: float) -> list[float]:
+        """When each message of ``account`` went out in the last ``seconds``, oldest first."""
+        with self._lock:
+            return [at for at, _ in self._attempts(self._db, account, seconds)]
+
+    def _attempts(
+        self, db: sqlite3.Connection, account: str, seconds: float
+    ) -> list[tuple[float, int]]:
         rows = db.execute(
-            "SELECT recipients FROM messages WHERE account = ? AND attempted_at >= ? "
-            "AND state IN ('sending', 'sent', 'unknown')",
-            (account, self._clock() - DAY),
+            "SELECT attempted_at, recipients FROM messages WHERE account = ? "
+            "AND attempted_at >= ? AND state IN ('sending', 'sent', 'unknown') "
+            "ORDER BY attempted_at",
+            (account, self._clock() - seconds),
         ).fetchall()
-        return len(rows), sum(len(json.loads(row["recipients"])) for row in rows)
+        return [(row["attempted_at"], len(json.loads(row["recipients"]))) for row in rows]
+
+    def _over(
+        self, db: sqlite3.Connection, account: str, recipients: int, windows: Sequence[Window]
+    ) -> tuple[float, float] | None:
+        """The first window one more message would exceed, and when it fits again."""
+        now = self._clock()
+        for seconds, max_messages, max_recipients in windows:
+            attempts = self._attempts(db, account, seconds)
+            sent = len(attempts)
+            reached = sum(count for _, count in attempts)
+            too_many = max_messages is not None and sent + 1 > max_messages
+            too_wide = max_recipients is not None and reached + recipients > max_recipients
+            if not (too_many or too_wide):
+                continue
+            free_at = now
+            left_messages, left_recipients = sent, reached
+            for at, count in attempts:  # oldest first: when enough of them left the window
+                fits_messages = max_messages is None or left_messages + 1 <= max_messages
+                fits_recipients = (
+                    max_recipients is None or left_recipients + recipients <= max_recipients
+                )
+                if fits_messages and fits_recipients:
+                    break
+                left_messages -= 1
+                left_recipients -= count
+                free_at = at + seconds
+            return seconds, free_at
+        return None
 
     # -- claiming and recording ------------------------------------------------------------
     def claim(
@@ -411,8 +552,13 @@ class Ledger:
         resend_changed: bool = False,
         messages_per_day: int | None = None,
         recipients_per_day: int | None = None,
+        windows: Sequence[Window] = (),
     ) -> Claim:
-        """Decide, atomically, whether this run may send the message now."""
+        """Decide, atomically, whether this run may send the message now.
+
+        ``windows`` are rolling limits counted over every run of ``account`` in this ledger;
+        ``messages_per_day``/``recipients_per_day`` add a 24-hour one.
+        """
         now = self._clock()
         with self._transaction() as db:
             db.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", (now, run_id))
@@ -426,13 +572,12 @@ class Ledger:
                 )
                 if decision is not None:
                     return Claim(decision, self._reread(db, campaign, key))
+            limits = list(windows)
             if messages_per_day is not None or recipients_per_day is not None:
-                sent, reached = self._usage(db, account)
-                if (messages_per_day is not None and sent >= messages_per_day) or (
-                    recipients_per_day is not None
-                    and reached + len(recipients) > recipients_per_day
-                ):
-                    return Claim("capped", current)
+                limits.append((DAY, messages_per_day, recipients_per_day))
+            over = self._over(db, account, len(recipients), limits) if limits else None
+            if over is not None:
+                return Claim("capped", current, window=over[0], free_at=over[1])
             values = {
                 "campaign": campaign,
                 "key": key,
@@ -446,7 +591,10 @@ class Ledger:
             }
             if current is None:
                 db.execute(
-                    "INSERT INTO messages VALUES (:campaign, :key, 'planned', :content_hash, "
+                    "INSERT INTO messages (campaign, key, state, content_hash, message_id, rows, "
+                    "account, recipients, accepted, refused, reply, error, attempts, owner_run, "
+                    "created_at, updated_at, attempted_at, sent_at) "
+                    "VALUES (:campaign, :key, 'planned', :content_hash, "
                     ":message_id, :rows, :account, :recipients, '[]', '{}', '', '', 0, "
                     ":owner_run, :now, :now, NULL, NULL)",
                     values,
@@ -547,8 +695,12 @@ class Ledger:
         refused: dict[str, tuple[int, str]] | None = None,
         reply: str = "",
         attempts: int = 1,
+        copy: bytes | None = None,
     ) -> None:
-        """Committed right after the server's 250 to DATA."""
+        """Committed right after the server's 250 to DATA.
+
+        ``copy``: the bytes to append to the Sent folder; kept until ``mark_copied``.
+        """
         self._update(
             campaign,
             key,
@@ -561,6 +713,9 @@ class Ledger:
             error="",
             sent_at=self._clock(),
             owner_run=None,
+            copy="due" if copy is not None else "",
+            copy_data=copy,
+            copy_error="",
         )
 
     def mark_outcome(
@@ -591,3 +746,60 @@ class Ledger:
     def release(self, run_id: str, campaign: str, key: str) -> None:
         """Give back a claimed message that this run did not attempt."""
         self._update(campaign, key, run_id, owner_run=None)
+
+    # -- the mailbox's record --------------------------------------------------------------
+    def copies_due(self, account: str) -> list[tuple[Entry, bytes]]:
+        """Sent messages of ``account`` whose copy in Sent is still owed, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM messages WHERE account = ? AND state = 'sent' AND copy = 'due' "
+                "AND copy_data IS NOT NULL ORDER BY sent_at",
+                (account,),
+            ).fetchall()
+        return [(_entry(row), bytes(row["copy_data"])) for row in rows]
+
+    def mark_copied(
+        self, campaign: str, key: str, how: Literal["appended", "found"] = "appended"
+    ) -> None:
+        """The copy is in Sent: forget its bytes."""
+        self._update(
+            campaign, key, None, copy=how, copy_data=None, copy_error="", copied_at=self._clock()
+        )
+
+    def mark_copy_failed(self, campaign: str, key: str, error: str) -> None:
+        """The copy could not be appended; it stays due for the next run."""
+        self._update(campaign, key, None, copy_error=error)
+
+    def unknowns(self, account: str | None = None, campaign: str | None = None) -> list[Entry]:
+        """Messages whose fate is unknown, optionally of one account and campaign."""
+        query = "SELECT * FROM messages WHERE state = 'unknown'"
+        args: list[str] = []
+        if account is not None:
+            query += " AND account = ?"
+            args.append(account)
+        if campaign is not None:
+            query += " AND campaign = ?"
+            args.append(campaign)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created_at", args).fetchall()
+        return [_entry(row) for row in rows]
+
+    def settle(self, campaign: str, key: str, *, found: bool, note: str) -> bool:
+        """Settle an unknown message from the mailbox: found → sent; not found → deferred,
+        so the next run sends it. False when it was no longer unknown."""
+        now = self._clock()
+        with self._transaction(synced=True) as db:
+            if found:
+                changed = db.execute(
+                    "UPDATE messages SET state = 'sent', sent_at = COALESCE(attempted_at, ?), "
+                    "error = '', reply = ?, copy = 'found', copied_at = ?, updated_at = ? "
+                    "WHERE campaign = ? AND key = ? AND state = 'unknown'",
+                    (now, note, now, now, campaign, key),
+                ).rowcount
+            else:
+                changed = db.execute(
+                    "UPDATE messages SET state = 'deferred', error = ?, owner_run = NULL, "
+                    "updated_at = ? WHERE campaign = ? AND key = ? AND state = 'unknown'",
+                    (note, now, campaign, key),
+                ).rowcount
+        return bool(changed)

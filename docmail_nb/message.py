@@ -14,9 +14,13 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, localtime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError, InputError
 from .headers import addr_spec, header_problem
+
+if TYPE_CHECKING:
+    from .documents import PlannedDocument
 
 __all__ = ["Attachment", "Draft", "size_text"]
 
@@ -47,6 +51,8 @@ class Draft:
     html: str | None
     attachments: tuple[Attachment, ...]
     extra_headers: tuple[tuple[str, str], ...] = ()
+    #: documents made from a template for this message; each is also in ``attachments``
+    documents: tuple[PlannedDocument, ...] = ()
 
     @property
     def recipients(self) -> tuple[str, ...]:

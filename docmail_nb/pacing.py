@@ -1,7 +1,8 @@
 """How fast a batch may go: rates per minute, connections, and the sliding window that holds it.
 
-A provider's known limits come with the profile's preset (``Profile.limits``); daily caps are
-counted across runs by the ledger. Impossible settings raise ConfigError naming the setting.
+A provider's known limits come with the profile's preset (``Profile.limits``); hourly and
+daily limits are rolling windows counted across runs by the ledger (``Ledger.claim``).
+Impossible settings raise ConfigError naming the setting.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from collections.abc import Callable
 from .errors import ConfigError
 from .profiles import Profile
 
-__all__ = ["RateLimiter", "connections", "messages_per_minute", "rate"]
+__all__ = [
+    "RateLimiter",
+    "connections",
+    "limit_note",
+    "messages_per_minute",
+    "rate",
+    "too_many_recipients",
+]
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*min(?:ute)?)?\s*$", re.IGNORECASE)
 
@@ -77,6 +85,12 @@ class RateLimiter:
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
 
+    def seed(self, ages: list[float]) -> None:
+        """Count sends of earlier runs, ``ages`` seconds ago, so the window spans runs."""
+        with self._lock:
+            now = self._clock()
+            self._times = deque(sorted([*self._times, *(now - age for age in ages)]))
+
     def acquire(self) -> None:
         """Wait until one more send fits into the window, and count it."""
         with self._lock:
@@ -88,3 +102,34 @@ class RateLimiter:
                     self._times.append(now)
                     return
                 self._sleep(self._times[0] + self.window - now)
+
+
+_WINDOW_NAMES = {60.0: "per-minute", 3600.0: "hourly", 86400.0: "daily"}
+
+
+def limit_note(profile: Profile, left: int, window: float | None, free_at: float | None) -> str:
+    """Which rolling limit (counted by the ledger) stopped a run, what waits, and when the
+    next message fits again."""
+    from datetime import datetime
+
+    name = _WINDOW_NAMES.get(window or 0.0, "sending")
+    limits = "; ".join(profile.limits.lines()) or "the provider's limit"
+    note = (
+        f"The {name} limit of the profile {profile.name!r} is reached ({limits}; counted "
+        f"over every run in the ledger): {left} message(s) stay planned for the next run."
+    )
+    if free_at is not None:
+        when = datetime.fromtimestamp(free_at).astimezone()
+        note += f" The next message fits from {when:%Y-%m-%d %H:%M %Z}."
+    return note
+
+
+def too_many_recipients(profile: Profile, recipients: int) -> str:
+    """Why a message with this many envelope addresses cannot go through ``profile``, or ""."""
+    cap = profile.limits.recipients_per_message
+    if cap is None or recipients <= cap:
+        return ""
+    return (
+        f"{recipients} recipients (To, Cc and Bcc) are more than the {cap} per message the "
+        f"provider of profile {profile.name!r} accepts; not sent."
+    )

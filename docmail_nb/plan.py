@@ -22,7 +22,10 @@ from jinja2 import Template, UndefinedError
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .headers import header_problem, parse_addresses
+from .docfolder import locate, normalized
+from .documents import DocumentPlanner, PlannedDocument
+from .errors import DocmailError
+from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import Orders, read_orders, sheet_names
 from .recipients import compose_addresses, parts_environment, render_parts
@@ -74,6 +77,7 @@ class Plan:
     problems: list[Problem]
     total_rows: int
     row_keys: dict[int, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # worth a look, not a problem
 
     @property
     def ok(self) -> bool:
@@ -112,10 +116,16 @@ def make_plan(
     campaign: str | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     locale: str = "de_CH",
+    documents_out: str | Path | None = None,
 ) -> Plan:
-    """Render and check every row; ``sender`` is the profile's address ("" when unknown)."""
+    """Render and check every row; ``sender`` is the profile's address ("" when unknown).
+
+    Documents made from a ``Document:`` template are saved into ``documents_out`` when sent
+    (default: ``generated`` in the documents folder).
+    """
     folder = Path(documents).expanduser() if documents else default_documents(orders.source)
-    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale)
+    out = Path(documents_out).expanduser() if documents_out else folder / "generated"
+    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale, out)
     drafts, problems = planner.run()
     return Plan(
         campaign=campaign or template.name,
@@ -123,6 +133,7 @@ def make_plan(
         problems=problems,
         total_rows=len(orders),
         row_keys=planner.row_keys,
+        notices=list(orders.notices),
     )
 
 
@@ -137,6 +148,7 @@ class _Planner:
         sender: str,
         max_bytes: int,
         locale: str,
+        documents_out: Path,
     ) -> None:
         self.orders = orders
         self.template = template
@@ -156,6 +168,7 @@ class _Planner:
         self.problems: list[Problem] = []
         self.row_keys: dict[int, str] = {}
         self.key_groups: dict[str, list[tuple[int, ...]]] = {}
+        self.document_planner = DocumentPlanner(template.folder, documents_out.resolve(), locale)
 
     def run(self) -> tuple[list[Draft], list[Problem]]:
         if not self._template_fits_columns():
@@ -189,7 +202,7 @@ class _Planner:
                 f"of the sheet{f' {self.orders.sheet!r}' if self.orders.sheet else ''}.",
                 f"{hint}The columns are: {', '.join(columns)}.",
             )
-        fits = not missing
+        fits = not missing and self._documents_fit_columns()
         group_by = self.template.group_by
         if group_by and group_by not in columns:
             close = difflib.get_close_matches(group_by, columns, n=1, cutoff=0.5)
@@ -203,6 +216,33 @@ class _Planner:
                 else f"The columns are: {', '.join(columns)}.",
             )
             fits = False
+        return fits
+
+    def _documents_fit_columns(self) -> bool:
+        """Each Document template (a fixed file name) loads and uses only the sheet's columns."""
+        fits = True
+        for source in self.template.header_all("Document"):
+            if "{" in source:
+                continue  # a name made from the row: checked row by row
+            try:
+                renderer = self.document_planner.renderer(source)
+            except DocmailError as exc:
+                self._problem(None, None, "Document", exc.message, exc.hint)
+                fits = False
+                continue
+            columns = self.orders.columns
+            for name in sorted(renderer.columns - set(columns)):
+                close = difflib.get_close_matches(name, columns, n=1, cutoff=0.75)
+                self._problem(
+                    None,
+                    None,
+                    "Document",
+                    f"The document {renderer.template.name} uses {{{{ {name} }}}}, which names "
+                    "no column of the sheet.",
+                    (f"Did you mean {{{{ {close[0]} }}}}? " if close else "")
+                    + f"The columns are: {', '.join(columns)}.",
+                )
+                fits = False
         return fits
 
     def _groups(self) -> list[list[tuple[int, dict[str, Any]]]]:
@@ -261,6 +301,10 @@ class _Planner:
                 if value:
                     extra.append((name, value))
         attachments = self._attachments(rows, report_key)
+        documents = self._documents(rows, report_key)
+        attachments += tuple(
+            Attachment(path=doc.path, filename=doc.name, size=0) for doc in documents
+        )
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
         text, html = ("", None) if body is None else self._bodies(body, first, report_key, context)
 
@@ -287,6 +331,7 @@ class _Planner:
             html=html,
             attachments=attachments,
             extra_headers=tuple(extra),
+            documents=documents,
         )
 
     def _key(self, row: int, context: dict[str, Any]) -> str:
@@ -392,6 +437,7 @@ class _Planner:
         self, row: int, key: str | None, name: str, value: str
     ) -> tuple[list[str], list[str]]:
         """A cell meant to hold addresses (one or several), checked once per distinct value."""
+        value = join_lines(value)  # addresses on separate lines of one cell (Alt+Enter)
         problem = header_problem(value)
         if problem:
             return [], [f"The {name} value {problem}."]
@@ -399,32 +445,6 @@ class _Planner:
         if checked is None:
             checked = self.checked_addresses[value] = parse_addresses(value)
         return checked
-
-    def _addresses(self, row: int, key: str | None, name: str, value: str) -> tuple[str, ...]:
-        problem = header_problem(value)
-        if problem:
-            self._problem(
-                row,
-                key,
-                name,
-                f"The {name} value {problem}.",
-                "Keep one address or a comma-separated list in the cell, without line breaks.",
-            )
-            return ()
-        checked = self.checked_addresses.get(value)
-        if checked is None:
-            checked = self.checked_addresses[value] = parse_addresses(value)
-        found, errors = checked
-        for message in errors:
-            self._problem(
-                row,
-                key,
-                name,
-                message,
-                "Write addresses as name@example.ch or Name <name@example.ch>, separated by "
-                "commas.",
-            )
-        return () if errors else tuple(found)
 
     def _single_address(
         self, row: int, key: str | None, name: str, context: Mapping[str, Any]
@@ -480,6 +500,29 @@ class _Planner:
             )
         return tuple(found)
 
+    def _documents(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None
+    ) -> tuple[PlannedDocument, ...]:
+        """Each Document header for each row: checked (payment data too), planned, not drawn."""
+        planned: list[PlannedDocument] = []
+        sources = self.template.header_all("Document")
+        for number, values in rows:
+            context = dict(values, row=values, rows=[v for _, v in rows])
+            for source in sources:
+                name = self._render(self.env, source, number, key, "Document", context)
+                if not name or not key:
+                    continue
+                suffix = f"-{number}" if self.template.group_by else ""
+                document, problems = self.document_planner.plan(name, values, key, suffix)
+                for problem in problems:
+                    where = (
+                        "Document" if problem.field == "Document" else f"{name}: {problem.field}"
+                    )
+                    self._problem(number, key, where, problem.message, problem.hint)
+                if document is not None:
+                    planned.append(document)
+        return tuple(planned)
+
     def _attachment(self, row: int, key: str | None, value: str) -> Attachment | None:
         problem = header_problem(value)
         if problem:
@@ -513,7 +556,7 @@ class _Planner:
         if ".." in re.split(r"[/\\]", name):
             refuse(f"The attachment {name!r} leaves the documents folder.", inside)
             return None
-        path = self.documents / relative
+        path = locate(self.documents, relative)  # names matched Unicode-normalized
         if not path.exists() and not path.is_symlink():
             close = self._close_files(relative.name)
             refuse(
@@ -521,7 +564,7 @@ class _Planner:
                 f"Did you mean {close}?" if close else "Check the file name and --documents.",
             )
             return None
-        if not self._inside_documents(relative):
+        if not self._inside_documents(path.relative_to(self.documents)):
             refuse(
                 f"The attachment {name!r} is a link to a file outside the documents folder.",
                 "Copy the file into the documents folder instead of linking to it.",
@@ -559,10 +602,10 @@ class _Planner:
 
     def _close_files(self, name: str) -> str:
         try:
-            names = [p.name for p in self.documents.iterdir() if p.is_file()]
+            names = [normalized(p.name) for p in self.documents.iterdir() if p.is_file()]
         except OSError:
             return ""
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
+        close = difflib.get_close_matches(normalized(name), names, n=1, cutoff=0.7)
         return close[0] if close else ""
 
     def _bodies(
@@ -641,15 +684,25 @@ def plan_from_files(
     sheet: str | int | None = None,
     sender: str = "",
     campaign: str | None = None,
+    header_row: int | None = None,
+    documents_out: str | Path | None = None,
 ) -> Plan:
     """Read the orders and the template and plan them (what ``docmail check`` does).
 
-    Without ``documents``, attachments are looked for as ``default_documents`` says.
+    Without ``documents``, attachments are looked for as ``default_documents`` says; made
+    documents go to ``documents_out`` (default: ``generated`` in the documents folder).
     """
     template = load_template(template_path)
-    orders = read_orders(orders_path, sheet=sheet)
+    orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
     folder = documents if documents else default_documents(orders_path, template_path)
-    plan = make_plan(orders, template, documents=folder, sender=sender, campaign=campaign)
+    plan = make_plan(
+        orders,
+        template,
+        documents=folder,
+        sender=sender,
+        campaign=campaign,
+        documents_out=documents_out,
+    )
     if sheet is None and any(problem.row is None for problem in plan.problems):
         better = _fitting_sheet(orders_path, template, orders.sheet)
         if better:

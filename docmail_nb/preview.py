@@ -7,18 +7,23 @@ what a notebook shows.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import email
 import email.policy
 import html as html_lib
+import tempfile
 from dataclasses import dataclass
 from email.policy import SMTP
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, DocmailError
 from .headers import addr_spec
-from .message import Attachment, size_text
+from .message import Attachment, Draft, size_text
 
 if TYPE_CHECKING:
+    from .documents import DocumentPreview
     from .plan import Plan
 
 __all__ = ["Preview", "preview"]
@@ -36,6 +41,7 @@ class Preview:
     attachments: tuple[Attachment, ...]
     rows: tuple[int, ...] = ()
     key: str = ""
+    documents: tuple[DocumentPreview, ...] = ()  # made from Document templates, drawn now
 
     def as_text(self) -> str:
         """The preview as plain text (what ``docmail preview`` prints)."""
@@ -55,6 +61,12 @@ class Preview:
             f"{item.filename}  ({item.content_type}, {size_text(item.size)})"
             for item in self.attachments
         ] or ["(none)"]
+        for document in self.documents:
+            pages = f"{document.pages} page{'s' * (document.pages != 1)}"
+            lines.append(f"--- document {document.name} ({pages}) " + "-" * 20)
+            if document.path is not None:
+                lines.append(f"drawn for this preview: {document.path}")
+                lines.append(f"its first page:         {document.image}")
         return "\n".join(lines) + "\n"
 
     def _repr_html_(self) -> str:
@@ -75,18 +87,47 @@ class Preview:
             if self.html is not None
             else f"<pre style='white-space:pre-wrap'>{esc(self.text)}</pre>"
         )
+        pages = "".join(
+            f"<figure><img alt='{esc(d.name)}, page 1' style='max-width:100%;"
+            "border:1px solid #ccc' src='data:image/png;base64,"
+            f"{base64.b64encode(d.first_page_png).decode('ascii')}'>"
+            f"<figcaption>{esc(d.name)}, page 1 of {d.pages}</figcaption></figure>"
+            for d in self.documents
+        )
         return (
             f"<div class='docmail-preview'><table>{head}</table>{body}"
-            f"<ul>{files or '<li>(no attachments)</li>'}</ul></div>"
+            f"<ul>{files or '<li>(no attachments)</li>'}</ul>{pages}</div>"
         )
 
 
-def preview(plan: Plan, row: int, default_sender: str = "") -> Preview:
-    """The message that sheet row ``row`` will be sent as (row 2 is the first order)."""
+def preview(
+    plan: Plan, row: int, default_sender: str = "", *, documents_to: str | Path | None = None
+) -> Preview:
+    """The message that sheet row ``row`` will be sent as (row 2 is the first order).
+
+    Documents made from a template are drawn for the preview into ``documents_to`` (default:
+    a temporary folder, removed again), never into the documents-out folder or the ledger.
+    """
     draft = plan.draft_for_row(row)
     if draft is None:
         _explain_unsendable(plan, row)
     assert draft is not None
+    if draft.documents:
+        from .documents import preview_documents
+
+        if documents_to is not None:
+            drawn, shown = preview_documents(draft, Path(documents_to))
+            return _preview(plan, drawn, default_sender, shown)
+        with tempfile.TemporaryDirectory(prefix="docmail-preview-") as folder:
+            drawn, shown = preview_documents(draft, Path(folder))
+            shown = tuple(dataclasses.replace(item, path=None) for item in shown)
+            return _preview(plan, drawn, default_sender, shown)
+    return _preview(plan, draft, default_sender, ())
+
+
+def _preview(
+    plan: Plan, draft: Draft, default_sender: str, documents: tuple[DocumentPreview, ...]
+) -> Preview:
     sender = draft.sender or default_sender
     msg = draft.build(plan.campaign, sender or "profile@docmail.invalid")
     headers = _headers_as_received(msg.as_bytes(policy=SMTP))
@@ -104,6 +145,7 @@ def preview(plan: Plan, row: int, default_sender: str = "") -> Preview:
         attachments=draft.attachments,
         rows=draft.rows,
         key=draft.key,
+        documents=documents,
     )
 
 

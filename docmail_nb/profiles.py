@@ -25,35 +25,50 @@ from .errors import ProfileError, SecretStoreError
 from .files import write_private
 
 __all__ = [
+    "AUTH_METHODS",
+    "IMAP_PORT",
+    "IMAP_SECURITIES",
     "KEYRING_SERVICE",
     "PASSWORD_ENV",
     "PRESETS",
     "SECURITIES",
     "USUAL_PORT",
+    "AuthMethod",
+    "ImapSecurity",
     "Limits",
     "Preset",
     "Profile",
     "Security",
     "docmail_home",
     "forget_password",
+    "forget_secret",
     "get_password",
+    "get_secret",
     "has_password",
     "is_loopback",
     "list_profiles",
     "load_profile",
+    "preset_imap",
     "profile_from_preset",
     "profiles_file",
     "remove_profile",
     "require_password",
     "save_profile",
     "set_password",
+    "set_secret",
 ]
 
 log = logging.getLogger("docmail_nb.profiles")
 
 Security = Literal["ssl", "starttls", "none"]
 SECURITIES: tuple[Security, ...] = get_args(Security)
+AuthMethod = Literal["password", "oauth2", "oauth2-app", "token-command"]
+AUTH_METHODS: tuple[AuthMethod, ...] = get_args(AuthMethod)
+GOOGLE_PRESETS = ("gmail", "google_workspace")
 USUAL_PORT: dict[Security, int] = {"ssl": 465, "starttls": 587, "none": 25}
+ImapSecurity = Literal["ssl", "starttls"]
+IMAP_SECURITIES: tuple[ImapSecurity, ...] = get_args(ImapSecurity)
+IMAP_PORT: dict[ImapSecurity, int] = {"ssl": 993, "starttls": 143}
 
 KEYRING_SERVICE = "docmail_nb"
 PASSWORD_ENV = "DOCMAIL_SMTP_PASSWORD"  # noqa: S105 - a variable name, not a secret
@@ -65,18 +80,57 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class Limits:
-    """Known sending limits of a provider; ``None`` means unknown or unlimited."""
+    """Known sending limits of a provider; ``None`` means unknown or unlimited.
+
+    "day" is a rolling 24 hours and "hour" a rolling 60 minutes, as providers count them;
+    a recipient limit counts every envelope address (To, Cc and Bcc) of every message.
+    """
 
     messages_per_minute: int | None = None
     max_connections: int | None = None
     messages_per_day: int | None = None
     recipients_per_day: int | None = None
     recipients_per_message: int | None = None
+    messages_per_hour: int | None = None
+    recipients_per_hour: int | None = None
+
+    def windows(self) -> list[tuple[float, int | None, int | None]]:
+        """(seconds, messages, recipients) of the hourly and daily rolling limits.
+
+        When one is reached, the rest of a batch waits for a later run; the per-minute limit
+        is a pace instead (a run waits for it).
+        """
+        found = [
+            (3600.0, self.messages_per_hour, self.recipients_per_hour),
+            (86400.0, self.messages_per_day, self.recipients_per_day),
+        ]
+        return [window for window in found if window[1] is not None or window[2] is not None]
+
+    def lines(self) -> list[str]:
+        """Each limit in words, for ``docmail profile show``."""
+        words = {
+            "messages_per_minute": "messages a minute",
+            "messages_per_hour": "messages an hour (rolling)",
+            "recipients_per_hour": "recipients an hour (rolling)",
+            "messages_per_day": "messages in 24 hours (rolling)",
+            "recipients_per_day": "recipients in 24 hours (rolling)",
+            "recipients_per_message": "recipients per message",
+            "max_connections": "connections at a time",
+        }
+        return [
+            f"{value:,} {text}"
+            for name, text in words.items()
+            if (value := getattr(self, name)) is not None
+        ]
 
 
 @dataclass(frozen=True)
 class Preset:
-    """Server settings and limits of a common provider."""
+    """Server settings and limits of a common provider.
+
+    ``files_sent``: the provider puts mail submitted over SMTP into Sent itself, so no copy
+    is appended over IMAP.
+    """
 
     key: str
     label: str
@@ -84,6 +138,8 @@ class Preset:
     port: int
     security: Security
     limits: Limits
+    imap_host: str = ""
+    files_sent: bool = False
 
 
 PRESETS: dict[str, Preset] = {
@@ -97,6 +153,8 @@ PRESETS: dict[str, Preset] = {
             465,
             "ssl",
             Limits(messages_per_day=500, recipients_per_message=100),
+            imap_host="imap.gmail.com",
+            files_sent=True,
         ),
         Preset(
             "google_workspace",
@@ -105,6 +163,8 @@ PRESETS: dict[str, Preset] = {
             465,
             "ssl",
             Limits(messages_per_day=2000, recipients_per_day=10000, recipients_per_message=100),
+            imap_host="imap.gmail.com",
+            files_sent=True,
         ),
         Preset(
             "microsoft365",
@@ -118,6 +178,45 @@ PRESETS: dict[str, Preset] = {
                 recipients_per_day=10000,
                 recipients_per_message=500,
             ),
+            imap_host="outlook.office365.com",
+            files_sent=True,
+        ),
+        # Swiss hosters: limits as each publishes them (sources in docs/connect.md)
+        Preset(
+            "infomaniak",
+            "Infomaniak",
+            "mail.infomaniak.com",
+            465,
+            "ssl",
+            Limits(recipients_per_day=500, recipients_per_message=100),
+            imap_host="mail.infomaniak.com",
+        ),
+        Preset(
+            "cyon",
+            "cyon",
+            "mail.cyon.ch",
+            465,
+            "ssl",
+            Limits(recipients_per_hour=100, recipients_per_message=50),
+            imap_host="mail.cyon.ch",
+        ),
+        Preset(
+            "hostpoint",
+            "Hostpoint",
+            "asmtp.mail.hostpoint.ch",
+            465,
+            "ssl",
+            Limits(),
+            imap_host="imap.mail.hostpoint.ch",
+        ),
+        Preset(
+            "swisscom",
+            "Swisscom (bluewin.ch)",
+            "smtpauths.bluewin.ch",
+            465,
+            "ssl",
+            Limits(),
+            imap_host="imaps.bluewin.ch",
         ),
     )
 }
@@ -125,7 +224,15 @@ PRESETS: dict[str, Preset] = {
 
 @dataclass(frozen=True)
 class Profile:
-    """How to reach one SMTP server and as whom. Holds no password."""
+    """How to reach one SMTP server, as whom and how to sign in. Holds no secret.
+
+    ``auth`` is how the login is made: ``password`` (kept in keyring), ``oauth2`` (a user's
+    sign-in with Microsoft or Google, refresh token in keyring), ``oauth2-app`` (a Microsoft
+    app's own credentials: ``tenant``, ``client_id`` and a client secret in keyring or the
+    environment, or a ``certificate`` file) or ``token-command`` (a command that prints an
+    access token). ``authority`` replaces Microsoft's sign-in address (sovereign clouds);
+    ``client_secrets`` is the Google OAuth client file.
+    """
 
     name: str
     host: str
@@ -138,6 +245,18 @@ class Profile:
     timeout: float = 30.0
     verify_tls: bool = True
     preset: str = "generic"
+    imap_host: str = ""
+    imap_port: int = 0  # 0: the usual port of imap_security (993 or 143)
+    imap_security: ImapSecurity = "ssl"
+    sent_folder: str = ""  # empty: found by SPECIAL-USE \\Sent, else by the usual names
+    copy_to_sent: bool = True  # append a copy of each sent message (when imap_host is set)
+    auth: AuthMethod = "password"
+    tenant: str = ""
+    client_id: str = ""
+    authority: str = ""
+    client_secrets: str = ""
+    certificate: str = ""
+    token_command: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -182,6 +301,79 @@ class Profile:
                 f"Profile {self.name!r}: unknown preset {self.preset!r}.",
                 f"Known presets: {', '.join(PRESETS)}.",
             )
+        if self.imap_host and any(ch.isspace() for ch in self.imap_host):
+            raise ProfileError(
+                f"Profile {self.name!r}: the IMAP host {self.imap_host!r} is not a server name.",
+                "Give the IMAP server's name, e.g. imap.example.ch, or leave it empty.",
+            )
+        if self.imap_security not in IMAP_SECURITIES:
+            raise ProfileError(
+                f"Profile {self.name!r}: unknown IMAP security {self.imap_security!r}.",
+                "Use 'ssl' (implicit TLS, usually port 993) or 'starttls' (usually 143).",
+            )
+        if (
+            isinstance(self.imap_port, bool)
+            or not isinstance(self.imap_port, int)
+            or not 0 <= self.imap_port < 65536
+        ):
+            raise ProfileError(
+                f"Profile {self.name!r}: the IMAP port {self.imap_port!r} is not a port.",
+                "Usual IMAP ports: 993 for ssl, 143 for starttls.",
+            )
+        self._check_auth()
+
+    def _check_auth(self) -> None:
+        where = f"Profile {self.name!r}"
+        if self.auth not in AUTH_METHODS:
+            raise ProfileError(
+                f"{where}: unknown authentication {self.auth!r}.",
+                f"Use one of: {', '.join(AUTH_METHODS)}.",
+            )
+        if self.auth != "password" and not self.username:
+            raise ProfileError(
+                f"{where}: sign-in with {self.auth} needs the mailbox address as --username.",
+                "Give the address of the mailbox that sends, e.g. --username anna@example.ch.",
+            )
+        if self.authority and not self.authority.lower().startswith("https://"):
+            raise ProfileError(
+                f"{where}: the authority {self.authority!r} is not an https:// address.",
+                "Give the sign-in address of your cloud, e.g. "
+                "https://login.microsoftonline.us/TENANT, or leave it out.",
+            )
+        if self.auth == "oauth2" and self.provider == "microsoft" and not self.client_id:
+            raise ProfileError(
+                f"{where}: Microsoft 365 sign-in needs the application (client) ID of the app "
+                "registered in your organisation's Microsoft Entra.",
+                "Give it with --client-id (docs/connect.md shows how an administrator "
+                "registers the app).",
+            )
+        if self.auth == "oauth2" and self.provider == "google" and not self.client_secrets:
+            raise ProfileError(
+                f"{where}: Google sign-in needs the OAuth client file of your Google Cloud "
+                "project.",
+                "Download it (APIs & Services > Credentials > OAuth client ID, type Desktop "
+                "app) and give it with --client-secrets FILE.",
+            )
+        if self.auth == "oauth2-app" and not (self.tenant and self.client_id):
+            raise ProfileError(
+                f"{where}: app-only sign-in needs the tenant and the application (client) ID.",
+                "Give them with --tenant and --client-id (see docs/connect.md).",
+            )
+        if self.auth == "token-command" and not self.token_command.strip():
+            raise ProfileError(
+                f"{where}: authentication token-command needs the command that prints an "
+                "access token.",
+                'Give it with --token-command "CMD".',
+            )
+
+    @property
+    def provider(self) -> Literal["microsoft", "google", ""]:
+        """Who signs the user in: Microsoft, Google, or nobody (password, token command)."""
+        if self.auth not in ("oauth2", "oauth2-app"):
+            return ""
+        if self.auth == "oauth2" and (self.client_secrets or self.preset in GOOGLE_PRESETS):
+            return "google"
+        return "microsoft"
 
     @property
     def sender(self) -> str:
@@ -195,6 +387,20 @@ class Profile:
         """The sending limits known for this profile's provider."""
         return PRESETS[self.preset].limits
 
+    @property
+    def account(self) -> str:
+        """Who sends, as the ledger counts it: ``user@host`` of the SMTP login."""
+        return f"{self.username or self.sender}@{self.host}"
+
+    @property
+    def imap_port_or_default(self) -> int:
+        return self.imap_port or IMAP_PORT[self.imap_security]
+
+    @property
+    def appends_to_sent(self) -> bool:
+        """Whether each sent message gets a copy in the Sent folder over IMAP."""
+        return bool(self.imap_host) and self.copy_to_sent
+
 
 def is_loopback(host: str) -> bool:
     """True for this machine only: ``localhost``, 127.0.0.0/8 and ::1 (brackets allowed)."""
@@ -204,6 +410,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def preset_imap(preset: str) -> dict[str, Any]:
+    """The IMAP settings a preset starts a profile with.
+
+    Hosters: their IMAP server, copies in Sent on. Where the provider files SMTP mail in Sent
+    itself (``files_sent``): no IMAP server (opt-in, for settling unknowns only), copies off.
+    """
+    chosen = PRESETS[preset]
+    return {
+        "imap_host": "" if chosen.files_sent else chosen.imap_host,
+        "copy_to_sent": not chosen.files_sent,
+    }
 
 
 def profile_from_preset(name: str, preset: str = "generic", **settings: Any) -> Profile:
@@ -216,6 +435,7 @@ def profile_from_preset(name: str, preset: str = "generic", **settings: Any) -> 
         "port": chosen.port,
         "security": chosen.security,
         "preset": preset,
+        **preset_imap(preset),
     }
     values.update(settings)
     return Profile(name=name, **values)
@@ -273,12 +493,24 @@ def _write_all(profiles: dict[str, Profile]) -> Path:
         "# docmail_nb SMTP profiles. Passwords are never stored here:\n"
         f"# they live in keyring (service {KEYRING_SERVICE!r}) or in ${PASSWORD_ENV}.\n\n"
     )
-    tables = {
-        name: {key: value for key, value in asdict(profiles[name]).items() if key != "name"}
-        for name in sorted(profiles)
-    }
+    tables = {name: _settings(profiles[name]) for name in sorted(profiles)}
     text = header + tomli_w.dumps({"profiles": tables})
     return write_private(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+_OPTIONAL = frozenset(
+    {"auth", "tenant", "client_id", "authority", "client_secrets", "certificate", "token_command"}
+)
+
+
+def _settings(profile: Profile) -> dict[str, Any]:
+    """The settings written for ``profile``; sign-in settings only when they are used."""
+    defaults = {field.name: field.default for field in fields(Profile)}
+    return {
+        key: value
+        for key, value in asdict(profile).items()
+        if key != "name" and not (key in _OPTIONAL and value == defaults[key])
+    }
 
 
 def list_profiles() -> list[Profile]:
@@ -330,6 +562,9 @@ def remove_profile(name: str) -> None:
     del profiles[name]
     _write_all(profiles)
     forget_password(name)
+    for key in SECRET_KEYS:
+        forget_secret(name, key)
+    (docmail_home() / "tokens" / f"{name}.bin").unlink(missing_ok=True)  # an encrypted sign-in
 
 
 # -- the password -----------------------------------------------------------------------
@@ -395,11 +630,12 @@ def forget_password(name: str) -> None:
 def require_password(profile: Profile, password: str | None = None) -> str | None:
     """The password to log in with: ``password`` if given, else the stored one.
 
-    None when the profile logs in without one (no username). The one place that says "no
+    None when the profile logs in without one (no username, or a sign-in method other than
+    ``password``). The one place that says "no
     password": SecretStoreError naming the profile and both ways to give one.
     """
-    if password is not None or not profile.username:
-        return password
+    if password is not None or not profile.username or profile.auth != "password":
+        return password  # the sign-in methods get an access token when connecting
     found = get_password(profile.name)
     if found is None:
         raise SecretStoreError(
@@ -409,3 +645,52 @@ def require_password(profile: Profile, password: str | None = None) -> str | Non
             "keyring.",
         )
     return found
+
+
+# -- other secrets of a profile (sign-in tokens, an app's client secret) -------------------
+
+#: keyring entries a profile may own besides its password: user = "<profile>/<key>"
+SECRET_KEYS = ("tokens", "client-secret")
+
+
+def _secret_user(name: str, key: str) -> str:
+    return f"{name}/{key}"  # "/" cannot occur in a profile name: no clash with a password
+
+
+def set_secret(name: str, key: str, value: str) -> None:
+    """Keep ``value`` in keyring as the ``key`` secret of profile ``name``; SecretStoreError."""
+    try:
+        keyring.set_password(KEYRING_SERVICE, _secret_user(name, key), value)
+        stored = keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
+    except keyring.errors.KeyringError as exc:
+        raise SecretStoreError(
+            f"The {key} of profile {name!r} cannot be saved in the keyring ({type(exc).__name__}).",
+            _WAYS_OUT,
+        ) from None
+    if stored != value:
+        raise SecretStoreError(
+            f"The {key} of profile {name!r} was not kept by the keyring backend "
+            f"({type(keyring.get_keyring()).__module__}).",
+            _WAYS_OUT,
+        )
+
+
+def get_secret(name: str, key: str) -> str | None:
+    """The ``key`` secret of profile ``name`` from keyring, or None."""
+    try:
+        return keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
+    except keyring.errors.KeyringError as exc:
+        log.debug("keyring unavailable while reading %s of %r: %s", key, name, type(exc).__name__)
+        return None
+
+
+def forget_secret(name: str, key: str) -> None:
+    """Remove the ``key`` secret of profile ``name``; nothing happens when there is none."""
+    try:
+        keyring.delete_password(KEYRING_SERVICE, _secret_user(name, key))
+    except keyring.errors.PasswordDeleteError:
+        pass
+    except keyring.errors.KeyringError as exc:
+        log.debug(
+            "keyring unavailable while forgetting %s of %r: %s", key, name, type(exc).__name__
+        )

@@ -9,9 +9,10 @@ from .errors import DocmailError
 
 __all__ = ["SAMPLE_BATCHES", "sample_dir"]
 
-#: (template file, sheet) for each kind of document in the sample orders.xlsx
+#: (template file, sheet) for each kind of document in the sample orders.xlsx; the invoices
+#: are made by docmail (templates/invoice.html, with a Swiss QR-bill), the others attached
 SAMPLE_BATCHES: tuple[tuple[str, str], ...] = (
-    ("invoice.txt", "Rechnungen"),
+    ("qr_invoice.txt", "Rechnungen"),
     ("offer.txt", "Offerten"),
     ("delivery_note.txt", "Lieferscheine"),
 )

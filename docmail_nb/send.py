@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
 from .ledger import Ledger, default_ledger_path
-from .pacing import RateLimiter, connections, rate
+from .mailbox import sent_copy
+from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
 from .plan import Draft, Plan
 from .profiles import Profile, require_password
+from .reconcile import MailboxRun
 from .report import MessageResult, Progress, Report, ResultState
 from .sessions import SessionOpener
 from .transport import Session, SMTPTransport, Transport
@@ -69,10 +72,6 @@ def _unbuildable(draft: Draft, exc: Exception) -> MessageResult:
         error=f"Message {draft.key!r}: cannot read {name}: {getattr(exc, 'strerror', exc)}.",
         hint="Put the file back (or run the check again), then send again.",
     )
-
-
-def _account(profile: Profile) -> str:
-    return f"{profile.username or profile.sender}@{profile.host}"
 
 
 def _open_ledger(ledger: Ledger | str | Path | None) -> tuple[Ledger, bool]:
@@ -161,6 +160,10 @@ def _would_send(
         if resend_unknown:
             return True, "dry-run", ""
         return False, "unknown", _UNKNOWN_TEXT
+    if draft.documents and documents_changed(draft.documents, campaign, draft.key, ledger):
+        if resend_changed:
+            return True, "dry-run", ""
+        return False, "changed", _CHANGED_TEXT
     try:
         content_hash = draft.content_hash()
     except OSError:
@@ -223,11 +226,15 @@ def send_plan(
         if options.dry_run:
             _dry_run(plan, profile, ledger, options, report, callback)
             return report
+        secret = require_password(profile, password) if transport is None or password else None
         if transport is None:
-            transport = SMTPTransport(profile, require_password(profile, password))
+            transport = SMTPTransport(profile, secret)
         book, opened = _open_ledger(ledger)
         try:
-            _Batch(plan, profile, transport, book, options, report, callback, clock, sleep).run()
+            mailbox = MailboxRun(profile, book, secret) if profile.imap_host else None
+            batch = _Batch(plan, profile, transport, book, options, report, callback, clock, sleep)
+            batch.mailbox = mailbox
+            batch.run()
         finally:
             if opened:
                 book.close()
@@ -271,12 +278,17 @@ def _dry_run(
             state: ResultState = "dry-run"
             error = hint = ""
             try:
-                msg = draft.build(plan.campaign, profile.sender)
-                if book is not None:
-                    _, state, error = _would_send(
-                        book, plan.campaign, draft, options.resend_unknown, options.resend_changed
-                    )
-                    hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
+                with drawn_temporarily(draft) as built:  # documents drawn, recorded nowhere
+                    msg = built.build(plan.campaign, profile.sender)
+                    if book is not None:
+                        _, state, error = _would_send(
+                            book,
+                            plan.campaign,
+                            built,
+                            options.resend_unknown,
+                            options.resend_changed,
+                        )
+                hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
             except (DocmailError, OSError) as exc:
                 result = _unbuildable(draft, exc)
             else:
@@ -317,9 +329,11 @@ class _Batch:
         self.report = report
         self.callback = callback
         self.sleep = sleep
-        self.account = _account(profile)
+        self.account = profile.account
         per_minute = rate(options.rate_per_minute, profile)
         self.limiter = RateLimiter(per_minute, clock=clock, sleep=sleep) if per_minute else None
+        if self.limiter is not None:  # the provider counts the last minute of every run
+            self.limiter.seed(ledger.attempt_ages(self.account, self.limiter.window))
         self.workers = min(connections(options.connections, profile), max(1, len(plan.drafts)))
         self.todo: queue.SimpleQueue[tuple[int, Draft]] = queue.SimpleQueue()
         for item in enumerate(plan.drafts):
@@ -328,6 +342,7 @@ class _Batch:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.capped = False
+        self.capped_at: tuple[float | None, float | None] = (None, None)
         self.claimed = 0
         self.errors: list[BaseException] = []
         self.run_id = ""
@@ -337,9 +352,13 @@ class _Batch:
             retry_delay=options.retry_delay,
             max_retry_delay=options.max_retry_delay,
         )
+        self.mailbox: MailboxRun | None = None
+        self.documents_made = 0
 
     # -- running ----------------------------------------------------------------------
     def run(self) -> None:
+        if self.mailbox is not None:  # unknowns settled from Sent before anything is claimed
+            self.mailbox.start(self.plan.campaign)
         self.run_id = self.ledger.begin_run()
         try:
             if self.workers == 1:
@@ -355,13 +374,19 @@ class _Batch:
                     thread.join()
         finally:
             self.ledger.end_run(self.run_id)
+            if self.mailbox is not None:
+                self.report.notes.extend(self.mailbox.finish().notes())
         self.report.results.extend(self.results[i] for i in sorted(self.results))
+        planned = [doc for draft in self.plan.drafts for doc in draft.documents]
+        if planned:
+            made, before = self.documents_made, len(planned) - self.documents_made
+            self.report.notes.append(
+                f"Documents in {planned[0].path.parent}: {made} made now"
+                + (f", {before} as made before (the ledger has them)." if before else ".")
+            )
         if self.capped:
             left = sum(1 for r in self.report.results if r.state == "planned")
-            self.report.notes.append(
-                f"The daily limit of the profile {self.profile.name!r} is reached: {left} "
-                "message(s) stay planned for the next run."
-            )
+            self.report.notes.append(limit_note(self.profile, left, *self.capped_at))
         if self.errors:
             raise self.errors[0]
 
@@ -398,7 +423,7 @@ class _Batch:
                 draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
             )
         if self.capped:
-            return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+            return _result(draft, "planned", error="Not sent: a sending limit is reached.")
         if self.options.limit is not None and self.claimed >= self.options.limit:
             return _result(draft, "planned", error="Not sent: beyond --limit.")
         return None
@@ -413,12 +438,29 @@ class _Batch:
             return waiting, conn
         campaign = self.plan.campaign
         try:
-            msg, content_hash = draft.build_with_hash(campaign, self.profile.sender)
+            refused = self._documents(draft)
+            if refused is None:
+                msg, content_hash = draft.build_with_hash(campaign, self.profile.sender)
         except (DocmailError, OSError) as exc:  # e.g. an attachment removed since the check
             with self.lock:
                 self.claimed -= 1
             return _unbuildable(draft, exc), conn
+        if refused is not None:
+            with self.lock:
+                self.claimed -= 1
+            return refused, conn
         message_id = str(msg["Message-ID"])
+        too_many = too_many_recipients(self.profile, len(draft.recipients))
+        if too_many:
+            with self.lock:
+                self.claimed -= 1
+            return _result(
+                draft,
+                "failed",
+                message_id=message_id,
+                error=f"Message {draft.key!r}: {too_many}",
+                hint="Split the recipients over several messages (rows), then send again.",
+            ), conn
         limits = self.profile.limits
         claim = self.ledger.claim(
             self.run_id,
@@ -431,18 +473,35 @@ class _Batch:
             account=self.account,
             resend_unknown=self.options.resend_unknown,
             resend_changed=self.options.resend_changed,
-            messages_per_day=limits.messages_per_day,
-            recipients_per_day=limits.recipients_per_day,
+            windows=limits.windows(),
         )
         if not claim.ok:
             with self.lock:
                 self.claimed -= 1
                 if claim.decision == "capped":
                     self.capped = True
+                    self.capped_at = (claim.window, claim.free_at)
             return self._not_claimed(draft, claim.decision, message_id), conn
         if self.limiter is not None:
             self.limiter.acquire()
         return self._deliver(draft, msg, message_id, conn)
+
+    def _documents(self, draft: Draft) -> MessageResult | None:
+        """Make the draft's documents that the ledger does not have yet (None: ready)."""
+        if not draft.documents:
+            return None
+        made, refused = prepare_documents(
+            draft.documents,
+            self.plan.campaign,
+            draft.key,
+            self.ledger,
+            resend_changed=self.options.resend_changed,
+        )
+        with self.lock:
+            self.documents_made += made
+        if refused:
+            return _result(draft, "changed", error=refused, hint=_CHANGED_HINT)
+        return None
 
     def _connect(self) -> Session:
         """A new connection: a few tries per run at most, one worker at a time (sessions)."""
@@ -465,7 +524,7 @@ class _Batch:
             return _result(
                 draft, "busy", message_id=message_id, error="Another run is sending it right now."
             )
-        return _result(draft, "planned", error="Not sent: the daily limit is reached.")
+        return _result(draft, "planned", error="Not sent: a sending limit is reached.")
 
     def _deliver(
         self, draft: Draft, msg: Any, message_id: str, conn: Session | None
@@ -526,7 +585,10 @@ class _Batch:
                 refused=delivery.refused,
                 reply=f"{delivery.code} {delivery.reply}",
                 attempts=attempts,
+                copy=sent_copy(msg, draft.bcc) if self.profile.appends_to_sent else None,
             )
+            if self.mailbox is not None:
+                self.mailbox.copy()
             error = hint = ""
             if delivery.refused:
                 error = "Refused recipients: " + "; ".join(
@@ -629,7 +691,8 @@ def send_test(
             "Give the profile a From address (--from) or a username that is an address.",
         )
     test = dataclasses.replace(draft, to=(me,), cc=(), bcc=(), subject=f"[TEST] {draft.subject}")
-    msg = test.build(f"{plan.campaign}/test", me)
+    with drawn_temporarily(test) as built:  # documents drawn for the test, recorded nowhere
+        msg = built.build(f"{plan.campaign}/test", me)
     if transport is None:
         transport = SMTPTransport(profile, require_password(profile, password))
     session = transport.open()

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import copy
 import functools
+import json
 import logging
 import smtplib
 import socket
@@ -25,8 +26,10 @@ from .diagnosis import (
     DisconnectedAfterData,
     PlainOnTLSPort,
     Refusal,
+    TokenRefused,
     UnclearAfterData,
     diagnose,
+    password_notice,
     reply_text,
     where,
 )
@@ -206,6 +209,8 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
             )
         )
     offered = conn.esmtp_features["auth"].upper().split()
+    if profile.auth != "password":
+        return _login_with_token(conn, profile, offered)
     mechanism = next((m for m in _MECHANISMS if m in offered), None)
     if mechanism is None:
         raise Refusal(
@@ -221,6 +226,57 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
     code, reply = _authenticate(conn, mechanism, profile.username, password)
     log.debug("AUTH accepted for %s", profile.username)
     return code, reply
+
+
+def _login_with_token(
+    conn: smtplib.SMTP, profile: Profile, offered: list[str]
+) -> tuple[int, bytes]:
+    """XOAUTH2 with the profile's access token; a token from memory that is refused is
+    replaced by a new one once (it may have expired or been revoked), a new one never."""
+    from . import auth
+
+    if "XOAUTH2" not in offered:
+        raise Refusal(
+            Diagnosis(
+                "auth_unavailable",
+                f"{where(profile)} offers no sign-in with an access token (XOAUTH2; offered: "
+                f"{' '.join(offered)}).",
+                "Check host and port: Microsoft 365 (smtp.office365.com:587) and Google "
+                "(smtp.gmail.com:465) offer XOAUTH2; another server may need a password.",
+                outcome="fatal",
+            )
+        )
+    token = auth.access_token(profile)
+    try:
+        log.debug("AUTH XOAUTH2 as %s", profile.username)
+        return _xoauth2(conn, profile.username, token.value)
+    except TokenRefused as refused:
+        about_mailbox = any(
+            code in reply_text(refused.smtp_error) for code in ("5.7.139", "5.7.30")
+        )
+        if token.fresh or refused.smtp_code != 535 or about_mailbox:
+            raise
+        log.debug("token from memory refused (%s): getting a new one", refused.smtp_code)
+    token = auth.access_token(profile, refresh=True)
+    return _xoauth2(conn, profile.username, token.value)
+
+
+def _xoauth2(conn: smtplib.SMTP, username: str, token: str) -> tuple[int, bytes]:
+    """One AUTH XOAUTH2; on a 334 JSON error answer empty and raise with the decoded JSON."""
+    from .auth import xoauth2
+
+    code, reply = conn.docmd("AUTH", f"XOAUTH2 {_b64(xoauth2(username, token))}")
+    details: dict[str, object] = {}
+    if code == 334:
+        try:
+            decoded = json.loads(base64.b64decode(reply, validate=True))
+            details = decoded if isinstance(decoded, dict) else {"error": decoded}
+        except ValueError:
+            details = {"challenge": reply_text(reply)}
+        code, reply = conn.docmd("")
+    if code in (235, 503):
+        return code, reply
+    raise TokenRefused(code, reply, details)
 
 
 def _b64(text: str) -> str:
@@ -249,6 +305,8 @@ def connect(profile: Profile, password: str | None = None) -> smtplib.SMTP:
     """
     try:
         conn, _code, _reply = _open(profile, password)
+    except SMTPProblem:
+        raise  # a sign-in problem keeps its type
     except Exception as exc:
         raise SMTPProblem(diagnose(exc, profile)) from _safe_cause(exc)
     return conn
@@ -287,6 +345,8 @@ def test_connection(
         return diagnosis
     security = {"ssl": "implicit TLS", "starttls": "STARTTLS", "none": "no encryption"}
     login = f", logged in as {profile.username}" if profile.username else ""
+    if profile.username and profile.auth != "password":
+        login += f" ({profile.auth})"
     verified = (
         ", certificate verified"
         if profile.security != "none" and profile.verify_tls
@@ -295,6 +355,7 @@ def test_connection(
         else ""
     )
     hint = "" if profile.verify_tls else "Certificate verification is off for this profile."
+    hint = " ".join(part for part in (hint, password_notice(profile)) if part)
     return Diagnosis(
         "ok",
         f"Connected to {where(profile)} with {security[profile.security]}{verified}{login}.",

@@ -10,7 +10,8 @@ A template is a block of header lines, a blank line and the body::
 
     Guten Tag {{ contact }} ...
 
-Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Key, Format,
+Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
+(repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
 Group-By, and any ``X-`` header. Every header but Format and Group-By, and the body, are Jinja
 templates over the row's columns.
 """
@@ -22,19 +23,20 @@ import difflib
 import functools
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .errors import TemplateError
+from .orders import CellError
 
 __all__ = [
     "ADDRESS_HEADERS",
@@ -44,6 +46,7 @@ __all__ = [
     "load_template",
     "make_environment",
     "parse_template",
+    "round_amount",
     "template_variables",
     "to_date",
     "to_decimal",
@@ -53,13 +56,22 @@ Format = Literal["text", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 ADDRESS_HEADERS = ("To", "Cc", "Bcc")
 SINGLE_HEADERS = ("To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By")
-KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment")
+KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
 _SPACES = re.compile(r"[\u00a0\u202f]")
 #: the characters Python-Markdown takes as markup and lets be escaped with a backslash
 #: (``<``, ``>`` and ``&`` are HTML-escaped instead, which markdown leaves as they are)
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!]")
+_CURRENCY = r"(?:[A-Z]{3}|S?Fr\.?|sFr\.?|€|\$|£)"
+_AMOUNT = re.compile(
+    rf"^(?:{_CURRENCY}\s*)?(?P<sign>[-−–]\s*)?(?:{_CURRENCY}\s*)?"
+    r"(?P<number>\d[\d'’\u00a0\u202f ,]*(?:\.(?:\d+|[-–]{1,2}))?|\.\d+)"
+    rf"\s*(?:{_CURRENCY})?$",
+    re.IGNORECASE,
+)
+_GROUPING = re.compile(r"['’\u00a0\u202f ]")
+_WHOLE_FRANCS = re.compile(r"\.[-–]{1,2}$")
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class MessageTemplate:
     format: Format = "text"
     group_by: str | None = None
     name: str = "template"
+    folder: Path | None = None  # where the file is: Document templates are looked up there
 
     def header(self, name: str) -> str | None:
         """The source of the first header called ``name`` (case-insensitive), or None."""
@@ -97,11 +110,16 @@ def load_template(path: str | Path) -> MessageTemplate:
         raise TemplateError(
             f"Cannot read the template {source}: {exc}", "Save it as a UTF-8 text file."
         ) from exc
-    return parse_template(text, name=source.stem)
+    return parse_template(text, name=source.stem, folder=source.parent)
 
 
-def parse_template(text: str, name: str = "template") -> MessageTemplate:
-    """Parse the header block and body of a template given as a string."""
+def parse_template(
+    text: str, name: str = "template", folder: str | Path | None = None
+) -> MessageTemplate:
+    """Parse the header block and body of a template given as a string.
+
+    ``folder`` is where the template's file is (Document templates are looked up there).
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     headers: list[tuple[str, str]] = []
     body_start: int | None = None
@@ -141,6 +159,7 @@ def parse_template(text: str, name: str = "template") -> MessageTemplate:
         format=fmt,
         group_by=group_by,
         name=name,
+        folder=Path(folder).expanduser().resolve() if folder is not None else None,
     )
     template_variables(template)  # compiles every part: syntax errors surface here
     return template
@@ -212,9 +231,16 @@ def template_variables(template: MessageTemplate) -> dict[str, set[str]]:
 
 
 def to_decimal(value: Any) -> Decimal:
-    """A number cell (or numeric text such as "1234.50" or "1'234.50") as an exact Decimal."""
+    """A number cell, or an amount as typed into a text cell, as an exact Decimal.
+
+    Text may carry a currency (``CHF 980.–``, ``1’234.50 CHF``), thousands separators (``'``,
+    ``’``, spaces, or ``,`` before a decimal point), the Swiss ``.–`` / ``.-`` for whole francs
+    and a leading minus (``-``, ``−``).
+    """
     if value is None:
         raise ValueError("an empty cell is not an amount")
+    if isinstance(value, CellError):
+        raise ValueError(value.describe())
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not an amount")
     if isinstance(value, Decimal):
@@ -223,20 +249,37 @@ def to_decimal(value: Any) -> Decimal:
         return Decimal(value)
     if isinstance(value, float):
         return Decimal(repr(value))
-    text = re.sub(r"[\s'’\u00a0\u202f]", "", str(value))
+    match = _AMOUNT.match(str(value).strip())
+    if match is None:
+        raise ValueError(f"{value!r} is not a number")
+    digits = _GROUPING.sub("", match.group("number"))
+    if "," in digits:
+        if "." not in digits or digits.index(",") > digits.index("."):
+            raise ValueError(f"{value!r} is not a number (a decimal comma?)")
+        digits = digits.replace(",", "")
+    digits = _WHOLE_FRANCS.sub("", digits)
     try:
-        number = Decimal(text)
+        number = Decimal(digits)
     except InvalidOperation:
         raise ValueError(f"{value!r} is not a number") from None
     if not number.is_finite():
         raise ValueError(f"{value!r} is not a number")
-    return number
+    return -number if match.group("sign") else number
+
+
+def round_amount(amount: Decimal, step: Decimal, places: int) -> Decimal:
+    """``amount`` rounded half away from zero to a multiple of ``step`` (as Excel's ROUND and
+    invoice programs do: 24.525 → 24.53), with ``places`` decimal places."""
+    units = (amount / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return (units * step).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def to_date(value: Any) -> dt.date:
     """A date cell, or ISO text such as "2026-12-31" or Swiss "31.12.2026", as a date."""
     if value is None:
         raise ValueError("an empty cell is not a date")
+    if isinstance(value, CellError):
+        raise ValueError(value.describe())
     if isinstance(value, dt.datetime):
         return value
     if isinstance(value, dt.date):
@@ -265,13 +308,30 @@ def make_environment(
     also escaped for markdown (``[text](url)``, ``**``, ``#`` stay text), so a cell can never
     add a link or a tag to a markdown body; the template's own markup still works.
 
-    Filters: ``money(value, currency="CHF")`` → ``CHF 1’234.50``; ``date(value,
-    format="medium")`` → ``31.12.2026`` (Babel patterns such as ``"d. MMMM yyyy"`` too);
-    ``number(value, digits=None)`` → ``1’234.5``. All follow ``locale``.
+    Filters: ``money(value, currency="CHF", round=None)`` → ``CHF 1’234.50`` (rounded half
+    away from zero to the currency's cents, or to ``round``: ``round=0.05`` for 5 Rappen;
+    negative as ``CHF -250.00``); ``date(value, format="medium")`` → ``31.12.2026`` (Babel
+    patterns such as ``"d. MMMM yyyy"`` too); ``number(value, digits=None)`` → ``1’234.5``.
+    All follow ``locale``. A cell holding an Excel error is never rendered: it fails, naming it.
     """
 
-    def money(value: Any, currency: str = "CHF") -> str:
-        text = format_currency(to_decimal(value), currency, locale=_locale(locale))
+    def money(value: Any, currency: str = "CHF", round: Any = None) -> str:
+        amount = to_decimal(value)
+        places = get_currency_precision(currency)
+        step = Decimal(1).scaleb(-places)
+        if round is not None:
+            step = to_decimal(round)
+            if step <= 0:
+                raise ValueError(f"money(round={round!r}): the step must be positive")
+            places = max(places, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
+        amount = round_amount(amount, step, places)
+        text = format_currency(
+            amount,
+            currency,
+            format=_signed_pattern(locale, places),
+            locale=_locale(locale),
+            currency_digits=False,
+        )
         return _swiss_apostrophe(_plain_spaces(text))
 
     def date(value: Any, format: str = "medium") -> str:
@@ -283,11 +343,12 @@ def make_environment(
     def number(value: Any, digits: int | None = None) -> str:
         amount = to_decimal(value)
         if digits is not None:
-            amount = amount.quantize(Decimal(1).scaleb(-digits))
+            amount = round_amount(amount, Decimal(1).scaleb(-digits), digits)
             pattern = "#,##0." + "0" * digits if digits else "#,##0"
-            return _swiss_apostrophe(
-                _plain_spaces(format_decimal(amount, pattern, locale=_locale(locale)))
-            )
+            text = format_decimal(amount, pattern, locale=_locale(locale))
+            return _swiss_apostrophe(_plain_spaces(text))
+        if amount.as_tuple().exponent < -3:  # type: ignore[operator]
+            amount = round_amount(amount, Decimal("0.001"), 3).normalize()
         return _swiss_apostrophe(_plain_spaces(format_decimal(amount, locale=_locale(locale))))
 
     env = SandboxedEnvironment(
@@ -301,12 +362,23 @@ def make_environment(
 
 
 @functools.cache
+def _signed_pattern(locale: str, places: int) -> str:
+    """The locale's currency pattern with the minus next to the number (``CHF -250.00``)."""
+    pattern = _locale(locale).currency_formats["standard"].pattern.split(";")[0]
+    decimals = "0" * places
+    pattern = re.sub(r"0\.0+", f"0.{decimals}" if places else "0", pattern)
+    return f"{pattern};{pattern.replace('#', '-#', 1)}"
+
+
+@functools.cache
 def _locale(name: str) -> Locale:
     """The parsed Babel locale (parsing a locale name anew on every call is slow)."""
     return Locale.parse(name)
 
 
 def _finalize(value: Any) -> Any:
+    if isinstance(value, CellError):
+        raise ValueError(value.describe())
     return "" if value is None else value
 
 

@@ -17,6 +17,7 @@ import ipywidgets as w
 
 from .errors import DocmailError
 from .ledger import Ledger
+from .mailbox import check_mailbox
 from .orders import Orders, read_orders, sheet_names
 from .plan import Plan, make_plan
 from .preview import preview
@@ -30,6 +31,7 @@ from .profiles import (
     has_password,
     list_profiles,
     load_profile,
+    preset_imap,
     save_profile,
     set_password,
 )
@@ -132,7 +134,45 @@ class SettingsPanel:
             style=_LABEL_STYLE,
             layout={"width": "420px"},
         )
-        self.advanced = w.Accordion(children=[w.VBox([self.ca_file])], titles=("Advanced",))
+        self.imap_host = _text("IMAP host", placeholder="for the Sent folder (optional)")
+        self.imap_port = w.BoundedIntText(
+            description="IMAP port",
+            value=0,
+            min=0,
+            max=65535,
+            style=_LABEL_STYLE,
+            layout={"width": "240px"},
+            tooltip="0: 993 for TLS, 143 for STARTTLS",
+        )
+        self.imap_security = w.Dropdown(
+            description="IMAP security",
+            options=[("TLS (usually port 993)", "ssl"), ("STARTTLS (usually 143)", "starttls")],
+            value="ssl",
+            style=_LABEL_STYLE,
+            layout=_FIELD_LAYOUT,
+        )
+        self.sent_folder = _text("Sent folder", placeholder="empty: found automatically")
+        self.copy_to_sent = w.Checkbox(
+            description="Keep a copy of each sent message in Sent",
+            value=True,
+            indent=False,
+            layout={"margin": "0 0 0 128px"},
+        )
+        self.advanced = w.Accordion(
+            children=[
+                w.VBox(
+                    [
+                        self.ca_file,
+                        self.imap_host,
+                        self.imap_port,
+                        self.imap_security,
+                        self.sent_folder,
+                        self.copy_to_sent,
+                    ]
+                )
+            ],
+            titles=("Advanced",),
+        )
         self.advanced.selected_index = None
         self.test_button = w.Button(description="Test connection")
         self.save_button = w.Button(description="Save", button_style="primary")
@@ -195,6 +235,11 @@ class SettingsPanel:
             reply_to=self.reply_to.value.strip(),
             ca_file=self.ca_file.value.strip(),
             preset=self.preset.value,
+            imap_host=self.imap_host.value.strip(),
+            imap_port=int(self.imap_port.value),
+            imap_security=self.imap_security.value,
+            sent_folder=self.sent_folder.value.strip(),
+            copy_to_sent=bool(self.copy_to_sent.value),
         )
 
     def _show_profile(self, profile: Profile) -> None:
@@ -211,6 +256,11 @@ class SettingsPanel:
             self.from_addr.value = profile.from_addr
             self.reply_to.value = profile.reply_to
             self.ca_file.value = profile.ca_file
+            self.imap_host.value = profile.imap_host
+            self.imap_port.value = profile.imap_port
+            self.imap_security.value = profile.imap_security
+            self.sent_folder.value = profile.sent_folder
+            self.copy_to_sent.value = profile.copy_to_sent
         finally:
             self._loading = False
 
@@ -240,6 +290,9 @@ class SettingsPanel:
             self.host.value = preset.host
         self.security.value = preset.security
         self.port.value = preset.port
+        imap = preset_imap(change["new"])
+        self.imap_host.value = imap["imap_host"]
+        self.copy_to_sent.value = imap["copy_to_sent"]
 
     def _on_security(self, change: dict[str, Any]) -> None:
         if self._loading:
@@ -271,6 +324,10 @@ class SettingsPanel:
                 field.value = ""
             for field in (self.from_addr, self.reply_to, self.ca_file):
                 field.value = ""
+            self.imap_host.value = self.sent_folder.value = ""
+            self.imap_port.value = 0
+            self.imap_security.value = "ssl"
+            self.copy_to_sent.value = True
             self.preset.value = "generic"
             self.security.value = "starttls"
             self.port.value = USUAL_PORT["starttls"]
@@ -301,6 +358,11 @@ class SettingsPanel:
             said = " ".join(str(part) for part in (result.code, result.reply) if part)
             detail = f" (server said: {said})" if said else ""
             self.status.value = error_line(result.summary + detail, result.hint)
+        if profile.imap_host and result.kind != "no_password":
+            imap = check_mailbox(profile, password)
+            self.status.value += (
+                success_line(imap.summary) if imap.ok else error_line(imap.summary, imap.hint)
+            )
         if password:
             self.password_note.value = note_line(
                 "The password was cleared from the form; type it again before Save to keep it."
@@ -564,8 +626,10 @@ class SendPanel:
                 f"as {profile.sender or '(no address yet)'}."
             )
             self.orders = read_orders(self.orders_path.value, self.sheet.value or None)
-            name = Path(self.template_path.value).stem or "template"
-            template = parse_template(self.template_text.value, name=name)
+            path = Path(self.template_path.value)
+            template = parse_template(
+                self.template_text.value, name=path.stem or "template", folder=path.parent
+            )
             self.plan = make_plan(
                 self.orders,
                 template,

@@ -10,6 +10,7 @@ import keyring
 import keyring.backend
 import pytest
 import trustme
+from imap_server import DovecotServer
 from servers import SMTPTestServer
 
 
@@ -79,3 +80,35 @@ def smtp_server(ca: trustme.CA) -> Iterator[Callable[..., SMTPTestServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def dovecot(ca: trustme.CA) -> Iterator[Callable[..., DovecotServer]]:
+    """Factory: ``dovecot(folders=(...), special_use={...})`` starts Dovecot, stopped at the end."""
+    started: list[DovecotServer] = []
+
+    def start(**kwargs: Any) -> DovecotServer:
+        server = DovecotServer(ca, **kwargs)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def identity(ca: trustme.CA, ca_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The local HTTPS identity server; msal and google-auth trust it via REQUESTS_CA_BUNDLE."""
+    from identity import IdentityServer
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    monkeypatch.delenv("DOCMAIL_OAUTH_CLIENT_SECRET", raising=False)
+    server = IdentityServer(ca).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        from docmail_nb import auth
+
+        auth._LIVE.clear()

@@ -8,8 +8,11 @@ connection before answering.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.policy
+import json
 import socket
 import ssl
 import threading
@@ -21,7 +24,7 @@ from typing import Any, Literal
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 Mode = Literal["starttls", "ssl", "plain"]
 
@@ -55,6 +58,7 @@ class Record:
     sessions: set[object] = field(default_factory=set)  # one per TCP connection
     auth_attempts: list[tuple[str, str]] = field(default_factory=list)  # (mechanism, login)
     messages: list[Received] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)  # access tokens presented with XOAUTH2
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -119,6 +123,43 @@ class _Handler:
         return reply or "250 2.0.0 OK queued"
 
 
+class _OAuthHandler(_Handler):
+    """Adds XOAUTH2: accepts only access tokens the test identity server issued for the user."""
+
+    async def auth_XOAUTH2(self, smtp: SMTP, args: list[str]) -> AuthResult:
+        if len(args) > 1:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 bad base64")
+        else:
+            answer = await smtp.challenge_auth("", encode_to_b64=False)
+            if answer is MISSING:
+                return AuthResult(success=False, handled=True)
+            blob = answer  # type: ignore[assignment]
+        fields = dict(
+            part.split("=", 1)
+            for part in blob.decode("utf-8", "replace").split("\x01")
+            if "=" in part
+        )
+        user = fields.get("user", "")
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        server = self.server
+        with server.record.lock:
+            server.record.auth_attempts.append(("XOAUTH2", user))
+            server.record.tokens.append(token)
+        if server.token_reply:
+            return AuthResult(success=False, handled=False, message=server.token_reply)
+        assert server.identity is not None
+        if server.identity.check(token, user):
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        error = {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}
+        await smtp.challenge_auth(json.dumps(error).encode(), encode_to_b64=True)
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+        )
+
+
 class SMTPTestServer:
     """An aiosmtpd server on 127.0.0.1; use as a context manager."""
 
@@ -135,6 +176,8 @@ class SMTPTestServer:
         data_hook: Callable[[int, Envelope], str | None] | None = None,
         cert_hostnames: tuple[str, ...] = ("127.0.0.1", "localhost"),
         exclude_auth: tuple[str, ...] = (),
+        identity: Any = None,
+        token_reply: str | None = None,
     ) -> None:
         self.mode = mode
         self.ca = ca or trustme.CA()
@@ -145,6 +188,8 @@ class SMTPTestServer:
         self.rcpt_hook = rcpt_hook
         self.data_hook = data_hook
         self.exclude_auth = exclude_auth  # AUTH mechanisms not to offer, e.g. ("PLAIN",)
+        self.identity = identity  # tests.identity.IdentityServer: XOAUTH2 is offered
+        self.token_reply = token_reply  # a forced reply to every XOAUTH2 attempt
         self.record = Record()
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -189,8 +234,9 @@ class SMTPTestServer:
             kwargs.update(ssl_context=context, auth_require_tls=False)
         else:
             kwargs.update(auth_require_tls=False)
+        handler = _OAuthHandler(self) if self.identity is not None else _Handler(self)
         self._controller = Controller(
-            _Handler(self), hostname=self.host, port=self.port, ready_timeout=10, **kwargs
+            handler, hostname=self.host, port=self.port, ready_timeout=10, **kwargs
         )
         if self.mode == "ssl":
             # the controller's readiness probe speaks plain SMTP; it needs the context too

@@ -10,6 +10,7 @@ import keyring.backends.fail
 import pytest
 from click.testing import CliRunner, Result
 from conftest import MemoryKeyring
+from imap_server import DovecotServer
 from servers import SMTPTestServer
 
 from docmail_nb.cli import main
@@ -97,7 +98,7 @@ def test_preset_fills_host_port_and_shows_limits(memory_keyring: MemoryKeyring) 
     profile = load_profile("m365")
     assert (profile.host, profile.port, profile.security) == ("smtp.office365.com", 587, "starttls")
     shown = CliRunner().invoke(main, ["profile", "show", "m365"]).output
-    assert "messages_per_minute=30" in shown
+    assert "30 messages a minute" in shown
 
 
 def test_usage_and_configuration_errors_exit_2(memory_keyring: MemoryKeyring) -> None:
@@ -125,3 +126,74 @@ def test_no_keyring_backend_on_add(
         assert tested.exit_code == 0, tested.output
     finally:
         keyring.set_keyring(previous)
+
+
+def test_imap_settings_are_saved_shown_and_tested(
+    smtp_server: Callable[..., SMTPTestServer],
+    dovecot: Callable[..., DovecotServer],
+    ca_file: Path,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    server = smtp_server("starttls")
+    mailbox = dovecot(folders=("Sent", "Gesendet"), special_use={"Gesendet": "\\Sent"})
+    imap = ["--imap-host", mailbox.host, "--imap-port", str(mailbox.starttls_port)]
+    added = add(server, ca_file, *imap, "--imap-security", "starttls")
+    assert added.exit_code == 0, added.output
+    saved = load_profile("office")
+    assert (saved.imap_host, saved.imap_port, saved.imap_security) == (
+        "127.0.0.1",
+        mailbox.starttls_port,
+        "starttls",
+    )
+    assert saved.appends_to_sent
+    shown = CliRunner().invoke(main, ["profile", "show", "office"]).output
+    assert f"imap: 127.0.0.1:{mailbox.starttls_port} (starttls)" in shown
+    assert "copies appended by docmail" in shown
+
+    tested = CliRunner().invoke(main, ["test", "--profile", "office"])
+    assert tested.exit_code == 0, tested.output
+    assert "Sent folder 'Gesendet' (marked as Sent)" in tested.output
+
+    # a Sent folder named in the profile that the server does not have: the test fails
+    named = add(server, ca_file, *imap, "--imap-security", "starttls", "--sent-folder", "Outbox")
+    assert named.exit_code == 0, named.output
+    failed = CliRunner().invoke(main, ["test", "--profile", "office"])
+    assert failed.exit_code == 1
+    assert "the Sent folder 'Outbox' does not exist" in failed.output
+    assert PASSWORD not in failed.output
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        ("cyon", "100 recipients an hour (rolling)"),
+        ("infomaniak", "500 recipients in 24 hours (rolling)"),
+        ("hostpoint", "limits: none known"),
+    ],
+)
+def test_swiss_presets_show_host_imap_and_limits(
+    memory_keyring: MemoryKeyring, preset: str, expected: str
+) -> None:
+    added = CliRunner().invoke(
+        main,
+        ["profile", "add", "shop", "--preset", preset, "--username", USER, "--password-stdin"],
+        input="secret\n",
+    )
+    assert added.exit_code == 0, added.output
+    shown = CliRunner().invoke(main, ["profile", "show", "shop"]).output
+    assert expected in shown
+    assert "imap: " in shown
+    assert "copies appended by docmail" in shown
+
+
+def test_microsoft365_files_sent_mail_itself(memory_keyring: MemoryKeyring) -> None:
+    args = ["profile", "add", "m", "--preset", "microsoft365", "--username", USER]
+    added = CliRunner().invoke(
+        main, [*args, "--password-stdin", "--imap-host", "outlook.office365.com"], input="x\n"
+    )
+    assert added.exit_code == 0, added.output
+    saved = load_profile("m")
+    assert saved.imap_host == "outlook.office365.com"
+    assert not saved.copy_to_sent  # reconcile only; Exchange files SMTP mail in Sent Items
+    shown = CliRunner().invoke(main, ["profile", "show", "m"]).output
+    assert "copies filed by the provider" in shown

@@ -10,9 +10,13 @@ import zipfile
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pdfread import decode_qr, payload_fields
 
+from docmail_nb.orders import read_orders
+from docmail_nb.qrbill import qr_reference
 from docmail_nb.sample import SAMPLE_BATCHES, sample_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,13 +49,26 @@ def check_outbox(folder: Path) -> None:
     messages = captured(folder)
     assert len(messages) == SAMPLE_MESSAGES
     documents = sample_dir() / "documents"
+    made = folder / "docmail-demo" / "documents"
+    invoices = {
+        values["invoice_no"]: values
+        for _row, values in read_orders(sample_dir() / "orders.xlsx", "Rechnungen").records()
+    }
+    decoded = 0
     for msg in messages:
         attachments = list(msg.iter_attachments())
         assert len(attachments) == 1
         name = attachments[0].get_filename()
         assert name is not None
         assert attachments[0].get_content_type() == "application/pdf"
-        assert attachments[0].get_content() == (documents / name).read_bytes()
+        if name.startswith("invoice-"):  # made by the demo, with a QR-bill
+            assert attachments[0].get_content() == (made / name).read_bytes()
+            row = invoices[name.removeprefix("invoice-").removesuffix(".pdf")]
+            assert_qr_bill_is_the_rows(made / name, row, folder)
+            decoded += 1
+        else:
+            assert attachments[0].get_content() == (documents / name).read_bytes()
+    assert decoded == len(invoices) == 10
     subjects = {str(m["Subject"]) for m in messages}
     assert "Rechnung R-2026-1041 – Bäckerei Müller AG" in subjects
     two_addresses = next(m for m in messages if "R-2026-1043" in str(m["Subject"]))
@@ -61,6 +78,34 @@ def check_outbox(folder: Path) -> None:
     }
 
 
+def assert_qr_bill_is_the_rows(pdf: Path, row: dict[str, Any], workdir: Path) -> None:
+    """The QR code of the invoice, decoded, carries exactly the row's payment data."""
+    fields = payload_fields(decode_qr(pdf, 1, workdir))
+    number = row["invoice_no"].removeprefix("R-").replace("-", "")
+    assert fields == {
+        **fields,
+        "qr_type": "SPC",
+        "version": "0200",
+        "coding": "1",
+        "account": "CH4431999123000889012",
+        "creditor.name": "Bergmann Werkstatt GmbH",
+        "amount": f"{row['amount']:.2f}",
+        "currency": "CHF",
+        "debtor.type": "S",
+        "debtor.name": row["company"],
+        "debtor.street": row["street"],
+        "debtor.house_num": row["house_num"],
+        "debtor.pcode": row["pcode"],
+        "debtor.city": row["city"],
+        "debtor.country": row["country"],
+        "reference_type": "QRR",
+        "reference": qr_reference(row["customer_no"], number),
+        "additional_information": f"Rechnung {row['invoice_no']}",
+        "trailer": "EPD",
+    }
+    assert fields["reference"][:10] == row["customer_no"].zfill(10)
+
+
 def test_demo_sends_once_and_the_second_pass_sends_nothing(tmp_path: Path) -> None:
     result = run_demo(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -68,6 +113,7 @@ def test_demo_sends_once_and_the_second_pass_sends_nothing(tmp_path: Path) -> No
     assert "R-2026-1041" in out  # the table of what was sent
     assert "Second pass" in out
     assert f"0 sent, {SAMPLE_MESSAGES} already sent" in out
+    assert "0 made now, 10 as made before" in out  # the second pass makes no document
     check_outbox(tmp_path)
     # a second demo starts afresh: same result, no leftovers from the first
     again = run_demo(tmp_path)

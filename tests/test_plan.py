@@ -93,7 +93,7 @@ BAD_ROWS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("stray_angle_bracket", {"email": "m@mueller.example>"}, "To", "more than one address"),
     ("group_syntax", {"email": "undisclosed: evil@evil.example;"}, "To", "not one e-mail"),
-    ("raw_lf_in_to", {"email": "m@mueller.example\nBcc: evil@evil.example"}, "To", "line break"),
+    ("raw_lf_in_to", {"email": "m@mueller.example\nBcc: evil@evil.example"}, "To", "one e-mail"),
     (
         "encoded_lf_in_to_name",
         {"email": "=?utf-8?q?Max=0ABcc:_evil@evil.example?= <m@mueller.example>"},

@@ -8,7 +8,7 @@ import docmail_nb.widgets
 PUBLIC = {
     # errors
     "DocmailError", "ConfigError", "ProfileError", "SecretStoreError", "InputError",
-    "OrdersError", "TemplateError", "SMTPProblem", "LedgerError", "BatchFailed",
+    "OrdersError", "TemplateError", "DocumentError", "SMTPProblem", "LedgerError", "BatchFailed",
     # profiles and SMTP
     "Profile", "Limits", "Preset", "PRESETS", "USUAL_PORT", "profile_from_preset",
     "docmail_home", "list_profiles", "load_profile", "save_profile", "remove_profile",
@@ -21,6 +21,9 @@ PUBLIC = {
     # sending and the ledger
     "Ledger", "Entry", "default_ledger_path", "SendOptions", "Report", "MessageResult",
     "send_plan", "send_test", "Transport", "SMTPTransport", "MemoryTransport",
+    # the mailbox (IMAP): Sent folder, copies, reconcile
+    "MailboxError", "MailboxCheck", "MailboxSync", "open_mailbox", "check_mailbox",
+    "sync_mailbox",
     # capture server and sample data
     "CaptureServer", "CapturedMessage", "sample_dir",
 }  # fmt: skip

@@ -81,7 +81,7 @@ def test_missing_template_file() -> None:
         ("{{ v | money('EUR') }}", 1234, "EUR 1’234.00"),
         ("{{ v | money }}", "1234.50", "CHF 1’234.50"),
         ("{{ v | money }}", 0.1 + 0.2, "CHF 0.30"),
-        ("{{ v | money }}", Decimal("-5.5"), "CHF-5.50"),
+        ("{{ v | money }}", Decimal("-5.5"), "CHF -5.50"),
         ("{{ v | date }}", dt.date(2026, 12, 31), "31.12.2026"),
         ("{{ v | date('long') }}", dt.date(2026, 12, 31), "31. Dezember 2026"),
         ("{{ v | date }}", "2026-12-31", "31.12.2026"),
@@ -134,3 +134,35 @@ def test_to_date_reads_iso_and_swiss_text(text: str, expected: dt.date) -> None:
 def test_to_date_refuses_other_text(text: str) -> None:
     with pytest.raises(ValueError, match="is not a date"):
         to_date(text)
+
+
+@pytest.mark.parametrize(
+    ("source", "value", "expected"),
+    [
+        ("{{ v | money }}", Decimal("24.525"), "CHF 24.53"),  # half away from zero, not even
+        ("{{ v | money }}", 24.525, "CHF 24.53"),
+        ("{{ v | money }}", Decimal("-24.525"), "CHF -24.53"),
+        ("{{ v | money }}", 2.675, "CHF 2.68"),
+        ("{{ v | money('CHF', round=0.05) }}", Decimal("24.53"), "CHF 24.55"),
+        ("{{ v | money('CHF', round=0.05) }}", Decimal("24.525"), "CHF 24.55"),
+        ("{{ v | money('CHF', round=0.05) }}", Decimal("24.52"), "CHF 24.50"),
+        ("{{ v | money('CHF', round=0.05) }}", Decimal("-24.575"), "CHF -24.60"),
+        ("{{ v | money('CHF', round=1) }}", Decimal("979.5"), "CHF 980.00"),
+        ("{{ v | money }}", -250, "CHF -250.00"),
+        ("{{ v | money }}", "CHF 980.–", "CHF 980.00"),
+        ("{{ v | money }}", "980.-", "CHF 980.00"),
+        ("{{ v | money }}", "1'234.50", "CHF 1’234.50"),
+        ("{{ v | money }}", "1’234.50 CHF", "CHF 1’234.50"),
+        ("{{ v | money }}", "CHF -250.00", "CHF -250.00"),
+        ("{{ v | money }}", "Fr. 12.–", "CHF 12.00"),
+        ("{{ v | number(2) }}", Decimal("0.125"), "0.13"),
+    ],
+)
+def test_money_as_invoices_round_it(source: str, value: object, expected: str) -> None:
+    assert make_environment("de_CH").from_string(source).render(v=value) == expected
+
+
+@pytest.mark.parametrize("value", ["980,50", "zwölf", "1.2.3", "CHF", "--5"])
+def test_text_that_is_no_amount_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="not a number"):
+        make_environment("de_CH").from_string("{{ v | money }}").render(v=value)

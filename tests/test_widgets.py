@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import MemoryKeyring
+from imap_server import DovecotServer
 from servers import SMTPTestServer
 
 from docmail_nb.profiles import Profile, has_password, list_profiles, load_profile, save_profile
@@ -460,3 +461,63 @@ def test_notebook_runs_top_to_bottom_under_papermill(
     assert views  # the panel was displayed
     if name.startswith("02"):
         assert "[]" in str(outputs[-1]["data"]["text/plain"])  # nothing was sent
+
+
+def test_settings_panel_tests_imap_names_the_sent_folder_and_keeps_it(
+    smtp_server: Callable[..., SMTPTestServer],
+    dovecot: Callable[..., DovecotServer],
+    ca_file: Path,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    server = smtp_server("starttls")
+    mailbox = dovecot(folders=("Sent", "Gesendet"), special_use={"Gesendet": "\\Sent"})
+    panel = SettingsPanel()
+    fill(panel, server, ca_file, PASSWORD)
+    panel.imap_host.value = mailbox.host
+    panel.imap_port.value = mailbox.starttls_port
+    panel.imap_security.value = "starttls"
+    panel.test_button.click()
+    assert "Connected to" in panel.status.value
+    assert "Sent folder &#x27;Gesendet&#x27; (marked as Sent)" in panel.status.value
+    panel.password.value = PASSWORD
+    panel.save_button.click()
+    saved = load_profile("office")
+    assert (saved.imap_host, saved.imap_port, saved.imap_security) == (
+        mailbox.host,
+        mailbox.starttls_port,
+        "starttls",
+    )
+    # a Sent folder the server does not have: Test connection says so
+    panel.sent_folder.value = "Ausgang"
+    panel.test_button.click()
+    assert "docmail-error" in panel.status.value
+    assert "Ausgang" in panel.status.value
+    assert PASSWORD not in panel.status.value
+    # shown again from the saved profile
+    again = SettingsPanel("office")
+    assert again.imap_host.value == mailbox.host
+    assert again.imap_security.value == "starttls"
+
+
+def test_preset_fills_the_imap_host_and_copies_by_provider() -> None:
+    panel = SettingsPanel()
+    panel.preset.value = "cyon"
+    assert (panel.imap_host.value, panel.copy_to_sent.value) == ("mail.cyon.ch", True)
+    panel.preset.value = "microsoft365"
+    assert (panel.imap_host.value, panel.copy_to_sent.value) == ("", False)
+
+
+def test_send_panel_shows_the_first_page_of_a_made_invoice(
+    capture: CaptureServer, ledger_file: Path
+) -> None:
+    panel = SendPanel(
+        template=sample_dir() / "templates" / "qr_invoice.txt",
+        sheet="Rechnungen",
+        profile=capture.profile(),
+        ledger=ledger_file,
+    )
+    assert "10 messages ready" in panel.check_status.value
+    assert "invoice-R-2026-1041.pdf" in panel.preview.value
+    assert "<img alt='invoice-R-2026-1041.pdf, page 1'" in panel.preview.value
+    assert "data:image/png;base64," in panel.preview.value
+    assert capture.messages == []
