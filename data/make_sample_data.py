@@ -1,5 +1,10 @@
 """Write the sample data of docmail_nb: orders.xlsx, orders.csv and one PDF per document.
 
+A second sample, ``accounting/``, is the open-items list as an accounting program exports it for
+Swiss Excel: semicolons, Windows-1252, a title above the header row, amounts typed as
+``1'234.50`` and ``2'980.-``, an Outlook address list, two addresses on lines of one cell, an
+international domain, a paid invoice and a totals row.
+
 The business is Bergmann Werkstatt GmbH, a small joinery in Winterthur. Run from the repository:
 ``python data/make_sample_data.py`` (needs fpdf2 and openpyxl). The output is committed, so the
 demo never needs this script or the network.
@@ -385,6 +390,49 @@ def main() -> None:
                 f"Kundennummer: {customer}",
                 f"Lieferdatum: {day:%d.%m.%Y}",
             ],
+        )
+    write_accounting_export()
+
+
+# Beleg, Kundennr, Kunde, Kontakt, E-Mail, Betrag (as the program writes it), Fällig, Status
+ACCOUNTING = [
+    ("R-2026-2101", "001041", "Bäckerei Müller AG", "Frau Müller",
+     "Müller, Hans <h.mueller@baeckerei-mueller.example>; Müller, Eva <e.mueller@baeckerei-mueller.example>",
+     "1'234.50", "31.12.2026", "offen"),
+    ("R-2026-2102", "1042", "Café Zürcher Höfli", "Herr Zürcher",
+     "buchhaltung@hoefli.example\ntreuhand@zahlen-partner.example",
+     "486.33", "31.12.2026", "offen"),
+    ("R-2026-2103", "001043", "Gärtnerei Blümli GmbH", "Frau Jäggi", "s.jaeggi@bluemli.example",
+     "2'980.-", "15.01.2027", "bezahlt"),
+    ("R-2026-2104", "001044", "Schreinerei Fröhlich", "Herr Fröhlich",
+     "info@fröhlich-holz.example", "72.125", "20.12.2026", "offen"),
+]  # fmt: skip
+
+
+def write_accounting_export() -> None:
+    """accounting/debitoren.csv as the program exports it, its template and its PDFs."""
+    folder = HERE / "accounting"
+    (folder / "documents").mkdir(parents=True, exist_ok=True)
+    with (folder / "debitoren.csv").open("w", newline="", encoding="cp1252") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(["Offene Posten per 28.11.2026"])
+        writer.writerow(["Mandant: Bergmann Werkstatt GmbH"])
+        writer.writerow([])
+        writer.writerow(
+            ["Beleg", "Kundennr", "Kunde", "Kontakt", "E-Mail", "Betrag", "Fällig", "Status"]
+        )
+        for row in ACCOUNTING:
+            writer.writerow(row)
+        writer.writerow([])
+        writer.writerow(["", "", "Total", "", "", "4'773.00", "", ""])
+    for number, customer, company, contact, _e, amount, due, _s in ACCOUNTING:
+        write_pdf(
+            folder / "documents" / f"{number}.pdf",
+            "Rechnung",
+            number,
+            company,
+            contact,
+            [f"Kundennummer: {customer}", f"Betrag: CHF {amount}", f"Zahlbar bis: {due}"],
         )
 
 

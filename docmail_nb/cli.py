@@ -492,9 +492,16 @@ _DOCUMENTS_OUT_HELP = (
 )
 
 
+_ROWS_HELP = (
+    "Only these sheet rows, e.g. 2-40,45 (5- for row 5 to the end); the others are left out "
+    "and listed, not counted as problems."
+)
+
+
 def _orders_options(func: F) -> F:
-    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N],
-    shared by commands."""
+    """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N]
+    [--rows SPEC], shared by commands."""
+    func = click.option("--rows", "rows", default=None, metavar="SPEC", help=_ROWS_HELP)(func)
     func = click.option(
         "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
     )(func)
@@ -530,9 +537,10 @@ def check(
     documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
+    rows: str | None,
 ) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
-    from .plan import plan_from_files
+    from .plan import describe_skipped, plan_from_files
 
     plan = plan_from_files(
         orders,
@@ -540,6 +548,7 @@ def check(
         documents=documents,
         sheet=_sheet_arg(sheet),
         header_row=header_row,
+        rows=rows,
         documents_out=documents_out,
     )
     for notice in plan.notices:
@@ -547,18 +556,24 @@ def check(
     if plan.notices:
         click.echo("")
     if plan.problems:
-        rows = [
+        lines = [
             ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
             for p in plan.problems
         ]
-        table = [("Row", "Key", "Field", "", ""), *rows]
+        table = [("Row", "Key", "Field", "", ""), *lines]
         widths = [max(len(r[i]) for r in table) for i in (0, 1, 2)]
         indent = sum(widths) + 6
         click.echo(f"{'Row':<{widths[0]}}  {'Key':<{widths[1]}}  {'Field':<{widths[2]}}  Problem")
-        for row, key, field, message, hint in rows:
+        for row, key, field, message, hint in lines:
             click.echo(f"{row:<{widths[0]}}  {key:<{widths[1]}}  {field:<{widths[2]}}  {message}")
             if hint:
                 click.echo(f"{'':<{indent}}→ {hint}")
+        click.echo("")
+    skipped = describe_skipped(plan.skipped)
+    if skipped:
+        click.echo("Left out (not problems):")
+        for line in skipped:
+            click.echo(f"  {line}")
         click.echo("")
     sendable = len(plan.drafts)
     summary = f"{sendable} message{'s' * (sendable != 1)} ready to send"
@@ -572,12 +587,22 @@ def check(
         )
         click.secho(summary, fg="red")
         sys.exit(1)
-    click.secho(f"{summary}; all {plan.total_rows} rows are fine.", fg="green")
+    if plan.skipped:
+        checked = plan.total_rows - len(plan.skipped)
+        summary += f"; all {checked} rows checked are fine, {len(plan.skipped)} left out."
+    else:
+        summary += f"; all {plan.total_rows} rows are fine."
+    click.secho(summary, fg="green")
 
 
 @main.command()
 @_orders_options
 @click.option("--row", "row", required=True, type=int, help="Sheet row number (2 = first order).")
+@click.option(
+    "--profile", "profile_name", default=None,
+    help="Show the From address and Message-ID this profile sends with.",
+)  # fmt: skip
+@click.option("--campaign", default=None, help="As for send. Default: the template's name.")
 @friendly_errors
 def preview(
     orders: Path,
@@ -586,7 +611,10 @@ def preview(
     documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
+    rows: str | None,
     row: int,
+    profile_name: str | None,
+    campaign: str | None,
 ) -> None:
     """Show the message of one row exactly as it will be sent.
 
@@ -596,17 +624,26 @@ def preview(
     from .plan import plan_from_files
     from .preview import preview as preview_row
 
+    sender = ""
+    if profile_name is not None:
+        from .profiles import load_profile
+
+        sender = load_profile(profile_name).sender
     plan = plan_from_files(
         orders,
         template,
         documents=documents,
         sheet=_sheet_arg(sheet),
         header_row=header_row,
+        rows=rows,
+        sender=sender,
+        campaign=campaign,
         documents_out=documents_out,
     )
     draft = plan.draft_for_row(row)
     folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
-    click.echo(preview_row(plan, row, documents_to=folder).as_text(), nl=False)
+    shown = preview_row(plan, row, default_sender=sender, documents_to=folder)
+    click.echo(shown.as_text(), nl=False)
 
 
 # --- send -------------------------------------------------------------------------------
@@ -678,6 +715,7 @@ def send(
     documents_out: Path | None,
     sheet: str | None,
     header_row: int | None,
+    rows: str | None,
     profile_name: str | None,
     ledger: Path | None,
     campaign: str | None,
@@ -716,6 +754,7 @@ def send(
         documents=documents,
         sheet=_sheet_arg(sheet),
         header_row=header_row,
+        rows=rows,
         sender=settings.sender,
         campaign=campaign,
         documents_out=documents_out,
@@ -753,8 +792,13 @@ def send(
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
-        rows = read_orders(orders, sheet=_sheet_arg(sheet), header_row=header_row)
-        click.echo(f"Rows to fix written to {report.save_failed_rows(rows, failed_path)}")
+        read = read_orders(orders, sheet=_sheet_arg(sheet), header_row=header_row)
+        written = report.save_failed_rows(read, failed_path)
+        click.echo(
+            f"Rows to fix written to {written}"
+            if written is not None
+            else f"No row needs fixing: {failed_path} was not written."
+        )
     if report.fatal is not None:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
         if report.fatal.hint:

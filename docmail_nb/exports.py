@@ -48,8 +48,11 @@ def uncsv_cell(value: str) -> str:
     return value
 
 
-def save_table(frame: pd.DataFrame, path: str | Path, what: str) -> Path:
-    """Write ``frame`` as .xlsx or .csv (by the suffix), text cells as text, mode 0600."""
+def save_table(frame: pd.DataFrame, path: str | Path, what: str, delimiter: str = ",") -> Path:
+    """Write ``frame`` as .xlsx or .csv (by the suffix), text cells as text, mode 0600.
+
+    A csv gets a BOM and ``delimiter`` (the separator the orders csv had), as Excel reads it.
+    """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
@@ -64,7 +67,7 @@ def save_table(frame: pd.DataFrame, path: str | Path, what: str) -> Path:
         if suffix == ".xlsx":
             _write_xlsx(handle, header, rows)
         else:
-            _write_csv(handle, header, rows)
+            _write_csv(handle, header, rows, delimiter)
 
     try:
         return write_private(target, write)
@@ -120,9 +123,11 @@ def _write_xlsx(handle: IO[bytes], header: Sequence[str], rows: Iterable[Sequenc
     book.save(handle)
 
 
-def _write_csv(handle: IO[bytes], header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def _write_csv(
+    handle: IO[bytes], header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: str
+) -> None:
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    writer = csv.writer(text)
+    writer = csv.writer(text, delimiter=delimiter)
 
     def cells(values: Sequence[Any]) -> list[Any]:
         return [csv_cell(value) if isinstance(value, str) else value for value in values]

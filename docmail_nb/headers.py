@@ -89,7 +89,7 @@ def parse_addresses(value: str) -> tuple[list[str], list[str]]:
         except EmailNotValidError as exc:
             problems.append(f"{addr.strip()!r} is not a valid e-mail address: {exc}")
             continue
-        spec = checked.ascii_email or checked.normalized
+        spec = checked.normalized  # an international domain stays readable (wire.fit)
         found.append(str(Address(display_name=name, addr_spec=spec)) if name else spec)
     return found, problems
 

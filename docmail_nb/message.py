@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ConfigError, InputError
 from .headers import addr_spec, header_problem
+from .wire import idna_address
 
 if TYPE_CHECKING:
     from .documents import PlannedDocument
@@ -98,7 +99,7 @@ class Draft:
         seed = json.dumps([campaign, self.key, content_hash], ensure_ascii=False)
         digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
         sender = self.sender or default_sender
-        domain = addr_spec(sender).rpartition("@")[2] if sender else ""
+        domain = idna_address(addr_spec(sender)).rpartition("@")[2] if sender else ""
         return f"<{digest}@{domain or 'docmail.invalid'}>"
 
     def build(self, campaign: str, default_sender: str = "") -> EmailMessage:
@@ -138,6 +139,9 @@ class Draft:
         for item, data in zip(self.attachments, files, strict=True):
             maintype, _, subtype = item.content_type.partition("/")
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=item.filename)
+        for part in msg.walk():
+            if part is not msg:
+                del part["MIME-Version"]  # the message has it once, at the top (RFC 2045)
         return msg, content_hash
 
     def _read(self, item: Attachment) -> bytes:

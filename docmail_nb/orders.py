@@ -115,6 +115,7 @@ class Orders:
     notices: tuple[str, ...] = ()
     delimiter: str | None = None  # the csv separator that was read
     header_row: int = 1
+    likely_header_row: int | None = None  # when the header row taken looks like a title
 
     @property
     def columns(self) -> list[str]:
@@ -382,8 +383,8 @@ def _to_orders(
     body = grid[header_at + 1 :]
     width = max([len(header), *(len(row) for _, row in body)])
     names = [_column_name(header[i]) if i < len(header) else "" for i in range(width)]
-    title = header_row is None and _suggest_header_row(grid, header_at, where, notices)
-    keep = _columns_to_keep(names, body, where, marks, [] if title else notices)
+    likely = _suggest_header_row(grid, header_at, where, notices) if header_row is None else None
+    keep = _columns_to_keep(names, body, where, marks, [] if likely else notices)
 
     columns = [names[i] for i in keep]
     letters = {names[i]: column_letter(i) for i in keep}
@@ -406,6 +407,7 @@ def _to_orders(
         notices=tuple(notices),
         delimiter=delimiter,
         header_row=header_number,
+        likely_header_row=likely,
     )
 
 
@@ -464,20 +466,20 @@ def _columns_to_keep(
 
 def _suggest_header_row(
     grid: list[tuple[int, list[Any]]], header_at: int, where: str, notices: list[str]
-) -> bool:
+) -> int | None:
     """A notice when the first filled row looks like a title and a later one like the header."""
     counts = [(n, sum(map(_filled, row))) for n, row in grid[header_at : header_at + 30]]
     first_number, first_count = counts[0]
     wider = max(3, 2 * first_count)
     number = next((n for n, count in counts if count >= wider), None)
     if number is None:
-        return False
+        return None
     notices.append(
         f"{where}: row {first_number} was taken as the header row, but it has only "
         f"{first_count} filled cell(s) and row {number} has more. If the column names are in "
         f"row {number} (a title above them), give --header-row {number} (header_row={number})."
     )
-    return True
+    return number
 
 
 def _numbered_identifiers(frame: pd.DataFrame, numbers: list[int]) -> list[str]:

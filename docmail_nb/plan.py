@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import markdown
-from jinja2 import Template, UndefinedError
+from jinja2 import Template, UndefinedError, nodes
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .docfolder import locate, normalized
 from .documents import DocumentPlanner, PlannedDocument
-from .errors import DocmailError
+from .errors import ConfigError, DocmailError
 from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
-from .orders import Orders, read_orders, sheet_names
+from .orders import CellError, Orders, read_orders, sheet_names
 from .recipients import compose_addresses, parts_environment, render_parts
 from .templates import (
     ADDRESS_HEADERS,
@@ -43,7 +43,11 @@ __all__ = [
     "Draft",
     "Plan",
     "Problem",
+    "RowChoice",
+    "Skipped",
+    "check_file_order",
     "default_documents",
+    "describe_skipped",
     "make_plan",
     "plan_from_files",
 ]
@@ -68,9 +72,78 @@ class Problem:
     hint: str
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A row left out on purpose (Send-If false, or not among ``--rows``): not a problem."""
+
+    row: int
+    key: str | None
+    reason: str
+
+    def describe(self) -> str:
+        """``Row 9 (R-105): Send-If {{ status != "bezahlt" }} is false (status = 'bezahlt')``."""
+        return f"Row {self.row}{f' ({self.key})' if self.key else ''}: {self.reason}"
+
+
+def describe_skipped(skipped: list[Skipped]) -> list[str]:
+    """One line per row Send-If left out, one line for all rows not among --rows."""
+    lines = [item.describe() for item in skipped if not item.reason.startswith("not among")]
+    outside = [item for item in skipped if item.reason.startswith("not among")]
+    if outside:
+        lines.append(
+            f"Row{'s' * (len(outside) > 1)} {_spans([item.row for item in outside])}: "
+            f"{outside[0].reason}"
+        )
+    return lines
+
+
+def _spans(numbers: list[int]) -> str:
+    """``[2, 3, 4, 11]`` → ``2-4, 11``."""
+    parts: list[str] = []
+    for number in sorted(numbers):
+        if parts and parts[-1].split("-")[-1] == str(number - 1):
+            parts[-1] = f"{parts[-1].split('-')[0]}-{number}"
+        else:
+            parts.append(str(number))
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class RowChoice:
+    """The rows asked for, as ``--rows 2-40,45`` gives them (sheet row numbers)."""
+
+    spans: tuple[tuple[int, int], ...]
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> RowChoice:
+        """``"2-40,45"``, ``"5-"`` (row 5 to the end); ConfigError when it is not that."""
+        spans: list[tuple[int, int]] = []
+        for part in text.replace(" ", "").split(","):
+            match = re.fullmatch(r"(\d+)(?:(-)(\d*))?", part)
+            if match is None or int(match.group(1)) < 1:
+                raise ConfigError(
+                    f"--rows {text!r}: {part!r} is not a row number or a range of rows.",
+                    "Give sheet row numbers and ranges, e.g. --rows 2-40,45 (5- for row 5 to "
+                    "the end).",
+                )
+            low = int(match.group(1))
+            high = low if not match.group(2) else int(match.group(3) or 10**12)
+            if high < low:
+                raise ConfigError(
+                    f"--rows {text!r}: the range {part} runs backwards.",
+                    f"Write it as {high}-{low}.",
+                )
+            spans.append((low, high))
+        return cls(tuple(spans), text.replace(" ", ""))
+
+    def __contains__(self, row: object) -> bool:
+        return isinstance(row, int) and any(low <= row <= high for low, high in self.spans)
+
+
 @dataclass
 class Plan:
-    """Sendable drafts and every problem found, for one campaign."""
+    """Sendable drafts, every problem found, and the rows skipped on purpose, for one campaign."""
 
     campaign: str
     drafts: list[Draft]
@@ -78,6 +151,8 @@ class Plan:
     total_rows: int
     row_keys: dict[int, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)  # worth a look, not a problem
+    skipped: list[Skipped] = field(default_factory=list)  # Send-If false, not among --rows
+    delimiter: str | None = None  # the separator of the orders csv (exports use it too)
 
     @property
     def ok(self) -> bool:
@@ -117,15 +192,19 @@ def make_plan(
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     locale: str = "de_CH",
     documents_out: str | Path | None = None,
+    rows: RowChoice | str | None = None,
 ) -> Plan:
     """Render and check every row; ``sender`` is the profile's address ("" when unknown).
 
     Documents made from a ``Document:`` template are saved into ``documents_out`` when sent
-    (default: ``generated`` in the documents folder).
+    (default: ``generated`` in the documents folder). ``rows`` (``"2-40,45"``) chooses rows by
+    sheet row number; rows not chosen, and rows for which the template's Send-If is false, are
+    listed in ``Plan.skipped``, not checked.
     """
     folder = Path(documents).expanduser() if documents else default_documents(orders.source)
     out = Path(documents_out).expanduser() if documents_out else folder / "generated"
-    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale, out)
+    choice = RowChoice.parse(rows) if isinstance(rows, str) else rows
+    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale, out, choice)
     drafts, problems = planner.run()
     return Plan(
         campaign=campaign or template.name,
@@ -133,7 +212,9 @@ def make_plan(
         problems=problems,
         total_rows=len(orders),
         row_keys=planner.row_keys,
-        notices=list(orders.notices),
+        notices=list(orders.notices) + planner.notices,
+        skipped=planner.skipped,
+        delimiter=orders.delimiter,
     )
 
 
@@ -149,8 +230,10 @@ class _Planner:
         max_bytes: int,
         locale: str,
         documents_out: Path,
+        choice: RowChoice | None = None,
     ) -> None:
         self.orders = orders
+        self.choice = choice
         self.template = template
         self.documents = documents
         self.sender = sender
@@ -168,12 +251,16 @@ class _Planner:
         self.problems: list[Problem] = []
         self.row_keys: dict[int, str] = {}
         self.key_groups: dict[str, list[tuple[int, ...]]] = {}
+        self.skipped: list[Skipped] = []
+        self.notices: list[str] = []
+        self.names: dict[str, tuple[list[str], list[str]]] = {}
+        self.scope: list[tuple[int, dict[str, Any]]] = []  # the rows being rendered
         self.document_planner = DocumentPlanner(template.folder, documents_out.resolve(), locale)
 
     def run(self) -> tuple[list[Draft], list[Problem]]:
         if not self._template_fits_columns():
             return [], self.problems
-        groups = self._groups()
+        groups = self._groups(self._chosen(list(self.orders.records())))
         drafts: list[Draft] = []
         for rows in groups:
             draft = self._draft(rows)
@@ -245,8 +332,82 @@ class _Planner:
                 fits = False
         return fits
 
-    def _groups(self) -> list[list[tuple[int, dict[str, Any]]]]:
-        records = list(self.orders.records())
+    # --- which rows ----------------------------------------------------------------------
+
+    def _chosen(
+        self, records: list[tuple[int, dict[str, Any]]]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The records asked for (--rows) for which Send-If holds; the others are skipped."""
+        if self.choice is not None:
+            outside = [(n, v) for n, v in records if n not in self.choice]
+            for number, values in outside:
+                reason = f"not among the rows chosen (--rows {self.choice.text})"
+                self.skipped.append(Skipped(number, self._quiet_key(values), reason))
+            present = {number for number, _ in records}
+            missing = [
+                f"{low}" if low == high else f"{low}-{high}"
+                for low, high in self.choice.spans
+                if high < 10**12 and not any(low <= n <= high for n in present)
+            ]
+            if missing:
+                self.notices.append(
+                    f"--rows {self.choice.text}: the sheet has no order in row(s) "
+                    f"{', '.join(missing)}."
+                )
+            records = [(n, v) for n, v in records if n in self.choice]
+        expression = self.template.send_if
+        if expression is None:
+            return records
+        test = self.env.compile_expression(expression, undefined_to_none=False)
+        names = self._names(f"{{{{ ({expression}) }}}}")[0]
+        kept: list[tuple[int, dict[str, Any]]] = []
+        for number, values in records:
+            errors = [values[n] for n in names if isinstance(values.get(n), CellError)]
+            if errors:
+                self._problem(
+                    number,
+                    None,
+                    "Send-If",
+                    f"Cannot decide Send-If: {errors[0].describe()}.",
+                    errors[0].hint(),
+                )
+                continue
+            try:
+                wanted = bool(test(dict(values, row=values, rows=[values])))
+            except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
+                self._problem(
+                    number,
+                    None,
+                    "Send-If",
+                    f"Cannot decide Send-If {{{{ {expression} }}}}: {exc}.",
+                    self._cell_hint(f"{{{{ {expression} }}}}", number, values),
+                )
+                continue
+            if wanted:
+                kept.append((number, values))
+                continue
+            shown = ", ".join(
+                f"{n} empty" if values.get(n) is None else f"{n} = {values[n]!r}" for n in names
+            )
+            reason = f"Send-If {{{{ {expression} }}}} is false" + (f" ({shown})" if shown else "")
+            self.skipped.append(Skipped(number, self._quiet_key(values), reason))
+        return kept
+
+    def _quiet_key(self, values: dict[str, Any]) -> str | None:
+        """The row's Key for listing a skipped row, or None (a skipped row has no problems)."""
+        source = self.template.header("Key")
+        if source is None:
+            group = values.get(self.template.group_by or "")
+            return None if group is None else str(group)
+        try:
+            key = self._compile(self.env, source).render(dict(values, row=values, rows=[values]))
+        except Exception:
+            return None
+        return " ".join(key.split()) or None
+
+    def _groups(
+        self, records: list[tuple[int, dict[str, Any]]]
+    ) -> list[list[tuple[int, dict[str, Any]]]]:
         group_by = self.template.group_by
         if not group_by:
             return [[record] for record in records]
@@ -274,6 +435,7 @@ class _Planner:
         if self.template.group_by:
             context["group"] = values[self.template.group_by]
         before = len(self.problems)
+        self.scope = rows
 
         key = self._key(first, context)
         self.row_keys.update(dict.fromkeys(numbers, key or ""))
@@ -308,14 +470,20 @@ class _Planner:
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
         text, html = ("", None) if body is None else self._bodies(body, first, report_key, context)
 
-        if not any(addresses.values()) and not self._has_problem(before, *ADDRESS_HEADERS):
+        if not addresses["To"] and not self._has_problem(before, "To"):
+            copies = [*addresses["Cc"], *addresses["Bcc"]]
             self._problem(
                 first,
                 report_key,
                 "To",
-                "The message has no recipient: To, Cc and Bcc are all empty.",
-                "Fill in the address column of this row.",
+                "The message has no recipient: To is empty"
+                + (
+                    f", so it would go only to the copies ({', '.join(copies)})." if copies else "."
+                ),
+                self._empty_hint(self.template.header("To") or "", first, values),
             )
+        if len(rows) > 1:
+            self._disagreements(rows, report_key, context)
         if len(self.problems) > before or not key:
             return None
         return Draft(
@@ -333,6 +501,38 @@ class _Planner:
             extra_headers=tuple(extra),
             documents=documents,
         )
+
+    def _disagreements(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None, context: dict[str, Any]
+    ) -> None:
+        """A problem for every header the rows of one group render differently."""
+        for name in ("To", "Cc", "Bcc", "From", "Reply-To", "Subject"):
+            source = self.template.header(name)
+            if source is None:
+                continue
+            seen: dict[str, list[int]] = {}
+            for number, values in rows:
+                try:
+                    rendered = self._compile(self.env, source).render(
+                        dict(context, **values, row=values)
+                    )
+                except Exception:  # noqa: S112 - the first row's own problem is reported
+                    continue
+                seen.setdefault(" ".join(join_lines(rendered).split()), []).append(number)
+            if len(seen) > 1:
+                listed = "; ".join(
+                    f"row{'s' * (len(numbers) > 1)} {', '.join(map(str, numbers))}: "
+                    f"{value or '(empty)'!r}"
+                    for value, numbers in seen.items()
+                )
+                self._problem(
+                    rows[0][0],
+                    key,
+                    name,
+                    f"The rows of group {context.get('group')!r} disagree on {name}: {listed}.",
+                    "One message goes to each group: make these rows agree (the same "
+                    f"{name} in every row of the group), or send them without Group-By.",
+                )
 
     def _key(self, row: int, context: dict[str, Any]) -> str:
         source = self.template.header("Key")
@@ -387,10 +587,77 @@ class _Planner:
             self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
         elif isinstance(exc, ValueError | TypeError | ArithmeticError | JinjaError):
             self._problem(
-                row, key, part, f"Cannot render the {part}: {exc}.", _cell_hint(source, context)
+                row,
+                key,
+                part,
+                f"Cannot render the {part}: {exc}.",
+                self._cell_hint(source, row, context, str(exc)),
             )
         else:
             raise exc
+
+    # --- where to look -------------------------------------------------------------------
+
+    def _names(self, source: str) -> tuple[list[str], list[str]]:
+        """The columns ``source`` uses: by name, and as attributes of a loop row (``r.x``)."""
+        found = self.names.get(source)
+        if found is None:
+            columns = set(self.orders.columns)
+            try:
+                tree = self.env.parse(source)
+            except JinjaError:
+                return [], []
+            direct = [n.name for n in tree.find_all(nodes.Name) if n.name in columns]
+            looped = [n.attr for n in tree.find_all(nodes.Getattr) if n.attr in columns]
+            looped += [
+                n.arg.value
+                for n in tree.find_all(nodes.Getitem)
+                if isinstance(n.arg, nodes.Const) and n.arg.value in columns
+            ]
+            found = self.names[source] = (list(dict.fromkeys(direct)), list(dict.fromkeys(looped)))
+        return found
+
+    def _cells(self, source: str, row: int, context: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        """(``"I7 (Fällig)"``, value) of every cell ``source`` reads: its row's and, for a
+        loop over the group's rows, those of every row of the group."""
+        direct, looped = self._names(source)
+        cells = [(f"{self.orders.cell(n, row)} ({n})", context.get(n)) for n in direct]
+        scope = self.scope if any(number == row for number, _ in self.scope) else []
+        for number, values in scope or [(row, dict(context))]:
+            cells += [
+                (f"{self.orders.cell(n, number)} ({n})", values.get(n))
+                for n in looped
+                if n not in direct or number != row
+            ]
+        return list(dict(cells).items())
+
+    def _cell_hint(self, source: str, row: int, context: Mapping[str, Any], error: str = "") -> str:
+        """Which cell to look at when ``source`` failed to render (``error`` says why)."""
+        cells = self._cells(source, row, context)
+        named = [
+            (label, value)
+            for label, value in cells
+            if value is not None and repr(str(value)) in error
+        ]
+        cells = named or cells
+        errors = [value for _, value in cells if isinstance(value, CellError)]
+        if errors:
+            return errors[0].hint()
+        empty = [label for label, value in cells if value is None]
+        if empty:
+            return f"Fill in the empty cell{'s' * (len(empty) > 1)} {', '.join(empty)}."
+        if len(cells) == 1:
+            label, value = cells[0]
+            return f"Check cell {label}: it holds {str(value)!r}."
+        if cells:
+            return f"Check the cells {', '.join(label for label, _ in cells)}."
+        return "Check this row's cells."
+
+    def _empty_hint(self, source: str, row: int, context: Mapping[str, Any]) -> str:
+        empty = [label for label, value in self._cells(source, row, context) if value is None]
+        if empty:
+            return f"Fill in the empty cell{'s' * (len(empty) > 1)} {', '.join(empty)}."
+        return "Fill in the address column of this row."
 
     def _compile(self, env: SandboxedEnvironment, source: str) -> Template:
         """``source`` compiled in ``env``, once per plan (rows share the template's parts)."""
@@ -614,9 +881,7 @@ class _Planner:
         body = body.rstrip() + "\n"
         if self.template.format == "markdown":
             html = markdown.markdown(body, extensions=["nl2br"], output_format="html")
-            # the same body once more, values as they are, for the plain-text part
-            plain = self._render(self.env, self.template.body, row, key, "body", context)
-            return (plain or "").rstrip() + "\n", html
+            return html_to_text(html), html  # real plain text: no ** and links as "text (url)"
         if self.template.format == "html":
             return html_to_text(body), body
         return body, None
@@ -664,18 +929,6 @@ def _file_trouble(exc: BaseException) -> str:
     return reasons[errno.ELOOP]  # pathlib reports a symlink loop as RuntimeError
 
 
-def _cell_hint(source: str, context: Mapping[str, Any]) -> str:
-    """Which cell of the row to look at when ``source`` failed to render."""
-    names = list(dict.fromkeys(re.findall(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)", source)))
-    empty = [name for name in names if context.get(name) is None]
-    if empty:
-        listed = ", ".join(empty)
-        return f"Fill in the empty cell{'s' * (len(empty) > 1)} {listed} of this row."
-    if len(names) == 1:
-        return f"Check the {names[0]} cell of this row."
-    return "Check this row's cells."
-
-
 def plan_from_files(
     orders_path: str | Path,
     template_path: str | Path,
@@ -686,12 +939,14 @@ def plan_from_files(
     campaign: str | None = None,
     header_row: int | None = None,
     documents_out: str | Path | None = None,
+    rows: RowChoice | str | None = None,
 ) -> Plan:
     """Read the orders and the template and plan them (what ``docmail check`` does).
 
     Without ``documents``, attachments are looked for as ``default_documents`` says; made
     documents go to ``documents_out`` (default: ``generated`` in the documents folder).
     """
+    check_file_order(orders_path, template_path)
     template = load_template(template_path)
     orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
     folder = documents if documents else default_documents(orders_path, template_path)
@@ -702,21 +957,64 @@ def plan_from_files(
         sender=sender,
         campaign=campaign,
         documents_out=documents_out,
+        rows=rows,
     )
-    if sheet is None and any(problem.row is None for problem in plan.problems):
-        better = _fitting_sheet(orders_path, template, orders.sheet)
+    if any(problem.row is None for problem in plan.problems):
+        advice = ""
+        likely = orders.likely_header_row
+        if likely is not None and _needed(template) <= set(
+            read_orders(orders_path, sheet=sheet, header_row=likely).columns
+        ):
+            advice = f" The column names are in row {likely}: --header-row {likely}."
+        better = _fitting_sheet(orders_path, template, orders.sheet) if sheet is None else ""
         if better:
-            advice = f" The sheet {better!r} has every column the template uses: --sheet {better}."
+            advice += f" The sheet {better!r} has every column the template uses: --sheet {better}."
+        if advice:
             plan.problems = [
                 replace(p, hint=p.hint + advice) if p.row is None else p for p in plan.problems
             ]
     return plan
 
 
-def _fitting_sheet(path: str | Path, template: MessageTemplate, current: str | None) -> str:
-    needed = set().union(*template_variables(template).values())
+_SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".csv", ".tsv"})
+_HEADER_START = re.compile(r"^\ufeff?(to|cc|bcc|from|subject|key|attachment)\s*:", re.IGNORECASE)
+
+
+def check_file_order(orders_path: str | Path, template_path: str | Path) -> None:
+    """ConfigError when the orders and the template were given the other way round."""
+    orders, template = Path(orders_path), Path(template_path)
+    spreadsheet_second = template.suffix.lower() in _SPREADSHEETS
+    template_first = orders.suffix.lower() not in _SPREADSHEETS and (
+        orders.suffix.lower() != ".txt" or _looks_like_template(orders)
+    )
+    if not (spreadsheet_second and template_first) and not (
+        orders.suffix.lower() == ".txt" and _looks_like_template(orders)
+    ):
+        return
+    raise ConfigError(
+        f"The orders and the template seem swapped: {orders.name} looks like a template"
+        + (f" and {template.name} like a spreadsheet." if spreadsheet_second else "."),
+        f"Give the orders first, then the template: {template.name} {orders.name}.",
+    )
+
+
+def _looks_like_template(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return bool(_HEADER_START.match(handle.readline()))
+    except OSError:
+        return False
+
+
+def _needed(template: MessageTemplate) -> set[str]:
+    needed: set[str] = set().union(*template_variables(template).values())
     if template.group_by:
         needed.add(template.group_by)
+    return needed
+
+
+def _fitting_sheet(path: str | Path, template: MessageTemplate, current: str | None) -> str:
+    needed = _needed(template)
     for name in sheet_names(path):
         if name != current and needed <= set(read_orders(path, name).columns):
             return name

@@ -14,13 +14,13 @@ import email.policy
 import html as html_lib
 import tempfile
 from dataclasses import dataclass
-from email.policy import SMTP
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, DocmailError
 from .headers import addr_spec
 from .message import Attachment, Draft, size_text
+from .wire import readable_bytes
 
 if TYPE_CHECKING:
     from .documents import DocumentPreview
@@ -130,7 +130,7 @@ def _preview(
 ) -> Preview:
     sender = draft.sender or default_sender
     msg = draft.build(plan.campaign, sender or "profile@docmail.invalid")
-    headers = _headers_as_received(msg.as_bytes(policy=SMTP))
+    headers = _headers_as_received(readable_bytes(msg))
     if not sender:
         headers = tuple(
             (name, "(the profile's address)" if name == "From" else value)
@@ -150,6 +150,12 @@ def _preview(
 
 
 def _explain_unsendable(plan: Plan, row: int) -> None:
+    left_out = next((item for item in plan.skipped if item.row == row), None)
+    if left_out is not None:
+        raise DocmailError(
+            f"{left_out.describe()}: it is left out, so no message is sent for it.",
+            "Preview another row, or change the template's Send-If or --rows.",
+        )
     problems = [p for p in plan.problems if p.row == row or p.row is None]
     if problems:
         listed = "; ".join(f"{p.field}: {p.message}" for p in problems)

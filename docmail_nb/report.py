@@ -1,7 +1,9 @@
 """What a run did: one result per message, the report over all of them, files to keep.
 
 ``Report.frame`` is a DataFrame (pandas is imported only when a frame is asked for); ``save``
-and ``save_failed_rows`` write .xlsx or .csv that open safely in a spreadsheet program.
+and ``save_failed_rows`` write .xlsx or .csv that open safely in a spreadsheet program: a csv
+has a BOM (so Excel reads it as UTF-8) and the separator the orders csv had (``;`` as Swiss
+Excel writes it; ``,`` when the orders were no csv).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .orders import Orders
-    from .plan import Problem
+    from .plan import Problem, Skipped
 
 __all__ = ["REPORT_COLUMNS", "TROUBLE_STATES", "MessageResult", "Progress", "Report", "ResultState"]
 
@@ -69,6 +71,8 @@ class Report:
     fatal: Diagnosis | None = None
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)  # left out on purpose: not trouble
+    delimiter: str = ","  # for csv files: the separator the orders csv had
 
     @property
     def ok(self) -> bool:
@@ -120,6 +124,18 @@ class Report:
             }
             for problem in self.problems
         ]
+        records += [
+            dict.fromkeys(REPORT_COLUMNS, "")
+            | {
+                "rows": str(item.row),
+                "key": item.key or "",
+                "state": "left out",
+                "error": item.reason,
+                "attempts": 0,
+            }
+            for item in self.skipped
+            if item.reason.startswith("Send-If")
+        ]
         import pandas as pd
 
         return pd.DataFrame.from_records(records, columns=REPORT_COLUMNS)
@@ -145,6 +161,11 @@ class Report:
         problem_rows = {p.row for p in self.problems if p.row is not None}
         if self.problems:
             parts.append(f"{len(problem_rows) or len(self.problems)} row(s) with problems")
+        by_send_if = sum(1 for item in self.skipped if item.reason.startswith("Send-If"))
+        if by_send_if:
+            parts.append(f"{by_send_if} row(s) left out by Send-If")
+        if len(self.skipped) > by_send_if:
+            parts.append(f"{len(self.skipped) - by_send_if} row(s) not among --rows")
         line = f"Campaign {self.campaign!r}: " + (", ".join(parts) or "nothing to send") + "."
         if self.fatal is not None:
             line += f" Stopped: {self.fatal.summary}"
@@ -163,7 +184,7 @@ class Report:
 
     def save(self, path: str | Path) -> Path:
         """Write the report as .xlsx or .csv (chosen by the file's suffix)."""
-        return save_table(self.frame, path, "report")
+        return save_table(self.frame, path, "report", self.delimiter)
 
     def failed_rows(self, orders: Orders) -> pd.DataFrame:
         """The original columns of every row that needs attention, plus an ``error`` column."""
@@ -177,11 +198,25 @@ class Report:
                 for row in result.rows:
                     errors.setdefault(row, []).append(text)
         positions = [i for i, row in enumerate(orders.row_numbers) if row in errors]
-        frame = orders.frame.iloc[positions].copy()
+        frame = orders.frame.iloc[positions].map(_as_cell)
         frame["error"] = ["; ".join(errors[orders.row_numbers[i]]) for i in positions]
         frame.insert(0, "row", [orders.row_numbers[i] for i in positions])
         return frame.reset_index(drop=True)
 
-    def save_failed_rows(self, orders: Orders, path: str | Path) -> Path:
-        """Write ``failed_rows`` as .xlsx or .csv, ready to fix and send again."""
-        return save_table(self.failed_rows(orders), path, "failed rows")
+    def save_failed_rows(self, orders: Orders, path: str | Path) -> Path | None:
+        """Write ``failed_rows`` as .xlsx or .csv, ready to fix and send again.
+
+        Writes nothing and returns None when no row needs attention (an old file of that name
+        is left as it is: the caller says that nothing failed).
+        """
+        frame = self.failed_rows(orders)
+        if frame.empty:
+            return None
+        return save_table(frame, path, "failed rows", orders.delimiter or self.delimiter)
+
+
+def _as_cell(value: Any) -> Any:
+    """A value as a spreadsheet cell: an Excel error as the text the sheet showed."""
+    from .orders import CellError
+
+    return str(value) if isinstance(value, CellError) else value

@@ -208,7 +208,14 @@ def send_plan(
     options = options or SendOptions()
     if options.limit is not None and options.limit < 0:
         raise ConfigError("A negative --limit is not possible.", "Give 0 or more messages.")
-    report = Report(plan.campaign, [], list(plan.problems), dry_run=options.dry_run)
+    report = Report(
+        plan.campaign,
+        [],
+        list(plan.problems),
+        dry_run=options.dry_run,
+        skipped=list(plan.skipped),
+        delimiter=plan.delimiter or ",",
+    )
     callback, close_bar = _progress(progress, len(plan.drafts), plan.campaign)
     try:
         if options.all_or_nothing and plan.problems:

@@ -36,6 +36,7 @@ from .diagnosis import (
 from .errors import Diagnosis, DocmailError, SMTPProblem
 from .profiles import Profile, is_loopback, require_password
 from .replies import BoundedSMTP, BoundedSMTP_SSL, ReplyTooLong
+from .wire import fit
 
 __all__ = [
     "Delivery",
@@ -427,8 +428,17 @@ def _deliver(
     recipients: Sequence[str],
     before_data: Callable[[], None] | None,
 ) -> Delivery:
-    data = _flatten(msg)
+    fitted = fit(
+        msg,
+        envelope_from,
+        recipients,
+        eight_bit=conn.has_extn("8bitmime"),
+        smtputf8=conn.has_extn("smtputf8"),
+    )
+    envelope_from, recipients = fitted.envelope_from, fitted.recipients
+    data = _flatten(fitted.msg)
     options = [f"SIZE={len(data)}"] if conn.has_extn("size") else []
+    options += fitted.mail_options
     code, reply = conn.mail(envelope_from, options)
     if code != 250:
         if code != 421:

@@ -12,8 +12,9 @@ A template is a block of header lines, a blank line and the body::
 
 Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
 (repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
-Group-By, and any ``X-`` header. Every header but Format and Group-By, and the body, are Jinja
-templates over the row's columns.
+Group-By, Send-If, and any ``X-`` header. Every header but Format and Group-By, and the body,
+are Jinja templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
+"bezahlt" }}``): a row for which it is false is left out, and listed as left out.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ __all__ = [
 Format = Literal["text", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 ADDRESS_HEADERS = ("To", "Cc", "Bcc")
-SINGLE_HEADERS = ("To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By")
+SINGLE_HEADERS = (
+    "To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By", "Send-If",
+)  # fmt: skip
 KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
@@ -84,6 +87,7 @@ class MessageTemplate:
     group_by: str | None = None
     name: str = "template"
     folder: Path | None = None  # where the file is: Document templates are looked up there
+    send_if: str | None = None  # a Jinja expression; rows for which it is false are left out
 
     def header(self, name: str) -> str | None:
         """The source of the first header called ``name`` (case-insensitive), or None."""
@@ -153,6 +157,7 @@ def parse_template(
             f"Template {name!r}: unknown Format {fmt_name!r}.", "Use text, markdown or html."
         )
     group_by = _pop(headers, "Group-By") or None
+    send_if = _pop(headers, "Send-If")
     template = MessageTemplate(
         headers=tuple(headers),
         body=body,
@@ -160,9 +165,22 @@ def parse_template(
         group_by=group_by,
         name=name,
         folder=Path(folder).expanduser().resolve() if folder is not None else None,
+        send_if=None if send_if is None else _expression(send_if, name),
     )
     template_variables(template)  # compiles every part: syntax errors surface here
     return template
+
+
+def _expression(source: str, name: str) -> str:
+    """The expression of ``Send-If: {{ expr }}`` (the braces may be left out)."""
+    match = re.fullmatch(r"\s*\{\{(.*)\}\}\s*", source, re.DOTALL)
+    expression = (match.group(1) if match else source).strip()
+    if not expression or "{{" in expression or "}}" in expression or "{%" in expression:
+        raise TemplateError(
+            f"Template {name!r}: Send-If must be one expression, not {source!r}.",
+            'Write it as Send-If: {{ status != "bezahlt" }} (and, or, not combine conditions).',
+        )
+    return expression
 
 
 def _canonical(key: str, name: str, number: int) -> str:
@@ -192,6 +210,12 @@ def _check_headers(headers: list[tuple[str, str]], name: str) -> None:
             f"Template {name!r} has no To, Cc or Bcc header, so no message has a recipient.",
             "Add a header such as 'To: {{ email }}'.",
         )
+    if "To" not in keys:
+        raise TemplateError(
+            f"Template {name!r} has no To header: its messages would go to the copies (Cc, "
+            "Bcc) only.",
+            "Add a header such as 'To: {{ email }}'; Cc and Bcc are copies.",
+        )
     if "Key" not in keys and "Group-By" not in keys:
         raise TemplateError(
             f"Template {name!r} has no Key header.",
@@ -214,6 +238,8 @@ def template_variables(template: MessageTemplate) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     parts = [(key, source) for key, source in template.headers]
     parts.append(("body", template.body))
+    if template.send_if is not None:
+        parts.append(("Send-If", f"{{{{ ({template.send_if}) }}}}"))
     for part, source in parts:
         try:
             tree = env.parse(source)

@@ -45,6 +45,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> EmailMessage:
@@ -77,7 +78,7 @@ class _Handler:
             # the peer address names the TCP connection; STARTTLS starts a new Session on it
             self.server.record.sessions.add(session.peer or id(session))
         session.host_name = hostname
-        return responses
+        return [r for r in responses if r[4:].upper() not in self.server.hide_extensions]
 
     async def handle_MAIL(
         self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -115,7 +116,12 @@ class _Handler:
         if reply is None or reply == DROP_AFTER_STORE:
             with self.server.record.lock:
                 self.server.record.messages.append(
-                    Received(str(envelope.mail_from), list(envelope.rcpt_tos), bytes(data))
+                    Received(
+                        str(envelope.mail_from),
+                        list(envelope.rcpt_tos),
+                        bytes(data),
+                        list(envelope.mail_options),
+                    )
                 )
         if reply == DROP_AFTER_STORE:
             smtp.transport.close()
@@ -176,6 +182,8 @@ class SMTPTestServer:
         data_hook: Callable[[int, Envelope], str | None] | None = None,
         cert_hostnames: tuple[str, ...] = ("127.0.0.1", "localhost"),
         exclude_auth: tuple[str, ...] = (),
+        smtputf8: bool = False,
+        hide_extensions: tuple[str, ...] = (),
         identity: Any = None,
         token_reply: str | None = None,
     ) -> None:
@@ -188,6 +196,8 @@ class SMTPTestServer:
         self.rcpt_hook = rcpt_hook
         self.data_hook = data_hook
         self.exclude_auth = exclude_auth  # AUTH mechanisms not to offer, e.g. ("PLAIN",)
+        self.smtputf8 = smtputf8  # offer SMTPUTF8
+        self.hide_extensions = {name.upper() for name in hide_extensions}  # e.g. ("8BITMIME",)
         self.identity = identity  # tests.identity.IdentityServer: XOAUTH2 is offered
         self.token_reply = token_reply  # a forced reply to every XOAUTH2 attempt
         self.record = Record()
@@ -223,7 +233,7 @@ class SMTPTestServer:
     def start(self) -> SMTPTestServer:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._cert.configure_cert(context)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
         if self.auth:
             kwargs.update(authenticator=self._authenticate, auth_required=True)
             if self.exclude_auth:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from imap_server import DovecotServer
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from servers import SMTPTestServer, free_port
 
@@ -209,6 +210,40 @@ def test_settings_notebook_tests_saves_and_reloads_a_profile(
     expect(settings_field(page, "Host")).to_have_value(server.host)
     expect(settings_field(page, "Port")).to_have_value(str(server.port))
     expect(settings_field(page, "Password")).to_have_value("")
+    assert PASSWORD not in page.content()
+
+
+def test_settings_notebook_tests_imap_and_names_the_sent_folder(
+    page: Page,
+    voila: Callable[[str], VoilaServer],
+    smtp_server: Callable[..., SMTPTestServer],
+    dovecot: Callable[..., DovecotServer],
+    ca_file: Path,
+    keyring_dir: Path,
+) -> None:
+    server = smtp_server("starttls")
+    mailbox = dovecot(folders=("Sent", "Gesendet"), special_use={"Gesendet": "\\Sent"})
+    notebook = voila("01_smtp_settings.ipynb")
+    open_notebook(page, notebook, "docmail-settings")
+    panel = page.locator(".docmail-settings")
+
+    settings_field(page, "Preset").select_option(label="cyon")
+    settings_field(page, "Profile name").fill("shop")
+    panel.get_by_text("Advanced").click()
+    expect(settings_field(page, "IMAP host")).to_have_value("mail.cyon.ch")  # from the preset
+    settings_field(page, "Host").fill(server.host)
+    settings_field(page, "Security").select_option(label="STARTTLS (usually port 587)")
+    settings_field(page, "Port").fill(str(server.port))
+    settings_field(page, "Port").press("Tab")
+    settings_field(page, "Username").fill("anna@example.ch")
+    settings_field(page, "CA file").fill(str(ca_file))
+    settings_field(page, "IMAP host").fill(mailbox.host)
+    settings_field(page, "IMAP port").fill(str(mailbox.ssl_port))
+    settings_field(page, "IMAP port").press("Tab")
+    settings_field(page, "Password").fill(PASSWORD)
+    panel.get_by_role("button", name="Test connection").click()
+    expect(panel.locator(".docmail-ok").last).to_contain_text("Sent folder 'Gesendet'")
+    expect(panel.locator(".docmail-ok").first).to_contain_text("Connected to 127.0.0.1")
     assert PASSWORD not in page.content()
 
 
