@@ -12,6 +12,7 @@ The notebook panels live in ``docmail_nb.widgets``.
 
 from __future__ import annotations
 
+from .auth import sign_in, sign_out
 from .diagnosis import diagnose
 from .errors import (
     BatchFailed,
@@ -25,6 +26,7 @@ from .errors import (
     OrdersError,
     ProfileError,
     SecretStoreError,
+    SignInProblem,
     SMTPProblem,
     TemplateError,
 )
@@ -96,6 +98,7 @@ __all__ = [
     "SMTPTransport",
     "SecretStoreError",
     "SendOptions",
+    "SignInProblem",
     "TemplateError",
     "Transport",
     "check_mailbox",
@@ -125,6 +128,8 @@ __all__ = [
     "send_test",
     "set_password",
     "sheet_names",
+    "sign_in",
+    "sign_out",
     "sync_mailbox",
     "test_connection",
 ]

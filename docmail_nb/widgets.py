@@ -10,11 +10,15 @@ Save, so it never stays in the widget state a notebook may save.
 from __future__ import annotations
 
 import html
+import re
+import threading
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
+from .auth import auth_status, set_client_secret, sign_in
+from .diagnosis import password_notice
 from .errors import DocmailError
 from .ledger import Ledger
 from .mailbox import check_mailbox
@@ -83,6 +87,31 @@ def _text(description: str, **kwargs: Any) -> w.Text:
     return w.Text(description=description, style=_LABEL_STYLE, layout=_FIELD_LAYOUT, **kwargs)
 
 
+#: the Authentication choice: label, value ("microsoft"/"google" are both auth "oauth2")
+_AUTH_CHOICES = [
+    ("Password", "password"),
+    ("Microsoft 365 sign-in", "microsoft"),
+    ("Google sign-in", "google"),
+    ("App-only (Microsoft)", "oauth2-app"),
+    ("Token command", "token-command"),
+]
+
+
+def _auth_choice(profile: Profile) -> str:
+    if profile.auth == "oauth2":
+        return profile.provider
+    return profile.auth
+
+
+def _link_line(text: str) -> str:
+    """A note with its https:// link made clickable (the sign-in link and code)."""
+    escaped = html.escape(text)
+    linked = re.sub(
+        r"(https://[^\s<]+)", r"<a href='\1' target='_blank' rel='noopener'>\1</a>", escaped
+    )
+    return f"<div class='docmail-note docmail-sign-in' style='{_LINE}color:#555'>{linked}</div>"
+
+
 class SettingsPanel:
     """SMTP settings with a preset chooser, Test connection and Save.
 
@@ -119,6 +148,25 @@ class SettingsPanel:
             layout=_FIELD_LAYOUT,
         )
         self.username = _text("Username", placeholder="usually your e-mail address")
+        self.auth = w.Dropdown(
+            description="Authentication",
+            options=_AUTH_CHOICES,
+            value="password",
+            style=_LABEL_STYLE,
+            layout=_FIELD_LAYOUT,
+        )
+        self.tenant = _text("Tenant", placeholder="your domain or directory (tenant) ID")
+        self.client_id = _text("Client ID", placeholder="application (client) ID")
+        self.client_secrets = _text("Client file", placeholder="Google OAuth client JSON file")
+        self.token_command = _text("Token command", placeholder="prints an access token")
+        self.authority = w.Text(
+            description="Authority",
+            placeholder="empty: https://login.microsoftonline.com",
+            style=_LABEL_STYLE,
+            layout={"width": "420px"},
+        )
+        self.sign_in_button = w.Button(description="Sign in")
+        self._sign_in_thread: threading.Thread | None = None
         self.password = w.Password(
             description="Password",
             placeholder="password or app password",
@@ -163,6 +211,7 @@ class SettingsPanel:
                 w.VBox(
                     [
                         self.ca_file,
+                        self.authority,
                         self.imap_host,
                         self.imap_port,
                         self.imap_security,
@@ -180,6 +229,8 @@ class SettingsPanel:
 
         self.preset.observe(self._on_preset, names="value")
         self.security.observe(self._on_security, names="value")
+        self.auth.observe(self._on_auth, names="value")
+        self.sign_in_button.on_click(self._on_sign_in)
         self.saved.observe(self._on_saved, names="value")
         self.test_button.on_click(self._on_test)
         self.save_button.on_click(self._on_save)
@@ -194,18 +245,24 @@ class SettingsPanel:
                 self.port,
                 self.security,
                 self.username,
+                self.auth,
+                self.tenant,
+                self.client_id,
+                self.client_secrets,
+                self.token_command,
                 self.password,
                 self.password_note,
                 self.from_addr,
                 self.reply_to,
                 self.advanced,
-                w.HBox([self.test_button, self.save_button]),
+                w.HBox([self.test_button, self.sign_in_button, self.save_button]),
                 self.status,
             ],
             layout={"width": "500px", "padding": "4px"},
         )
         self.widget.add_class("docmail-settings")
 
+        self._show_auth_fields()
         profiles = list_profiles()
         self._set_saved_options(profiles)
         chosen = next((p for p in profiles if p.name == name), None)
@@ -240,7 +297,24 @@ class SettingsPanel:
             imap_security=self.imap_security.value,
             sent_folder=self.sent_folder.value.strip(),
             copy_to_sent=bool(self.copy_to_sent.value),
+            **self._auth_settings(),
         )
+
+    def _auth_settings(self) -> dict[str, Any]:
+        """The sign-in settings of the chosen Authentication (only those it uses)."""
+        choice = self.auth.value
+        if choice == "password":
+            return {}
+        if choice == "token-command":
+            return {"auth": "token-command", "token_command": self.token_command.value.strip()}
+        if choice == "google":
+            return {"auth": "oauth2", "client_secrets": self.client_secrets.value.strip()}
+        return {
+            "auth": "oauth2" if choice == "microsoft" else "oauth2-app",
+            "tenant": self.tenant.value.strip(),
+            "client_id": self.client_id.value.strip(),
+            "authority": self.authority.value.strip(),
+        }
 
     def _show_profile(self, profile: Profile) -> None:
         self._loading = True
@@ -261,8 +335,15 @@ class SettingsPanel:
             self.imap_security.value = profile.imap_security
             self.sent_folder.value = profile.sent_folder
             self.copy_to_sent.value = profile.copy_to_sent
+            self.auth.value = _auth_choice(profile)
+            self.tenant.value = profile.tenant
+            self.client_id.value = profile.client_id
+            self.authority.value = profile.authority
+            self.client_secrets.value = profile.client_secrets
+            self.token_command.value = profile.token_command
         finally:
             self._loading = False
+        self._show_auth_fields()
 
     def _set_saved_options(self, profiles: list[Profile]) -> None:
         self._loading = True
@@ -274,6 +355,12 @@ class SettingsPanel:
             self._loading = False
 
     def _password_note(self, name: str) -> str:
+        profile = next((p for p in list_profiles() if p.name == name), None)
+        if profile is not None and profile.auth != "password":
+            return note_line(auth_status(profile))
+        notice = password_notice(profile) if profile is not None else ""
+        if notice:
+            return note_line(notice)
         if has_password(name):
             return note_line(
                 f"A password for '{name}' is stored in keyring; leave Password empty to keep it."
@@ -293,6 +380,48 @@ class SettingsPanel:
         imap = preset_imap(change["new"])
         self.imap_host.value = imap["imap_host"]
         self.copy_to_sent.value = imap["copy_to_sent"]
+
+    def _on_auth(self, _change: dict[str, Any]) -> None:
+        self._show_auth_fields()
+
+    def _show_auth_fields(self) -> None:
+        """Show the fields the chosen Authentication needs; the rest are hidden."""
+        choice = self.auth.value
+        wanted = {
+            self.tenant: choice in ("microsoft", "oauth2-app"),
+            self.client_id: choice in ("microsoft", "oauth2-app"),
+            self.client_secrets: choice == "google",
+            self.token_command: choice == "token-command",
+            self.password: choice in ("password", "oauth2-app"),
+            self.sign_in_button: choice in ("microsoft", "google"),
+        }
+        for field, shown in wanted.items():
+            field.layout.display = "" if shown else "none"
+        self.password.description = "Client secret" if choice == "oauth2-app" else "Password"
+
+    def _on_sign_in(self, _button: w.Button | None = None) -> None:
+        """Sign in in the background: the device code and link appear in the status line."""
+        try:
+            profile = self.profile()
+        except DocmailError as exc:
+            self.status.value = error_line(exc.message, exc.hint)
+            return
+        self.status.value = note_line("Signing in …")
+
+        def show(text: str) -> None:
+            self.status.value = _link_line(text)
+
+        def run() -> None:
+            try:
+                said = sign_in(profile, show=show)
+            except DocmailError as exc:
+                self.status.value = error_line(exc.message, exc.hint)
+                return
+            self.status.value = success_line(said)
+            self.password_note.value = note_line(auth_status(profile))
+
+        self._sign_in_thread = threading.Thread(target=run, daemon=True)
+        self._sign_in_thread.start()
 
     def _on_security(self, change: dict[str, Any]) -> None:
         if self._loading:
@@ -328,6 +457,11 @@ class SettingsPanel:
             self.imap_port.value = 0
             self.imap_security.value = "ssl"
             self.copy_to_sent.value = True
+            for field in (self.tenant, self.client_id, self.authority):
+                field.value = ""
+            for field in (self.client_secrets, self.token_command):
+                field.value = ""
+            self.auth.value = "password"
             self.preset.value = "generic"
             self.security.value = "starttls"
             self.port.value = USUAL_PORT["starttls"]
@@ -383,7 +517,10 @@ class SettingsPanel:
         saved = success_line(f"Saved profile '{profile.name}' in {path}.")
         if password:
             try:
-                set_password(profile.name, password)
+                if profile.auth == "oauth2-app":
+                    set_client_secret(profile, password)
+                else:
+                    set_password(profile.name, password)
             except DocmailError as exc:
                 self.status.value = saved + error_line(exc.message, exc.hint)
                 return

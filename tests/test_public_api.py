@@ -9,11 +9,13 @@ PUBLIC = {
     # errors
     "DocmailError", "ConfigError", "ProfileError", "SecretStoreError", "InputError",
     "OrdersError", "TemplateError", "DocumentError", "SMTPProblem", "LedgerError", "BatchFailed",
+    "SignInProblem",
     # profiles and SMTP
     "Profile", "Limits", "Preset", "PRESETS", "USUAL_PORT", "profile_from_preset",
     "docmail_home", "list_profiles", "load_profile", "save_profile", "remove_profile",
     "set_password", "get_password", "has_password", "forget_password",
     "Diagnosis", "Delivery", "connect", "deliver", "diagnose", "test_connection",
+    "sign_in", "sign_out",
     # orders, templates, plan
     "Orders", "read_orders", "sheet_names", "MessageTemplate", "parse_template",
     "load_template", "make_environment", "Plan", "Draft", "Problem", "Attachment", "Preview",
