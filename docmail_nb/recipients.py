@@ -35,16 +35,22 @@ _NOT_IN_NAME = '@<>";'
 _NOT_IN_ADDRESS = ',;<>"() \t'
 
 
-@pass_context  # never evaluated at compile time: constants get a placeholder too
-def _placeholder(context: Context, value: Any) -> str:
-    values: list[str] = context.get(_VALUES, [])
-    values.append("" if value is None else str(value))
-    return f"\ue000{len(values) - 1}\ue001"
-
-
 def parts_environment(env: SandboxedEnvironment) -> SandboxedEnvironment:
-    """A copy of ``env`` that renders every value as a placeholder (see ``render_parts``)."""
-    return env.overlay(finalize=_placeholder)
+    """A copy of ``env`` that renders every value as a placeholder (see ``render_parts``).
+
+    Each value first goes through ``env``'s own finalize (an Excel error fails there).
+    """
+    finalize = env.finalize
+
+    @pass_context  # never evaluated at compile time: constants get a placeholder too
+    def placeholder(context: Context, value: Any) -> str:
+        if finalize is not None:
+            value = finalize(value)
+        values: list[str] = context.get(_VALUES, [])
+        values.append("" if value is None else str(value))
+        return f"\ue000{len(values) - 1}\ue001"
+
+    return env.overlay(finalize=placeholder)
 
 
 def render_parts(template: Template, context: Mapping[str, Any]) -> tuple[str, list[str]]:

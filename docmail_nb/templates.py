@@ -410,8 +410,7 @@ def _finalize(value: Any) -> Any:
 
 def _finalize_markdown(value: Any) -> Any:
     """A value as markdown text: every character markdown would act on, backslash-escaped."""
-    if value is None:
-        return ""
+    value = _finalize(value)  # an Excel error fails here, as everywhere
     if isinstance(value, Markup):  # the template marked it safe on purpose
         return value
     return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", str(value))
