@@ -540,7 +540,7 @@ def check(
     rows: str | None,
 ) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
-    from .plan import describe_skipped, plan_from_files
+    from .plan import describe_recipients, describe_skipped, plan_from_files
 
     plan = plan_from_files(
         orders,
@@ -576,6 +576,8 @@ def check(
             click.echo(f"  {line}")
         click.echo("")
     sendable = len(plan.drafts)
+    if plan.drafts:
+        click.echo(f"Recipients per message (To, Cc, Bcc): {describe_recipients(plan.drafts)}")
     summary = f"{sendable} message{'s' * (sendable != 1)} ready to send"
     if plan.problems:
         affected = len(plan.problem_rows)
@@ -756,6 +758,7 @@ def send(
         header_row=header_row,
         rows=rows,
         sender=settings.sender,
+        max_recipients=settings.limits.recipients_per_message,
         campaign=campaign,
         documents_out=documents_out,
     )

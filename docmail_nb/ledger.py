@@ -57,6 +57,7 @@ __all__ = [
     "State",
     "Window",
     "default_ledger_path",
+    "elsewhere_note",
 ]
 
 State = Literal["planned", "sending", "sent", "failed", "deferred", "unknown"]
@@ -479,6 +480,26 @@ class Ledger:
         """Messages and recipients sent (or possibly sent) by ``account`` in the last 24 hours."""
         return self.usage(account, DAY)
 
+    def sent_elsewhere(self, campaign: str, keys: Sequence[str]) -> dict[str, str]:
+        """Which of ``keys`` another campaign has sent (or may have): key → that campaign.
+
+        A renamed template starts a new campaign (its name is the default), and its keys
+        would all look new: this is how a run notices and says so before sending.
+        """
+        found: dict[str, str] = {}
+        wanted = list(dict.fromkeys(keys))
+        with self._lock, self._plain_errors():
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, campaign FROM messages WHERE campaign != ? AND key IN ({marks}) "  # noqa: S608 - placeholders only
+                    "AND state IN ('sent', 'sending', 'unknown') ORDER BY updated_at",
+                    (campaign, *chunk),
+                ).fetchall()
+                found.update((row["key"], row["campaign"]) for row in rows)
+        return found
+
     def usage(self, account: str, seconds: float) -> tuple[int, int]:
         """Messages and recipients sent (or possibly sent) by ``account``, all runs, in the
         last ``seconds``."""
@@ -803,3 +824,18 @@ class Ledger:
                     (note, now, campaign, key),
                 ).rowcount
         return bool(changed)
+
+
+def elsewhere_note(campaign: str, elsewhere: dict[str, str]) -> str:
+    """The notice for keys that other campaigns sent ("" when there are none)."""
+    if not elsewhere:
+        return ""
+    campaigns = sorted(set(elsewhere.values()))
+    keys = list(elsewhere)
+    shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return (
+        f"{len(keys)} key(s) of campaign {campaign!r} were already sent in campaign "
+        f"{', '.join(map(repr, campaigns))} ({shown}). If the template was renamed, pass "
+        f"--campaign {campaigns[0]} to go on with that campaign; a new campaign (a reminder) "
+        "sends them again."
+    )

@@ -11,7 +11,10 @@ from __future__ import annotations
 import difflib
 import errno
 import mimetypes
+import os
 import re
+import stat
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .docfolder import locate, normalized
 from .documents import DocumentPlanner, PlannedDocument
 from .errors import ConfigError, DocmailError
+from .files import FileIdentity
 from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import CellError, Orders, read_orders, sheet_names
@@ -47,6 +51,7 @@ __all__ = [
     "Skipped",
     "check_file_order",
     "default_documents",
+    "describe_recipients",
     "describe_skipped",
     "make_plan",
     "plan_from_files",
@@ -95,6 +100,23 @@ def describe_skipped(skipped: list[Skipped]) -> list[str]:
             f"{outside[0].reason}"
         )
     return lines
+
+
+def describe_recipients(drafts: list[Draft]) -> str:
+    """How many envelope recipients the messages have, e.g. "1 recipient: 17 messages; 3
+    recipients: 1 message (R-0005)" (the messages with more than one are named)."""
+    by_count: dict[int, list[str]] = {}
+    for draft in drafts:
+        by_count.setdefault(len(draft.recipients), []).append(draft.key)
+    parts = []
+    for count in sorted(by_count):
+        keys = by_count[count]
+        text = f"{count} recipient{'s' * (count != 1)}: {len(keys)} message{'s' * (len(keys) != 1)}"
+        if count > 1:
+            shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+            text += f" ({shown})"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def _spans(numbers: list[int]) -> str:
@@ -193,8 +215,12 @@ def make_plan(
     locale: str = "de_CH",
     documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
+    max_recipients: int | None = None,
 ) -> Plan:
     """Render and check every row; ``sender`` is the profile's address ("" when unknown).
+
+    ``max_recipients`` is the provider's limit of recipients per message (the profile's
+    ``limits.recipients_per_message``): a message with more is a problem of its rows.
 
     Documents made from a ``Document:`` template are saved into ``documents_out`` when sent
     (default: ``generated`` in the documents folder). ``rows`` (``"2-40,45"``) chooses rows by
@@ -206,6 +232,8 @@ def make_plan(
     choice = RowChoice.parse(rows) if isinstance(rows, str) else rows
     planner = _Planner(orders, template, folder, sender, max_message_bytes, locale, out, choice)
     drafts, problems = planner.run()
+    if max_recipients is not None:
+        drafts = _within_recipient_limit(drafts, problems, max_recipients)
     return Plan(
         campaign=campaign or template.name,
         drafts=drafts,
@@ -216,6 +244,32 @@ def make_plan(
         skipped=planner.skipped,
         delimiter=orders.delimiter,
     )
+
+
+def _within_recipient_limit(
+    drafts: list[Draft], problems: list[Problem], limit: int
+) -> list[Draft]:
+    """The drafts with at most ``limit`` envelope recipients; the others become problems."""
+    kept = []
+    for draft in drafts:
+        count = len(draft.recipients)
+        if count <= limit:
+            kept.append(draft)
+            continue
+        problems.extend(
+            Problem(
+                row=row,
+                key=draft.key,
+                field="To",
+                message=f"The message has {count} recipients (To, Cc and Bcc), more than the "
+                f"{limit} per message the profile's provider accepts.",
+                hint="Split the addresses over several messages (rows), or send to a "
+                "distribution list's address.",
+            )
+            for row in draft.rows
+        )
+    problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+    return kept
 
 
 class _Planner:
@@ -245,6 +299,7 @@ class _Planner:
             locale, autoescape=template.format != "text", markdown=template.format == "markdown"
         )
         self.parts_env = parts_environment(self.env)
+        self.inodes: Counter[tuple[int, int]] | None = None  # files below the documents folder
         self.compiled: dict[tuple[SandboxedEnvironment, str], Template] = {}
         self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
         self.root = documents.resolve()
@@ -856,7 +911,36 @@ class _Planner:
                         "Export the document again as PDF.",
                     )
                     return None
-        return Attachment(path=path, filename=relative.name, size=size, content_type=content_type)
+        identity = FileIdentity.of(path)  # what the send must find again
+        if identity.links > 1 and self._names_inside(identity) < identity.links:
+            refuse(
+                f"The attachment {name} also has a name outside the documents folder (a hard "
+                "link), so it may be a file that does not belong there.",
+                "Copy the file into the documents folder instead of linking to it.",
+            )
+            return None
+        return Attachment(
+            path=path,
+            filename=relative.name,
+            size=size,
+            content_type=content_type,
+            identity=identity,
+        )
+
+    def _names_inside(self, identity: FileIdentity) -> int:
+        """How many names the file has inside the documents folder (links not followed)."""
+        if self.inodes is None:
+            counts: Counter[tuple[int, int]] = Counter()
+            for folder, _, files in os.walk(self.root):
+                for file in files:
+                    try:
+                        st = os.lstat(Path(folder, file))
+                    except OSError:
+                        continue
+                    if stat.S_ISREG(st.st_mode):
+                        counts[st.st_dev, st.st_ino] += 1
+            self.inodes = counts
+        return self.inodes[identity.device, identity.inode]
 
     def _inside_documents(self, relative: Path) -> bool:
         """Whether the file stays in the documents folder when every link is followed."""
@@ -940,6 +1024,7 @@ def plan_from_files(
     header_row: int | None = None,
     documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
+    max_recipients: int | None = None,
 ) -> Plan:
     """Read the orders and the template and plan them (what ``docmail check`` does).
 
@@ -956,6 +1041,7 @@ def plan_from_files(
         documents=folder,
         sender=sender,
         campaign=campaign,
+        max_recipients=max_recipients,
         documents_out=documents_out,
         rows=rows,
     )

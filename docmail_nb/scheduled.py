@@ -332,8 +332,14 @@ def plan_job(job: Job) -> Plan:
 
     orders = read_orders(job.orders, sheet=job.sheet)
     template = load_template(job.template)
-    sender = load_job_profile(job).sender
-    return make_plan(orders, template, documents=job.documents, sender=sender)
+    profile = load_job_profile(job)
+    return make_plan(
+        orders,
+        template,
+        documents=job.documents,
+        sender=profile.sender,
+        max_recipients=profile.limits.recipients_per_message,
+    )
 
 
 def problems_table(plan: Plan) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
-from .ledger import Ledger, default_ledger_path
+from .ledger import Ledger, default_ledger_path, elsewhere_note
 from .mailbox import sent_copy
 from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
 from .plan import Draft, Plan
@@ -88,6 +88,7 @@ class Pending:
     host: str
     sender: str
     problem_rows: int
+    elsewhere: str = ""  # keys other campaigns sent (a renamed template?), said before sending
 
     @property
     def recipients(self) -> int:
@@ -104,6 +105,8 @@ class Pending:
         )
         if self.problem_rows:
             text += f" ({self.problem_rows} row(s) with problems are left out.)"
+        if self.elsewhere:
+            text = f"{self.elsewhere}\n{text}"
         return text
 
 
@@ -123,7 +126,24 @@ def pending(
     )[: options.limit]
     problem_rows = len(plan.problem_rows) or len(plan.problems)
     sender = profile.sender or profile.username
-    return Pending(drafts, profile.host, sender, problem_rows)
+    return Pending(drafts, profile.host, sender, problem_rows, _elsewhere(plan, ledger, drafts))
+
+
+def _elsewhere(plan: Plan, ledger: Ledger | str | Path | None, drafts: list[Draft]) -> str:
+    """The notice for keys of ``drafts`` that another campaign sent ("" for none)."""
+    if not drafts:
+        return ""
+    if not isinstance(ledger, Ledger):
+        path = Path(ledger) if ledger is not None else default_ledger_path()
+        if not path.exists():
+            return ""
+    book, opened = _open_ledger(ledger)
+    try:
+        found = book.sent_elsewhere(plan.campaign, [draft.key for draft in drafts])
+    finally:
+        if opened:
+            book.close()
+    return elsewhere_note(plan.campaign, found)
 
 
 def outstanding(
@@ -232,12 +252,18 @@ def send_plan(
             return report
         if options.dry_run:
             _dry_run(plan, profile, ledger, options, report, callback)
+            note = _elsewhere(plan, ledger, list(plan.drafts))
+            if note:
+                report.notes.append(note)
             return report
         secret = require_password(profile, password) if transport is None or password else None
         if transport is None:
             transport = SMTPTransport(profile, secret)
         book, opened = _open_ledger(ledger)
         try:
+            note = _elsewhere(plan, book, list(plan.drafts))
+            if note:
+                report.notes.append(note)
             mailbox = MailboxRun(profile, book, secret) if profile.imap_host else None
             batch = _Batch(plan, profile, transport, book, options, report, callback, clock, sleep)
             batch.mailbox = mailbox

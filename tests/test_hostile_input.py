@@ -510,3 +510,50 @@ def test_an_address_from_parts_is_one_address(tmp_path: Path) -> None:
     )
     assert [d.to for d in plan.drafts] == [("anna@firma.example",)]
     assert [p.row for p in plan.problems] == [3]
+
+
+def test_check_says_how_many_recipients_each_message_has(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from docmail_nb.cli import main
+
+    template = tmp_path / "invoice.txt"
+    template.write_text(
+        "To: {{ email }}\nCc: {{ cc }}\nSubject: Rechnung {{ invoice_no }}\n"
+        "Key: {{ invoice_no }}\n\nGuten Tag\n",
+        encoding="utf-8",
+    )
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        'invoice_no,email,cc\nR-1,a@x.ch,\nR-2,b@x.ch,"c@x.ch; d@x.ch"\nR-3,e@x.ch,\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        main, ["check", str(orders), str(template), "--documents", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Recipients per message (To, Cc, Bcc): 1 recipient: 2 messages; "
+        "3 recipients: 1 message (R-2)"
+    ) in result.output
+
+
+def test_the_providers_recipients_per_message_limit_is_a_problem_in_the_check(
+    tmp_path: Path,
+) -> None:
+    template = (
+        "To: {{ email }}\nCc: {{ cc }}\nSubject: R {{ invoice_no }}\nKey: {{ invoice_no }}\n\nx\n"
+    )
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        'invoice_no,email,cc\nR-1,a@x.ch,"b@x.ch, c@x.ch"\nR-2,d@x.ch,e@x.ch\n', encoding="utf-8"
+    )
+    plan = make_plan(
+        read_orders(path), parse_template(template, "invoices"), documents=tmp_path,
+        max_recipients=2,
+    )  # fmt: skip
+    assert [d.key for d in plan.drafts] == ["R-2"]
+    (problem,) = plan.problems
+    assert (problem.row, problem.key) == (2, "R-1")
+    assert "3 recipients" in problem.message
+    assert "2 per message" in problem.message
