@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit browser-deps pdf-deps test-deps sample-data clean
+.PHONY: demo lab test lint typecheck unit browser-deps pdf-deps test-deps sample-data clean
 
 # Debian packages: WeasyPrint draws PDFs with Pango and HarfBuzz; the QR-bill's font is Arial
 # or a metric twin (Liberation Sans). The tests read PDFs back with poppler, let LibreOffice
@@ -39,6 +39,22 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime pdf-deps
 	$(BIN)/docmail demo
 
+$(VENV)/.lab: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
+	touch $@ $(VENV)/.runtime
+
+## lab: a working folder (lab-work/) opened in JupyterLab
+lab: $(VENV)/.lab pdf-deps
+	[ -d lab-work ] || $(BIN)/docmail init lab-work
+	$(BIN)/jupyter lab lab-work
+
+## wheelhouse: the wheels of every dependency with [lab], for the test that installs the
+## built wheel into a fresh venv without reaching a package index
+.wheelhouse/.done: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip wheel --quiet --wheel-dir .wheelhouse '.[lab]'
+	rm -f .wheelhouse/docmail_nb-*.whl
+	touch $@
+
 ## browser-deps: Debian's Chromium for the browser tests (never a browser download)
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -62,7 +78,7 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
-unit: $(VENV)/.test browser-deps test-deps
+unit: $(VENV)/.test browser-deps test-deps .wheelhouse/.done
 	$(BIN)/pytest
 
 ## test: set up and run the whole test suite (lint, types, tests incl. browser tests)
@@ -73,4 +89,4 @@ sample-data: $(VENV)/.test
 	$(BIN)/python data/make_sample_data.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts docmail-demo
+	rm -rf $(VENV) .wheelhouse lab-work .pytest_cache .mypy_cache .ruff_cache test-artifacts docmail-demo

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .diagnosis import sign_in_problem
+from .diagnosis import provider_label, sign_in_problem
 from .errors import SecretStoreError, SignInProblem
 from .profiles import (
     Profile,
@@ -103,14 +103,6 @@ def xoauth2(username: str, token: str) -> str:
 
 def _problem(kind: str, profile: Profile, detail: str = "", *, days: int = 0) -> SignInProblem:
     return SignInProblem(sign_in_problem(kind, profile, detail, days=days))
-
-
-def _provider_label(profile: Profile) -> str:
-    if profile.provider == "google":
-        return "Google"
-    if profile.provider == "microsoft":
-        return "Microsoft"
-    return "the token command"
 
 
 #: AADSTS error numbers Microsoft answers with, and what they mean
@@ -269,7 +261,7 @@ def auth_status(profile: Profile) -> str:
         state = (
             "signed in" if signed_in(profile) else f"not signed in (docmail login {profile.name})"
         )
-        return f"{_provider_label(profile)} sign-in, {state}"
+        return f"{provider_label(profile)} sign-in, {state}"
     if profile.auth == "oauth2-app":
         if profile.certificate:
             return f"Microsoft app-only, certificate {profile.certificate}"
@@ -598,7 +590,7 @@ def sign_in(
         else:
             live.token = _ms_sign_in(profile, live, show, timeout, clock)
     return (
-        f"Signed in to {_provider_label(profile)} as {profile.username} (profile {profile.name!r})."
+        f"Signed in to {provider_label(profile)} as {profile.username} (profile {profile.name!r})."
     )
 
 

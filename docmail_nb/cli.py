@@ -19,6 +19,7 @@ import click
 from .errors import DocmailError
 
 if TYPE_CHECKING:
+    from .profiles import Profile
     from .sink import CapturedMessage
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,31 +55,50 @@ def main() -> None:
     """Send documents by e-mail from a spreadsheet, through your own SMTP server, exactly once."""
 
 
+# --- init -------------------------------------------------------------------------------
+
+
+@main.command(short_help="Make a working folder: notebooks, templates, samples.")
+@click.argument("folder", type=click.Path(path_type=Path))
+@friendly_errors
+def init(folder: Path) -> None:
+    """Make a working folder: notebooks, templates, sample orders and PDFs, a README."""
+    from .workfolder import init_folder
+
+    made = init_folder(folder)
+    click.echo(f"Made the working folder {made.folder} ({len(made.files)} files):")
+    click.echo("  01_smtp_settings.ipynb, 02_send_documents.ipynb, scheduled_send.ipynb,")
+    click.echo("  orders.xlsx, orders.csv, templates/, documents/, README.md")
+    click.echo(f'Next: jupyter lab {made.folder}   (JupyterLab: pip install "docmail_nb[lab]")')
+    click.echo("      then open 02_send_documents.ipynb and run all cells.")
+
+
 # --- profile, test ----------------------------------------------------------------------
 # (section: SMTP profiles and Test connection)
 
 
-@main.group()
+@main.group(short_help="Save, list, show and remove SMTP profiles.")
 def profile() -> None:
     """Save, list, show and remove SMTP profiles (the password goes to keyring)."""
 
 
-def _password_source(name: str, settings: Any = None) -> str:
-    import os
+def _password_source(item: Profile) -> str:
+    """How a profile logs in, in words: 'no login (no password needed)' when it needs none."""
+    from .profiles import PASSWORD_ENV, password_status
 
-    from .profiles import PASSWORD_ENV, has_password
-
-    if settings is not None and settings.auth != "password":
+    if item.auth != "password":
         from .auth import auth_status
 
-        return auth_status(settings)
+        return auth_status(item)
+    return {
+        "not needed": "no login (no password needed)",
+        "environment": f"password from ${PASSWORD_ENV}",
+        "stored": "password stored in keyring",
+        "missing": "password missing",
+    }[password_status(item)]
 
-    if os.environ.get(PASSWORD_ENV):
-        return f"from ${PASSWORD_ENV}"
-    return "stored in keyring" if has_password(name) else "missing"
 
-
-@profile.command("add")
+@profile.command("add", short_help="Save an SMTP profile; the password goes to keyring.")
 @click.argument("name")
 @click.option(
     "--preset",
@@ -213,7 +233,7 @@ def profile_add(
     """Save the SMTP profile NAME; asks for the password (oauth2-app: the client secret)."""
     import os
 
-    from .errors import ConfigError
+    from .errors import ConfigError, SecretStoreError
     from .profiles import (
         PASSWORD_ENV,
         PRESETS,
@@ -266,15 +286,31 @@ def profile_add(
     if username:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
-        elif not os.environ.get(PASSWORD_ENV):
+        elif os.environ.get(PASSWORD_ENV):
+            pass
+        elif not sys.stdin.isatty():
+            raise ConfigError(
+                f"The password for {username} cannot be asked for: there is no terminal.",
+                "Pipe it in with --password-stdin (e.g. printf '%s\\n' \"$PW\" | docmail "
+                f"profile add {name} ... --password-stdin), or set ${PASSWORD_ENV} in the "
+                "environment of the job that sends and add the profile without a password.",
+            )
+        else:
             password = click.prompt(f"Password for {username}", hide_input=True)
+    if password:
+        # the keyring first: when it cannot store, nothing at all is written
+        try:
+            set_password(name, password)
+        except SecretStoreError as exc:
+            raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
     path = save_profile(settings)
     click.echo(f"Saved profile {name!r} in {path}.")
     if password:
-        set_password(name, password)
         click.echo("The password is stored in keyring.")
     elif username and os.environ.get(PASSWORD_ENV):
         click.echo(f"No password stored: ${PASSWORD_ENV} will be used.")
+    elif not username:
+        click.echo("No login: the server is used without a username and password.")
     if insecure_skip_verify:
         click.secho("Warning: certificate verification is OFF for this profile.", fg="yellow")
     click.echo(f"Next: docmail test --profile {name}")
@@ -285,18 +321,33 @@ def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
     import os
 
     from .auth import CLIENT_SECRET_ENV, set_client_secret
+    from .errors import ConfigError, SecretStoreError
     from .profiles import save_profile
 
     secret = ""
     if settings.auth == "oauth2-app" and not settings.certificate:
         if password_stdin:
             secret = sys.stdin.readline().rstrip("\r\n")
-        elif not os.environ.get(CLIENT_SECRET_ENV):
+        elif os.environ.get(CLIENT_SECRET_ENV):
+            pass
+        elif not sys.stdin.isatty():
+            raise ConfigError(
+                f"The client secret of app {settings.client_id} cannot be asked for: there is "
+                "no terminal.",
+                f"Pipe it in with --password-stdin, or set ${CLIENT_SECRET_ENV} in the "
+                "environment of the job that sends.",
+            )
+        else:
             secret = click.prompt(f"Client secret of app {settings.client_id}", hide_input=True)
+    if secret:
+        # the keyring first: when it cannot store, nothing at all is written
+        try:
+            set_client_secret(settings, secret)
+        except SecretStoreError as exc:
+            raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
     path = save_profile(settings)
     click.echo(f"Saved profile {settings.name!r} in {path}.")
     if secret:
-        set_client_secret(settings, secret)
         click.echo("The client secret is stored in keyring.")
     elif settings.auth == "oauth2-app" and not settings.certificate:
         click.echo(f"No client secret stored: ${CLIENT_SECRET_ENV} will be used.")
@@ -306,7 +357,7 @@ def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
         click.echo(f"Next: docmail test --profile {settings.name}")
 
 
-@main.command("login")
+@main.command("login", short_help="Sign a profile in (Microsoft, Google) and keep it.")
 @click.argument("name")
 @friendly_errors
 def login_command(name: str) -> None:
@@ -319,7 +370,7 @@ def login_command(name: str) -> None:
     click.echo(f"Next: docmail test --profile {name}")
 
 
-@main.command("logout")
+@main.command("logout", short_help="Forget a profile's sign-in on this computer.")
 @click.argument("name")
 @friendly_errors
 def logout_command(name: str) -> None:
@@ -344,10 +395,10 @@ def profile_list() -> None:
         click.echo(f"No profiles yet ({profiles_file()}). Add one with 'docmail profile add'.")
         return
     for item in found:
-        login = item.username or "(no login)"
+        login = f"{item.username}\t" if item.username else ""
         click.echo(
-            f"{item.name}\t{item.host}:{item.port}\t{item.security}\t{login}\t"
-            f"{'password ' if item.auth == 'password' else ''}{_password_source(item.name, item)}"
+            f"{item.name}\t{item.host}:{item.port}\t{item.security}\t{login}"
+            f"{_password_source(item)}"
         )
 
 
@@ -364,10 +415,7 @@ def profile_show(name: str) -> None:
     for key, value in asdict(item).items():
         click.echo(f"{key}: {value}")
     click.echo(f"sender: {item.sender or '(none)'}")
-    if item.auth == "password":
-        click.echo(f"password: {_password_source(name)}")
-    else:
-        click.echo(f"sign-in: {_password_source(name, item)}")
+    click.echo(f"{'login' if item.auth == 'password' else 'sign-in'}: {_password_source(item)}")
     if item.imap_host:
         copies = "appended by docmail" if item.copy_to_sent else "filed by the provider"
         click.echo(
@@ -394,7 +442,7 @@ def profile_remove(name: str) -> None:
     click.echo(f"Removed profile {name!r} and its password.")
 
 
-@main.command("test")
+@main.command("test", short_help="Test connection: TLS, login; exit 1 when it fails.")
 @click.option(
     "--profile",
     "profile_name",
@@ -432,7 +480,7 @@ def test_command(profile_name: str | None) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(short_help="Settle unknown messages from the Sent folder.")
 @click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
 @click.option(
     "--ledger",
@@ -479,8 +527,8 @@ _DOCUMENTS_HELP = (
     "template's folder, else beside the orders file, else the orders file's folder."
 )
 _SHEET_HELP = (
-    "Sheet to read: its name (2026 is the sheet named 2026), else its 0-based index. "
-    "Default: the first sheet."
+    "Sheet to read: its name as on the tab (2026 is the sheet named 2026), else its position "
+    "counted from 0 (0 = the first sheet). Default: the first sheet."
 )
 _HEADER_ROW_HELP = (
     "Row that holds the column names (rows above it, a title or a date, are ignored). "
@@ -527,7 +575,7 @@ def _sheet_arg(sheet: str | None) -> str | None:
     return sheet
 
 
-@main.command()
+@main.command(short_help="Check every row; list every problem.")
 @_orders_options
 @friendly_errors
 def check(
@@ -674,7 +722,7 @@ def _print_trouble(report: Any) -> None:
             click.echo(f"  → {problem.hint}")
 
 
-@main.command()
+@main.command(short_help="Send every valid message once, then report.")
 @_orders_options
 @click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
 @click.option(
@@ -779,7 +827,16 @@ def send(
                 click.echo("Nothing sent.")
                 sys.exit(1)
 
+    stopped: list[str] = []
+
     def log_line(done: int, total: int, result: Any) -> None:
+        if result.state == "planned":  # not attempted: the batch stopped; say why once, first
+            if not stopped:
+                stopped.append(result.error)
+                click.secho(f"Error: {result.error}", fg="red", err=True)
+                if result.hint:
+                    click.echo(f"Hint: {result.hint}", err=True)
+            return
         rows = ", ".join(str(r) for r in result.rows)
         click.echo(f"[{done}/{total}] row {rows} {result.key}: {result.state}")
 
@@ -802,7 +859,7 @@ def send(
             if written is not None
             else f"No row needs fixing: {failed_path} was not written."
         )
-    if report.fatal is not None:
+    if report.fatal is not None and not stopped:
         click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
         if report.fatal.hint:
             click.echo(f"Hint: {report.fatal.hint}", err=True)
@@ -814,9 +871,15 @@ def send(
 # (section: capture server and demo)
 
 
-@main.command()
+@main.command(short_help="Run the local capture server (messages to a Maildir).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=2525,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on; send through it with a profile of security none.",
+)
 @click.option(
     "--maildir",
     default="outbox",
@@ -843,7 +906,7 @@ def sink(host: str, port: int, maildir: Path) -> None:
     click.echo(f"Capture server stopped; {len(server.messages)} message(s) received.")
 
 
-@main.command()
+@main.command(short_help="Send the sample batch to a capture server, twice.")
 @click.option(
     "--folder",
     default="docmail-demo",

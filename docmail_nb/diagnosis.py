@@ -29,6 +29,7 @@ __all__ = [
     "UnclearAfterData",
     "diagnose",
     "password_notice",
+    "provider_label",
     "reply_text",
     "sign_in_problem",
     "where",
@@ -675,12 +676,15 @@ SIGN_IN_PROBLEMS: dict[str, tuple[str, str]] = {
 }
 
 
+def provider_label(profile: Profile) -> str:
+    """Who signs ``profile`` in, for messages: Microsoft, Google or the token command."""
+    return {"google": "Google", "microsoft": "Microsoft"}.get(profile.provider, "the token command")
+
+
 def sign_in_problem(kind: str, profile: Profile, detail: str = "", *, days: int = 0) -> Diagnosis:
     """The diagnosis ``kind`` of :data:`SIGN_IN_PROBLEMS` for ``profile`` (always fatal)."""
     summary, hint = SIGN_IN_PROBLEMS[kind]
-    provider = {"google": "Google", "microsoft": "Microsoft"}.get(
-        profile.provider, "the token command"
-    )
+    provider = provider_label(profile)
     values = {
         "name": profile.name,
         "user": profile.username,

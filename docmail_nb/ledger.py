@@ -529,6 +529,23 @@ class Ledger:
         ).fetchall()
         return [(row["attempted_at"], len(json.loads(row["recipients"]))) for row in rows]
 
+    def room(self, account: str, windows: Sequence[Window], recipients: Sequence[int]) -> int:
+        """How many of these messages (their recipient counts, in order) fit the windows now."""
+        with self._lock:
+            used = [
+                (len(attempts), sum(count for _, count in attempts), messages, people)
+                for seconds, messages, people in windows
+                for attempts in [self._attempts(self._db, account, seconds)]
+            ]
+        for fitted, count in enumerate(recipients):
+            for index, (sent, reached, messages, people) in enumerate(used):
+                if (messages is not None and sent + 1 > messages) or (
+                    people is not None and reached + count > people
+                ):
+                    return fitted
+                used[index] = (sent + 1, reached + count, messages, people)
+        return len(recipients)
+
     def _over(
         self, db: sqlite3.Connection, account: str, recipients: int, windows: Sequence[Window]
     ) -> tuple[float, float] | None:

@@ -212,9 +212,9 @@ def read_orders(
 def _frame_orders(frame: pd.DataFrame, header_row: int) -> Orders:
     """Orders from a DataFrame: columns as they are, rows numbered from its index."""
     index = list(frame.index)
-    if all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+    if pd.api.types.is_integer_dtype(frame.index) and frame.index.is_unique:
         numbers = [int(i) + header_row + 1 for i in index]
-    else:
+    else:  # labels that are no positions: numbered in order below the header
         numbers = list(range(header_row + 1, header_row + 1 + len(index)))
     header = [str(name) for name in frame.columns]
     grid: list[tuple[int, list[Any]]] = [(header_row, list(header))]

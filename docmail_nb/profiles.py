@@ -48,6 +48,7 @@ __all__ = [
     "is_loopback",
     "list_profiles",
     "load_profile",
+    "password_status",
     "preset_imap",
     "profile_from_preset",
     "profiles_file",
@@ -610,6 +611,18 @@ def get_password(name: str) -> str | None:
     except keyring.errors.KeyringError as exc:
         log.debug("keyring unavailable while reading profile %r: %s", name, type(exc).__name__)
         return None
+
+
+def password_status(profile: Profile) -> Literal["not needed", "environment", "stored", "missing"]:
+    """Where the login password of ``profile`` comes from; "not needed" without a username.
+
+    Reads keyring (only when the environment holds no password).
+    """
+    if not profile.username:
+        return "not needed"
+    if os.environ.get(PASSWORD_ENV):
+        return "environment"
+    return "stored" if has_password(profile.name) else "missing"
 
 
 def has_password(name: str) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BatchFailed, ConfigError, SMTPProblem
+from .errors import BatchFailed, ConfigError, DocmailError, SMTPProblem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PARAMETER_NAMES",
     "Job",
+    "ScheduledRun",
     "describe_job",
     "describe_plan",
     "describe_report",
@@ -42,6 +43,7 @@ __all__ = [
     "raise_for_problems",
     "refuse_secret_parameters",
     "refuse_secret_values",
+    "run",
     "run_job",
 ]
 
@@ -298,9 +300,11 @@ def describe_job(job: Job) -> str:
 
 
 def describe_plan(plan: Plan, job: Job) -> str:
-    """One line: messages ready, rows read, problems found."""
+    """Messages ready, rows read, problems found; then the notices and the rows left out."""
+    from .plan import describe_skipped
+
     problems = len(plan.problems)
-    return (
+    line = (
         f"{len(plan.drafts)} message(s) ready from {plan.total_rows} row(s) of "
         f"{job.orders.name}; "
         + (
@@ -309,6 +313,10 @@ def describe_plan(plan: Plan, job: Job) -> str:
             else "no problems."
         )
     )
+    notices = [f"Notice: {notice}" for notice in plan.notices]
+    skipped = describe_skipped(plan.skipped)
+    left_out = ["Left out (not problems):", *(f"  {item}" for item in skipped)] if skipped else []
+    return "\n".join([line, *notices, *left_out])
 
 
 def load_job_profile(job: Job) -> Profile:
@@ -462,3 +470,129 @@ def _holds_secret(text: str, secret: str) -> bool:
     """Equal to the secret, or holding it (a secret of 8 characters or more)."""
     text = text.strip()
     return text == secret or (len(secret) >= 8 and secret in text)
+
+
+# --- the whole run, summarized first ---------------------------------------------------------
+
+
+@dataclass
+class ScheduledRun:
+    """One run of the notebook: what was planned and sent, or the error that stopped it.
+
+    :func:`run` never raises a :class:`DocmailError`: it keeps it, so the notebook can show
+    :meth:`markdown` as its first output and only then fail with :meth:`raise_for_outcome`.
+    """
+
+    job: Job | None = None
+    plan: Plan | None = None
+    report: Report | None = None
+    error: DocmailError | None = None
+
+    def markdown(self) -> str:
+        """The run in a few lines of markdown: the verdict, then counts, problems, failures."""
+        from .plan import describe_skipped
+
+        lines = [f"**{_md(self._verdict())}**", ""]
+        if self.report is not None:
+            counts = self.report.counts()
+            named = [
+                ("sent", "sent"),
+                ("dry-run", "would be sent (dry run)"),
+                ("skipped", "skipped, sent by an earlier run"),
+            ]
+            for state, label in named:
+                if counts.get(state):
+                    lines.append(f"- {counts[state]} {label}")
+        if self.plan is not None and self.plan.problems:
+            rows = len(self.plan.problem_rows)
+            lines.append(
+                f"- {len(self.plan.problems)} problem(s)"
+                + (f" in {rows} of {self.plan.total_rows} row(s)" if rows else " in the template")
+            )
+        left_out = describe_skipped(self.plan.skipped) if self.plan is not None else []
+        if left_out:
+            skipped = len(self.plan.skipped) if self.plan is not None else 0
+            lines.append(f"- {skipped} row(s) left out on purpose (not problems)")
+        trouble = [r for r in self.report.results if r.trouble] if self.report else []
+        if trouble:
+            lines.append(f"- {len(trouble)} message(s) that did not go out as they should")
+        if self.plan is not None and self.plan.problems:
+            lines += ["", "**Problems** (row as in the sheet):", ""]
+            lines += [f"- {_md(_problem_line(p))}" for p in self.plan.problems[:_LISTED]]
+            if len(self.plan.problems) > _LISTED:
+                lines.append(f"- … and {len(self.plan.problems) - _LISTED} more (table below)")
+        if trouble:
+            lines += ["", "**Messages that need attention:**", ""]
+            lines += [f"- {_md(_result_line(r))}" for r in trouble[:_LISTED]]
+            if len(trouble) > _LISTED:
+                lines.append(f"- … and {len(trouble) - _LISTED} more (report below)")
+        if left_out:
+            lines += ["", "**Left out** (not problems):", ""]
+            lines += [f"- {_md(item)}" for item in left_out[:_LISTED]]
+            if len(left_out) > _LISTED:
+                lines.append(f"- … and {len(left_out) - _LISTED} more (details below)")
+        if self.error is not None:
+            lines += ["", _md(self.error.message)]
+            if self.error.hint:
+                lines += ["", f"*What to do:* {_md(self.error.hint)}"]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _verdict(self) -> str:
+        report, plan = self.report, self.plan
+        if report is not None and report.fatal is not None:
+            return f"The run stopped: {report.fatal.summary}"
+        if self.error is not None and report is None:
+            if plan is not None and plan.problems:
+                return "The run failed: rows have problems, nothing was sent."
+            return "The run failed before sending anything."
+        if report is None:
+            return "Nothing was sent."
+        verdict = report.summary()
+        if self.error is not None:
+            return f"The run failed. {verdict}"
+        return verdict
+
+    def raise_for_outcome(self) -> None:
+        """Fail the run when it failed: the kept error, problem rows, failed messages."""
+        if self.error is not None:
+            raise self.error
+        if self.job is not None and self.report is not None:
+            raise_for_failures(self.report, self.job)
+
+
+def run(namespace: Mapping[str, Any]) -> ScheduledRun:
+    """Check the parameters (pass ``globals()``), plan, then send unless problems stop it."""
+    outcome = ScheduledRun()
+    try:
+        outcome.job = job = job_from_parameters(namespace)
+        outcome.plan = plan = plan_job(job)
+        raise_for_problems(plan, job)
+        outcome.report = run_job(job, plan)
+        raise_for_failures(outcome.report, job)
+    except DocmailError as exc:
+        outcome.error = exc
+    return outcome
+
+
+def _problem_line(problem: Any) -> str:
+    where = "template" if problem.row is None else f"row {problem.row}"
+    key = f" ({problem.key})" if problem.key else ""
+    hint = f" → {problem.hint}" if problem.hint else ""
+    return f"{where}{key}, {problem.field}: {problem.message}{hint}"
+
+
+def _result_line(result: Any) -> str:
+    rows = ", ".join(str(row) for row in result.rows)
+    refused = "; ".join(
+        f"{addr} refused ({code} {text})" for addr, (code, text) in result.refused.items()
+    )
+    why = "; ".join(filter(None, [result.error, refused])) or result.state
+    return f"row {rows} ({result.key}), {result.state}: {why}"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
+
+
+def _md(text: str) -> str:
+    """Text shown literally in markdown (no emphasis, links or HTML from cell values)."""
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
-from .ledger import Ledger, default_ledger_path, elsewhere_note
+from .ledger import Entry, Ledger, default_ledger_path, elsewhere_note
 from .mailbox import sent_copy
 from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
 from .plan import Draft, Plan
@@ -39,6 +39,7 @@ __all__ = [
     "pending",
     "send_plan",
     "send_test",
+    "would_send",
 ]
 
 
@@ -88,6 +89,8 @@ class Pending:
     host: str
     sender: str
     problem_rows: int
+    fit_now: int | None = None  # how many fit the provider's hourly/daily limits now
+    limits: str = ""  # those limits in words
     elsewhere: str = ""  # keys other campaigns sent (a renamed template?), said before sending
 
     @property
@@ -105,6 +108,11 @@ class Pending:
         )
         if self.problem_rows:
             text += f" ({self.problem_rows} row(s) with problems are left out.)"
+        if self.fit_now is not None and self.fit_now < count:
+            text += (
+                f" (Only {self.fit_now} fit the provider's limits now ({self.limits}, counted "
+                "over every run); the rest stay planned for a later run.)"
+            )
         if self.elsewhere:
             text = f"{self.elsewhere}\n{text}"
         return text
@@ -126,7 +134,20 @@ def pending(
     )[: options.limit]
     problem_rows = len(plan.problem_rows) or len(plan.problems)
     sender = profile.sender or profile.username
-    return Pending(drafts, profile.host, sender, problem_rows, _elsewhere(plan, ledger, drafts))
+    fit_now: int | None = None
+    windows = profile.limits.windows()
+    path = None if isinstance(ledger, Ledger) else Path(ledger or default_ledger_path())
+    if windows and drafts and (path is None or path.exists()):
+        book, opened = _open_ledger(ledger)
+        try:
+            counts = [len(draft.recipients) for draft in drafts]
+            fit_now = book.room(profile.account, windows, counts)
+        finally:
+            if opened:
+                book.close()
+    limits = "; ".join(profile.limits.lines())
+    elsewhere = _elsewhere(plan, ledger, drafts)
+    return Pending(drafts, profile.host, sender, problem_rows, fit_now, limits, elsewhere)
 
 
 def _elsewhere(plan: Plan, ledger: Ledger | str | Path | None, drafts: list[Draft]) -> str:
@@ -163,14 +184,14 @@ def outstanding(
         return [
             draft
             for draft in plan.drafts
-            if _would_send(book, plan.campaign, draft, resend_unknown, resend_changed)[0]
+            if would_send(book, plan.campaign, draft, resend_unknown, resend_changed)[0]
         ]
     finally:
         if opened:
             book.close()
 
 
-def _would_send(
+def would_send(
     ledger: Ledger, campaign: str, draft: Draft, resend_unknown: bool, resend_changed: bool
 ) -> tuple[bool, ResultState, str]:
     entry = ledger.get(campaign, draft.key)
@@ -217,6 +238,7 @@ def send_plan(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     transport: Transport | None = None,
+    stop: threading.Event | None = None,
 ) -> Report:
     """Send every draft of ``plan`` at most once and report on each.
 
@@ -224,6 +246,8 @@ def send_plan(
     callback ``(done, total, result)`` or "bar" for a tqdm bar (a widget in notebooks).
     ``clock`` and ``sleep`` pace the rate limit and retries. ``transport`` is how messages
     leave (default: :class:`~docmail_nb.transport.SMTPTransport` to the profile's server).
+    ``stop``, once set (e.g. by a Stop button), ends the run after the messages being sent:
+    the rest stay planned, as "Not sent: stopped".
     """
     options = options or SendOptions()
     if options.limit is not None and options.limit < 0:
@@ -267,6 +291,7 @@ def send_plan(
             mailbox = MailboxRun(profile, book, secret) if profile.imap_host else None
             batch = _Batch(plan, profile, transport, book, options, report, callback, clock, sleep)
             batch.mailbox = mailbox
+            batch.halt = stop or batch.halt
             batch.run()
         finally:
             if opened:
@@ -314,7 +339,7 @@ def _dry_run(
                 with drawn_temporarily(draft) as built:  # documents drawn, recorded nowhere
                     msg = built.build(plan.campaign, profile.sender)
                     if book is not None:
-                        _, state, error = _would_send(
+                        _, state, error = would_send(
                             book,
                             plan.campaign,
                             built,
@@ -374,6 +399,7 @@ class _Batch:
         self.results: dict[int, MessageResult] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.halt = threading.Event()  # set from outside: stop after the current message
         self.capped = False
         self.capped_at: tuple[float | None, float | None] = (None, None)
         self.claimed = 0
@@ -455,6 +481,13 @@ class _Batch:
             return _result(
                 draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
             )
+        if self.halt.is_set():
+            return _result(
+                draft,
+                "planned",
+                error="Not sent: stopped before this message.",
+                hint="Send again to go on; what went is recorded and not sent twice.",
+            )
         if self.capped:
             return _result(draft, "planned", error="Not sent: a sending limit is reached.")
         if self.options.limit is not None and self.claimed >= self.options.limit:
@@ -514,7 +547,7 @@ class _Batch:
                 if claim.decision == "capped":
                     self.capped = True
                     self.capped_at = (claim.window, claim.free_at)
-            return self._not_claimed(draft, claim.decision, message_id), conn
+            return self._not_claimed(draft, claim.decision, message_id, claim.entry), conn
         if self.limiter is not None:
             self.limiter.acquire()
         return self._deliver(draft, msg, message_id, conn)
@@ -542,9 +575,13 @@ class _Batch:
             raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
         return self.opener.open()
 
-    def _not_claimed(self, draft: Draft, decision: str, message_id: str) -> MessageResult:
+    def _not_claimed(
+        self, draft: Draft, decision: str, message_id: str, entry: Entry | None = None
+    ) -> MessageResult:
         if decision == "sent":
-            return _result(draft, "skipped", message_id=message_id)
+            # settled from the Sent folder: the report says so (the ledger keeps the words)
+            found = entry.reply if entry is not None and entry.copy == "found" else ""
+            return _result(draft, "skipped", message_id=message_id, reply=found)
         if decision == "unknown":
             return _result(
                 draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT

@@ -821,3 +821,23 @@ def test_connect_raises_the_sign_in_problem(
         connect(profile)
     assert caught.value.exit_code == 1
     assert caught.value.diagnosis.outcome == "fatal"
+
+
+def test_removing_a_profile_forgets_its_tokens_and_client_secret(
+    identity: IdentityServer,
+    oauth_smtp: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    memory_keyring: Any,
+) -> None:
+    from docmail_nb.profiles import remove_profile
+
+    identity.add_client("app-user")
+    profile = ms_profile(identity, oauth_smtp(), ca_file)
+    save_profile(profile)
+    auth.sign_in(profile, show=lambda _: None)
+    auth.set_client_secret(profile, "left-over")
+    assert len(memory_keyring.store) == 2
+
+    remove_profile("office")
+
+    assert memory_keyring.store == {}

@@ -110,7 +110,7 @@ def test_usage_and_configuration_errors_exit_2(memory_keyring: MemoryKeyring) ->
     assert "--host" in no_host.output
 
 
-def test_no_keyring_backend_on_add(
+def test_no_keyring_backend_on_add_writes_nothing(
     smtp_server: Callable[..., SMTPTestServer], ca_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     previous = keyring.get_keyring()
@@ -119,13 +119,50 @@ def test_no_keyring_backend_on_add(
         server = smtp_server("starttls")
         result = add(server, ca_file)
         assert result.exit_code == 2
+        assert "cannot be saved" in result.output
+        assert "Nothing was saved" in result.output
+        assert "Saved profile" not in result.output
+        assert not profiles_file().exists()
         assert "DOCMAIL_SMTP_PASSWORD" in result.output
         assert PASSWORD not in result.output
+        # the way out the hint names: the password in the environment, the profile without it
         monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+        args = ["profile", "add", "office", "--host", server.host, "--port", str(server.port)]
+        args += ["--username", USER, "--ca-file", str(ca_file)]
+        added = CliRunner().invoke(main, args)
+        assert added.exit_code == 0, added.output
+        assert "$DOCMAIL_SMTP_PASSWORD will be used" in added.output
         tested = CliRunner().invoke(main, ["test", "--profile", "office"])
         assert tested.exit_code == 0, tested.output
     finally:
         keyring.set_keyring(previous)
+
+
+def test_add_without_a_terminal_or_password_source_exits_2_with_the_ways_out(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    args = ["profile", "add", "office", "--host", "smtp.example.ch", "--username", USER]
+    result = CliRunner().invoke(main, args, input="")  # stdin is no terminal
+    assert result.exit_code == 2, result.output
+    assert "no terminal" in result.output
+    assert "--password-stdin" in result.output
+    assert "DOCMAIL_SMTP_PASSWORD" in result.output
+    assert "Warning" not in result.output  # no raw getpass warning
+    assert "Aborted" not in result.output
+    assert not profiles_file().exists()
+    assert memory_keyring.store == {}
+
+
+def test_list_and_show_say_no_login_plainly(memory_keyring: MemoryKeyring) -> None:
+    args = ["profile", "add", "relay", "--host", "127.0.0.1", "--port", "2525"]
+    added = CliRunner().invoke(main, [*args, "--security", "none", "--from", USER])
+    assert added.exit_code == 0, added.output
+    assert "No login" in added.output
+    listed = CliRunner().invoke(main, ["profile", "list"]).output
+    assert "no login (no password needed)" in listed
+    assert "missing" not in listed
+    shown = CliRunner().invoke(main, ["profile", "show", "relay"]).output
+    assert "login: no login (no password needed)" in shown
 
 
 def test_imap_settings_are_saved_shown_and_tested(

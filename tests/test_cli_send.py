@@ -196,3 +196,28 @@ def test_the_console_script_is_installed() -> None:
         check=True,
     )
     assert "--resend-unknown" in done.stdout
+
+
+def test_unreachable_server_is_said_first_not_after_a_line_per_message(
+    tmp_path: Path, docmail_home: Path
+) -> None:
+    from servers import free_port
+
+    save_profile(
+        Profile(
+            "office",
+            host="127.0.0.1",
+            port=free_port(),  # nothing listens there
+            security="none",
+            from_addr="buchhaltung@bergmann-werkstatt.example",
+            timeout=10,
+        )
+    )
+    result = docmail("send", *INVOICES, *SHEET, "--yes")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Error:"), lines
+    assert "refused the connection" in lines[0]
+    assert lines[1].startswith("Hint:")
+    assert not any(line.startswith("[") for line in lines), lines  # no line per message
+    assert "10 left for a later run" in result.output

@@ -12,7 +12,7 @@ from test_send import PASSWORD, FakeClock, keys_on, make_batch, office
 from docmail_nb import profiles
 from docmail_nb.ledger import Ledger
 from docmail_nb.profiles import Limits, Preset
-from docmail_nb.send import send_plan
+from docmail_nb.send import pending, send_plan
 
 
 @pytest.fixture
@@ -47,6 +47,9 @@ def test_hourly_limit_is_shared_by_two_runs_in_one_hour(
         first = send_plan(first_plan, profile, password=PASSWORD, ledger=ledger)
         assert first.counts() == {"sent": 2}
         clock.now += 20 * 60  # another batch, same hour: only one more message fits
+        question = pending(second_plan, profile, ledger).question
+        assert question.startswith("Send 4 messages")
+        assert "Only 1 fit the provider's limits now (3 messages an hour (rolling)" in question
         second = send_plan(second_plan, profile, password=PASSWORD, ledger=ledger)
         assert second.counts() == {"sent": 1, "planned": 3}
         assert second.ok

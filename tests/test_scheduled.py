@@ -403,3 +403,93 @@ def test_password_from_a_keyring_backend_reaches_the_headless_job(
     assert proc.returncode == 0, proc.stderr
     assert len(server.messages) == 3
     assert_no_secret(text)
+
+
+# --- the summary comes first ------------------------------------------------------------------
+
+
+def first_output(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    """The first output of any cell (papermill's error banner is a cell without outputs)."""
+    outputs = [output for cell in nb.cells for output in cell.get("outputs", [])]
+    assert outputs, "the notebook has no output"
+    return dict(outputs[0])
+
+
+def test_failing_run_shows_a_markdown_summary_before_the_traceback(
+    tmp_path: Path,
+    batch: dict[str, str],
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server(
+        "starttls",
+        users={USER: PASSWORD},
+        rcpt_hook=lambda addr: "550 5.1.1 User unknown" if "bluemli" in addr else None,
+    )
+    save_office_profile(server, ca_file)
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+    orders = Path(batch["orders"])
+    orders.write_text(
+        ORDERS.replace("buchhaltung@hoefli.example", "buchhaltung at hoefli"), encoding="utf-8"
+    )
+    args = [*params(batch, dry_run=False, fail_on_problems=False), "-r", "profile", "office"]
+    proc, nb, _ = run_cli(tmp_path, "summary.ipynb", *args)
+    assert proc.returncode == 1
+    first = first_output(nb)
+    assert first["output_type"] == "display_data"
+    summary = first["data"]["text/markdown"]
+    assert "1 sent" in summary
+    assert "row 3 (R-2026-0002), To" in summary  # the problem row and why
+    assert "row 4 (R-2026-0003)" in summary  # the refused message
+    assert "550" in summary
+    assert error_output(nb)["ename"] == "BatchFailed"
+    assert len(server.messages) == 1  # row 2 delivered; row 4 refused at RCPT
+
+
+def test_stopped_run_summary_comes_first_and_says_nothing_was_sent(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    orders = Path(batch["orders"])
+    orders.write_text(
+        ORDERS.replace("buchhaltung@hoefli.example", "buchhaltung at hoefli"), encoding="utf-8"
+    )
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    proc, nb, _ = run_cli(tmp_path, "stopped.ipynb", *args)
+    assert proc.returncode == 1
+    summary = first_output(nb)["data"]["text/markdown"]
+    assert summary.startswith("**The run failed: rows have problems, nothing was sent.**")
+    assert "row 3 (R-2026-0002)" in summary
+    assert "fail\\_on\\_problems False" in summary  # the hint, markdown-escaped
+    assert office.messages == []
+
+
+def test_paid_invoices_and_a_totals_row_left_out_by_send_if_do_not_fail_the_run(
+    tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
+) -> None:
+    orders = Path(batch["orders"])
+    orders.write_text(
+        ORDERS.replace("amount\n", "amount;status\n")
+        .replace("1234.50\n", "1234.50;offen\n")
+        .replace("486.00\n", "486.00;bezahlt\n")
+        .replace("2980.75\n", "2980.75;offen\n")
+        + ";;Total;;4701.25;\n",
+        encoding="utf-8",
+    )
+    template = Path(batch["template"])
+    template.write_text(
+        TEMPLATE.replace("Key: {{ invoice_no }}\n", "Key: {{ invoice_no }}\n"
+                         'Send-If: {{ invoice_no and status != "bezahlt" }}\n'),
+        encoding="utf-8",
+    )  # fmt: skip
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    proc, nb, _ = run_cli(tmp_path, "paid.ipynb", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert len(office.messages) == 2
+    text = outputs_text(nb)
+    assert "Left out (not problems):" in text
+    assert "Row 3 (R-2026-0002): Send-If" in text
+    assert "2 sent, 2 row(s) left out by Send-If" in text
+    summary = first_output(nb)["data"]["text/markdown"]  # said first, too
+    assert "2 row(s) left out on purpose (not problems)" in summary
+    assert "Row 3 (R-2026-0002): Send-If" in summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -87,3 +88,51 @@ def test_token_command_job_whose_command_fails_names_it(
     assert "token command of profile 'relay' failed" in outputs_text(nb)
     assert "not logged in" in outputs_text(nb)
     assert server.messages == []
+
+
+def test_delegated_sign_in_works_headless_after_one_login(
+    tmp_path: Path,
+    batch: dict[str, str],
+    identity: IdentityServer,
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    identity.add_client("app-user")
+    server = smtp_server("starttls", identity=identity, exclude_auth=("PLAIN", "LOGIN"))
+    profile = Profile(
+        "office",
+        host=server.host,
+        port=server.port,
+        username=USER,
+        ca_file=str(ca_file),
+        preset="microsoft365",
+        auth="oauth2",
+        tenant="contoso",
+        client_id="app-user",
+        authority=identity.authority(),
+    )
+    save_profile(profile)
+    keyring_dir = tmp_path / "keyring"
+    keyring_dir.mkdir()
+    monkeypatch.setenv("DOCMAIL_TEST_KEYRING_DIR", str(keyring_dir))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.TmpDirKeyring")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    login = subprocess.run(
+        [sys.executable, "-m", "docmail_nb", "login", "office"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
+
+    args = [*params(batch, dry_run=False), "-r", "profile", "office"]
+    proc, nb, text = run_cli(tmp_path, "sent.ipynb", *args)
+
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.messages) == 3
+    assert identity.grants("refresh_token") == 1  # the job refreshed silently, once
+    secrets = [*identity.state.access_tokens, *identity.state.refresh_tokens]
+    for haystack in (text, json.dumps(nb.metadata), proc.stdout + proc.stderr):
+        assert not [s for s in secrets if s in haystack]

@@ -126,6 +126,8 @@ def test_unknown_messages_are_settled_from_sent_by_the_next_run(
                           "R-1003": "skipped"}  # fmt: skip
         summary = second.summary()
         assert "1 unknown message(s) found (recorded as sent), 1 not found" in summary
+        settled = next(r for r in second.results if r.key == "R-1001")
+        assert "Found in the Sent folder 'Sent'" in settled.reply  # in the report's rows too
         assert ledger.get("invoices", "R-1001").state == "sent"  # type: ignore[union-attr]
     assert keys_on(smtp).count("R-1001") == 1  # settled from Sent: never sent twice
     assert keys_on(smtp).count("R-1002") == 2  # not in Sent: sent again by the next run

@@ -1,0 +1,751 @@
+"""The send panel: orders as a table of messages, a preview as a mail program shows it, Send
+with a Stop that is heard, and an honest account of every run.
+
+A face over :mod:`orders`, :mod:`templates`, :mod:`plan`, :mod:`outbox`, :mod:`preview` and
+:mod:`send`: it decides nothing of its own. Sending runs in a thread beside the kernel, so the
+panel stays live while it runs: the Stop button ends the run after the message being sent,
+and a Kernel → Interrupt does not cut a message in half.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from .errors import DocmailError
+from .ledger import Ledger
+from .orders import Orders, read_orders, sheet_names
+from .outbox import Entry, count_states, outbox, progress_text
+from .pacing import rate
+from .panelkit import (
+    CELL,
+    CHANGED_RISK,
+    CSS,
+    FIELD_LAYOUT,
+    LABEL_STYLE,
+    LINE,
+    STATE_WORDS,
+    UNKNOWN_RISK,
+    PathField,
+    download_link,
+    error_line,
+    guess_columns,
+    is_empty,
+    mail_view,
+    note_line,
+    recall,
+    remember,
+    sort_key,
+    state_line,
+    success_line,
+    table_line,
+)
+from .plan import Plan, make_plan
+from .preview import preview
+from .profiles import Profile, docmail_home, load_profile
+from .report import MessageResult, Report
+from .sample import sample_dir
+from .send import SendOptions, pending, send_plan, send_test
+from .templates import parse_template
+
+__all__ = ["SendPanel"]
+
+
+class SendPanel:
+    """Choose orders, sheet, template and documents; see every message; preview, test, send.
+
+    With no arguments it uses the files chosen last time (else the sample data). ``profile``
+    is a Profile (e.g. the capture server's) or a saved profile's name; ``ledger`` the ledger
+    file (None: the default one). Sending runs beside the kernel, so **Stop** is heard: it ends
+    the run after the message being sent; :meth:`wait` waits for a run to end.
+    """
+
+    def __init__(
+        self,
+        orders: str | Path | None = None,
+        template: str | Path | None = None,
+        documents: str | Path | None = None,
+        *,
+        sheet: str | None = None,
+        profile: Profile | str | None = None,
+        ledger: Ledger | str | Path | None = None,
+    ) -> None:
+        sample = sample_dir()
+        remembered = recall("send") if orders is None and template is None else {}
+        self.ledger = ledger
+        self.plan: Plan | None = None
+        self.orders: Orders | None = None
+        self.report: Report | None = None
+        self.entries: list[Entry] = []
+        self._profile = profile
+        self._loading = False
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._shown: list[int] = []  # indexes into entries, in table order
+        self._offer_options: SendOptions | None = None
+        self._last_table_refresh = 0.0
+
+        self.orders_path = PathField(
+            "Orders file",
+            orders or remembered.get("orders") or sample / "orders.xlsx",
+            pattern=["*.xlsx", "*.xls", "*.ods", "*.csv"],
+        )
+        self.upload = w.FileUpload(description="Upload", accept=".xlsx,.xls,.ods,.csv")
+        self.orders_path.widget.layout.flex = "1 1 30em"  # beside Upload, in a row
+        self.sheet = w.Dropdown(description="Sheet", style=LABEL_STYLE, layout=FIELD_LAYOUT)
+        self.template_path = PathField(
+            "Template file",
+            template or remembered.get("template") or sample / "templates" / "invoice.txt",
+            pattern=["*.txt", "*.tmpl", "*.eml"],
+        )
+        self.template_text = w.Textarea(
+            continuous_update=False, layout={"width": "100%", "height": "16em"}
+        )
+        self.template_box = w.Accordion(children=[self.template_text], titles=("Edit template",))
+        self.template_box.selected_index = None
+        self.documents = PathField(
+            "Documents folder",
+            documents or remembered.get("documents") or sample / "documents",
+            folder=True,
+        )
+        self.check_button = w.Button(description="Check again", layout={"width": "auto"})
+        self.summary = w.HTML(layout={"flex": "1 1 20em"})
+
+        # the messages, as a table the analyst sorts, filters and walks through
+        self.search = w.Text(
+            placeholder="Search rows (key, address, any column)",
+            continuous_update=False,
+            layout={"flex": "2 1 14em", "width": "auto"},
+        )
+        self.show = w.Dropdown(
+            description="Show", style={"description_width": "auto"},
+            layout={"flex": "1 1 10em", "width": "auto"},
+        )  # fmt: skip
+        self.sort = w.Dropdown(
+            description="Sort by", style={"description_width": "auto"},
+            layout={"flex": "1 1 10em", "width": "auto"},
+        )  # fmt: skip
+        self.descending = w.ToggleButton(
+            description="↓", tooltip="Reverse the order", layout={"width": "3em"}
+        )
+        self.columns = w.SelectMultiple(
+            description="Columns", rows=3, style={"description_width": "auto"},
+            tooltip="The sheet's columns to show beside key and address (Ctrl-click: more)",
+            layout={"width": "100%", "max_width": "40em"},
+        )  # fmt: skip
+        self.table_head = w.HTML()
+        self.table = w.Select(rows=12, layout={"width": "max-content", "min_width": "100%"})
+        self.table.add_class("docmail-table")
+        self.previous_button = w.Button(description="◀ Previous", layout={"width": "auto"})
+        self.next_button = w.Button(description="Next ▶", layout={"width": "auto"})
+        self.position = w.HTML()
+        self.preview = w.HTML(layout={"width": "100%"})
+        self.raw_toggle = w.ToggleButton(
+            description="Raw message", tooltip="Every header and part, as sent",
+            layout={"width": "auto"},
+        )  # fmt: skip
+        self.raw = w.HTML(layout={"width": "100%", "display": "none"})
+
+        self.test_button = w.Button(description="Send test to me", layout={"width": "auto"})
+        self.send_button = w.Button(
+            description="Send", button_style="primary", layout={"width": "auto"}
+        )
+        self.stop_button = w.Button(
+            description="Stop", button_style="warning", disabled=True,
+            tooltip="End the run after the message being sent", layout={"width": "auto"},
+        )  # fmt: skip
+        self.confirm_text = w.HTML()
+        self.yes_button = w.Button(description="Yes, send", button_style="danger")
+        self.cancel_button = w.Button(description="Cancel")
+        self.confirm_box = w.VBox(
+            [self.confirm_text, w.HBox([self.yes_button, self.cancel_button])],
+            layout={"display": "none", "border": "1px solid #d9a400", "padding": "6px"},
+        )
+        self.progress = w.IntProgress(min=0, max=1, value=0, layout={"width": "100%"})
+        self.progress_text = w.HTML()
+        self.progress_box = w.VBox(
+            [self.progress, self.progress_text], layout={"display": "none", "width": "100%"}
+        )
+        self.status = w.HTML(layout={"width": "100%"})
+        self.offer_text = w.HTML()
+        self.resend_unknown_button = w.Button(description="Resend unknown…")
+        self.resend_changed_button = w.Button(description="Resend changed…")
+        self.offer_box = w.VBox(
+            [self.offer_text, w.HBox([self.resend_unknown_button, self.resend_changed_button])],
+            layout={"display": "none", "border": "1px solid #ccc", "padding": "6px"},
+        )
+        self.download = w.HTML()
+        self.failed_path = w.Text(
+            description="Failed rows file", value="failed_rows.xlsx",
+            style=LABEL_STYLE, layout={"flex": "1 1 20em", "width": "auto"},
+        )  # fmt: skip
+        self.save_failed_button = w.Button(description="Save failed rows")
+        self.failed_box = w.HBox(
+            [self.failed_path, self.save_failed_button],
+            layout={"display": "none", "flex_flow": "row wrap", "width": "100%"},
+        )
+        self.via = w.HTML()
+
+        self.orders_path.observe(self._on_orders_path)
+        self.upload.observe(self._on_upload, names="value")
+        self.sheet.observe(self._on_input, names="value")
+        self.template_path.observe(self._on_template_path)
+        self.template_text.observe(self._on_input, names="value")
+        self.documents.observe(lambda: self._on_input({}))
+        self.check_button.on_click(lambda _b: self.check())
+        for control in (self.search, self.show, self.sort, self.descending, self.columns):
+            control.observe(self._on_table_view, names="value")
+        self.table.observe(self._on_pick, names="value")
+        self.previous_button.on_click(lambda _b: self._step(-1))
+        self.next_button.on_click(lambda _b: self._step(1))
+        self.raw_toggle.observe(self._on_raw, names="value")
+        self.test_button.on_click(self._on_test)
+        self.send_button.on_click(self._on_send)
+        self.stop_button.on_click(self._on_stop)
+        self.yes_button.on_click(self._on_yes)
+        self.cancel_button.on_click(self._on_cancel)
+        self.resend_unknown_button.on_click(lambda _b: self._offer(resend_unknown=True))
+        self.resend_changed_button.on_click(lambda _b: self._offer(resend_changed=True))
+        self.save_failed_button.on_click(self._on_save_failed)
+
+        wrap = {"flex_flow": "row wrap", "align_items": "center", "width": "100%"}
+        self.widget = w.VBox(
+            [
+                w.HTML(CSS + "<h3 style='margin:0 0 6px 0'>Preview and send</h3>"),
+                self.via,
+                w.HBox([self.orders_path.widget, self.upload], layout=wrap),
+                self.sheet,
+                self.template_path.widget,
+                self.template_box,
+                self.documents.widget,
+                w.HBox([self.check_button, self.summary], layout=wrap),
+                w.HBox([self.search, self.show, self.sort, self.descending], layout=wrap),
+                self.columns,
+                w.VBox(  # a wide table scrolls inside its own box, the head with it
+                    [self.table_head, self.table],
+                    layout={"width": "100%", "overflow": "auto hidden"},
+                ),
+                w.HBox(
+                    [self.previous_button, self.next_button, self.position, self.raw_toggle],
+                    layout=wrap,
+                ),
+                self.preview,
+                self.raw,
+                w.HBox([self.test_button, self.send_button, self.stop_button], layout=wrap),
+                self.confirm_box,
+                self.progress_box,
+                self.status,
+                self.offer_box,
+                self.download,
+                self.failed_box,
+            ],
+            layout={"width": "100%", "max_width": "100%", "padding": "4px"},
+        )
+        self.widget.add_class("docmail-send")
+
+        self._load_sheets(sheet or remembered.get("sheet"))
+        self._load_template_file()
+        self.check()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def profile(self) -> Profile:
+        """The profile messages go through (a saved profile is read on each use)."""
+        if isinstance(self._profile, Profile):
+            return self._profile
+        return load_profile(self._profile)
+
+    def _load_sheets(self, wanted: str | None = None) -> None:
+        self._loading = True
+        try:
+            path = Path(self.orders_path.value).expanduser()
+            names = sheet_names(path) if path.suffix.lower() not in (".csv", ".txt") else []
+            self.sheet.options = names
+            self.sheet.value = wanted if wanted in names else (names[0] if names else None)
+            self.sheet.disabled = not names
+        except DocmailError as exc:
+            self.sheet.options = []
+            self.summary.value = error_line(exc.message, exc.hint)
+        finally:
+            self._loading = False
+
+    def _load_template_file(self) -> None:
+        path = Path(self.template_path.value).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.summary.value = error_line(
+                f"The template file {path} cannot be read ({type(exc).__name__}).",
+                "Give the path of a template file (a .txt with header lines, a blank line, "
+                "the body).",
+            )
+            return
+        self._loading = True
+        self.template_text.value = text
+        self._loading = False
+
+    def _on_orders_path(self) -> None:
+        self._load_sheets()
+        self.check()
+
+    def _on_template_path(self) -> None:
+        self._load_template_file()
+        self.check()
+
+    def _on_input(self, _change: dict[str, Any]) -> None:
+        if not self._loading:
+            self.check()
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if not files:
+            return
+        item = files[0]
+        folder = docmail_home() / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / Path(str(item["name"])).name
+        target.write_bytes(bytes(item["content"]))
+        self.upload.value = ()  # keep the file's bytes out of the saved widget state
+        self.orders_path.value = str(target)
+
+    # -- check ----------------------------------------------------------------------------
+
+    def check(self) -> Plan | None:
+        """Read the orders and the template, check every row, list every message."""
+        if self.sending:
+            self.status.value = note_line("A run is going on: press Stop first to change files.")
+            return self.plan
+        self.report = None
+        for box in (self.confirm_box, self.offer_box, self.failed_box, self.progress_box):
+            box.layout.display = "none"
+        self.status.value = self.download.value = ""
+        try:
+            profile = self.profile()
+            self.via.value = note_line(
+                f"Sending through profile '{profile.name}': {profile.host}:{profile.port} "
+                f"as {profile.sender or '(no address yet)'}."
+            )
+            self.orders = read_orders(self.orders_path.value, self.sheet.value or None)
+            path = Path(self.template_path.value)
+            template = parse_template(
+                self.template_text.value, name=path.stem or "template", folder=path.parent
+            )
+            self.plan = make_plan(
+                self.orders,
+                template,
+                documents=self.documents.value or None,
+                sender=profile.sender,
+            )
+            self.entries = outbox(self.plan, self.ledger)
+        except DocmailError as exc:
+            self.plan = None
+            self.entries = []
+            self.summary.value = error_line(exc.message, exc.hint)
+            self._fill_table()
+            return None
+        remember(
+            "send",
+            orders=self.orders_path.value,
+            sheet=self.sheet.value or "",
+            template=self.template_path.value,
+            documents=self.documents.value,
+        )
+        self._set_columns()
+        self.summary.value = self._summary_line()
+        self._fill_table()
+        self._show_offers()
+        return self.plan
+
+    def _summary_line(self) -> str:
+        plan = self.plan
+        assert plan is not None
+        template_problems = [p for p in plan.problems if p.row is None]
+        if template_problems:
+            listed = "; ".join(f"{p.field}: {p.message}" for p in template_problems)
+            hints = " ".join(dict.fromkeys(p.hint for p in template_problems if p.hint))
+            return error_line(f"The template has a problem, so no row can be sent: {listed}", hints)
+        counts = count_states(self.entries)
+        parts = [f"{n:,} {STATE_WORDS[state]}" for state, n in counts.items()]
+        line = f"{len(plan.drafts):,} messages from {plan.total_rows:,} rows: " + ", ".join(parts)
+        if counts.get("problem"):
+            return error_line(
+                line + ".", "Rows with problems are left out; pick one to see what to fix."
+            )
+        return success_line(line + ".")
+
+    # -- the table ------------------------------------------------------------------------
+
+    def _set_columns(self) -> None:
+        if self.orders is None:
+            return
+        names = [str(c) for c in self.orders.frame.columns]
+        chosen = [c for c in self.columns.value if c in names] or guess_columns(names)
+        self._loading = True
+        try:
+            self.columns.options = names
+            self.columns.value = tuple(chosen)
+        finally:
+            self._loading = False
+
+    def _cells(self, entry: Entry) -> dict[str, str]:
+        cells = {"row": str(entry.row or "-"), "state": entry.state, "key": entry.key}
+        cells["to"] = entry.to
+        if self.orders is not None and entry.row:
+            values = self._row_values(entry.row)
+            for column in self.columns.value:
+                cells[column] = values.get(column, "")
+        return cells
+
+    def _row_values(self, row: int) -> dict[str, str]:
+        assert self.orders is not None
+        try:
+            position = self.orders.row_numbers.index(row)
+        except ValueError:
+            return {}
+        record = self.orders.frame.iloc[position]
+        return {str(k): "" if is_empty(v) else str(v) for k, v in record.items()}
+
+    def _fill_table(self) -> None:
+        """The table as the search, state filter, sort and columns say; keeps the picked row."""
+        previous = self.table.value
+        counts = count_states(self.entries)
+        self._loading = True
+        try:
+            shown = self.show.value
+            self.show.options = [(f"all ({len(self.entries):,})", "")] + [
+                (f"{state} ({n:,})", state) for state, n in counts.items()
+            ]
+            self.show.value = shown if shown in counts else ""
+            sorts = ["row", "state", "key", "to", *self.columns.value]
+            current = self.sort.value
+            self.sort.options = sorts
+            self.sort.value = current if current in sorts else "row"
+            headers = ["row", "state", "key", "to", *self.columns.value]
+            rows = []
+            needle = self.search.value.strip().lower()
+            for index, entry in enumerate(self.entries):
+                if self.show.value and entry.state != self.show.value:
+                    continue
+                cells = self._cells(entry)
+                if needle and not any(needle in value.lower() for value in cells.values()):
+                    continue
+                rows.append((index, cells))
+            rows.sort(
+                key=lambda item: sort_key(item[1], self.sort.value), reverse=self.descending.value
+            )
+            widths = {
+                h: min(CELL, max([len(h), *(len(cells[h]) for _, cells in rows)])) for h in headers
+            }
+            self.table_head.value = (
+                "<div class='docmail-table-head'>"
+                + html.escape(table_line(dict(zip(headers, headers, strict=True)), headers, widths))
+                + "</div>"
+            )
+            self._shown = [index for index, _ in rows]
+            self.table.options = [(table_line(cells, headers, widths), i) for i, cells in rows]
+            self.table.value = previous if previous in self._shown else None
+        finally:
+            self._loading = False
+        if self.table.value is None and self._shown:
+            self.table.value = self._shown[0]  # shows its preview
+        elif self.table.value is None:
+            self.preview.value = self.raw.value = ""
+            self.position.value = note_line("No message to show.")
+        else:
+            self._show_preview()
+
+    def _on_table_view(self, _change: dict[str, Any]) -> None:
+        if not self._loading:
+            self._fill_table()
+
+    def _on_pick(self, _change: dict[str, Any]) -> None:
+        if not self._loading:
+            self._show_preview()
+
+    def pick(self, row: int) -> None:
+        """Show sheet row ``row``'s message (as a click in the table does)."""
+        for index, entry in enumerate(self.entries):
+            if row in entry.rows:
+                if index not in self._shown:
+                    self.search.value = ""
+                    self.show.value = ""
+                self.table.value = index
+                return
+        raise ValueError(f"Row {row} is not in the table.")
+
+    def _step(self, by: int) -> None:
+        if not self._shown:
+            return
+        if self.table.value not in self._shown:
+            self.table.value = self._shown[0]
+            return
+        at = self._shown.index(self.table.value)
+        self.table.value = self._shown[max(0, min(len(self._shown) - 1, at + by))]
+
+    # -- preview --------------------------------------------------------------------------
+
+    def _show_preview(self) -> None:
+        index = self.table.value
+        if self.plan is None or index is None or index >= len(self.entries):
+            self.preview.value = self.raw.value = ""
+            return
+        entry = self.entries[index]
+        at = self._shown.index(index) + 1 if index in self._shown else 0
+        self.position.value = note_line(f"{at:,} of {len(self._shown):,}")
+        self.previous_button.disabled = at <= 1
+        self.next_button.disabled = at >= len(self._shown)
+        state = state_line(entry)
+        if entry.state == "problem":
+            self.preview.value = state
+            self.raw.value = ""
+            return
+        try:
+            shown = preview(self.plan, entry.row, self.profile().sender)
+        except DocmailError as exc:
+            self.preview.value = state + error_line(exc.message, exc.hint)
+            self.raw.value = ""
+            return
+        self.preview.value = state + mail_view(shown)
+        self.raw.value = f"<pre class='docmail-raw'>{html.escape(shown.as_text())}</pre>"
+
+    def _on_raw(self, change: dict[str, Any]) -> None:
+        self.raw.layout.display = "block" if change["new"] else "none"
+
+    # -- sending --------------------------------------------------------------------------
+
+    @property
+    def sending(self) -> bool:
+        """Whether a run is going on."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> Report | None:
+        """Wait until the current run ends; its report."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.report
+
+    def _picked_row(self) -> int | None:
+        index = self.table.value
+        if index is None or index >= len(self.entries):
+            return None
+        entry = self.entries[index]
+        return None if entry.state == "problem" else entry.row
+
+    def _on_test(self, _button: w.Button | None = None) -> None:
+        row = self._picked_row()
+        if self.plan is None or row is None:
+            self.status.value = error_line(
+                "There is no message to test yet.", "Pick a message without a problem first."
+            )
+            return
+        try:
+            result: MessageResult = send_test(self.plan, row, self.profile())
+        except DocmailError as exc:
+            self.status.value = error_line(exc.message, exc.hint)
+            return
+        self.status.value = success_line(
+            f"Test message of row {row} ({result.key}) sent to {', '.join(result.to)}."
+        )
+
+    def _on_send(self, _button: w.Button | None = None) -> None:
+        self._ask(SendOptions())
+
+    def _offer(self, **resend: bool) -> None:
+        self._ask(SendOptions(**resend))
+
+    def _ask(self, options: SendOptions) -> None:
+        if self.sending:
+            return
+        plan = self.check()
+        if plan is None:
+            return
+        try:
+            waiting = pending(plan, self.profile(), self.ledger, options)
+        except DocmailError as exc:
+            self.status.value = error_line(exc.message, exc.hint)
+            return
+        counts = count_states(self.entries)
+        if not waiting.drafts:
+            self.status.value = note_line(
+                "Nothing to send: "
+                + ", ".join(f"{n:,} {STATE_WORDS[s]}" for s, n in counts.items() if s != "ready")
+                + "."
+            )
+            return
+        already = [
+            f"{counts[s]:,} {STATE_WORDS[s]}" for s in ("sent", "unknown", "changed") if s in counts
+        ]
+        text = f"<b>{html.escape(waiting.question)}</b>"
+        if already and not (options.resend_unknown or options.resend_changed):
+            text += note_line("Not sent again: " + ", ".join(already) + ".")
+        if options.resend_unknown:
+            text += error_line("This sends again the messages whose fate is unknown.", UNKNOWN_RISK)
+        if options.resend_changed:
+            text += error_line("This sends the changed messages again.", CHANGED_RISK)
+        self.confirm_text.value = text
+        self._offer_options = options
+        self.status.value = ""
+        self.offer_box.layout.display = "none"
+        self.confirm_box.layout.display = "flex"
+
+    def _on_cancel(self, _button: w.Button | None = None) -> None:
+        self.confirm_box.layout.display = "none"
+        self.status.value = note_line("Nothing was sent.")
+        self._show_offers()
+
+    def _on_yes(self, _button: w.Button | None = None) -> None:
+        self.confirm_box.layout.display = "none"
+        plan, options = self.plan, self._offer_options or SendOptions()
+        if plan is None or self.sending:
+            return
+        try:
+            profile = self.profile()
+        except DocmailError as exc:
+            self.status.value = error_line(exc.message, exc.hint)
+            return
+        total = len(pending(plan, profile, self.ledger, options).drafts)
+        self.progress.max = max(total, 1)
+        self.progress.value = 0
+        self.progress.bar_style = ""
+        self.progress_text.value = note_line(f"0 / {total:,} · connecting to {profile.host} …")
+        self.progress_box.layout.display = "flex"
+        self.status.value = self.download.value = ""
+        self.failed_box.layout.display = "none"
+        self.send_button.disabled = self.test_button.disabled = self.check_button.disabled = True
+        self.stop_button.disabled = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(plan, profile, options, total), daemon=True,
+            name="docmail-panel-send",
+        )  # fmt: skip
+        self._thread.start()
+
+    def _on_stop(self, _button: w.Button | None = None) -> None:
+        if self.sending:
+            self._stop.set()
+            self.stop_button.disabled = True
+            self.progress_text.value += note_line("Stopping after the message being sent …")
+
+    def _run(self, plan: Plan, profile: Profile, options: SendOptions, total: int) -> None:
+        started = time.monotonic()
+        keys = {entry.key: index for index, entry in enumerate(self.entries)}
+        limit = rate(options.rate_per_minute, profile)
+        attempted = 0
+
+        def advance(done: int, _total: int, result: MessageResult) -> None:
+            nonlocal attempted
+            index = keys.get(result.key)
+            if index is not None:
+                self.entries[index] = self.entries[index].after(result)
+            if result.state in ("skipped", "planned"):
+                return
+            attempted += 1
+            self.progress.value = min(attempted, self.progress.max)
+            rows = ", ".join(str(r) for r in result.rows)
+            self.progress_text.value = note_line(
+                progress_text(
+                    attempted,
+                    total,
+                    time.monotonic() - started,
+                    limit,
+                    f"row {rows} ({result.key}) {result.state}",
+                )
+            )
+            if time.monotonic() - self._last_table_refresh > 1.0:
+                self._last_table_refresh = time.monotonic()
+                self._fill_table()
+
+        try:
+            report = send_plan(
+                plan, profile, ledger=self.ledger, options=options, progress=advance,
+                stop=self._stop,
+            )  # fmt: skip
+        except DocmailError as exc:
+            self._after_crash(exc.message, exc.hint)
+            return
+        except Exception as exc:  # the panel must always say how the run ended
+            self._after_crash(
+                f"The run ended unexpectedly ({type(exc).__name__}).",
+                "The table shows what the ledger knows about each message.",
+            )
+            return
+        finally:
+            self.send_button.disabled = self.test_button.disabled = False
+            self.check_button.disabled = False
+            self.stop_button.disabled = True
+        self._after_run(report, stopped=self._stop.is_set())
+
+    def _after_crash(self, message: str, hint: str) -> None:
+        if self.plan is not None:
+            self.entries = outbox(self.plan, self.ledger)
+        self._fill_table()
+        if self.plan is not None:
+            self.summary.value = self._summary_line()
+        self.progress.bar_style = "danger"
+        self.status.value = error_line(message, hint) + self._account()
+        self._show_offers()
+
+    def _after_run(self, report: Report, *, stopped: bool) -> None:
+        self.report = report
+        self._fill_table()
+        self.summary.value = self._summary_line()  # the counts above the table follow
+        ok = report.ok
+        self.progress.bar_style = "warning" if stopped else ("success" if ok else "danger")
+        head = "Stopped after the message being sent. " if stopped else ""
+        hint = ""
+        if report.fatal is not None:
+            hint = report.fatal.hint
+        elif stopped:
+            hint = "Press Send to go on: what went is recorded and is not sent again."
+        said = head + report.summary()
+        line = success_line(said) if ok and not stopped else error_line(said, hint)
+        self.status.value = line + self._account()
+        self.download.value = download_link(report)
+        self.failed_box.layout.display = "none" if ok else "flex"
+        self._show_offers()
+
+    def _account(self) -> str:
+        """What went, what did not and what is unknown, from the table's states."""
+        counts = count_states(self.entries)
+        if not counts:
+            return ""
+        return note_line(
+            "Now: " + ", ".join(f"{n:,} {STATE_WORDS[s]}" for s, n in counts.items()) + "."
+        )
+
+    def _show_offers(self) -> None:
+        counts = count_states(self.entries)
+        unknown, changed = counts.get("unknown", 0), counts.get("changed", 0)
+        texts = []
+        if unknown:
+            texts.append(f"<b>{unknown:,} message(s) with an unknown fate</b>: {UNKNOWN_RISK}")
+        if changed:
+            texts.append(f"<b>{changed:,} message(s) changed since sent</b>: {CHANGED_RISK}")
+        self.offer_text.value = "".join(f"<div style='{LINE}'>{t}</div>" for t in texts)
+        self.resend_unknown_button.description = f"Resend {unknown:,} unknown…"
+        self.resend_changed_button.description = f"Resend {changed:,} changed…"
+        self.resend_unknown_button.layout.display = "flex" if unknown else "none"
+        self.resend_changed_button.layout.display = "flex" if changed else "none"
+        self.offer_box.layout.display = "flex" if texts else "none"
+
+    def _on_save_failed(self, _button: w.Button | None = None) -> None:
+        if self.report is None or self.orders is None:
+            return
+        try:
+            path = self.report.save_failed_rows(self.orders, self.failed_path.value.strip())
+        except DocmailError as exc:
+            self.status.value = error_line(exc.message, exc.hint)
+            return
+        self.status.value = success_line(
+            f"Saved the rows that need attention to {path}."
+            if path is not None
+            else "No row needs attention: nothing was saved."
+        )
