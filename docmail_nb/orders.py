@@ -37,7 +37,7 @@ import pandas as pd
 from .errors import OrdersError
 from .exports import uncsv_cell
 from .sheet_limits import MAX_PART_BYTES, check_rows, check_workbook
-from .sheetxml import SheetMarks, column_letter, sheet_marks
+from .sheetxml import SheetMarks, column_letter, ods_marks, sheet_marks
 
 __all__ = [
     "ENGINES",
@@ -200,6 +200,8 @@ def read_orders(
         sheet_name, grid = _excel_grid(source, sheet, engine or "calamine")
         if source.suffix.lower() in {".xlsx", ".xlsm"}:
             marks = sheet_marks(source, sheet_name)
+        elif source.suffix.lower() == ".ods":
+            marks = ods_marks(source, sheet_name)
     else:
         raise OrdersError(
             f"{source.name} is not a spreadsheet docmail can read.",

@@ -1,10 +1,12 @@
-"""What an xlsx sheet's values alone do not tell: error cells, uncomputed formulas, hidden columns.
+"""What a sheet's values alone do not tell: error cells, uncomputed formulas, hidden columns.
 
 The fast reader (calamine) gives an Excel error (``#N/A`` from a failed VLOOKUP) and a formula
 that was never computed (a file written by a script and never opened in a spreadsheet program)
 as an empty cell. Both must be named, never read as empty, so this module looks at the sheet's
 XML for them: an error cell is ``<c t="e"><v>#N/A</v></c>``, an uncomputed formula is a
-``<f>`` without a value. It also reads which columns are hidden (``<col hidden="1">``).
+``<f>`` without a value. It also reads which columns are hidden (``<col hidden="1">``). An
+OpenDocument sheet (.ods) marks an error cell ``calcext:value-type="error"`` and a hidden column
+``table:visibility="collapse"``, with repeated rows and cells counted out.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SheetMarks", "column_index", "column_letter", "sheet_marks"]
+__all__ = ["SheetMarks", "column_index", "column_letter", "ods_marks", "sheet_marks"]
 
 _SHEET = re.compile(rb"<(?:\w+:)?sheet\s([^>]*?)/?>")
 _RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\s([^>]*?)/?>")
 _CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
-_ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
+_ATTR = re.compile(rb'([\w:.-]+)\s*=\s*"([^"]*)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.DOTALL)
 _VALUE = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.DOTALL)
 _COLS = re.compile(rb"<(?:\w+:)?cols\b.*?</(?:\w+:)?cols>", re.DOTALL)
@@ -124,3 +126,57 @@ def _text(raw: bytes | None) -> str:
     for entity, ch in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'")):
         text = text.replace(entity, ch)
     return text.replace("&amp;", "&").strip()
+
+
+_ODS_TABLE = re.compile(rb"<table:table\s([^>]*)>(.*?)</table:table>", re.DOTALL)
+_ODS_COLUMN = re.compile(rb"<table:table-column\s([^>]*?)/?>")
+_ODS_ROW = re.compile(rb"<table:table-row\b([^>]*?)(?:/>|>(.*?)</table:table-row>)", re.DOTALL)
+_ODS_CELL = re.compile(
+    rb"<table:(covered-table-cell|table-cell)\b([^>]*?)(?:/>|>(.*?)</table:\1>)", re.DOTALL
+)
+_TAGS = re.compile(rb"<[^>]+>")
+_MAX_HIDDEN = 16384
+
+
+def ods_marks(path: Path, sheet: str) -> SheetMarks:
+    """The error cells and hidden columns of the sheet ``sheet`` of the .ods file ``path``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read("content.xml")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return SheetMarks()
+    for table in _ODS_TABLE.finditer(data):
+        attrs = dict(_ATTR.findall(table.group(1)))
+        if _text(attrs.get(b"table:name")) == sheet:
+            return _ods_table(table.group(2))
+    return SheetMarks()
+
+
+def _ods_table(data: bytes) -> SheetMarks:
+    hidden: set[int] = set()
+    column = 0
+    for match in _ODS_COLUMN.finditer(data):
+        attrs = dict(_ATTR.findall(match.group(1)))
+        repeat = int(attrs.get(b"table:number-columns-repeated", b"1"))
+        if attrs.get(b"table:visibility") == b"collapse":
+            hidden.update(range(column, min(column + repeat, _MAX_HIDDEN)))
+        column += repeat
+    errors: dict[tuple[int, int], str] = {}
+    if b'value-type="error"' in data:
+        row = 1
+        for match in _ODS_ROW.finditer(data):
+            attrs = dict(_ATTR.findall(match.group(1)))
+            repeat = int(attrs.get(b"table:number-rows-repeated", b"1"))
+            inner = match.group(2) or b""
+            if b'value-type="error"' in inner:
+                column = 0
+                for cell in _ODS_CELL.finditer(inner):
+                    cell_attrs = dict(_ATTR.findall(cell.group(2)))
+                    span = int(cell_attrs.get(b"table:number-columns-repeated", b"1"))
+                    if cell_attrs.get(b"calcext:value-type") == b"error":
+                        code = _text(_TAGS.sub(b"", cell.group(3) or b"")) or "#N/A"
+                        for offset in range(min(span, _MAX_HIDDEN)):
+                            errors[(row, column + offset)] = code
+                    column += span
+            row += repeat
+    return SheetMarks(errors=errors, hidden_columns=frozenset(hidden))

@@ -39,6 +39,7 @@ class Messy:
     script_xlsx: Path  # as openpyxl wrote it: formulas without values
     xlsx: Path  # saved by the spreadsheet program
     csv: Path  # saved by the spreadsheet program as Swiss Excel does
+    ods: Path  # saved by the spreadsheet program as OpenDocument
     documents: Path
     template: Path
 
@@ -53,6 +54,7 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Messy:
         script_xlsx=folder / "messy.xlsx",
         xlsx=program.convert(folder / "messy.xlsx", saved, "xlsx"),
         csv=program.swiss_csv(folder / "messy.xlsx", saved, sheet=2),
+        ods=program.convert(folder / "messy.xlsx", saved, "ods"),
         documents=folder / "documents",
         template=folder / "invoice.txt",
     )
@@ -86,6 +88,15 @@ def test_excel_errors_are_named_never_empty(messy: Messy) -> None:
     assert any("cell E7 holds the Excel error #N/A" in text for text in problems[7])
     assert not any("empty" in text for text in problems[7])
     assert any("cell H10 holds the Excel error #DIV/0!" in text for text in problems[10])
+
+
+def test_opendocument_file_names_its_errors_and_hidden_column_too(messy: Messy) -> None:
+    orders = read_orders(messy.ods, sheet="2026", header_row=4)
+    records = dict(orders.records())
+    assert records[7]["Email"] == CellError("E7", "#N/A")
+    assert records[10]["Betrag"] == CellError("H10", "#DIV/0!")
+    assert any("column F is a hidden column with values but no name" in n for n in orders.notices)
+    assert problems_by_row(plan_of(messy, messy.ods)) == problems_by_row(plan_of(messy, messy.xlsx))
 
 
 def test_formula_never_computed_is_named(messy: Messy) -> None:
