@@ -26,9 +26,7 @@ def main() -> int:
     args = parser.parse_args()
 
     profile = load_profile("bench")
-    plan = plan_from_files(
-        args.orders, args.template, documents=args.documents, sender=profile.sender
-    )
+    plan = plan_from_files(args.orders, args.template, documents=args.documents)
     report = send_plan(
         plan, profile, ledger=args.ledger, options=SendOptions(connections=args.connections)
     )

@@ -13,6 +13,7 @@ The notebook panels live in ``docmail_nb.widgets``.
 from __future__ import annotations
 
 from .auth import sign_in, sign_out
+from .batch import Batch
 from .diagnosis import diagnose
 from .errors import (
     BatchFailed,
@@ -65,6 +66,7 @@ __all__ = [
     "PRESETS",
     "USUAL_PORT",
     "Attachment",
+    "Batch",
     "BatchFailed",
     "CaptureServer",
     "CapturedMessage",

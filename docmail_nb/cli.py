@@ -234,23 +234,8 @@ def profile_add(
     import os
 
     from .errors import ConfigError, SecretStoreError
-    from .profiles import (
-        PASSWORD_ENV,
-        PRESETS,
-        USUAL_PORT,
-        profile_from_preset,
-        save_profile,
-        set_password,
-    )
+    from .profiles import PASSWORD_ENV, profile_from_preset, save_profile, set_password
 
-    if preset not in PRESETS:
-        raise ConfigError(f"Unknown preset {preset!r}.", f"Known presets: {', '.join(PRESETS)}.")
-    chosen = PRESETS[preset]
-    security = security or chosen.security
-    if port is None:
-        port = chosen.port if security == chosen.security else USUAL_PORT[security]  # type: ignore[index]
-    if not (host or chosen.host):
-        raise ConfigError("No SMTP host was given.", "Add --host, e.g. --host smtp.example.ch.")
     imap: dict[str, Any] = {"imap_security": imap_security, "sent_folder": sent_folder}
     if imap_host is not None:
         imap["imap_host"] = imap_host
@@ -261,9 +246,9 @@ def profile_add(
     settings = profile_from_preset(
         name,
         preset,
-        host=host or chosen.host,
+        host=host,
         port=port,
-        security=security,
+        security=security,  # type: ignore[arg-type]
         username=username,
         from_addr=from_addr,
         reply_to=reply_to,
@@ -588,9 +573,10 @@ def check(
     rows: str | None,
 ) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
-    from .plan import describe_recipients, describe_skipped, plan_from_files
+    from .batch import Batch
+    from .plan import describe_recipients, describe_skipped
 
-    plan = plan_from_files(
+    plan = Batch.from_files(
         orders,
         template,
         documents=documents,
@@ -598,7 +584,7 @@ def check(
         header_row=header_row,
         rows=rows,
         documents_out=documents_out,
-    )
+    ).plan
     for notice in plan.notices:
         click.secho(f"Notice: {notice}", fg="yellow")
     if plan.notices:
@@ -623,26 +609,11 @@ def check(
         for line in skipped:
             click.echo(f"  {line}")
         click.echo("")
-    sendable = len(plan.drafts)
     if plan.drafts:
         click.echo(f"Recipients per message (To, Cc, Bcc): {describe_recipients(plan.drafts)}")
-    summary = f"{sendable} message{'s' * (sendable != 1)} ready to send"
+    click.secho(plan.summary(), fg="red" if plan.problems else "green")
     if plan.problems:
-        affected = len(plan.problem_rows)
-        summary += (
-            f"; {len(plan.problems)} problem{'s' * (len(plan.problems) != 1)}"
-            f" in {affected} of {plan.total_rows} rows."
-            if affected
-            else f"; {len(plan.problems)} problem(s) in the template stop every row."
-        )
-        click.secho(summary, fg="red")
         sys.exit(1)
-    if plan.skipped:
-        checked = plan.total_rows - len(plan.skipped)
-        summary += f"; all {checked} rows checked are fine, {len(plan.skipped)} left out."
-    else:
-        summary += f"; all {plan.total_rows} rows are fine."
-    click.secho(summary, fg="green")
 
 
 @main.command()
@@ -671,29 +642,22 @@ def preview(
     A document made from a template is drawn into the 'preview' folder of the documents-out
     folder (not recorded, not sent), with its first page as a PNG image beside it.
     """
-    from .plan import plan_from_files
-    from .preview import preview as preview_row
+    from .batch import Batch
 
-    sender = ""
-    if profile_name is not None:
-        from .profiles import load_profile
-
-        sender = load_profile(profile_name).sender
-    plan = plan_from_files(
+    batch = Batch.from_files(
         orders,
         template,
         documents=documents,
         sheet=_sheet_arg(sheet),
         header_row=header_row,
         rows=rows,
-        sender=sender,
         campaign=campaign,
         documents_out=documents_out,
+        profile=profile_name,  # the From shown is the profile's when one is named
     )
-    draft = plan.draft_for_row(row)
+    draft = batch.plan.draft_for_row(row)
     folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
-    shown = preview_row(plan, row, default_sender=sender, documents_to=folder)
-    click.echo(shown.as_text(), nl=False)
+    click.echo(batch.preview(row, documents_to=folder).as_text(), nl=False)
 
 
 # --- send -------------------------------------------------------------------------------
@@ -708,18 +672,11 @@ def _rate_arg(rate: str | None) -> float | None:
 
 
 def _print_trouble(report: Any) -> None:
-    for result in report.results:
-        if result.trouble:
-            rows = ", ".join(str(r) for r in result.rows)
-            click.secho(f"Row {rows} ({result.key}): {result.state}: {result.error}", fg="red")
-            if result.hint:
-                click.echo(f"  → {result.hint}")
-    for problem in report.problems:
-        where = "all rows" if problem.row is None else f"Row {problem.row}"
-        key = f" ({problem.key})" if problem.key else ""
-        click.secho(f"{where}{key}: problem in {problem.field}: {problem.message}", fg="red")
-        if problem.hint:
-            click.echo(f"  → {problem.hint}")
+    trouble = [result for result in report.results if result.trouble]
+    for item in [*trouble, *report.problems]:
+        click.secho(str(item), fg="red")
+        if item.hint:
+            click.echo(f"  → {item.hint}")
 
 
 @main.command(short_help="Send every valid message once, then report.")
@@ -782,11 +739,10 @@ def send(
     yes: bool,
 ) -> None:
     """Send every valid message once; report rows with problems (exit 1 when there are any)."""
+    from .batch import Batch
     from .errors import ConfigError
-    from .orders import read_orders
-    from .plan import plan_from_files
     from .profiles import load_profile
-    from .send import SendOptions, pending, send_plan, send_test
+    from .send import SendOptions
 
     settings = load_profile(profile_name)
     options = SendOptions(
@@ -798,25 +754,26 @@ def send(
         resend_changed=resend_changed,
         all_or_nothing=all_or_nothing,
     )
-    plan = plan_from_files(
+    batch = Batch.from_files(
         orders,
         template,
         documents=documents,
         sheet=_sheet_arg(sheet),
         header_row=header_row,
         rows=rows,
-        sender=settings.sender,
-        max_recipients=settings.limits.recipients_per_message,
+        profile=settings,
+        ledger=ledger,
         campaign=campaign,
+        options=options,
         documents_out=documents_out,
     )
     if test_row is not None:
-        result = send_test(plan, test_row, settings)
+        result = batch.send_test(test_row)
         click.secho(f"Test message of row {test_row} sent to {result.to[0]}.", fg="green")
         return
-    if not dry_run and not (all_or_nothing and plan.problems):
-        waiting = pending(plan, settings, ledger, options)
-        if waiting.drafts and not yes:
+    if not yes:
+        waiting = batch.pending()
+        if waiting.ask:
             if not sys.stdin.isatty():
                 raise ConfigError(
                     "docmail send needs a confirmation, but there is no terminal to ask on.",
@@ -840,20 +797,13 @@ def send(
         rows = ", ".join(str(r) for r in result.rows)
         click.echo(f"[{done}/{total}] row {rows} {result.key}: {result.state}")
 
-    report = send_plan(
-        plan,
-        settings,
-        ledger=ledger,
-        options=options,
-        progress="bar" if sys.stderr.isatty() else log_line,
-    )
+    report = batch.send(progress="bar" if sys.stderr.isatty() else log_line)
     _print_trouble(report)
     click.echo(report.summary())
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
-        read = read_orders(orders, sheet=_sheet_arg(sheet), header_row=header_row)
-        written = report.save_failed_rows(read, failed_path)
+        written = batch.save_failed_rows(report, failed_path)
         click.echo(
             f"Rows to fix written to {written}"
             if written is not None

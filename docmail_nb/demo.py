@@ -10,32 +10,31 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from .batch import Batch
 from .ledger import Ledger
-from .orders import read_orders
-from .plan import Plan, make_plan
-from .preview import preview
 from .profiles import Profile
+from .report import Report
 from .sample import SAMPLE_BATCHES, sample_dir
-from .send import Report, SendOptions, send_plan
 from .sink import CaptureServer
-from .templates import load_template
 
 __all__ = ["run_demo"]
 
 Echo = Callable[[str], None]
 
 
-def _plans(sender: str, made: Path) -> list[Plan]:
+def _batches(profile: Profile, ledger: Ledger, made: Path) -> list[Batch]:
     data = sample_dir()
-    plans = []
-    for template_file, sheet in SAMPLE_BATCHES:
-        orders = read_orders(data / "orders.xlsx", sheet=sheet)
-        template = load_template(data / "templates" / template_file)
-        plan = make_plan(
-            orders, template, documents=data / "documents", sender=sender, documents_out=made
+    return [
+        Batch.from_files(
+            data / "orders.xlsx",
+            data / "templates" / template_file,
+            sheet=sheet,
+            documents_out=made,
+            profile=profile,
+            ledger=ledger,
         )
-        plans.append(plan)
-    return plans
+        for template_file, sheet in SAMPLE_BATCHES
+    ]
 
 
 def _table(reports: list[Report]) -> str:
@@ -45,10 +44,6 @@ def _table(reports: list[Report]) -> str:
             rows = ",".join(str(r) for r in result.rows)
             lines.append(f"  {rows:>4}  {result.key:<12} {result.state:<8} {', '.join(result.to)}")
     return "\n".join(lines)
-
-
-def _send_all(plans: list[Plan], profile: Profile, ledger: Ledger) -> list[Report]:
-    return [send_plan(plan, profile, ledger=ledger, options=SendOptions()) for plan in plans]
 
 
 def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
@@ -68,25 +63,22 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
         echo(f"Sample data: {sample_dir()}\n")
 
         echo("1. Read and check every row")
-        plans = _plans(profile.sender, made)
-        for plan in plans:
-            echo(
-                f"   {plan.campaign:<14} {plan.total_rows:>2} rows, "
-                f"{len(plan.drafts):>2} messages ready, {len(plan.problems)} problems"
-            )
-        problems = [problem for plan in plans for problem in plan.problems]
+        batches = _batches(profile, ledger, made)
+        for batch in batches:
+            echo(f"   {batch.plan.campaign:<14} {batch.plan.summary()}")
+        problems = [problem for batch in batches for problem in batch.plan.problems]
         for problem in problems:
-            echo(f"   row {problem.row}: {problem.field}: {problem.message}")
+            echo(f"   {problem}")
 
-        first = plans[0]
-        row = first.drafts[0].rows[0]
-        echo(f"\n2. Preview of {first.campaign} row {row}, exactly as it will be sent\n")
-        shown = preview(first, row, profile.sender, documents_to=folder / "preview")
+        first = batches[0]
+        row = first.plan.drafts[0].rows[0]
+        echo(f"\n2. Preview of {first.plan.campaign} row {row}, exactly as it will be sent\n")
+        shown = first.preview(row, documents_to=folder / "preview")
         for line in shown.as_text().splitlines():
             echo(f"   | {line}")
 
         echo(f"\n3. Send through {profile.host}:{profile.port}, recorded in {ledger_path.name}")
-        reports = _send_all(plans, profile, ledger)
+        reports = [batch.send() for batch in batches]
         echo(_table(reports))
         for report in reports:
             echo(f"   {report.summary()}")
@@ -94,7 +86,7 @@ def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
         echo(f"\n   {captured} messages captured in {outbox} (a Maildir: new/ holds them)")
 
         echo("\n4. Second pass: the same batch again")
-        again = _send_all(_plans(profile.sender, made), profile, ledger)
+        again = [batch.send() for batch in _batches(profile, ledger, made)]
         sent_again = sum(r.counts().get("sent", 0) for r in again)
         skipped = sum(r.counts().get("skipped", 0) for r in again)
         echo(f"   {sent_again} sent, {skipped} already sent (skipped): nothing goes out twice.")

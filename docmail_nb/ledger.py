@@ -58,6 +58,7 @@ __all__ = [
     "Window",
     "default_ledger_path",
     "elsewhere_note",
+    "rule",
 ]
 
 State = Literal["planned", "sending", "sent", "failed", "deferred", "unknown"]
@@ -164,13 +165,45 @@ class Claim:
     """
 
     decision: Decision
-    entry: Entry | None = None
     window: float | None = None
     free_at: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.decision == "claimed"
+
+
+def rule(
+    current: Entry | None,
+    content_hash: Callable[[], str],
+    *,
+    run_id: str | None,
+    owner_alive: Callable[[str], bool],
+    resend_unknown: bool = False,
+    resend_changed: bool = False,
+) -> tuple[Decision, bool]:
+    """The one rule for "send this message now or not", and whether its run died mid-send.
+
+    Returns ("claimed", …) when it may be sent, else why not ("sent", "unknown", "changed",
+    "busy"). The flag is True when the record says "sending" for a run that is gone: the
+    message may have arrived, so it counts as "unknown" (``claim`` records that; ``decide``
+    only reports it). ``content_hash`` is called only for a message already sent.
+    """
+    if current is None:
+        return "claimed", False
+    owner = current.owner_run
+    if current.state in ("planned", "sending") and owner is not None and owner != run_id:
+        if owner_alive(owner):
+            return "busy", False
+        if current.state == "sending":  # its run died between "sending" and the reply
+            return ("claimed" if resend_unknown else "unknown"), True
+    if current.state == "sent":
+        if current.content_hash == content_hash():
+            return "sent", False
+        return ("claimed" if resend_changed else "changed"), False
+    if current.state == "unknown" and not resend_unknown:
+        return "unknown", False
+    return "claimed", False
 
 
 def _entry(row: sqlite3.Row) -> Entry:
@@ -432,10 +465,7 @@ class Ledger:
     # -- reading --------------------------------------------------------------------------
     def get(self, campaign: str, key: str) -> Entry | None:
         with self._lock, self._plain_errors():
-            row = self._db.execute(
-                "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
-            ).fetchone()
-        return _entry(row) if row is not None else None
+            return self._read(self._db, campaign, key)
 
     def entries(self, campaign: str | None = None) -> list[Entry]:
         with self._lock, self._plain_errors():
@@ -592,7 +622,7 @@ class Ledger:
         recipients_per_day: int | None = None,
         windows: Sequence[Window] = (),
     ) -> Claim:
-        """Decide, atomically, whether this run may send the message now.
+        """Decide, atomically, whether this run may send the message now (see :func:`rule`).
 
         ``windows`` are rolling limits counted over every run of ``account`` in this ledger;
         ``messages_per_day``/``recipients_per_day`` add a 24-hour one.
@@ -600,22 +630,25 @@ class Ledger:
         now = self._clock()
         with self._transaction() as db:
             db.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", (now, run_id))
-            row = db.execute(
-                "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
-            ).fetchone()
-            current = _entry(row) if row is not None else None
-            if current is not None:
-                decision = self._decide(
-                    db, run_id, current, content_hash, resend_unknown, resend_changed
-                )
-                if decision is not None:
-                    return Claim(decision, self._reread(db, campaign, key))
+            current = self._read(db, campaign, key)
+            decision, crashed = rule(
+                current,
+                lambda: content_hash,
+                run_id=run_id,
+                owner_alive=lambda owner: self._run_alive(db, owner),
+                resend_unknown=resend_unknown,
+                resend_changed=resend_changed,
+            )
+            if crashed:
+                self._mark_crashed(db, campaign, key)
+            if decision != "claimed":
+                return Claim(decision)
             limits = list(windows)
             if messages_per_day is not None or recipients_per_day is not None:
                 limits.append((DAY, messages_per_day, recipients_per_day))
             over = self._over(db, account, len(recipients), limits) if limits else None
             if over is not None:
-                return Claim("capped", current, window=over[0], free_at=over[1])
+                return Claim("capped", window=over[0], free_at=over[1])
             values = {
                 "campaign": campaign,
                 "key": key,
@@ -645,44 +678,48 @@ class Ledger:
                     "WHERE campaign = :campaign AND key = :key",
                     values,
                 )
-            return Claim("claimed", self._reread(db, campaign, key))
+            return Claim("claimed")
 
-    def _decide(
+    def decide(
         self,
-        db: sqlite3.Connection,
-        run_id: str,
-        current: Entry,
-        content_hash: str,
-        resend_unknown: bool,
-        resend_changed: bool,
-    ) -> Decision | None:
-        """None: the message may be claimed; otherwise why not."""
-        owner = current.owner_run
-        if current.state in ("planned", "sending") and owner not in (None, run_id):
-            if self._run_alive(db, owner):
-                return "busy"
-            if current.state == "sending":  # its run died between "sending" and the reply
-                db.execute(
-                    "UPDATE messages SET state = 'unknown', owner_run = NULL, updated_at = ?, "
-                    "error = ? WHERE campaign = ? AND key = ?",
-                    (
-                        self._clock(),
-                        "The run sending this message stopped before the server answered.",
-                        current.campaign,
-                        current.key,
-                    ),
-                )
-                return None if resend_unknown else "unknown"
-        if current.state == "sent":
-            if current.content_hash == content_hash:
-                return "sent"
-            return None if resend_changed else "changed"
-        if current.state == "unknown" and not resend_unknown:
-            return "unknown"
-        return None
+        campaign: str,
+        key: str,
+        content_hash: Callable[[], str],
+        *,
+        resend_unknown: bool = False,
+        resend_changed: bool = False,
+    ) -> Decision:
+        """What ``claim`` would decide for a new run now; reads only, changes nothing.
+
+        "claimed" means a run would send it. Dry runs, the confirmation question and the
+        pending count ask this, so they count exactly what a real run sends.
+        """
+        with self._lock:
+            current = self._read(self._db, campaign, key)
+            decision, _crashed = rule(
+                current,
+                content_hash,
+                run_id=None,
+                owner_alive=lambda owner: self._run_alive(self._db, owner),
+                resend_unknown=resend_unknown,
+                resend_changed=resend_changed,
+            )
+        return decision
+
+    def _mark_crashed(self, db: sqlite3.Connection, campaign: str, key: str) -> None:
+        db.execute(
+            "UPDATE messages SET state = 'unknown', owner_run = NULL, updated_at = ?, "
+            "error = ? WHERE campaign = ? AND key = ?",
+            (
+                self._clock(),
+                "The run sending this message stopped before the server answered.",
+                campaign,
+                key,
+            ),
+        )
 
     @staticmethod
-    def _reread(db: sqlite3.Connection, campaign: str, key: str) -> Entry | None:
+    def _read(db: sqlite3.Connection, campaign: str, key: str) -> Entry | None:
         row = db.execute(
             "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
         ).fetchone()

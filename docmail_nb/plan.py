@@ -55,6 +55,7 @@ __all__ = [
     "describe_skipped",
     "make_plan",
     "plan_from_files",
+    "read_and_plan",
 ]
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
@@ -75,6 +76,21 @@ class Problem:
     field: str
     message: str
     hint: str
+
+    @property
+    def label(self) -> str:
+        """Which row: "Row 4 (R-1002)", or "All rows" for a problem of the template or sheet."""
+        if self.row is None:
+            return "All rows"
+        return f"Row {self.row}" + (f" ({self.key})" if self.key else "")
+
+    @property
+    def reason(self) -> str:
+        """What is wrong: "To: 'max@' is not a valid address"."""
+        return f"{self.field}: {self.message}"
+
+    def __str__(self) -> str:
+        return f"{self.label}: problem in {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -186,6 +202,21 @@ class Plan:
         """Sheet row numbers that have at least one problem."""
         return {problem.row for problem in self.problems if problem.row is not None}
 
+    def summary(self) -> str:
+        """One line: "8 messages ready to send; 3 problems in 2 of 10 rows."."""
+        ready = len(self.drafts)
+        line = f"{ready} message{'s' * (ready != 1)} ready to send"
+        if not self.problems and self.skipped:
+            checked = self.total_rows - len(self.skipped)
+            return f"{line}; all {checked} rows checked are fine, {len(self.skipped)} left out."
+        if not self.problems:
+            return f"{line}; all {self.total_rows} rows are fine."
+        count = len(self.problems)
+        problems = f"{count} problem{'s' * (count != 1)}"
+        if self.problem_rows:
+            return f"{line}; {problems} in {len(self.problem_rows)} of {self.total_rows} rows."
+        return f"{line}; {problems} in the template stop every row."
+
     def draft_for_row(self, row: int) -> Draft | None:
         """The draft that carries sheet row ``row``, if it is sendable."""
         return next((draft for draft in self.drafts if row in draft.rows), None)
@@ -209,7 +240,6 @@ def make_plan(
     template: MessageTemplate,
     *,
     documents: str | Path | None = None,
-    sender: str = "",
     campaign: str | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     locale: str = "de_CH",
@@ -217,7 +247,7 @@ def make_plan(
     rows: RowChoice | str | None = None,
     max_recipients: int | None = None,
 ) -> Plan:
-    """Render and check every row; ``sender`` is the profile's address ("" when unknown).
+    """Render and check every row; every problem of every row is collected.
 
     ``max_recipients`` is the provider's limit of recipients per message (the profile's
     ``limits.recipients_per_message``): a message with more is a problem of its rows.
@@ -230,7 +260,7 @@ def make_plan(
     folder = Path(documents).expanduser() if documents else default_documents(orders.source)
     out = Path(documents_out).expanduser() if documents_out else folder / "generated"
     choice = RowChoice.parse(rows) if isinstance(rows, str) else rows
-    planner = _Planner(orders, template, folder, sender, max_message_bytes, locale, out, choice)
+    planner = _Planner(orders, template, folder, max_message_bytes, locale, out, choice)
     drafts, problems = planner.run()
     if max_recipients is not None:
         drafts = _within_recipient_limit(drafts, problems, max_recipients)
@@ -280,7 +310,6 @@ class _Planner:
         orders: Orders,
         template: MessageTemplate,
         documents: Path,
-        sender: str,
         max_bytes: int,
         locale: str,
         documents_out: Path,
@@ -290,7 +319,6 @@ class _Planner:
         self.choice = choice
         self.template = template
         self.documents = documents
-        self.sender = sender
         self.max_bytes = max_bytes
         self.env = make_environment(locale)
         # html bodies escape every value; markdown bodies escape values for markdown and html
@@ -1013,33 +1041,38 @@ def _file_trouble(exc: BaseException) -> str:
     return reasons[errno.ELOOP]  # pathlib reports a symlink loop as RuntimeError
 
 
-def plan_from_files(
+def read_and_plan(
     orders_path: str | Path,
-    template_path: str | Path,
+    template_path: str | Path | None = None,
     *,
+    template: MessageTemplate | None = None,
     documents: str | Path | None = None,
     sheet: str | int | None = None,
-    sender: str = "",
     campaign: str | None = None,
     header_row: int | None = None,
     documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
     max_recipients: int | None = None,
-) -> Plan:
-    """Read the orders and the template and plan them (what ``docmail check`` does).
+) -> tuple[Orders, MessageTemplate, Plan]:
+    """Read the orders (and the template file, unless ``template`` is given) and plan them.
 
-    Without ``documents``, attachments are looked for as ``default_documents`` says; made
-    documents go to ``documents_out`` (default: ``generated`` in the documents folder).
+    What every face does before anything else (``docmail check``, the panels, the scheduled
+    notebook, :class:`~docmail_nb.batch.Batch`). Without ``documents``, attachments are looked
+    for as ``default_documents`` says; made documents go to ``documents_out`` (default:
+    ``generated`` in the documents folder). A template that fits no column of the sheet gets
+    advice: the header row or the sheet that fits.
     """
-    check_file_order(orders_path, template_path)
-    template = load_template(template_path)
+    if template is None:
+        if template_path is None:
+            raise ConfigError("No template was given.", "Give a template file.")
+        check_file_order(orders_path, template_path)
+        template = load_template(template_path)
     orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
     folder = documents if documents else default_documents(orders_path, template_path)
     plan = make_plan(
         orders,
         template,
         documents=folder,
-        sender=sender,
         campaign=campaign,
         max_recipients=max_recipients,
         documents_out=documents_out,
@@ -1059,7 +1092,31 @@ def plan_from_files(
             plan.problems = [
                 replace(p, hint=p.hint + advice) if p.row is None else p for p in plan.problems
             ]
-    return plan
+    return orders, template, plan
+
+
+def plan_from_files(
+    orders_path: str | Path,
+    template_path: str | Path,
+    *,
+    documents: str | Path | None = None,
+    sheet: str | int | None = None,
+    campaign: str | None = None,
+    header_row: int | None = None,
+    documents_out: str | Path | None = None,
+    rows: RowChoice | str | None = None,
+) -> Plan:
+    """The plan of :func:`read_and_plan` (what ``docmail check`` shows)."""
+    return read_and_plan(
+        orders_path,
+        template_path,
+        documents=documents,
+        sheet=sheet,
+        campaign=campaign,
+        header_row=header_row,
+        documents_out=documents_out,
+        rows=rows,
+    )[2]
 
 
 _SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".csv", ".tsv"})

@@ -158,7 +158,7 @@ def _explain_unsendable(plan: Plan, row: int) -> None:
         )
     problems = [p for p in plan.problems if p.row == row or p.row is None]
     if problems:
-        listed = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        listed = "; ".join(p.reason for p in problems)
         key = plan.row_keys.get(row)
         label = f"Row {row}" + (f" ({key})" if key else "")
         raise DocmailError(

@@ -50,6 +50,7 @@ __all__ = [
     "load_profile",
     "password_status",
     "preset_imap",
+    "preset_server",
     "profile_from_preset",
     "profiles_file",
     "remove_profile",
@@ -426,20 +427,43 @@ def preset_imap(preset: str) -> dict[str, Any]:
     }
 
 
-def profile_from_preset(name: str, preset: str = "generic", **settings: Any) -> Profile:
-    """A profile with the host, port and security of ``preset``; ``settings`` override them."""
+def preset_server(
+    preset: str,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    security: Security | None = None,
+) -> tuple[str, int, Security]:
+    """Host, port and security for ``preset``, each overridden when given.
+
+    A security other than the preset's brings its usual port (465 ssl, 587 starttls, 25 none).
+    """
     if preset not in PRESETS:
         raise ProfileError(f"Unknown preset {preset!r}.", f"Known presets: {', '.join(PRESETS)}.")
     chosen = PRESETS[preset]
-    values: dict[str, Any] = {
-        "host": chosen.host,
-        "port": chosen.port,
-        "security": chosen.security,
-        "preset": preset,
-        **preset_imap(preset),
-    }
-    values.update(settings)
-    return Profile(name=name, **values)
+    security = security or chosen.security
+    if port is None:
+        port = chosen.port if security == chosen.security else USUAL_PORT.get(security, 587)
+    return host or chosen.host, port, security
+
+
+def profile_from_preset(
+    name: str,
+    preset: str = "generic",
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    security: Security | None = None,
+    **settings: Any,
+) -> Profile:
+    """A profile with the server of ``preset`` (see :func:`preset_server`) and ``settings``."""
+    host, port, security = preset_server(preset, host=host, port=port, security=security)
+    if not host:
+        raise ProfileError(
+            "No SMTP host was given.", "Give the server's host, e.g. --host smtp.example.ch."
+        )
+    values: dict[str, Any] = {**preset_imap(preset), **settings}
+    return Profile(name=name, host=host, port=port, security=security, preset=preset, **values)
 
 
 # -- storage ----------------------------------------------------------------------------

@@ -202,7 +202,34 @@ def payment_part_svg(data: PaymentData) -> str:
     )
     out = io.StringIO()
     bill.as_svg(out)
-    return out.getvalue()
+    return _PATH_DATA.sub(lambda m: m[1] + _merged_modules(m[2]) + m[3], out.getvalue())
+
+
+_PATH_DATA = re.compile(r'(<path\b[^>]*\bd=")([^"]*)(")')
+_MODULE = re.compile(r"M(\d+),(\d+)H(\d+)V(\d+)H(\d+)z")
+
+
+def _merged_modules(data: str) -> str:
+    """The QR code's path with each run of dark modules in a row as one rectangle.
+
+    The ``qrbill`` package draws every module as its own square; the same area in a third of
+    the path commands draws a third faster. Any other path is returned as it is.
+    """
+    squares = _MODULE.findall(data)
+    if not squares or _MODULE.sub("", data):
+        return data
+    cells: set[tuple[int, int]] = set()
+    for x, y, right, bottom, left in squares:
+        if int(right) != int(x) + 1 or int(bottom) != int(y) + 1 or left != x:
+            return data
+        cells.add((int(y), int(x)))
+    runs: list[list[int]] = []
+    for y, x in sorted(cells):
+        if runs and runs[-1][0] == y and runs[-1][2] == x:
+            runs[-1][2] = x + 1
+        else:
+            runs.append([y, x, x + 1])
+    return "".join(f"M{x},{y}H{end}V{y + 1}H{x}z" for y, x, end in runs)
 
 
 def is_qr_iban(iban: str) -> bool:

@@ -57,6 +57,20 @@ class MessageResult:
         """True when this message needs the user's attention."""
         return self.state in TROUBLE_STATES or bool(self.refused)
 
+    @property
+    def label(self) -> str:
+        """Which message: "Row 4 (R-1002)" ("Rows 4, 5 (K-7)" for a group)."""
+        rows = ", ".join(str(row) for row in self.rows)
+        return f"Row{'s' * (len(self.rows) > 1)} {rows} ({self.key})"
+
+    @property
+    def reason(self) -> str:
+        """Why it ended as it did (refused recipients are named in the error)."""
+        return self.error or self.state
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.state}: {self.reason}"
+
 
 Progress = Callable[[int, int, MessageResult], None]
 
@@ -118,7 +132,7 @@ class Report:
                 "state": "problem",
                 "message_id": "",
                 "reply": "",
-                "error": f"{problem.field}: {problem.message}",
+                "error": problem.reason,
                 "hint": problem.hint,
                 "attempts": 0,
             }
@@ -191,10 +205,10 @@ class Report:
         errors: dict[int, list[str]] = {}
         for problem in self.problems:
             if problem.row is not None:
-                errors.setdefault(problem.row, []).append(f"{problem.field}: {problem.message}")
+                errors.setdefault(problem.row, []).append(problem.reason)
         for result in self.results:
             if result.trouble:
-                text = result.error or result.state
+                text = result.reason
                 for row in result.rows:
                     errors.setdefault(row, []).append(text)
         positions = [i for i, row in enumerate(orders.row_numbers) if row in errors]

@@ -2,7 +2,9 @@
 
 papermill passes the notebook's parameters; :func:`job_from_parameters` checks them (refusing
 anything that looks like a secret, undoing papermill's number conversion where it matters),
-then the notebook reads, checks and sends through the core. :func:`raise_for_problems` and
+then :func:`open_batch` reads and checks the orders as a :class:`~docmail_nb.batch.Batch`, the
+same core object the CLI and the panels drive, and :func:`run_job` sends it.
+:func:`raise_for_problems` and
 :func:`raise_for_failures` turn problem rows and failed messages into a :class:`BatchFailed`
 that names each row, so papermill exits non-zero with a readable reason.
 """
@@ -22,9 +24,10 @@ from .errors import BatchFailed, ConfigError, DocmailError, SMTPProblem
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .batch import Batch
     from .plan import Plan
     from .profiles import Profile
-    from .send import Report
+    from .report import Report
 
 __all__ = [
     "PARAMETER_NAMES",
@@ -37,7 +40,7 @@ __all__ = [
     "job_secrets",
     "load_job_profile",
     "notebook_parameters",
-    "plan_job",
+    "open_batch",
     "problems_table",
     "raise_for_failures",
     "raise_for_problems",
@@ -300,23 +303,13 @@ def describe_job(job: Job) -> str:
 
 
 def describe_plan(plan: Plan, job: Job) -> str:
-    """Messages ready, rows read, problems found; then the notices and the rows left out."""
+    """The check's summary naming the orders file; then the notices and the rows left out."""
     from .plan import describe_skipped
 
-    problems = len(plan.problems)
-    line = (
-        f"{len(plan.drafts)} message(s) ready from {plan.total_rows} row(s) of "
-        f"{job.orders.name}; "
-        + (
-            f"{problems} problem(s) in {len(plan.problem_rows)} row(s)."
-            if problems
-            else "no problems."
-        )
-    )
     notices = [f"Notice: {notice}" for notice in plan.notices]
     skipped = describe_skipped(plan.skipped)
     left_out = ["Left out (not problems):", *(f"  {item}" for item in skipped)] if skipped else []
-    return "\n".join([line, *notices, *left_out])
+    return "\n".join([f"{job.orders.name}: {plan.summary()}", *notices, *left_out])
 
 
 def load_job_profile(job: Job) -> Profile:
@@ -332,21 +325,26 @@ def load_job_profile(job: Job) -> Profile:
     return load_profile(job.profile)
 
 
-def plan_job(job: Job) -> Plan:
-    """Read the orders and check every row against the template."""
-    from .orders import read_orders
-    from .plan import make_plan
-    from .templates import load_template
+def open_batch(job: Job, password: str | None = None) -> Batch:
+    """Read the orders and check every row against the template, as the job says."""
+    from .batch import Batch
+    from .send import SendOptions
 
-    orders = read_orders(job.orders, sheet=job.sheet)
-    template = load_template(job.template)
-    profile = load_job_profile(job)
-    return make_plan(
-        orders,
-        template,
+    options = SendOptions(
+        dry_run=job.dry_run,
+        limit=job.limit,
+        rate_per_minute=job.rate,
+        connections=job.connections,
+    )
+    return Batch.from_files(
+        job.orders,
+        job.template,
         documents=job.documents,
-        sender=profile.sender,
-        max_recipients=profile.limits.recipients_per_message,
+        sheet=job.sheet,
+        profile=load_job_profile(job),
+        ledger=job.ledger,
+        options=options,
+        password=password,
     )
 
 
@@ -364,12 +362,7 @@ def raise_for_problems(plan: Plan, job: Job) -> None:
     """Raise BatchFailed naming every problem row, when the job fails on problems."""
     if not plan.problems or not job.fail_on_problems:
         return
-    lines = [
-        f"row {p.row if p.row is not None else '-'}"
-        + (f" ({p.key})" if p.key else "")
-        + f", {p.field}: {p.message}"
-        for p in plan.problems
-    ]
+    lines = [str(p) for p in plan.problems]
     rows = len(plan.problem_rows)
     raise BatchFailed(
         f"The check found {len(plan.problems)} problem(s) in {rows} of {plan.total_rows} "
@@ -379,18 +372,9 @@ def raise_for_problems(plan: Plan, job: Job) -> None:
     )
 
 
-def run_job(job: Job, plan: Plan, password: str | None = None) -> Report:
-    """Send (or dry-run) the plan through the job's profile, recorded in the ledger."""
-    from .send import SendOptions, send_plan
-
-    profile = load_job_profile(job)
-    options = SendOptions(
-        dry_run=job.dry_run,
-        limit=job.limit,
-        rate_per_minute=job.rate,
-        connections=job.connections,
-    )
-    report = send_plan(plan, profile, password=password, ledger=job.ledger, options=options)
+def run_job(job: Job, batch: Batch) -> Report:
+    """Send (or dry-run) the batch through the job's profile, recorded in the ledger."""
+    report = batch.send()
     if job.report is not None:
         report.save(job.report)
     return report
@@ -426,18 +410,7 @@ def raise_for_failures(report: Report, job: Job) -> None:
         raise SMTPProblem(fatal)
     if not job.fail_on_errors:
         return
-    lines = []
-    for result in report.results:
-        if not result.trouble:
-            continue
-        rows = ", ".join(str(row) for row in result.rows)
-        why = result.error or result.state
-        refused = "; ".join(
-            f"{addr} refused ({code} {text})" for addr, (code, text) in result.refused.items()
-        )
-        lines.append(
-            f"row {rows} ({result.key}), {result.state}: " + "; ".join(filter(None, [why, refused]))
-        )
+    lines = [str(result) for result in report.results if result.trouble]
     if lines:
         raise BatchFailed(
             f"{len(lines)} message(s) did not go out as they should.\n" + _listing(lines) + "\n",
@@ -565,9 +538,10 @@ def run(namespace: Mapping[str, Any]) -> ScheduledRun:
     outcome = ScheduledRun()
     try:
         outcome.job = job = job_from_parameters(namespace)
-        outcome.plan = plan = plan_job(job)
-        raise_for_problems(plan, job)
-        outcome.report = run_job(job, plan)
+        batch = open_batch(job)
+        outcome.plan = batch.plan
+        raise_for_problems(batch.plan, job)
+        outcome.report = run_job(job, batch)
         raise_for_failures(outcome.report, job)
     except DocmailError as exc:
         outcome.error = exc

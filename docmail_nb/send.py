@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
-from .ledger import Entry, Ledger, default_ledger_path, elsewhere_note
+from .ledger import Decision, Entry, Ledger, default_ledger_path, elsewhere_note
 from .mailbox import sent_copy
 from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
 from .plan import Draft, Plan
@@ -83,7 +83,7 @@ def _open_ledger(ledger: Ledger | str | Path | None) -> tuple[Ledger, bool]:
 
 @dataclass(frozen=True)
 class Pending:
-    """What a run would send now, and the question to ask before it does."""
+    """What a run would send now, whether to ask first, and the question to ask."""
 
     drafts: list[Draft]
     host: str
@@ -91,12 +91,18 @@ class Pending:
     problem_rows: int
     fit_now: int | None = None  # how many fit the provider's hourly/daily limits now
     limits: str = ""  # those limits in words
+    dry_run: bool = False
     elsewhere: str = ""  # keys other campaigns sent (a renamed template?), said before sending
 
     @property
     def recipients(self) -> int:
         """Distinct envelope addresses over all pending messages."""
         return len({address for draft in self.drafts for address in draft.recipients})
+
+    @property
+    def ask(self) -> bool:
+        """True when a real run would send something: confirm before it does."""
+        return bool(self.drafts) and not self.dry_run
 
     @property
     def question(self) -> str:
@@ -126,12 +132,13 @@ def pending(
 ) -> Pending:
     """What ``send_plan`` with these options would try to send now (the ledger is not changed)."""
     options = options or SendOptions()
-    drafts = outstanding(
+    blocked = options.all_or_nothing and bool(plan.problems)
+    drafts = [] if blocked else outstanding(
         plan,
         ledger,
         resend_unknown=options.resend_unknown,
         resend_changed=options.resend_changed,
-    )[: options.limit]
+    )[: options.limit]  # fmt: skip
     problem_rows = len(plan.problem_rows) or len(plan.problems)
     sender = profile.sender or profile.username
     fit_now: int | None = None
@@ -147,7 +154,9 @@ def pending(
                 book.close()
     limits = "; ".join(profile.limits.lines())
     elsewhere = _elsewhere(plan, ledger, drafts)
-    return Pending(drafts, profile.host, sender, problem_rows, fit_now, limits, elsewhere)
+    return Pending(
+        drafts, profile.host, sender, problem_rows, fit_now, limits, options.dry_run, elsewhere
+    )
 
 
 def _elsewhere(plan: Plan, ledger: Ledger | str | Path | None, drafts: list[Draft]) -> str:
@@ -175,45 +184,71 @@ def outstanding(
     resend_changed: bool = False,
 ) -> list[Draft]:
     """The drafts a run would try to send now, judged by the ledger (which is not changed)."""
-    if not isinstance(ledger, Ledger):
-        path = Path(ledger) if ledger is not None else default_ledger_path()
-        if not path.exists():
-            return list(plan.drafts)
-    book, opened = _open_ledger(ledger)
+    book, opened = _existing_ledger(ledger)
+    if book is None:
+        return list(plan.drafts)
     try:
         return [
             draft
             for draft in plan.drafts
-            if would_send(book, plan.campaign, draft, resend_unknown, resend_changed)[0]
+            if _decide(book, plan.campaign, draft, resend_unknown, resend_changed) == "claimed"
         ]
     finally:
         if opened:
             book.close()
 
 
+def _existing_ledger(ledger: Ledger | str | Path | None) -> tuple[Ledger | None, bool]:
+    """The ledger to consult without creating one: None when the file does not exist yet."""
+    if isinstance(ledger, Ledger):
+        return ledger, False
+    path = Path(ledger) if ledger is not None else default_ledger_path()
+    if not path.exists():
+        return None, False
+    return Ledger(path), True
+
+
+def _decide(
+    ledger: Ledger,
+    campaign: str,
+    draft: Draft,
+    resend_unknown: bool,
+    resend_changed: bool,
+    content_hash: str | None = None,
+) -> Decision:
+    """``Ledger.decide`` for a draft: what a real run's claim would say, read only."""
+
+    def current_hash() -> str:
+        if draft.documents and documents_changed(draft.documents, campaign, draft.key, ledger):
+            return ""  # a document would now be made from other data: not what was sent
+        if content_hash is not None:
+            return content_hash
+        try:
+            return draft.content_hash()
+        except (DocmailError, OSError):
+            return ""  # unreadable now: the run reports it; it differs from any sent hash
+
+    return ledger.decide(
+        campaign,
+        draft.key,
+        current_hash,
+        resend_unknown=resend_unknown,
+        resend_changed=resend_changed,
+    )
+
+
 def would_send(
     ledger: Ledger, campaign: str, draft: Draft, resend_unknown: bool, resend_changed: bool
 ) -> tuple[bool, ResultState, str]:
-    entry = ledger.get(campaign, draft.key)
-    if entry is None or entry.state in ("planned", "failed", "deferred", "sending"):
+    """Whether a run would send ``draft`` now, the state it would report, and why not.
+
+    Read only; the same rule as the run's claim (:func:`~docmail_nb.ledger.rule`).
+    """
+    decision = _decide(ledger, campaign, draft, resend_unknown, resend_changed)
+    if decision == "claimed":
         return True, "dry-run", ""
-    if entry.state == "unknown":
-        if resend_unknown:
-            return True, "dry-run", ""
-        return False, "unknown", _UNKNOWN_TEXT
-    if draft.documents and documents_changed(draft.documents, campaign, draft.key, ledger):
-        if resend_changed:
-            return True, "dry-run", ""
-        return False, "changed", _CHANGED_TEXT
-    try:
-        content_hash = draft.content_hash()
-    except OSError:
-        return True, "dry-run", ""  # the batch reports the unreadable file for this message
-    if entry.content_hash != content_hash:
-        if resend_changed:
-            return True, "dry-run", ""
-        return False, "changed", _CHANGED_TEXT
-    return False, "skipped", ""
+    result = _not_claimed(draft, decision, "")
+    return False, result.state, result.error
 
 
 _UNKNOWN_TEXT = "An earlier run lost the connection after handing this message over; not resent."
@@ -225,6 +260,29 @@ _CHANGED_TEXT = "This key was already sent with other content; not resent."
 _CHANGED_HINT = (
     "If the new version must go out too, send again with --resend-changed (resend_changed=True)."
 )
+
+
+def _not_claimed(
+    draft: Draft, decision: Decision, message_id: str, entry: Entry | None = None
+) -> MessageResult:
+    """The result of a message the ledger keeps from being sent now."""
+    if decision == "sent":
+        # settled from the Sent folder: the report says so (the ledger keeps the words)
+        found = entry.reply if entry is not None and entry.copy == "found" else ""
+        return _result(draft, "skipped", message_id=message_id, reply=found)
+    if decision == "unknown":
+        return _result(
+            draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT
+        )
+    if decision == "changed":
+        return _result(
+            draft, "changed", message_id=message_id, error=_CHANGED_TEXT, hint=_CHANGED_HINT
+        )
+    if decision == "busy":
+        return _result(
+            draft, "busy", message_id=message_id, error="Another run is sending it right now."
+        )
+    return _result(draft, "planned", error="Not sent: a sending limit is reached.")
 
 
 def send_plan(
@@ -275,7 +333,7 @@ def send_plan(
                 )
             return report
         if options.dry_run:
-            _dry_run(plan, profile, ledger, options, report, callback)
+            _dry_run(plan, ledger, options, report, callback, profile.sender)
             note = _elsewhere(plan, ledger, list(plan.drafts))
             if note:
                 report.notes.append(note)
@@ -321,47 +379,53 @@ def _progress(
 
 def _dry_run(
     plan: Plan,
-    profile: Profile,
     ledger: Ledger | str | Path | None,
     options: SendOptions,
     report: Report,
     callback: Progress,
+    sender: str,
 ) -> None:
-    """Build every message, consult the ledger if there is one; send and record nothing."""
-    path = None if isinstance(ledger, Ledger) else Path(ledger or default_ledger_path())
-    book, opened = (None, False) if path is not None and not path.exists() else _open_ledger(ledger)
+    """Build every message and ask the ledger (if there is one) what a run would do.
+
+    Nothing is sent and nothing is recorded.
+    """
+    book, opened = _existing_ledger(ledger)
     would = 0
     try:
         for done, draft in enumerate(plan.drafts, 1):
-            state: ResultState = "dry-run"
-            error = hint = ""
-            try:
-                with drawn_temporarily(draft) as built:  # documents drawn, recorded nowhere
-                    msg = built.build(plan.campaign, profile.sender)
-                    if book is not None:
-                        _, state, error = would_send(
-                            book,
-                            plan.campaign,
-                            built,
-                            options.resend_unknown,
-                            options.resend_changed,
-                        )
-                hint = {"unknown": _UNKNOWN_HINT, "changed": _CHANGED_HINT}.get(state, "")
-            except (DocmailError, OSError) as exc:
-                result = _unbuildable(draft, exc)
-            else:
-                if state == "dry-run":
-                    if options.limit is not None and would >= options.limit:
-                        state, error = "planned", "Not sent: beyond --limit."
-                    would += state == "dry-run"
-                result = _result(
-                    draft, state, message_id=str(msg["Message-ID"]), error=error, hint=hint
-                )
+            result = _dry_result(plan, draft, book, options, sender, would)
+            would += result.state == "dry-run"
             report.results.append(result)
             callback(done, len(plan.drafts), result)
     finally:
         if opened and book is not None:
             book.close()
+
+
+def _dry_result(
+    plan: Plan, draft: Draft, book: Ledger | None, options: SendOptions, sender: str, would: int
+) -> MessageResult:
+    try:
+        with drawn_temporarily(draft) as built:  # documents drawn, recorded nowhere
+            msg, content_hash = built.build_with_hash(plan.campaign, sender)
+    except (DocmailError, OSError) as exc:
+        return _unbuildable(draft, exc)
+    message_id = str(msg["Message-ID"])
+    decision: Decision = "claimed"
+    if book is not None:
+        decision = _decide(
+            book,
+            plan.campaign,
+            draft,
+            options.resend_unknown,
+            options.resend_changed,
+            content_hash,
+        )
+    if decision != "claimed":
+        return _not_claimed(draft, decision, message_id)
+    if options.limit is not None and would >= options.limit:
+        return _result(draft, "planned", message_id=message_id, error="Not sent: beyond --limit.")
+    return _result(draft, "dry-run", message_id=message_id)
 
 
 class _Batch:
@@ -547,7 +611,8 @@ class _Batch:
                 if claim.decision == "capped":
                     self.capped = True
                     self.capped_at = (claim.window, claim.free_at)
-            return self._not_claimed(draft, claim.decision, message_id, claim.entry), conn
+            entry = self.ledger.get(campaign, draft.key) if claim.decision == "sent" else None
+            return _not_claimed(draft, claim.decision, message_id, entry), conn
         if self.limiter is not None:
             self.limiter.acquire()
         return self._deliver(draft, msg, message_id, conn)
@@ -573,28 +638,19 @@ class _Batch:
         """A new connection: a few tries per run at most, one worker at a time (sessions)."""
         if self.report.fatal is not None:
             raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
-        return self.opener.open()
+        try:
+            return self.opener.open()
+        except SMTPProblem as problem:
+            if problem.diagnosis.outcome == "fatal":
+                self._stop(problem.diagnosis)  # before the next worker opens
+            raise
 
-    def _not_claimed(
-        self, draft: Draft, decision: str, message_id: str, entry: Entry | None = None
-    ) -> MessageResult:
-        if decision == "sent":
-            # settled from the Sent folder: the report says so (the ledger keeps the words)
-            found = entry.reply if entry is not None and entry.copy == "found" else ""
-            return _result(draft, "skipped", message_id=message_id, reply=found)
-        if decision == "unknown":
-            return _result(
-                draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT
-            )
-        if decision == "changed":
-            return _result(
-                draft, "changed", message_id=message_id, error=_CHANGED_TEXT, hint=_CHANGED_HINT
-            )
-        if decision == "busy":
-            return _result(
-                draft, "busy", message_id=message_id, error="Another run is sending it right now."
-            )
-        return _result(draft, "planned", error="Not sent: a sending limit is reached.")
+    def _stop(self, diagnosis: Diagnosis) -> None:
+        """Stop the batch for good: no worker starts another message or login."""
+        with self.lock:
+            if self.report.fatal is None:
+                self.report.fatal = diagnosis
+        self.stop.set()
 
     def _deliver(
         self, draft: Draft, msg: Any, message_id: str, conn: Session | None
@@ -695,10 +751,7 @@ class _Batch:
         elif diagnosis.outcome == "failed":
             state = "failed"
         elif diagnosis.outcome == "fatal":
-            with self.lock:
-                if self.report.fatal is None:
-                    self.report.fatal = diagnosis
-            self.stop.set()
+            self._stop(diagnosis)
             self.ledger.release(run, campaign, key)
             return _result(
                 draft,

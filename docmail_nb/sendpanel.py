@@ -17,9 +17,10 @@ from typing import Any
 
 import ipywidgets as w
 
+from .batch import Batch
 from .errors import DocmailError
 from .ledger import Ledger
-from .orders import Orders, read_orders, sheet_names
+from .orders import Orders, sheet_names
 from .outbox import Entry, count_states, outbox, progress_text
 from .pacing import rate
 from .panelkit import (
@@ -45,13 +46,12 @@ from .panelkit import (
     success_line,
     table_line,
 )
-from .plan import Plan, make_plan
+from .plan import Plan
 from .preview import preview
 from .profiles import Profile, docmail_home, load_profile
 from .report import MessageResult, Report
 from .sample import sample_dir
 from .send import SendOptions, pending, send_plan, send_test
-from .templates import parse_template
 
 __all__ = ["SendPanel"]
 
@@ -110,7 +110,9 @@ class SendPanel:
         self.template_box.selected_index = None
         self.documents = PathField(
             "Documents folder",
-            documents or remembered.get("documents") or sample / "documents",
+            documents
+            or remembered.get("documents")
+            or (sample / "documents" if orders is None else ""),
             folder=True,
         )
         self.check_button = w.Button(description="Check again", layout={"width": "auto"})
@@ -333,17 +335,16 @@ class SendPanel:
                 f"Sending through profile '{profile.name}': {profile.host}:{profile.port} "
                 f"as {profile.sender or '(no address yet)'}."
             )
-            self.orders = read_orders(self.orders_path.value, self.sheet.value or None)
-            path = Path(self.template_path.value)
-            template = parse_template(
-                self.template_text.value, name=path.stem or "template", folder=path.parent
-            )
-            self.plan = make_plan(
-                self.orders,
-                template,
+            batch = Batch.from_text(  # the same reading and checking as every other face
+                self.orders_path.value,
+                self.template_text.value,
+                template_path=self.template_path.value or None,
                 documents=self.documents.value or None,
-                sender=profile.sender,
+                sheet=self.sheet.value or None,
+                profile=profile,
+                ledger=self.ledger,
             )
+            self.orders, self.plan = batch.orders, batch.plan
             self.entries = outbox(self.plan, self.ledger)
         except DocmailError as exc:
             self.plan = None

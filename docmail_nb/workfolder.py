@@ -57,8 +57,9 @@ This folder holds everything for a first run, on sample data, with nothing reach
   sends to a capture server on this computer
 - `scheduled_send.ipynb`: the same batch unattended, run by papermill from cron or Airflow
 - `orders.xlsx`, `orders.csv`: sample orders (sheets Rechnungen, Offerten, Lieferscheine)
-- `templates/`: one message template per kind of document
-- `documents/`: the PDFs the templates attach
+- `templates/`: one message template per kind of document; `qr_invoice.txt` with
+  `invoice.html` makes each invoice as a PDF with a Swiss QR-bill instead of attaching one
+- `documents/`: the PDFs the templates attach (`documents/generated/`: the invoices made)
 - `runs/`: where the scheduled runs' output notebooks go
 
 ## Next

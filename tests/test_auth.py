@@ -54,7 +54,7 @@ def make_batch(folder: Path, count: int) -> Any:
     path = folder / "orders.csv"
     lines = ["no,name,email"] + [f"R-{i},Kunde {i},k{i}@example.org" for i in range(1, count + 1)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return make_plan(read_orders(path), parse_template(TEMPLATE, "invoice"), sender=USER)
+    return make_plan(read_orders(path), parse_template(TEMPLATE, "invoice"))
 
 
 @pytest.fixture

@@ -85,7 +85,6 @@ def plan_of(
         read_orders(path),
         parse_template(template, name="rechnungen"),
         documents=folder / "documents",
-        sender="anna@example.ch",
         **kw,
     )
 
@@ -301,7 +300,7 @@ def test_preview_with_a_profile_shows_the_real_from_and_message_id(tmp_path: Pat
     assert "From: Buchhaltung <rechnung@schreinerei.example>" in result.stdout
     plan = make_plan(
         read_orders(path), parse_template(TEMPLATE, name="rechnungen"),
-        documents=tmp_path / "documents", sender="Buchhaltung <rechnung@schreinerei.example>",
+        documents=tmp_path / "documents",
     )  # fmt: skip
     message_id = plan.drafts[0].message_id("rechnungen", "rechnung@schreinerei.example")
     assert message_id.endswith("@schreinerei.example>")
@@ -324,7 +323,7 @@ def test_exports_keep_the_separator_that_was_read_and_a_bom(
         " – {{ Firma }}", ""
     )
     orders = read_orders(orders_csv)
-    plan = make_plan(orders, parse_template(template), documents=tmp_path, sender="a@x.example")
+    plan = make_plan(orders, parse_template(template), documents=tmp_path)
     server = smtp_server("starttls")
     office = profiles.Profile(
         "office", host=server.host, port=server.port, security="starttls",

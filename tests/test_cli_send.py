@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
+from helpers import PASSWORD, TEMPLATE, write_orders
 from servers import SMTPTestServer
-from test_send import PASSWORD, TEMPLATE, write_orders
 
 from docmail_nb.cli import main
 from docmail_nb.plan import plan_from_files

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import Envelope
+from helpers import keys_on, prepare_cli_batch
 from servers import SMTPTestServer
-from test_send import keys_on, prepare_cli_batch
 
 from docmail_nb.ledger import Ledger
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import Envelope
 from child_process import default_sigint
+from helpers import keys_on, prepare_cli_batch
 from servers import DROP, SMTPTestServer
-from test_send import keys_on, prepare_cli_batch
 
 from docmail_nb.ledger import Ledger
 

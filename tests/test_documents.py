@@ -260,3 +260,33 @@ def test_pdf_filename_is_safe() -> None:
 
 
 _ADDRESS_LINES = ("type", "name", "street", "house_num", "pcode", "city", "country")
+
+
+MEMORY_PROBE = """
+from docmail_nb.documents import DocumentRenderer, load_document_template
+from docmail_nb.orders import read_orders
+from docmail_nb.sample import sample_dir
+rows = [v for _, v in read_orders(sample_dir() / "orders.xlsx", "Rechnungen").records()]
+renderer = DocumentRenderer(load_document_template(sample_dir() / "templates" / "invoice.html"))
+def rss_mb():
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096 / 2**20
+for row in rows[:3]:
+    renderer.pdf(row)
+before = rss_mb()
+for number in range(12):
+    renderer.pdf(rows[number % len(rows)])
+print(rss_mb() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads Linux's /proc")
+def test_a_long_batch_does_not_grow_memory_per_document() -> None:
+    import subprocess
+    import sys
+
+    grown = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE],
+        check=True, capture_output=True, text=True, timeout=240,
+    ).stdout  # fmt: skip
+    assert float(grown) < 8.0  # a font configuration per invoice: ~1.4 MB each, ~17 MB here

@@ -285,3 +285,87 @@ def test_group_by_makes_one_document_per_row(tmp_path: Path, grouped: bool) -> N
         assert names == [["invoice-00042-2.pdf", "invoice-00042-3.pdf"]]
     else:
         assert names == [["invoice-R-1.pdf"], ["invoice-R-2.pdf"]]
+
+
+REMINDER = """To: {{ email }}
+Subject: LEVEL. Zahlungserinnerung – Rechnung {{ invoice_no }}
+Send-If: {{ not paid and overdue_days | int >= DAYS }}
+Attachment: generated/invoice-{{ invoice_no }}.pdf
+Key: {{ invoice_no }}
+
+Guten Tag, unsere Rechnung {{ invoice_no }} über {{ amount | money }} ist fällig.
+"""
+
+
+def test_reminders_as_campaigns_each_level_once_with_the_original_invoice(tmp_path: Path) -> None:
+    rows = [{**row, "paid": "", "overdue_days": "0"} for row in good_rows(3)]
+    orders, _template = project(tmp_path, [])
+    write_rows(orders, rows)
+    for level, days in ((1, 10), (2, 30)):
+        (tmp_path / "templates" / f"reminder_{level}.txt").write_text(
+            REMINDER.replace("LEVEL", str(level)).replace("DAYS", str(days)), encoding="utf-8"
+        )
+    ledger_path, transport = tmp_path / "ledger.sqlite", MemoryTransport()
+
+    def run(name: str) -> dict[str, list[str]]:
+        plan = plan_from_files(orders, tmp_path / "templates" / name)
+        assert plan.ok, plan.problems
+        report = send_plan(plan, PROFILE, ledger=ledger_path, transport=transport)
+        states: dict[str, list[str]] = {}
+        for result in report.results:
+            states.setdefault(result.state, []).append(result.key)
+        return states
+
+    assert run("invoice.txt") == {"sent": ["R-1", "R-2", "R-3"]}
+    invoices = {s.msg["Subject"]: s for s in transport.stored}
+    assert run("reminder_1.txt") == {}  # nothing is due yet
+
+    rows[0]["overdue_days"], rows[1]["overdue_days"] = "12", "12"
+    rows[1]["paid"] = "ja"
+    write_rows(orders, rows)
+    assert run("reminder_1.txt") == {"sent": ["R-1"]}
+    assert run("reminder_1.txt") == {"skipped": ["R-1"]}  # never twice at the same level
+    assert run("reminder_2.txt") == {}
+
+    rows[0]["overdue_days"], rows[2]["overdue_days"] = "31", "31"
+    write_rows(orders, rows)
+    assert run("reminder_1.txt") == {"skipped": ["R-1"], "sent": ["R-3"]}
+    assert run("reminder_2.txt") == {"sent": ["R-1", "R-3"]}
+    assert run("reminder_2.txt") == {"skipped": ["R-1", "R-3"]}
+
+    reminders = [s for s in transport.stored if "Zahlungserinnerung" in s.msg["Subject"]]
+    assert [s.msg["Subject"] for s in reminders] == [
+        "1. Zahlungserinnerung – Rechnung R-1",
+        "1. Zahlungserinnerung – Rechnung R-3",
+        "2. Zahlungserinnerung – Rechnung R-1",
+        "2. Zahlungserinnerung – Rechnung R-3",
+    ]
+    for stored in reminders:  # the very invoice that was sent, attached again
+        (attached,) = stored.msg.iter_attachments()
+        number = attached.get_filename().removeprefix("invoice-").removesuffix(".pdf")
+        (original,) = invoices[f"Rechnung {number}"].msg.iter_attachments()
+        assert attached.get_content() == original.get_content()
+
+
+def write_rows(orders: Path, rows: list[dict[str, Any]]) -> None:
+    with orders.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, [*COLUMNS, "paid", "overdue_days"], delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_init_ships_the_invoice_template_with_its_qr_bill(tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    code, out = run_cli("init", str(folder))
+    assert code == 0, out
+    assert (folder / "templates" / "invoice.html").is_file()
+    orders, template = folder / "orders.xlsx", folder / "templates" / "qr_invoice.txt"
+    code, out = run_cli("check", str(orders), str(template), "--sheet", "Rechnungen")
+    assert code == 0, out
+    assert "10 messages ready to send; all 10 rows are fine." in out
+    code, out = run_cli(
+        "preview", str(orders), str(template), "--sheet", "Rechnungen", "--row", "2"
+    )
+    assert code == 0, out
+    pdf = folder / "documents" / "generated" / "preview" / "invoice-R-2026-1041.pdf"
+    assert payload_fields(decode_qr(pdf, 1, tmp_path))["debtor.name"] == "Bäckerei Müller AG"

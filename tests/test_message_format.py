@@ -45,7 +45,6 @@ def plan_for(folder: Path, email_address: str) -> tuple[Draft, object]:
         read_orders(path),
         parse_template(TEMPLATE, name="rechnungen"),
         documents=folder,
-        sender="anna@example.ch",
     )
     assert plan.ok, plan.problems
     return plan.drafts[0], plan

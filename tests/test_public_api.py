@@ -22,7 +22,7 @@ PUBLIC = {
     "make_plan", "plan_from_files", "preview",
     # sending and the ledger
     "Ledger", "Entry", "default_ledger_path", "SendOptions", "Report", "MessageResult",
-    "send_plan", "send_test", "Transport", "SMTPTransport", "MemoryTransport",
+    "Batch", "send_plan", "send_test", "Transport", "SMTPTransport", "MemoryTransport",
     # the mailbox (IMAP): Sent folder, copies, reconcile
     "MailboxError", "MailboxCheck", "MailboxSync", "open_mailbox", "check_mailbox",
     "sync_mailbox",

@@ -225,11 +225,11 @@ def test_bad_row_fails_the_run_naming_the_row(
             cwd=str(tmp_path),
         )
     assert failure.value.ename == "BatchFailed"
-    assert "row 3 (R-2026-0002)" in failure.value.evalue
-    assert "row 2" not in failure.value.evalue
+    assert "Row 3 (R-2026-0002)" in failure.value.evalue
+    assert "Row 2 " not in failure.value.evalue
     assert office.messages == []
     nb = nbformat.read(tmp_path / "bad.ipynb", as_version=4)
-    assert "row 3 (R-2026-0002)" in error_output(nb)["evalue"]
+    assert "Row 3 (R-2026-0002)" in error_output(nb)["evalue"]
 
 
 def test_bad_row_can_be_skipped_when_asked(
@@ -378,7 +378,7 @@ def test_refused_message_fails_the_run_naming_the_row(
     assert proc.returncode == 1
     error = error_output(nb)
     assert error["ename"] == "BatchFailed"
-    assert "row 3 (R-2026-0002)" in error["evalue"]
+    assert "Row 3 (R-2026-0002)" in error["evalue"]
     assert "550" in error["evalue"]
     assert len(server.messages) == 2
 

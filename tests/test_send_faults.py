@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import Envelope
+from helpers import PASSWORD, TEMPLATE, FakeClock, keys_on, make_batch, office
 from servers import DROP, DROP_AFTER_STORE, SMTPTestServer
-from test_send import PASSWORD, TEMPLATE, FakeClock, keys_on, make_batch, office
 
 from docmail_nb.ledger import Ledger
 from docmail_nb.send import SendOptions, send_plan

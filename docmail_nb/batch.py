@@ -1,0 +1,245 @@
+"""The batch every face drives: orders × template → plan, then preview, pending, send.
+
+``Batch`` holds one campaign's orders, template, plan, profile, ledger, options and transport.
+The CLI, the notebook panels, the scheduled notebook, the demo and Python code all build one
+with :meth:`Batch.from_files` (or :meth:`Batch.from_text` for a template being edited) and ask
+it the same questions, so a row has the same problems, a rerun the same pending count and a
+message the same result whichever face runs it::
+
+    batch = Batch.from_files("orders.xlsx", "templates/invoice.txt", profile="office")
+    print(batch.plan.summary())
+    batch.preview(2)                   # what row 2 will send
+    waiting = batch.pending()          # what a run would send now; waiting.question
+    report = batch.send()              # each message once, recorded in the ledger
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from .ledger import Ledger
+from .orders import Orders
+from .plan import Plan, RowChoice, make_plan, read_and_plan
+from .preview import Preview, preview
+from .profiles import Profile, load_profile
+from .send import Pending, SendOptions, pending, send_plan, send_test
+from .templates import MessageTemplate, parse_template
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .report import MessageResult, Progress, Report
+    from .transport import Transport
+
+__all__ = ["Batch"]
+
+LedgerLike = Ledger | str | Path | None
+
+
+class Batch:
+    """One campaign: its orders, template and plan, and how and where it is sent.
+
+    ``profile`` is a Profile, a saved profile's name, or None (the only saved profile); it is
+    loaded when first needed, so checking and previewing need no profile at all. ``ledger`` is
+    a Ledger, a file, or None (the default ledger). ``transport`` defaults to SMTP through the
+    profile.
+    """
+
+    def __init__(
+        self,
+        orders: Orders,
+        template: MessageTemplate,
+        *,
+        documents: str | Path | None = None,
+        documents_out: str | Path | None = None,
+        rows: RowChoice | str | None = None,
+        campaign: str | None = None,
+        plan: Plan | None = None,
+        profile: Profile | str | None = None,
+        ledger: LedgerLike = None,
+        options: SendOptions | None = None,
+        transport: Transport | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.orders = orders
+        self.template = template
+        self.ledger = ledger
+        self.options = options or SendOptions()
+        self.transport = transport
+        self._profile = profile
+        self._password = password
+        self.plan: Plan = plan or make_plan(
+            orders,
+            template,
+            documents=documents,
+            documents_out=documents_out,
+            campaign=campaign,
+            rows=rows,
+            max_recipients=_recipient_limit(profile),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Batch({self.plan.campaign!r}: {len(self.plan.drafts)} messages, "
+            f"{len(self.plan.problems)} problems)"
+        )
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_files(
+        cls,
+        orders: str | Path,
+        template: str | Path,
+        *,
+        documents: str | Path | None = None,
+        documents_out: str | Path | None = None,
+        sheet: str | int | None = None,
+        header_row: int | None = None,
+        rows: RowChoice | str | None = None,
+        campaign: str | None = None,
+        profile: Profile | str | None = None,
+        ledger: LedgerLike = None,
+        options: SendOptions | None = None,
+        transport: Transport | None = None,
+        password: str | None = None,
+    ) -> Batch:
+        """Read the orders and the template file and check every row (``docmail check``).
+
+        Without ``documents``, attachments are looked for as ``default_documents`` says.
+        """
+        read, parsed, plan = read_and_plan(
+            orders,
+            template,
+            documents=documents,
+            documents_out=documents_out,
+            sheet=sheet,
+            header_row=header_row,
+            rows=rows,
+            campaign=campaign,
+            max_recipients=_recipient_limit(profile),
+        )
+        return cls(
+            read,
+            parsed,
+            plan=plan,
+            profile=profile,
+            ledger=ledger,
+            options=options,
+            transport=transport,
+            password=password,
+        )
+
+    @classmethod
+    def from_text(
+        cls,
+        orders: str | Path,
+        template_text: str,
+        *,
+        template_path: str | Path | None = None,
+        documents: str | Path | None = None,
+        documents_out: str | Path | None = None,
+        sheet: str | int | None = None,
+        header_row: int | None = None,
+        rows: RowChoice | str | None = None,
+        campaign: str | None = None,
+        profile: Profile | str | None = None,
+        ledger: LedgerLike = None,
+        options: SendOptions | None = None,
+        transport: Transport | None = None,
+        password: str | None = None,
+    ) -> Batch:
+        """Like :meth:`from_files`, with the template as text (the panel's editor).
+
+        ``template_path`` is where the text came from: it names the campaign and, like a
+        template file, helps find the documents folder and the Document templates.
+        """
+        name = Path(template_path).stem if template_path else "template"
+        folder = Path(template_path).parent if template_path else None
+        read, parsed, plan = read_and_plan(
+            orders,
+            template_path,
+            template=parse_template(template_text, name=name or "template", folder=folder),
+            documents=documents,
+            documents_out=documents_out,
+            sheet=sheet,
+            header_row=header_row,
+            rows=rows,
+            campaign=campaign,
+            max_recipients=_recipient_limit(profile),
+        )
+        return cls(
+            read,
+            parsed,
+            plan=plan,
+            profile=profile,
+            ledger=ledger,
+            options=options,
+            transport=transport,
+            password=password,
+        )
+
+    # -- asking -----------------------------------------------------------------------------
+
+    @property
+    def profile(self) -> Profile:
+        """The profile messages go through (a saved one is loaded on first use)."""
+        if not isinstance(self._profile, Profile):
+            self._profile = load_profile(self._profile)
+        return self._profile
+
+    @property
+    def sender(self) -> str:
+        """The profile's address when a profile was given, else "" (shown as such)."""
+        if self._profile is None:
+            return ""
+        return self.profile.sender
+
+    def preview(self, row: int, documents_to: Path | None = None) -> Preview:
+        """Sheet row ``row``'s message exactly as it will be sent (row 2 is the first order).
+
+        Documents made from a template are drawn into ``documents_to`` (else a temporary
+        folder), recorded nowhere.
+        """
+        return preview(self.plan, row, self.sender, documents_to=documents_to)
+
+    def pending(self) -> Pending:
+        """What ``send()`` would send now, whether to ask first, and the question to ask."""
+        return pending(self.plan, self.profile, self.ledger, self.options)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, progress: Progress | Literal["bar"] | None = None) -> Report:
+        """Send every pending message once (or a dry run, as the options say); the report."""
+        return send_plan(
+            self.plan,
+            self.profile,
+            password=self._password,
+            ledger=self.ledger,
+            options=self.options,
+            progress=progress,
+            transport=self.transport,
+        )
+
+    def send_test(self, row: int) -> MessageResult:
+        """Row ``row``'s message to the profile's own address, marked "[TEST]"; not recorded."""
+        return send_test(
+            self.plan, row, self.profile, password=self._password, transport=self.transport
+        )
+
+    def failed_rows(self, report: Report) -> pd.DataFrame:
+        """The orders' rows that need attention after ``report``, with an ``error`` column."""
+        return report.failed_rows(self.orders)
+
+    def save_failed_rows(self, report: Report, path: str | Path) -> Path | None:
+        """Write :meth:`failed_rows` as .xlsx or .csv, ready to fix and send again.
+
+        None (and no file) when no row needs fixing.
+        """
+        return report.save_failed_rows(self.orders, path)
+
+
+def _recipient_limit(profile: Profile | str | None) -> int | None:
+    """The provider's recipients per message, when the profile is at hand (checked per row)."""
+    return profile.limits.recipients_per_message if isinstance(profile, Profile) else None
