@@ -120,7 +120,7 @@ class Pending:
                 "over every run); the rest stay planned for a later run.)"
             )
         if self.elsewhere:
-            text = f"{self.elsewhere}\n{text}"
+            text += f"\n{self.elsewhere}"
         return text
 
 
