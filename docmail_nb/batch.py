@@ -76,6 +76,7 @@ class Batch:
             documents_out=documents_out,
             campaign=campaign,
             rows=rows,
+            max_recipients=_recipient_limit(profile),
         )
 
     def __repr__(self) -> str:
@@ -117,6 +118,7 @@ class Batch:
             header_row=header_row,
             rows=rows,
             campaign=campaign,
+            max_recipients=_recipient_limit(profile),
         )
         return cls(
             read,
@@ -165,6 +167,7 @@ class Batch:
             header_row=header_row,
             rows=rows,
             campaign=campaign,
+            max_recipients=_recipient_limit(profile),
         )
         return cls(
             read,
@@ -235,3 +238,8 @@ class Batch:
         None (and no file) when no row needs fixing.
         """
         return report.save_failed_rows(self.orders, path)
+
+
+def _recipient_limit(profile: Profile | str | None) -> int | None:
+    """The provider's recipients per message, when the profile is at hand (checked per row)."""
+    return profile.limits.recipients_per_message if isinstance(profile, Profile) else None

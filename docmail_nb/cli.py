@@ -588,7 +588,7 @@ def check(
 ) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
     from .batch import Batch
-    from .plan import describe_skipped
+    from .plan import describe_recipients, describe_skipped
 
     plan = Batch.from_files(
         orders,
@@ -623,6 +623,8 @@ def check(
         for line in skipped:
             click.echo(f"  {line}")
         click.echo("")
+    if plan.drafts:
+        click.echo(f"Recipients per message (To, Cc, Bcc): {describe_recipients(plan.drafts)}")
     click.secho(plan.summary(), fg="red" if plan.problems else "green")
     if plan.problems:
         sys.exit(1)

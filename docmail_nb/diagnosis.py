@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import Diagnosis, Outcome, SecretStoreError, SMTPProblem
 from .profiles import USUAL_PORT, Profile
+from .replies import ReplyTooLong
 
 __all__ = [
     "SIGN_IN_PROBLEMS",
@@ -25,6 +26,7 @@ __all__ = [
     "PlainOnTLSPort",
     "Refusal",
     "TokenRefused",
+    "UnclearAfterData",
     "diagnose",
     "password_notice",
     "provider_label",
@@ -39,6 +41,15 @@ _CERT_EXPIRED = 10
 
 class DisconnectedAfterData(smtplib.SMTPServerDisconnected):
     """The connection broke after the message content began: the server may have it."""
+
+
+class UnclearAfterData(smtplib.SMTPException):
+    """After the message content, the server answered no well-formed reply: it may have it."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(code, text)
+        self.smtp_code = code
+        self.text = text
 
 
 class PlainOnTLSPort(OSError):
@@ -415,6 +426,29 @@ def _disconnected_after_data(exc: Any, where: str, profile: Profile | None) -> D
     )
 
 
+def _unclear_after_data(exc: UnclearAfterData, where: str, profile: Profile | None) -> Diagnosis:
+    said = exc.text[:200] + ("…" if len(exc.text) > 200 else "")
+    return Diagnosis(
+        "unclear_after_data",
+        f"{where} answered the message with something that is neither yes nor no ({said!r}); "
+        "it may or may not have the message.",
+        "Check the Sent folder or ask the recipient before sending this message again.",
+        None,
+        exc.text[:200],
+        outcome="unknown",
+    )
+
+
+def _reply_too_long(exc: ReplyTooLong, where: str, profile: Profile | None) -> Diagnosis:
+    return Diagnosis(
+        "reply_too_long",
+        f"{where} sent a reply beyond docmail's limits ({reply_text(exc.args[-1])}); the "
+        "connection was closed.",
+        "The server misbehaves; try again later or ask its administrator.",
+        outcome="retry",
+    )
+
+
 def _disconnected(exc: Any, where: str, profile: Profile | None) -> Diagnosis:
     if "timed out" in str(exc):
         return _timeout(exc, where, profile)
@@ -535,6 +569,8 @@ _BY_TYPE: tuple[tuple[type[BaseException], _Rule], ...] = (
         ),
     ),
     (DisconnectedAfterData, _disconnected_after_data),
+    (UnclearAfterData, _unclear_after_data),
+    (ReplyTooLong, _reply_too_long),
     (smtplib.SMTPServerDisconnected, _disconnected),
     (ssl.SSLCertVerificationError, _certificate),
     (ssl.SSLError, _tls),

@@ -29,10 +29,12 @@ after the last "sending" mark, which leaves that message "sending" (then "unknow
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -55,6 +57,7 @@ __all__ = [
     "State",
     "Window",
     "default_ledger_path",
+    "elsewhere_note",
     "rule",
 ]
 
@@ -68,6 +71,7 @@ SCHEMA_VERSION = 2
 #: a run on another host whose heartbeat is older than this is taken for dead
 STALE_AFTER = 15 * 60.0
 DAY = 24 * 3600.0
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -235,6 +239,82 @@ def _refused_json(refused: dict[str, tuple[int, str]] | None) -> str:
     return json.dumps({address: list(reply) for address, reply in (refused or {}).items()})
 
 
+def _create(path: Path) -> None:
+    """A new, empty ledger at ``path``, mode 0600, appearing whole or not at all.
+
+    The database is made under a temporary name and linked into place: a run that dies half
+    way leaves no empty file behind, and of two runs creating the same ledger one wins.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        db = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(f"BEGIN; {_SCHEMA}; COMMIT;")
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        finally:
+            db.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse an empty file or one that is no SQLite database before SQLite sees it."""
+    with path.open("rb") as handle:
+        head = handle.read(len(_SQLITE_MAGIC))
+    if not head:
+        raise LedgerError(
+            f"The ledger {path} is an empty file (0 bytes), not a ledger.",
+            "A ledger copied without its -wal file, or a file created by hand, loses the "
+            "record of what was sent: restore your backup of the ledger (the file together "
+            "with its -wal file), or give a new file name with --ledger.",
+        )
+    if head != _SQLITE_MAGIC:
+        raise LedgerError(
+            f"{path} is not a docmail ledger (not an SQLite database).",
+            "Give the ledger file itself with --ledger, or a new file name to start a new ledger.",
+        )
+
+
+def _schema_version(db: sqlite3.Connection) -> str | None:
+    """The ledger's schema version, or None when the database is no docmail ledger."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not {"meta", "runs", "messages"} <= tables:
+        return None
+    found = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    return None if found is None else str(found[0])
+
+
+def _plain(exc: sqlite3.Error) -> str:
+    """SQLite's message without its jargon."""
+    text = str(exc).strip().rstrip(".")
+    plain = {
+        "database or disk is full": "the disk is full",
+        "attempt to write a readonly database": "the file is read-only",
+        "database is locked": "another program holds it locked",
+        "file is not a database": "the file is not a ledger (or is damaged)",
+        "database disk image is malformed": "the file is damaged",
+        "disk I/O error": "the disk reported an error",
+        "unable to open database file": "the file cannot be opened",
+    }
+    return plain.get(text, text)
+
+
+def _hint(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "full" in text:
+        return "Free some disk space, then run again: nothing is sent twice."
+    if "readonly" in text:
+        return "Make the ledger file and its folder writable, then run again."
+    if "locked" in text:
+        return "Close the program that holds the ledger open, then run again."
+    return "Restore the ledger from its backup, or give another file with --ledger."
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -257,6 +337,9 @@ class Ledger:
         self._host = socket.gethostname()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _create(self.path)
+            _refuse_foreign(self.path)
             self._db = sqlite3.connect(
                 self.path, timeout=60.0, isolation_level=None, check_same_thread=False
             )
@@ -264,35 +347,40 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # FULL when synced (module docstring)
             with self._transaction():
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                found = self._db.execute(
-                    "SELECT value FROM meta WHERE name = 'schema_version'"
-                ).fetchone()
+                found = _schema_version(self._db)
                 if found is None:
-                    self._db.execute(
-                        "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    raise LedgerError(
+                        f"{self.path} is an SQLite database but not a docmail ledger.",
+                        "Give the ledger file itself with --ledger, or a new file name to "
+                        "start a new ledger.",
                     )
-                elif found["value"] == "1":
+                if found == "1":
                     for statement in _MIGRATE_1:
                         self._db.execute(statement)
                     self._db.execute(
                         "UPDATE meta SET value = ? WHERE name = 'schema_version'",
                         (str(SCHEMA_VERSION),),
                     )
-                elif found["value"] != str(SCHEMA_VERSION):
+                elif found != str(SCHEMA_VERSION):
                     raise LedgerError(
                         f"The ledger {self.path} is from another version of docmail_nb "
-                        f"(schema {found['value']}, expected {SCHEMA_VERSION}).",
+                        f"(schema {found}, expected {SCHEMA_VERSION}).",
                         "Use the docmail_nb version that wrote it, or give another file "
                         "with --ledger.",
                     )
+                for statement in _SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
+                    if statement.strip():
+                        self._db.execute(statement)
         except sqlite3.Error as exc:
             raise LedgerError(
-                f"The ledger {self.path} cannot be opened: {exc}.",
+                f"The ledger {self.path} cannot be opened: {_plain(exc)}.",
                 "Check that the folder is writable and the file is an SQLite database, "
                 "or give another file with --ledger.",
+            ) from None
+        except OSError as exc:
+            raise LedgerError(
+                f"The ledger {self.path} cannot be created: {exc.strerror or exc}.",
+                "Check that the folder exists and is writable, or give another file with --ledger.",
             ) from None
 
     def __repr__(self) -> str:
@@ -311,7 +399,7 @@ class Ledger:
     @contextmanager
     def _transaction(self, *, synced: bool = False) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT; ``synced``: on disk (with all before it) when it returns."""
-        with self._lock:
+        with self._lock, self._plain_errors():
             if synced:
                 self._db.execute("PRAGMA synchronous=FULL")
             try:
@@ -319,12 +407,23 @@ class Ledger:
                 try:
                     yield self._db
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
             finally:
                 if synced:
                     self._db.execute("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def _plain_errors(self) -> Iterator[None]:
+        """An SQLite error (disk full, read-only, damaged file) as a LedgerError in plain words."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"The ledger {self.path} cannot be used: {_plain(exc)}.", _hint(exc)
+            ) from None
 
     # -- runs ---------------------------------------------------------------------------
     def begin_run(self) -> str:
@@ -365,11 +464,11 @@ class Ledger:
 
     # -- reading --------------------------------------------------------------------------
     def get(self, campaign: str, key: str) -> Entry | None:
-        with self._lock:
+        with self._lock, self._plain_errors():
             return self._read(self._db, campaign, key)
 
     def entries(self, campaign: str | None = None) -> list[Entry]:
-        with self._lock:
+        with self._lock, self._plain_errors():
             if campaign is None:
                 rows = self._db.execute("SELECT * FROM messages ORDER BY campaign, created_at")
             else:
@@ -411,10 +510,30 @@ class Ledger:
         """Messages and recipients sent (or possibly sent) by ``account`` in the last 24 hours."""
         return self.usage(account, DAY)
 
+    def sent_elsewhere(self, campaign: str, keys: Sequence[str]) -> dict[str, str]:
+        """Which of ``keys`` another campaign has sent (or may have): key → that campaign.
+
+        A renamed template starts a new campaign (its name is the default), and its keys
+        would all look new: this is how a run notices and says so before sending.
+        """
+        found: dict[str, str] = {}
+        wanted = list(dict.fromkeys(keys))
+        with self._lock, self._plain_errors():
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, campaign FROM messages WHERE campaign != ? AND key IN ({marks}) "  # noqa: S608 - placeholders only
+                    "AND state IN ('sent', 'sending', 'unknown') ORDER BY updated_at",
+                    (campaign, *chunk),
+                ).fetchall()
+                found.update((row["key"], row["campaign"]) for row in rows)
+        return found
+
     def usage(self, account: str, seconds: float) -> tuple[int, int]:
         """Messages and recipients sent (or possibly sent) by ``account``, all runs, in the
         last ``seconds``."""
-        with self._lock:
+        with self._lock, self._plain_errors():
             attempts = self._attempts(self._db, account, seconds)
         return len(attempts), sum(count for _, count in attempts)
 
@@ -759,3 +878,18 @@ class Ledger:
                     (note, now, campaign, key),
                 ).rowcount
         return bool(changed)
+
+
+def elsewhere_note(campaign: str, elsewhere: dict[str, str]) -> str:
+    """The notice for keys that other campaigns sent ("" when there are none)."""
+    if not elsewhere:
+        return ""
+    campaigns = sorted(set(elsewhere.values()))
+    keys = list(elsewhere)
+    shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return (
+        f"{len(keys)} key(s) of campaign {campaign!r} were already sent in campaign "
+        f"{', '.join(map(repr, campaigns))} ({shown}). If the template was renamed, pass "
+        f"--campaign {campaigns[0]} to go on with that campaign; a new campaign (a reminder) "
+        "sends them again."
+    )

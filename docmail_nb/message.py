@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, InputError
+from .files import FileChanged, FileIdentity, read_checked
 from .headers import addr_spec, header_problem
 from .wire import idna_address
 
@@ -34,6 +35,7 @@ class Attachment:
     filename: str
     size: int
     content_type: str = "application/pdf"
+    identity: FileIdentity | None = None  # the file as the check saw it (None: made later)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,14 @@ class Draft:
 
     def _read(self, item: Attachment) -> bytes:
         try:
-            return item.path.read_bytes()
+            return read_checked(item.path, item.identity)
+        except FileChanged as exc:
+            raise InputError(
+                f"Message {self.key!r}: the attachment {item.filename} is not the file that "
+                f"was checked: {exc}. The message was not sent.",
+                "Put the document back as it was, or run the check again and look at the "
+                "preview before sending.",
+            ) from None
         except OSError as exc:
             raise InputError(
                 f"Message {self.key!r}: cannot read the attachment {item.path}: {exc}",

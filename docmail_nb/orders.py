@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -34,6 +35,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import OrdersError
+from .exports import uncsv_cell
+from .sheet_limits import MAX_PART_BYTES, check_rows, check_workbook
 from .sheetxml import SheetMarks, column_letter, ods_marks, sheet_marks
 
 __all__ = [
@@ -193,6 +196,7 @@ def read_orders(
         grid, delimiter = _csv_grid(source, notices)
         sheet_name: str | None = None
     elif source.suffix.lower() in EXCEL_SUFFIXES:
+        check_workbook(source)
         sheet_name, grid = _excel_grid(source, sheet, engine or "calamine")
         if source.suffix.lower() in {".xlsx", ".xlsm"}:
             marks = sheet_marks(source, sheet_name)
@@ -203,6 +207,7 @@ def read_orders(
             f"{source.name} is not a spreadsheet docmail can read.",
             "Save it as .xlsx, .xls, .ods or .csv.",
         )
+    check_rows(source, len(grid))
     return _to_orders(grid, source, sheet_name, header_row, marks, notices, delimiter)
 
 
@@ -245,6 +250,13 @@ def _unreadable(source: Path, exc: BaseException) -> OrdersError:
 
 
 def _csv_grid(source: Path, notices: list[str]) -> tuple[list[tuple[int, list[Any]]], str]:
+    size = source.stat().st_size
+    if size > MAX_PART_BYTES:
+        raise OrdersError(
+            f"{source.name} is {size / 1024**2:,.0f} MB, more than an order list needs "
+            f"(docmail reads csv files up to {MAX_PART_BYTES // 1024**2} MB).",
+            "Split the orders into several files.",
+        )
     data = source.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -256,10 +268,13 @@ def _csv_grid(source: Path, notices: list[str]) -> tuple[list[tuple[int, list[An
             "the file as 'CSV UTF-8'."
         )
     delimiter = _sniff_delimiter(text)
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter, quotechar='"')
+    # records end only at CR, LF or CRLF; str.splitlines would also split at U+2028, NEL, VT
+    # and FF inside a cell and shift every column after it
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
     try:  # numbered as a spreadsheet program shows them: a cell's line breaks add no row
         grid: list[tuple[int, list[Any]]] = [
-            (number, list(record)) for number, record in enumerate(reader, start=1)
+            (number, [uncsv_cell(value) for value in record])
+            for number, record in enumerate(reader, start=1)
         ]
     except csv.Error as exc:
         raise _unreadable(source, exc) from exc

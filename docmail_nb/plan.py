@@ -9,8 +9,12 @@ shows it as a mail program will.
 from __future__ import annotations
 
 import difflib
+import errno
 import mimetypes
+import os
 import re
+import stat
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,9 +28,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from .docfolder import locate, normalized
 from .documents import DocumentPlanner, PlannedDocument
 from .errors import ConfigError, DocmailError
+from .files import FileIdentity
 from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import CellError, Orders, read_orders, sheet_names
+from .recipients import compose_addresses, parts_environment, render_parts
 from .templates import (
     ADDRESS_HEADERS,
     MessageTemplate,
@@ -45,6 +51,7 @@ __all__ = [
     "Skipped",
     "check_file_order",
     "default_documents",
+    "describe_recipients",
     "describe_skipped",
     "make_plan",
     "plan_from_files",
@@ -52,6 +59,12 @@ __all__ = [
 ]
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+_ADDRESS_HINT = (
+    "Write addresses as name@example.ch or Name <name@example.ch>, separated by commas, "
+    "without line breaks; a name cell holds a name only."
+)
+#: how many other rows a duplicate-key problem names before "and N more"
+_LISTED_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,23 @@ def describe_skipped(skipped: list[Skipped]) -> list[str]:
             f"{outside[0].reason}"
         )
     return lines
+
+
+def describe_recipients(drafts: list[Draft]) -> str:
+    """How many envelope recipients the messages have, e.g. "1 recipient: 17 messages; 3
+    recipients: 1 message (R-0005)" (the messages with more than one are named)."""
+    by_count: dict[int, list[str]] = {}
+    for draft in drafts:
+        by_count.setdefault(len(draft.recipients), []).append(draft.key)
+    parts = []
+    for count in sorted(by_count):
+        keys = by_count[count]
+        text = f"{count} recipient{'s' * (count != 1)}: {len(keys)} message{'s' * (len(keys) != 1)}"
+        if count > 1:
+            shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+            text += f" ({shown})"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def _spans(numbers: list[int]) -> str:
@@ -215,8 +245,12 @@ def make_plan(
     locale: str = "de_CH",
     documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
+    max_recipients: int | None = None,
 ) -> Plan:
     """Render and check every row; every problem of every row is collected.
+
+    ``max_recipients`` is the provider's limit of recipients per message (the profile's
+    ``limits.recipients_per_message``): a message with more is a problem of its rows.
 
     Documents made from a ``Document:`` template are saved into ``documents_out`` when sent
     (default: ``generated`` in the documents folder). ``rows`` (``"2-40,45"``) chooses rows by
@@ -228,6 +262,8 @@ def make_plan(
     choice = RowChoice.parse(rows) if isinstance(rows, str) else rows
     planner = _Planner(orders, template, folder, max_message_bytes, locale, out, choice)
     drafts, problems = planner.run()
+    if max_recipients is not None:
+        drafts = _within_recipient_limit(drafts, problems, max_recipients)
     return Plan(
         campaign=campaign or template.name,
         drafts=drafts,
@@ -238,6 +274,32 @@ def make_plan(
         skipped=planner.skipped,
         delimiter=orders.delimiter,
     )
+
+
+def _within_recipient_limit(
+    drafts: list[Draft], problems: list[Problem], limit: int
+) -> list[Draft]:
+    """The drafts with at most ``limit`` envelope recipients; the others become problems."""
+    kept = []
+    for draft in drafts:
+        count = len(draft.recipients)
+        if count <= limit:
+            kept.append(draft)
+            continue
+        problems.extend(
+            Problem(
+                row=row,
+                key=draft.key,
+                field="To",
+                message=f"The message has {count} recipients (To, Cc and Bcc), more than the "
+                f"{limit} per message the profile's provider accepts.",
+                hint="Split the addresses over several messages (rows), or send to a "
+                "distribution list's address.",
+            )
+            for row in draft.rows
+        )
+    problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+    return kept
 
 
 class _Planner:
@@ -259,9 +321,13 @@ class _Planner:
         self.documents = documents
         self.max_bytes = max_bytes
         self.env = make_environment(locale)
+        # html bodies escape every value; markdown bodies escape values for markdown and html
+        # (the plain-text part of a markdown body is rendered with self.env, values as they are)
         self.body_env: SandboxedEnvironment = make_environment(
-            locale, autoescape=template.format == "html"
+            locale, autoescape=template.format != "text", markdown=template.format == "markdown"
         )
+        self.parts_env = parts_environment(self.env)
+        self.inodes: Counter[tuple[int, int]] | None = None  # files below the documents folder
         self.compiled: dict[tuple[SandboxedEnvironment, str], Template] = {}
         self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
         self.root = documents.resolve()
@@ -463,15 +529,11 @@ class _Planner:
         def render(part: str, source: str) -> str | None:
             return self._render(self.env, source, first, report_key, part, context)
 
-        addresses: dict[str, tuple[str, ...]] = {}
-        for name in ADDRESS_HEADERS:
-            source = self.template.header(name)
-            rendered = render(name, source) if source is not None else ""
-            addresses[name] = self._addresses(first, report_key, name, rendered or "")
-        sender = self._single_address(first, report_key, "From", render)
-        reply_to = ", ".join(
-            self._addresses(first, report_key, "Reply-To", self._optional("Reply-To", render))
-        )
+        addresses = {
+            name: self._address_header(first, report_key, name, context) for name in ADDRESS_HEADERS
+        }
+        sender = self._single_address(first, report_key, "From", context)
+        reply_to = ", ".join(self._address_header(first, report_key, "Reply-To", context))
         subject = self._header_text(first, report_key, "Subject", self._optional("Subject", render))
         if not subject and not self._has_problem(before, "Subject"):
             self._problem(
@@ -489,7 +551,7 @@ class _Planner:
             Attachment(path=doc.path, filename=doc.name, size=0) for doc in documents
         )
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
-        text, html = self._bodies(body or "")
+        text, html = ("", None) if body is None else self._bodies(body, first, report_key, context)
 
         if not addresses["To"] and not self._has_problem(before, "To"):
             copies = [*addresses["Cc"], *addresses["Bcc"]]
@@ -591,9 +653,22 @@ class _Planner:
     ) -> str | None:
         try:
             return self._compile(env, source).render(context)
-        except UndefinedError as exc:
-            self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
         except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
+            self._render_failed(exc, source, row, key, part, context)
+        return None
+
+    def _render_failed(
+        self,
+        exc: Exception,
+        source: str,
+        row: int,
+        key: str | None,
+        part: str,
+        context: Mapping[str, Any],
+    ) -> None:
+        if isinstance(exc, UndefinedError):
+            self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
+        elif isinstance(exc, ValueError | TypeError | ArithmeticError | JinjaError):
             self._problem(
                 row,
                 key,
@@ -601,7 +676,8 @@ class _Planner:
                 f"Cannot render the {part}: {exc}.",
                 self._cell_hint(source, row, context, str(exc)),
             )
-        return None
+        else:
+            raise exc
 
     # --- where to look -------------------------------------------------------------------
 
@@ -687,36 +763,43 @@ class _Planner:
             return ""
         return " ".join(value.split())
 
-    def _addresses(self, row: int, key: str | None, name: str, value: str) -> tuple[str, ...]:
+    def _address_header(
+        self, row: int, key: str | None, name: str, context: Mapping[str, Any]
+    ) -> tuple[str, ...]:
+        """An address header composed from the template's text and the values (recipients)."""
+        source = self.template.header(name)
+        if source is None:
+            return ()
+        try:
+            skeleton, values = render_parts(self._compile(self.parts_env, source), context)
+        except Exception as exc:  # the same failures as any rendering, reported the same way
+            self._render_failed(exc, source, row, key, name, context)
+            return ()
+        before = len(self.problems)
+        found, errors = compose_addresses(
+            skeleton, values, lambda value: self._checked_addresses(row, key, name, value)
+        )
+        for message in errors:
+            self._problem(row, key, name, message, _ADDRESS_HINT)
+        return () if len(self.problems) > before else tuple(found)
+
+    def _checked_addresses(
+        self, row: int, key: str | None, name: str, value: str
+    ) -> tuple[list[str], list[str]]:
+        """A cell meant to hold addresses (one or several), checked once per distinct value."""
         value = join_lines(value)  # addresses on separate lines of one cell (Alt+Enter)
         problem = header_problem(value)
         if problem:
-            self._problem(
-                row,
-                key,
-                name,
-                f"The {name} value {problem}.",
-                "Keep one address or a comma-separated list in the cell, without line breaks.",
-            )
-            return ()
+            return [], [f"The {name} value {problem}."]
         checked = self.checked_addresses.get(value)
         if checked is None:
             checked = self.checked_addresses[value] = parse_addresses(value)
-        found, errors = checked
-        for message in errors:
-            self._problem(
-                row,
-                key,
-                name,
-                message,
-                "Write addresses as name@example.ch or Name <name@example.ch>, separated by "
-                "commas.",
-            )
-        return () if errors else tuple(found)
+        return checked
 
-    def _single_address(self, row: int, key: str | None, name: str, render: Any) -> str:
-        value = self._optional(name, render)
-        found = self._addresses(row, key, name, value)
+    def _single_address(
+        self, row: int, key: str | None, name: str, context: Mapping[str, Any]
+    ) -> str:
+        found = self._address_header(row, key, name, context)
         if len(found) > 1:
             self._problem(
                 row,
@@ -739,7 +822,19 @@ class _Planner:
                 rendered = self._render(self.env, source, number, key, "Attachment", context)
                 if rendered is None:
                     continue
-                item = self._attachment(number, key, rendered)
+                try:
+                    item = self._attachment(number, key, rendered)
+                except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+                    self._problem(
+                        number,
+                        key,
+                        "Attachment",
+                        f"The attachment {rendered.strip()[:200]!r} cannot be read: "
+                        f"{_file_trouble(exc)}.",
+                        "Fix the file in the documents folder (or the name in the sheet), "
+                        "then run the check again.",
+                    )
+                    continue
                 if item is not None:
                     found.append(item)
         total = sum(item.size for item in found)
@@ -844,7 +939,36 @@ class _Planner:
                         "Export the document again as PDF.",
                     )
                     return None
-        return Attachment(path=path, filename=relative.name, size=size, content_type=content_type)
+        identity = FileIdentity.of(path)  # what the send must find again
+        if identity.links > 1 and self._names_inside(identity) < identity.links:
+            refuse(
+                f"The attachment {name} also has a name outside the documents folder (a hard "
+                "link), so it may be a file that does not belong there.",
+                "Copy the file into the documents folder instead of linking to it.",
+            )
+            return None
+        return Attachment(
+            path=path,
+            filename=relative.name,
+            size=size,
+            content_type=content_type,
+            identity=identity,
+        )
+
+    def _names_inside(self, identity: FileIdentity) -> int:
+        """How many names the file has inside the documents folder (links not followed)."""
+        if self.inodes is None:
+            counts: Counter[tuple[int, int]] = Counter()
+            for folder, _, files in os.walk(self.root):
+                for file in files:
+                    try:
+                        st = os.lstat(Path(folder, file))
+                    except OSError:
+                        continue
+                    if stat.S_ISREG(st.st_mode):
+                        counts[st.st_dev, st.st_ino] += 1
+            self.inodes = counts
+        return self.inodes[identity.device, identity.inode]
 
     def _inside_documents(self, relative: Path) -> bool:
         """Whether the file stays in the documents folder when every link is followed."""
@@ -863,7 +987,9 @@ class _Planner:
         close = difflib.get_close_matches(normalized(name), names, n=1, cutoff=0.7)
         return close[0] if close else ""
 
-    def _bodies(self, body: str) -> tuple[str, str | None]:
+    def _bodies(
+        self, body: str, row: int, key: str | None, context: Mapping[str, Any]
+    ) -> tuple[str, str | None]:
         body = body.rstrip() + "\n"
         if self.template.format == "markdown":
             html = markdown.markdown(body, extensions=["nl2br"], output_format="html")
@@ -876,13 +1002,17 @@ class _Planner:
         duplicates = {key for key, groups in self.key_groups.items() if len(groups) > 1}
         for key in duplicates:
             rows = sorted(row for group in self.key_groups[key] for row in group)
+            # each problem names at most a few other rows: the report stays linear in the rows
+            listed = rows[: _LISTED_ROWS + 1]
             for row in rows:
-                others = ", ".join(str(r) for r in rows if r != row)
+                shown = [str(r) for r in listed if r != row][:_LISTED_ROWS]
+                more = len(rows) - 1 - len(shown)
+                others = ", ".join(shown) + (f" and {more} more" if more else "")
                 self._problem(
                     row,
                     key,
                     "Key",
-                    f"The key {key!r} is also used by row {others}.",
+                    f"The key {key!r} is also used by row{'s' * (len(rows) > 2)} {others}.",
                     "Every message needs its own key (document number); remove the duplicate "
                     "row or correct its number.",
                 )
@@ -897,6 +1027,20 @@ class _Planner:
         self.problems.append(Problem(row=row, key=key, field=part, message=message, hint=hint))
 
 
+def _file_trouble(exc: BaseException) -> str:
+    """Why a file cannot be used, in plain words."""
+    reasons = {
+        errno.ELOOP: "it is a link that leads back to itself",
+        errno.ENAMETOOLONG: "the name is too long for the file system",
+        errno.EACCES: "docmail is not allowed to read it",
+        errno.EPERM: "docmail is not allowed to read it",
+        errno.EIO: "the disk reported an error",
+    }
+    if isinstance(exc, OSError):
+        return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+    return reasons[errno.ELOOP]  # pathlib reports a symlink loop as RuntimeError
+
+
 def read_and_plan(
     orders_path: str | Path,
     template_path: str | Path | None = None,
@@ -908,6 +1052,7 @@ def read_and_plan(
     header_row: int | None = None,
     documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
+    max_recipients: int | None = None,
 ) -> tuple[Orders, MessageTemplate, Plan]:
     """Read the orders (and the template file, unless ``template`` is given) and plan them.
 
@@ -929,6 +1074,7 @@ def read_and_plan(
         template,
         documents=folder,
         campaign=campaign,
+        max_recipients=max_recipients,
         documents_out=documents_out,
         rows=rows,
     )

@@ -22,6 +22,7 @@ import keyring.errors
 import tomli_w
 
 from .errors import ProfileError, SecretStoreError
+from .files import write_private
 
 __all__ = [
     "AUTH_METHODS",
@@ -518,11 +519,8 @@ def _write_all(profiles: dict[str, Profile]) -> Path:
         f"# they live in keyring (service {KEYRING_SERVICE!r}) or in ${PASSWORD_ENV}.\n\n"
     )
     tables = {name: _settings(profiles[name]) for name in sorted(profiles)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(header + tomli_w.dumps({"profiles": tables}), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    text = header + tomli_w.dumps({"profiles": tables})
+    return write_private(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 _OPTIONAL = frozenset(

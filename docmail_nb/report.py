@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import ConfigError, Diagnosis
+from .errors import Diagnosis
+from .exports import save_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -197,7 +198,7 @@ class Report:
 
     def save(self, path: str | Path) -> Path:
         """Write the report as .xlsx or .csv (chosen by the file's suffix)."""
-        return _save_frame(self.frame, Path(path), "report", self.delimiter)
+        return save_table(self.frame, path, "report", self.delimiter)
 
     def failed_rows(self, orders: Orders) -> pd.DataFrame:
         """The original columns of every row that needs attention, plus an ``error`` column."""
@@ -225,7 +226,7 @@ class Report:
         frame = self.failed_rows(orders)
         if frame.empty:
             return None
-        return _save_frame(frame, Path(path), "failed rows", orders.delimiter or self.delimiter)
+        return save_table(frame, path, "failed rows", orders.delimiter or self.delimiter)
 
 
 def _as_cell(value: Any) -> Any:
@@ -233,24 +234,3 @@ def _as_cell(value: Any) -> Any:
     from .orders import CellError
 
     return str(value) if isinstance(value, CellError) else value
-
-
-def _save_frame(frame: pd.DataFrame, path: Path, what: str, delimiter: str = ",") -> Path:
-    suffix = path.suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
-        raise ConfigError(
-            f"The {what} file {path} has an unknown type {suffix or '(none)'!r}.",
-            "Give a file name ending in .xlsx or .csv.",
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".xlsx":
-            frame.to_excel(path, index=False, engine="openpyxl")
-        else:
-            frame.to_csv(path, index=False, encoding="utf-8-sig", sep=delimiter)
-    except OSError as exc:
-        raise ConfigError(
-            f"The {what} cannot be written to {path}: {exc.strerror or exc}.",
-            "Close the file if it is open in a spreadsheet program, or choose another path.",
-        ) from None
-    return path

@@ -12,8 +12,9 @@ that names each row, so papermill exits non-zero with a readable reason.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,12 +37,15 @@ __all__ = [
     "describe_plan",
     "describe_report",
     "job_from_parameters",
+    "job_secrets",
     "load_job_profile",
+    "notebook_parameters",
     "open_batch",
     "problems_table",
     "raise_for_failures",
     "raise_for_problems",
     "refuse_secret_parameters",
+    "refuse_secret_values",
     "run",
     "run_job",
 ]
@@ -52,6 +56,15 @@ _SECRET_NAME = re.compile(
 )
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+_SECRET_HINT = (
+    "Store the password in the keyring (docmail profile add NAME ... --password-stdin) "  # noqa: S105
+    "or set DOCMAIL_SMTP_PASSWORD in the job's environment, and delete this output "
+    "notebook, which now holds the value."
+)
+#: globals IPython puts into every notebook's namespace that hold plain values
+_IPYTHON_NAMES = frozenset({"In", "Out"})
+#: the types of the values papermill passes as parameters
+_PARAMETER_TYPES = (str, int, float, bool, list, dict, tuple, Path)
 #: how many problem rows or failed messages an error message lists before "and N more"
 _LISTED = 20
 
@@ -89,19 +102,85 @@ def refuse_secret_parameters(names: Mapping[str, Any] | list[str]) -> None:
         raise ConfigError(
             f"Refusing the notebook parameter {', '.join(suspicious)}: it looks like a secret, "
             "and papermill writes every parameter into the output notebook in plain text.",
-            "Store the password in the keyring (docmail profile add NAME ... --password-stdin) "
-            "or set DOCMAIL_SMTP_PASSWORD in the job's environment, and delete this output "
-            "notebook, which now holds the value.",
+            _SECRET_HINT,
         )
+
+
+def notebook_parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters among a notebook's globals: the plain values papermill can pass.
+
+    Modules, functions, IPython's own names (``In``, ``Out``, ``_``…) and objects a cell made
+    are left out; what is left came from the parameters cell or from papermill.
+    """
+    return {
+        name: value
+        for name, value in namespace.items()
+        if not name.startswith("_")
+        and name not in _IPYTHON_NAMES
+        and (value is None or isinstance(value, _PARAMETER_TYPES))
+    }
+
+
+def refuse_secret_values(parameters: Mapping[str, Any], secrets: Iterable[str]) -> None:
+    """Raise ConfigError when a parameter's value is (or holds) a secret, whatever its name.
+
+    The error names the parameter, never the value.
+    """
+    known = [secret.strip() for secret in secrets if secret and secret.strip()]
+    if not known:
+        return
+    carrying = sorted(
+        name
+        for name, value in parameters.items()
+        if any(_holds_secret(text, secret) for text in _texts(value) for secret in known)
+    )
+    if carrying:
+        raise ConfigError(
+            f"Refusing the notebook parameter {', '.join(carrying)}: its value is a password "
+            "or another secret docmail knows, and papermill writes every parameter into the "
+            "output notebook in plain text.",
+            _SECRET_HINT,
+        )
+
+
+def job_secrets(profile: str | None) -> list[str]:
+    """The secrets a parameter must never hold: the profile's password (keyring or environment)
+    and every ``DOCMAIL_*`` variable named like a secret (``DOCMAIL_SMTP_PASSWORD``)."""
+    from .profiles import get_password, list_profiles
+
+    found = [
+        value
+        for name, value in os.environ.items()
+        if name.startswith("DOCMAIL_") and _SECRET_NAME.search(name)
+    ]
+    names = [profile] if profile else [p.name for p in list_profiles()]
+    for name in names:
+        password = get_password(name)
+        if password:
+            found.append(password)
+    return found
 
 
 def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
     """Check the notebook's parameters (pass ``globals()``) and fill in the sample defaults.
 
-    Empty ``orders`` and ``template`` mean the sample invoices (and, unless given, the sample
-    documents).
+    A parameter named like a secret, holding a secret (the profile's password, a ``DOCMAIL_*``
+    value) or unknown to the notebook is refused. Empty ``orders`` and ``template`` mean the
+    sample invoices (and, unless given, the sample documents).
     """
-    refuse_secret_parameters(list(namespace))
+    parameters = notebook_parameters(namespace)
+    refuse_secret_parameters(list(parameters))
+    profile_name = namespace.get("profile")
+    refuse_secret_values(
+        parameters, job_secrets(profile_name if isinstance(profile_name, str) else None)
+    )
+    unknown = sorted(set(parameters) - set(PARAMETER_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"Unknown notebook parameter {', '.join(unknown)}.",
+            f"The parameters are: {', '.join(PARAMETER_NAMES)} (named like the options of "
+            "docmail send); check the spelling.",
+        )
     missing = [name for name in PARAMETER_NAMES if name not in namespace]
     if missing:
         raise ConfigError(
@@ -345,6 +424,25 @@ def _listing(lines: list[str]) -> str:
     if len(lines) > _LISTED:
         shown.append(f"  ... and {len(lines) - _LISTED} more")
     return "\n".join(shown)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every text in a parameter value (lists and dicts looked into)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def _holds_secret(text: str, secret: str) -> bool:
+    """Equal to the secret, or holding it (a secret of 8 characters or more)."""
+    text = text.strip()
+    return text == secret or (len(secret) >= 8 and secret in text)
 
 
 # --- the whole run, summarized first ---------------------------------------------------------

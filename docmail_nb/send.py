@@ -8,7 +8,6 @@ password, TLS, configuration) stops the whole batch at once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import queue
 import threading
@@ -20,13 +19,14 @@ from typing import Any, Literal
 
 from .documents import documents_changed, drawn_temporarily, prepare_documents
 from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
-from .ledger import Decision, Entry, Ledger, default_ledger_path
+from .ledger import Decision, Entry, Ledger, default_ledger_path, elsewhere_note
 from .mailbox import sent_copy
 from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
 from .plan import Draft, Plan
 from .profiles import Profile, require_password
 from .reconcile import MailboxRun
 from .report import MessageResult, Progress, Report, ResultState
+from .sessions import SessionOpener
 from .transport import Session, SMTPTransport, Transport
 
 __all__ = [
@@ -92,6 +92,7 @@ class Pending:
     fit_now: int | None = None  # how many fit the provider's hourly/daily limits now
     limits: str = ""  # those limits in words
     dry_run: bool = False
+    elsewhere: str = ""  # keys other campaigns sent (a renamed template?), said before sending
 
     @property
     def recipients(self) -> int:
@@ -118,6 +119,8 @@ class Pending:
                 f" (Only {self.fit_now} fit the provider's limits now ({self.limits}, counted "
                 "over every run); the rest stay planned for a later run.)"
             )
+        if self.elsewhere:
+            text += f"\n{self.elsewhere}"
         return text
 
 
@@ -150,7 +153,27 @@ def pending(
             if opened:
                 book.close()
     limits = "; ".join(profile.limits.lines())
-    return Pending(drafts, profile.host, sender, problem_rows, fit_now, limits, options.dry_run)
+    elsewhere = _elsewhere(plan, ledger, drafts)
+    return Pending(
+        drafts, profile.host, sender, problem_rows, fit_now, limits, options.dry_run, elsewhere
+    )
+
+
+def _elsewhere(plan: Plan, ledger: Ledger | str | Path | None, drafts: list[Draft]) -> str:
+    """The notice for keys of ``drafts`` that another campaign sent ("" for none)."""
+    if not drafts:
+        return ""
+    if not isinstance(ledger, Ledger):
+        path = Path(ledger) if ledger is not None else default_ledger_path()
+        if not path.exists():
+            return ""
+    book, opened = _open_ledger(ledger)
+    try:
+        found = book.sent_elsewhere(plan.campaign, [draft.key for draft in drafts])
+    finally:
+        if opened:
+            book.close()
+    return elsewhere_note(plan.campaign, found)
 
 
 def outstanding(
@@ -311,12 +334,18 @@ def send_plan(
             return report
         if options.dry_run:
             _dry_run(plan, ledger, options, report, callback, profile.sender)
+            note = _elsewhere(plan, ledger, list(plan.drafts))
+            if note:
+                report.notes.append(note)
             return report
         secret = require_password(profile, password) if transport is None or password else None
         if transport is None:
             transport = SMTPTransport(profile, secret)
         book, opened = _open_ledger(ledger)
         try:
+            note = _elsewhere(plan, book, list(plan.drafts))
+            if note:
+                report.notes.append(note)
             mailbox = MailboxRun(profile, book, secret) if profile.imap_host else None
             batch = _Batch(plan, profile, transport, book, options, report, callback, clock, sleep)
             batch.mailbox = mailbox
@@ -440,8 +469,12 @@ class _Batch:
         self.claimed = 0
         self.errors: list[BaseException] = []
         self.run_id = ""
-        self.gate = threading.Lock()
-        self.logged_in = False
+        self.opener = SessionOpener(
+            transport,
+            sleep=sleep,
+            retry_delay=options.retry_delay,
+            max_retry_delay=options.max_retry_delay,
+        )
         self.mailbox: MailboxRun | None = None
         self.documents_made = 0
 
@@ -602,18 +635,15 @@ class _Batch:
         return None
 
     def _connect(self) -> Session:
-        """A new connection; until one login succeeded, workers log in one at a time."""
-        with contextlib.nullcontext() if self.logged_in else self.gate:
-            if self.report.fatal is not None:
-                raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
-            try:
-                conn = self.transport.open()
-            except SMTPProblem as problem:
-                if problem.diagnosis.outcome == "fatal":
-                    self._stop(problem.diagnosis)  # before the next worker takes the gate
-                raise
-            self.logged_in = True
-            return conn
+        """A new connection: a few tries per run at most, one worker at a time (sessions)."""
+        if self.report.fatal is not None:
+            raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
+        try:
+            return self.opener.open()
+        except SMTPProblem as problem:
+            if problem.diagnosis.outcome == "fatal":
+                self._stop(problem.diagnosis)  # before the next worker opens
+            raise
 
     def _stop(self, diagnosis: Diagnosis) -> None:
         """Stop the batch for good: no worker starts another message or login."""

@@ -27,6 +27,7 @@ from .diagnosis import (
     PlainOnTLSPort,
     Refusal,
     TokenRefused,
+    UnclearAfterData,
     diagnose,
     password_notice,
     reply_text,
@@ -34,6 +35,7 @@ from .diagnosis import (
 )
 from .errors import Diagnosis, DocmailError, SMTPProblem
 from .profiles import Profile, is_loopback, require_password
+from .replies import BoundedSMTP, BoundedSMTP_SSL, ReplyTooLong
 from .wire import fit
 
 __all__ = [
@@ -132,8 +134,8 @@ def _greet(profile: Profile, context: ssl.SSLContext | None) -> smtplib.SMTP:
     host, port, name, timeout = profile.host, profile.port, _local_hostname(), profile.timeout
     try:
         if profile.security == "ssl":
-            return smtplib.SMTP_SSL(host, port, name, timeout=timeout, context=context)
-        return smtplib.SMTP(host, port, name, timeout=timeout)
+            return BoundedSMTP_SSL(host, port, name, timeout=timeout, context=context)
+        return BoundedSMTP(host, port, name, timeout=timeout)
     except smtplib.SMTPServerDisconnected as exc:
         if (
             "timed out" in str(exc)
@@ -292,7 +294,7 @@ def _authenticate(
         code, reply = conn.docmd("AUTH", f"LOGIN {_b64(username)}")
         if code == 334:
             code, reply = conn.docmd(_b64(password))
-    if code in (235, 503):  # 503: already authenticated
+    if code == 235:  # only 235 is a login; a 503 ("bad sequence") is none
         return code, reply
     raise smtplib.SMTPAuthenticationError(code, reply)
 
@@ -380,10 +382,14 @@ def deliver(
 ) -> Delivery:
     """MAIL, RCPT for each recipient, ``before_data()``, DATA; raises SMTPProblem.
 
-    The problem's ``diagnosis.outcome`` is "unknown" only when the connection broke after the
-    message content began to flow (the server may have it), "retry" for 4xx replies and drops
-    before that, "failed" for 5xx, "fatal" for authentication or TLS trouble.
+    The problem's ``diagnosis.outcome`` is "unknown" when the connection broke after the
+    message content began to flow, or the server's last answer was no well-formed reply (the
+    server may have it); "retry" for 4xx replies and drops before that, "failed" for 5xx,
+    "fatal" for authentication or TLS trouble. The whole message has ``MESSAGE_DEADLINE``.
     """
+    bounded = conn if isinstance(conn, BoundedSMTP | BoundedSMTP_SSL) else None
+    if bounded is not None:
+        bounded.begin_message()
     try:
         return _deliver(conn, msg, envelope_from, recipients, before_data)
     except _CallerFailure as failure:
@@ -392,6 +398,9 @@ def deliver(
         raise
     except Exception as exc:
         raise SMTPProblem(diagnose(exc)) from _safe_cause(exc)
+    finally:
+        if bounded is not None:
+            bounded.end_message()
 
 
 def _flatten(msg: EmailMessage) -> bytes:
@@ -468,7 +477,13 @@ def _deliver(
         code, reply = conn.getreply()
     except smtplib.SMTPServerDisconnected as exc:
         raise DisconnectedAfterData(str(exc)) from exc
-    if code != 250:
+    except ReplyTooLong as exc:  # the server said something, but not a clear yes or no
+        raise UnclearAfterData(-1, reply_text(exc.args[-1])) from exc
+    if 400 <= code < 600:  # a clear no: temporary (4xx) or for good (5xx)
         raise smtplib.SMTPDataError(code, reply)
+    if not 200 <= code < 300:  # "25O ok", prose, a 354 again: the server may have it
+        with contextlib.suppress(Exception):
+            conn.close()
+        raise UnclearAfterData(code, reply_text(reply))
     log.debug("message accepted for %d recipient(s): %s", len(accepted), code)
     return Delivery(tuple(accepted), refused, code, reply_text(reply))

@@ -34,6 +34,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from .errors import TemplateError
 from .orders import CellError
@@ -62,6 +63,9 @@ KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
 _SPACES = re.compile(r"[\u00a0\u202f]")
+#: the characters Python-Markdown takes as markup and lets be escaped with a backslash
+#: (``<``, ``>`` and ``&`` are HTML-escaped instead, which markdown leaves as they are)
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!]")
 _CURRENCY = r"(?:[A-Z]{3}|S?Fr\.?|sFr\.?|€|\$|£)"
 _AMOUNT = re.compile(
     rf"^(?:{_CURRENCY}\s*)?(?P<sign>[-−–]\s*)?(?:{_CURRENCY}\s*)?"
@@ -321,8 +325,14 @@ def to_date(value: Any) -> dt.date:
     raise ValueError(f"{value!r} is not a date")
 
 
-def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> SandboxedEnvironment:
+def make_environment(
+    locale: str = "de_CH", *, autoescape: bool = False, markdown: bool = False
+) -> SandboxedEnvironment:
     """A sandboxed Jinja environment: undefined names are errors, empty cells render empty.
+
+    ``autoescape``: every value is HTML-escaped (html bodies). ``markdown``: every value is
+    also escaped for markdown (``[text](url)``, ``**``, ``#`` stay text), so a cell can never
+    add a link or a tag to a markdown body; the template's own markup still works.
 
     Filters: ``money(value, currency="CHF", round=None)`` → ``CHF 1’234.50`` (rounded half
     away from zero to the currency's cents, or to ``round``: ``round=0.05`` for 5 Rappen;
@@ -370,7 +380,7 @@ def make_environment(locale: str = "de_CH", *, autoescape: bool = False) -> Sand
     env = SandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=autoescape,
-        finalize=_finalize,
+        finalize=_finalize_markdown if markdown else _finalize,
         keep_trailing_newline=True,
     )
     env.filters.update(money=money, date=date, number=number)
@@ -396,6 +406,14 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, CellError):
         raise ValueError(value.describe())
     return "" if value is None else value
+
+
+def _finalize_markdown(value: Any) -> Any:
+    """A value as markdown text: every character markdown would act on, backslash-escaped."""
+    value = _finalize(value)  # an Excel error fails here, as everywhere
+    if isinstance(value, Markup):  # the template marked it safe on purpose
+        return value
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", str(value))
 
 
 def _plain_spaces(text: str) -> str:

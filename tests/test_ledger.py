@@ -215,7 +215,7 @@ def test_daily_cap_counts_the_last_24_hours_of_the_account(tmp_path: Path) -> No
 def test_a_file_that_is_no_ledger_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "orders.xlsx"
     path.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(LedgerError, match="cannot be opened") as info:
+    with pytest.raises(LedgerError, match="not a docmail ledger") as info:
         Ledger(path)
     assert "--ledger" in info.value.hint
 

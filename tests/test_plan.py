@@ -12,6 +12,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+import docmail_nb.message
 from docmail_nb.errors import ConfigError, DocmailError
 from docmail_nb.headers import header_problem, parse_addresses
 from docmail_nb.orders import read_orders
@@ -369,7 +370,14 @@ def test_message_id_is_stable_and_follows_content(tmp_path: Path) -> None:
     assert changed.message_id("c") != draft.message_id("c")
     before = draft.content_hash()
     (tmp_path / "documents" / "R-0001.pdf").write_bytes(PDF + b"% changed\n")
-    assert draft.content_hash() != before
+    with pytest.raises(DocmailError, match="not the file that was checked"):
+        draft.content_hash()  # the file sent must be the file checked
+    checked_again = make_plan(
+        read_orders(tmp_path / "orders.xlsx"),
+        parse_template(TEMPLATE, name="rechnungen"),
+        documents=tmp_path / "documents",
+    ).drafts[0]
+    assert checked_again.content_hash() != before
 
 
 def test_build_without_any_sender_raises_and_plan_does_not_report(tmp_path: Path) -> None:
@@ -557,14 +565,14 @@ def test_build_reads_each_attachment_once(tmp_path: Path, monkeypatch: pytest.Mo
     (draft,) = plan_for(tmp_path, [good_row(1)]).drafts
     expected = draft.message_id("c", "buchhaltung@bergmann.example")
     reads: list[Path] = []
-    read_bytes = Path.read_bytes
+    read_checked = docmail_nb.message.read_checked
 
-    def counting(path: Path) -> bytes:
+    def counting(path: Path, identity: Any) -> bytes:
         reads.append(path)
-        return read_bytes(path)
+        return read_checked(path, identity)
 
     expected_hash = draft.content_hash()
-    monkeypatch.setattr(Path, "read_bytes", counting)
+    monkeypatch.setattr(docmail_nb.message, "read_checked", counting)
     msg = draft.build("c", "buchhaltung@bergmann.example")
     assert reads == [draft.attachments[0].path]
     assert msg["Message-ID"] == expected
