@@ -451,7 +451,6 @@ def profile_remove(name: str) -> None:
 @friendly_errors
 def test_command(profile_name: str | None) -> None:
     """Test connection: connect, TLS, EHLO, login, QUIT; exit 1 when it fails."""
-    from .mailbox import check_mailbox
     from .profiles import load_profile
     from .smtp import test_connection
 
@@ -467,6 +466,8 @@ def test_command(profile_name: str | None) -> None:
         click.echo(f"Hint: {result.hint}", err=not result.ok)
     imap_ok = True
     if settings.imap_host and result.kind != "no_password":
+        from .mailbox import check_mailbox
+
         imap = check_mailbox(settings)
         imap_ok = imap.ok
         if imap.ok:

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import click
-import keyring
-import keyring.errors
 import tomli_w
 
 from .errors import ProfileError, SecretStoreError
@@ -608,6 +606,8 @@ def set_password(name: str, password: str) -> None:
             f"No password was given for profile {name!r}.",
             "Enter the password (or app password) of the mailbox.",
         )
+    import keyring.errors  # on first use: keyring finds its backend in a tenth of a second
+
     try:
         keyring.set_password(KEYRING_SERVICE, name, password)
         stored = keyring.get_password(KEYRING_SERVICE, name)
@@ -630,6 +630,8 @@ def get_password(name: str) -> str | None:
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
         return from_env
+    import keyring.errors
+
     try:
         return keyring.get_password(KEYRING_SERVICE, name)
     except keyring.errors.KeyringError as exc:
@@ -656,6 +658,8 @@ def has_password(name: str) -> bool:
 
 def forget_password(name: str) -> None:
     """Remove the keyring entry of ``name``; nothing happens when there is none."""
+    import keyring.errors
+
     try:
         keyring.delete_password(KEYRING_SERVICE, name)
     except keyring.errors.PasswordDeleteError:
@@ -696,6 +700,8 @@ def _secret_user(name: str, key: str) -> str:
 
 def set_secret(name: str, key: str, value: str) -> None:
     """Keep ``value`` in keyring as the ``key`` secret of profile ``name``; SecretStoreError."""
+    import keyring.errors
+
     try:
         keyring.set_password(KEYRING_SERVICE, _secret_user(name, key), value)
         stored = keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
@@ -714,6 +720,8 @@ def set_secret(name: str, key: str, value: str) -> None:
 
 def get_secret(name: str, key: str) -> str | None:
     """The ``key`` secret of profile ``name`` from keyring, or None."""
+    import keyring.errors
+
     try:
         return keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
     except keyring.errors.KeyringError as exc:
@@ -723,6 +731,8 @@ def get_secret(name: str, key: str) -> str | None:
 
 def forget_secret(name: str, key: str) -> None:
     """Remove the ``key`` secret of profile ``name``; nothing happens when there is none."""
+    import keyring.errors
+
     try:
         keyring.delete_password(KEYRING_SERVICE, _secret_user(name, key))
     except keyring.errors.PasswordDeleteError:
