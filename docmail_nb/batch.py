@@ -15,11 +15,13 @@ message the same result whichever face runs it::
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .ledger import Ledger
 from .orders import Orders
+from .outbox import Entry, outbox
 from .plan import Plan, RowChoice, make_plan, read_and_plan
 from .preview import Preview, preview
 from .profiles import Profile, load_profile
@@ -204,14 +206,26 @@ class Batch:
         """
         return preview(self.plan, row, self.sender, documents_to=documents_to)
 
+    def outbox(self) -> list[Entry]:
+        """Every message with its state by the ledger (unchanged), then the problem rows."""
+        return outbox(self.plan, self.ledger)
+
     def pending(self) -> Pending:
         """What ``send()`` would send now, whether to ask first, and the question to ask."""
         return pending(self.plan, self.profile, self.ledger, self.options)
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send(self, progress: Progress | Literal["bar"] | None = None) -> Report:
-        """Send every pending message once (or a dry run, as the options say); the report."""
+    def send(
+        self,
+        progress: Progress | Literal["bar"] | None = None,
+        *,
+        stop: threading.Event | None = None,
+    ) -> Report:
+        """Send every pending message once (or a dry run, as the options say); the report.
+
+        ``stop``, once set (a Stop button), ends the run after the messages being sent.
+        """
         return send_plan(
             self.plan,
             self.profile,
@@ -220,6 +234,7 @@ class Batch:
             options=self.options,
             progress=progress,
             transport=self.transport,
+            stop=stop,
         )
 
     def send_test(self, row: int) -> MessageResult:

@@ -1,8 +1,9 @@
 """The send panel: orders as a table of messages, a preview as a mail program shows it, Send
 with a Stop that is heard, and an honest account of every run.
 
-A face over :mod:`orders`, :mod:`templates`, :mod:`plan`, :mod:`outbox`, :mod:`preview` and
-:mod:`send`: it decides nothing of its own. Sending runs in a thread beside the kernel, so the
+A face over :class:`~docmail_nb.batch.Batch`, like the CLI and the scheduled notebook: the
+batch checks the rows, lists the messages, previews, counts what would be sent, sends and
+tests; the panel decides nothing of its own. Sending runs in a thread beside the kernel, so the
 panel stays live while it runs: the Stop button ends the run after the message being sent,
 and a Kernel → Interrupt does not cut a message in half.
 """
@@ -21,7 +22,7 @@ from .batch import Batch
 from .errors import DocmailError
 from .ledger import Ledger
 from .orders import Orders, sheet_names
-from .outbox import Entry, count_states, outbox, progress_text
+from .outbox import Entry, count_states, progress_text
 from .pacing import rate
 from .panelkit import (
     CELL,
@@ -47,11 +48,11 @@ from .panelkit import (
     table_line,
 )
 from .plan import Plan
-from .preview import preview
 from .profiles import Profile, docmail_home, load_profile
 from .report import MessageResult, Report
 from .sample import sample_dir
-from .send import SendOptions, pending, send_plan, send_test
+from .send import SendOptions
+from .transport import Transport
 
 __all__ = ["SendPanel"]
 
@@ -61,8 +62,10 @@ class SendPanel:
 
     With no arguments it uses the files chosen last time (else the sample data). ``profile``
     is a Profile (e.g. the capture server's) or a saved profile's name; ``ledger`` the ledger
-    file (None: the default one). Sending runs beside the kernel, so **Stop** is heard: it ends
-    the run after the message being sent; :meth:`wait` waits for a run to end.
+    file (None: the default one); ``transport`` how messages leave (default: SMTP through the
+    profile), as for :class:`~docmail_nb.batch.Batch`. Sending runs beside the kernel, so
+    **Stop** is heard: it ends the run after the message being sent; :meth:`wait` waits for a
+    run to end.
     """
 
     def __init__(
@@ -74,12 +77,13 @@ class SendPanel:
         sheet: str | None = None,
         profile: Profile | str | None = None,
         ledger: Ledger | str | Path | None = None,
+        transport: Transport | None = None,
     ) -> None:
         sample = sample_dir()
         remembered = recall("send") if orders is None and template is None else {}
         self.ledger = ledger
-        self.plan: Plan | None = None
-        self.orders: Orders | None = None
+        self.transport = transport
+        self.batch: Batch | None = None  # the checked batch the panel shows and sends
         self.report: Report | None = None
         self.entries: list[Entry] = []
         self._profile = profile
@@ -87,7 +91,6 @@ class SendPanel:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._shown: list[int] = []  # indexes into entries, in table order
-        self._offer_options: SendOptions | None = None
         self._last_table_refresh = 0.0
 
         self.orders_path = PathField(
@@ -259,6 +262,16 @@ class SendPanel:
 
     # -- inputs ---------------------------------------------------------------------------
 
+    @property
+    def plan(self) -> Plan | None:
+        """The checked plan (None when the files cannot be read)."""
+        return self.batch.plan if self.batch is not None else None
+
+    @property
+    def orders(self) -> Orders | None:
+        """The orders as read (None when they cannot be read)."""
+        return self.batch.orders if self.batch is not None else None
+
     def profile(self) -> Profile:
         """The profile messages go through (a saved profile is read on each use)."""
         if isinstance(self._profile, Profile):
@@ -335,7 +348,7 @@ class SendPanel:
                 f"Sending through profile '{profile.name}': {profile.host}:{profile.port} "
                 f"as {profile.sender or '(no address yet)'}."
             )
-            batch = Batch.from_text(  # the same reading and checking as every other face
+            self.batch = Batch.from_text(  # the same reading and checking as every other face
                 self.orders_path.value,
                 self.template_text.value,
                 template_path=self.template_path.value or None,
@@ -343,11 +356,11 @@ class SendPanel:
                 sheet=self.sheet.value or None,
                 profile=profile,
                 ledger=self.ledger,
+                transport=self.transport,
             )
-            self.orders, self.plan = batch.orders, batch.plan
-            self.entries = outbox(self.plan, self.ledger)
+            self.entries = self.batch.outbox()
         except DocmailError as exc:
-            self.plan = None
+            self.batch = None
             self.entries = []
             self.summary.value = error_line(exc.message, exc.hint)
             self._fill_table()
@@ -495,7 +508,7 @@ class SendPanel:
 
     def _show_preview(self) -> None:
         index = self.table.value
-        if self.plan is None or index is None or index >= len(self.entries):
+        if self.batch is None or index is None or index >= len(self.entries):
             self.preview.value = self.raw.value = ""
             return
         entry = self.entries[index]
@@ -509,7 +522,7 @@ class SendPanel:
             self.raw.value = ""
             return
         try:
-            shown = preview(self.plan, entry.row, self.profile().sender)
+            shown = self.batch.preview(entry.row)
         except DocmailError as exc:
             self.preview.value = state + error_line(exc.message, exc.hint)
             self.raw.value = ""
@@ -542,13 +555,13 @@ class SendPanel:
 
     def _on_test(self, _button: w.Button | None = None) -> None:
         row = self._picked_row()
-        if self.plan is None or row is None:
+        if self.batch is None or row is None:
             self.status.value = error_line(
                 "There is no message to test yet.", "Pick a message without a problem first."
             )
             return
         try:
-            result: MessageResult = send_test(self.plan, row, self.profile())
+            result = self.batch.send_test(row)
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return
@@ -565,11 +578,11 @@ class SendPanel:
     def _ask(self, options: SendOptions) -> None:
         if self.sending:
             return
-        plan = self.check()
-        if plan is None:
+        if self.check() is None or self.batch is None:
             return
+        self.batch.options = options
         try:
-            waiting = pending(plan, self.profile(), self.ledger, options)
+            waiting = self.batch.pending()
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return
@@ -592,7 +605,6 @@ class SendPanel:
         if options.resend_changed:
             text += error_line("This sends the changed messages again.", CHANGED_RISK)
         self.confirm_text.value = text
-        self._offer_options = options
         self.status.value = ""
         self.offer_box.layout.display = "none"
         self.confirm_box.layout.display = "flex"
@@ -604,15 +616,15 @@ class SendPanel:
 
     def _on_yes(self, _button: w.Button | None = None) -> None:
         self.confirm_box.layout.display = "none"
-        plan, options = self.plan, self._offer_options or SendOptions()
-        if plan is None or self.sending:
+        batch = self.batch
+        if batch is None or self.sending:
             return
         try:
-            profile = self.profile()
+            profile = batch.profile
+            total = len(batch.pending().drafts)
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return
-        total = len(pending(plan, profile, self.ledger, options).drafts)
         self.progress.max = max(total, 1)
         self.progress.value = 0
         self.progress.bar_style = ""
@@ -624,7 +636,7 @@ class SendPanel:
         self.stop_button.disabled = False
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(plan, profile, options, total), daemon=True,
+            target=self._run, args=(batch, total), daemon=True,
             name="docmail-panel-send",
         )  # fmt: skip
         self._thread.start()
@@ -635,10 +647,10 @@ class SendPanel:
             self.stop_button.disabled = True
             self.progress_text.value += note_line("Stopping after the message being sent …")
 
-    def _run(self, plan: Plan, profile: Profile, options: SendOptions, total: int) -> None:
+    def _run(self, batch: Batch, total: int) -> None:
         started = time.monotonic()
         keys = {entry.key: index for index, entry in enumerate(self.entries)}
-        limit = rate(options.rate_per_minute, profile)
+        limit = rate(batch.options.rate_per_minute, batch.profile)
         attempted = 0
 
         def advance(done: int, _total: int, result: MessageResult) -> None:
@@ -665,10 +677,7 @@ class SendPanel:
                 self._fill_table()
 
         try:
-            report = send_plan(
-                plan, profile, ledger=self.ledger, options=options, progress=advance,
-                stop=self._stop,
-            )  # fmt: skip
+            report = batch.send(advance, stop=self._stop)
         except DocmailError as exc:
             self._after_crash(exc.message, exc.hint)
             return
@@ -685,10 +694,10 @@ class SendPanel:
         self._after_run(report, stopped=self._stop.is_set())
 
     def _after_crash(self, message: str, hint: str) -> None:
-        if self.plan is not None:
-            self.entries = outbox(self.plan, self.ledger)
+        if self.batch is not None:
+            self.entries = self.batch.outbox()
         self._fill_table()
-        if self.plan is not None:
+        if self.batch is not None:
             self.summary.value = self._summary_line()
         self.progress.bar_style = "danger"
         self.status.value = error_line(message, hint) + self._account()
@@ -738,10 +747,10 @@ class SendPanel:
         self.offer_box.layout.display = "flex" if texts else "none"
 
     def _on_save_failed(self, _button: w.Button | None = None) -> None:
-        if self.report is None or self.orders is None:
+        if self.report is None or self.batch is None:
             return
         try:
-            path = self.report.save_failed_rows(self.orders, self.failed_path.value.strip())
+            path = self.batch.save_failed_rows(self.report, self.failed_path.value.strip())
         except DocmailError as exc:
             self.status.value = error_line(exc.message, exc.hint)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,18 @@ def test_a_message_left_sending_by_a_dead_run_counts_the_same_everywhere(
         assert ledger.get("invoices", "R-1001").state == (  # type: ignore[union-attr]
             "sent" if resend_unknown else "unknown"
         )
+
+
+def test_stop_ends_the_run_and_the_outbox_lists_what_went(tmp_path: Path) -> None:
+    transport = MemoryTransport()
+    batch = make(tmp_path, 3, transport)
+    assert [e.state for e in batch.outbox()] == ["ready", "ready", "ready"]
+    stop = threading.Event()
+
+    def stop_after_the_first(done: int, _total: int, _result: object) -> None:
+        stop.set()
+
+    report = batch.send(stop_after_the_first, stop=stop)
+    assert [r.state for r in report.results] == ["sent", "planned", "planned"]
+    assert stored_keys(transport) == ["R-1000"]
+    assert [e.state for e in batch.outbox()] == ["sent", "ready", "ready"]

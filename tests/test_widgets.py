@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from conftest import MemoryKeyring
+from helpers import TEMPLATE, write_orders
 from imap_server import DovecotServer
 from servers import SMTPTestServer
+from test_batch import crash_while_sending
 
+from docmail_nb import Batch, MemoryTransport
+from docmail_nb.cli import main
 from docmail_nb.profiles import Profile, has_password, list_profiles, load_profile, save_profile
 from docmail_nb.sample import sample_dir
 from docmail_nb.sink import CaptureServer
@@ -815,3 +821,45 @@ def test_send_panel_shows_the_first_page_of_a_made_invoice(
     assert "<img alt='invoice-R-2026-1041.pdf, page 1'" in panel.preview.value
     assert "data:image/png;base64," in panel.preview.value
     assert capture.messages == []
+
+
+def test_a_message_left_sending_by_a_dead_run_is_unknown_in_the_panel_as_in_the_cli(
+    tmp_path: Path, ledger_file: Path
+) -> None:
+    orders = write_orders(tmp_path, 4)
+    template = tmp_path / "invoices.txt"
+    template.write_text(TEMPLATE, encoding="utf-8")
+    crash_while_sending(ledger_file, "invoices", "R-1001")
+    profile = Profile("office", host="smtp.example.ch", username="anna@example.ch")
+    save_profile(profile)
+    files = [str(orders), str(template), "--ledger", str(ledger_file), "--profile", "office"]
+    dry = CliRunner().invoke(
+        main, ["send", *files, "--dry-run", "--yes", "--report", str(tmp_path / "dry.csv")]
+    )
+    assert dry.exit_code == 1, dry.output  # the unknown message needs attention
+    cli = dict(pd.read_csv(tmp_path / "dry.csv", dtype=str)[["key", "state"]].values)
+    assert cli == {
+        "R-1000": "dry-run",
+        "R-1001": "unknown",
+        "R-1002": "dry-run",
+        "R-1003": "dry-run",
+    }
+
+    transport = MemoryTransport()
+    panel = SendPanel(orders, template, tmp_path, profile=profile, ledger=ledger_file,
+                      transport=transport)  # fmt: skip
+    assert {e.key: e.state for e in panel.entries}["R-1001"] == "unknown"
+    panel.send_button.click()
+    waiting = Batch.from_files(orders, template, profile=profile, ledger=ledger_file).pending()
+    assert waiting.question.startswith("Send 3 messages to ")
+    assert panel.confirm_text.value.startswith(f"<b>{html.escape(waiting.question)}</b>")
+    assert "Not sent again: 1 unknown (may have arrived)." in panel.confirm_text.value
+    panel.yes_button.click()
+    panel.wait(60)
+    assert panel.report is not None
+    real = {r.key: r.state for r in panel.report.results}
+    assert real == {"R-1000": "sent", "R-1001": "unknown", "R-1002": "sent", "R-1003": "sent"}
+    assert sorted(str(s.msg["Subject"]) for s in transport.stored) == [
+        "Rechnung R-1000", "Rechnung R-1002", "Rechnung R-1003"
+    ]  # fmt: skip
+    assert panel.resend_unknown_button.description == "Resend 1 unknown…"
