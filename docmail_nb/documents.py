@@ -26,16 +26,13 @@ part is placed from them. Images and stylesheets load from the template's folder
 from __future__ import annotations
 
 import base64
-import contextlib
-import dataclasses
 import difflib
 import functools
 import hashlib
 import os
 import re
-import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +54,6 @@ if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
     from .ledger import Ledger
-    from .message import Draft
 
 __all__ = [
     "BASE_CSS",
@@ -68,13 +64,10 @@ __all__ = [
     "PlannedDocument",
     "RenderedDocument",
     "documents_changed",
-    "draw_into",
-    "drawn_temporarily",
     "first_page_png",
     "load_document_template",
     "pdf_filename",
     "prepare_documents",
-    "preview_documents",
 ]
 
 #: A user-level stylesheet under every document: the template's own CSS overrides any of it.
@@ -486,41 +479,6 @@ class DocumentPreview:
         return self.path.with_suffix(".png") if self.path is not None else None
 
 
-def draw_into(draft: Draft, folder: Path) -> tuple[Draft, tuple[RenderedDocument, ...]]:
-    """The draft with its documents drawn into ``folder`` (recorded nowhere): for a dry run,
-    a test message or a preview, which must not touch the documents-out folder or the ledger."""
-    if not draft.documents:
-        return draft, ()
-    folder.mkdir(parents=True, exist_ok=True)
-    drawn: dict[Path, tuple[Path, int]] = {}
-    rendered = []
-    for document in draft.documents:
-        made = document.render()
-        target = folder / document.name
-        target.write_bytes(made.pdf)
-        drawn[document.path] = (target, len(made.pdf))
-        rendered.append(made)
-    attachments = tuple(
-        dataclasses.replace(item, path=drawn[item.path][0], size=drawn[item.path][1])
-        if item.path in drawn
-        else item
-        for item in draft.attachments
-    )
-    return dataclasses.replace(draft, attachments=attachments), tuple(rendered)
-
-
-def preview_documents(draft: Draft, folder: Path) -> tuple[Draft, tuple[DocumentPreview, ...]]:
-    """``draw_into`` plus the first page of each document as a PNG image (saved beside)."""
-    drawn, rendered = draw_into(draft, folder)
-    shown = []
-    for made, document in zip(rendered, draft.documents, strict=True):
-        png, pages = first_page_png(made.pdf)
-        path = folder / document.name
-        path.with_suffix(".png").write_bytes(png)
-        shown.append(DocumentPreview(document.name, path, len(made.pdf), pages, png))
-    return drawn, tuple(shown)
-
-
 def first_page_png(pdf: bytes, dpi: int = 100) -> tuple[bytes, int]:
     """The first page of a PDF as a PNG image (pypdfium2), and the number of pages."""
     import io
@@ -550,13 +508,3 @@ def _write_atomically(path: Path, data: bytes) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     partial.write_bytes(data)
     partial.replace(path)
-
-
-@contextlib.contextmanager
-def drawn_temporarily(draft: Draft) -> Iterator[Draft]:
-    """The draft with its documents drawn into a temporary folder, removed afterwards."""
-    if not draft.documents:
-        yield draft
-        return
-    with tempfile.TemporaryDirectory(prefix="docmail-documents-") as folder:
-        yield draw_into(draft, Path(folder))[0]

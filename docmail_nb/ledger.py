@@ -167,6 +167,7 @@ class Claim:
     decision: Decision
     window: float | None = None
     free_at: float | None = None
+    found_in_sent: str = ""  # "sent": the words of an unknown settled from the Sent folder
 
     @property
     def ok(self) -> bool:
@@ -315,6 +316,25 @@ def _hint(exc: sqlite3.Error) -> str:
     return "Restore the ledger from its backup, or give another file with --ledger."
 
 
+# a claim writes the message as "planned", owned by the claiming run
+_CLAIM_NEW = (
+    "INSERT INTO messages (campaign, key, state, content_hash, message_id, rows, account, "
+    "recipients, accepted, refused, reply, error, attempts, owner_run, created_at, updated_at, "
+    "attempted_at, sent_at) VALUES (:campaign, :key, 'planned', :content_hash, :message_id, "
+    ":rows, :account, :recipients, '[]', '{}', '', '', 0, :owner_run, :now, :now, NULL, NULL)"
+)
+_CLAIM_AGAIN = (
+    "UPDATE messages SET state = 'planned', content_hash = :content_hash, "
+    "message_id = :message_id, rows = :rows, account = :account, recipients = :recipients, "
+    "owner_run = :owner_run, updated_at = :now WHERE campaign = :campaign AND key = :key"
+)
+
+
+def _found_in_sent(entry: Entry | None) -> str:
+    """The ledger's words for a message settled from the Sent folder ("" for any other)."""
+    return entry.reply if entry is not None and entry.copy == "found" else ""
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -336,41 +356,9 @@ class Ledger:
         self._lock = threading.RLock()
         self._host = socket.gethostname()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if not self.path.exists():
-                _create(self.path)
-            _refuse_foreign(self.path)
-            self._db = sqlite3.connect(
-                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # FULL when synced (module docstring)
+            self._db = self._connect()
             with self._transaction():
-                found = _schema_version(self._db)
-                if found is None:
-                    raise LedgerError(
-                        f"{self.path} is an SQLite database but not a docmail ledger.",
-                        "Give the ledger file itself with --ledger, or a new file name to "
-                        "start a new ledger.",
-                    )
-                if found == "1":
-                    for statement in _MIGRATE_1:
-                        self._db.execute(statement)
-                    self._db.execute(
-                        "UPDATE meta SET value = ? WHERE name = 'schema_version'",
-                        (str(SCHEMA_VERSION),),
-                    )
-                elif found != str(SCHEMA_VERSION):
-                    raise LedgerError(
-                        f"The ledger {self.path} is from another version of docmail_nb "
-                        f"(schema {found}, expected {SCHEMA_VERSION}).",
-                        "Use the docmail_nb version that wrote it, or give another file "
-                        "with --ledger.",
-                    )
-                for statement in _SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
-                    if statement.strip():
-                        self._db.execute(statement)
+                self._check_schema()
         except sqlite3.Error as exc:
             raise LedgerError(
                 f"The ledger {self.path} cannot be opened: {_plain(exc)}.",
@@ -382,6 +370,44 @@ class Ledger:
                 f"The ledger {self.path} cannot be created: {exc.strerror or exc}.",
                 "Check that the folder exists and is writable, or give another file with --ledger.",
             ) from None
+
+    def _connect(self) -> sqlite3.Connection:
+        """The database, created first when the file does not exist yet."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            _create(self.path)
+        _refuse_foreign(self.path)
+        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # FULL when synced (module docstring)
+        return db
+
+    def _check_schema(self) -> None:
+        """Refuse a database that is no ledger or of another version; bring version 1 up."""
+        found = _schema_version(self._db)
+        if found is None:
+            raise LedgerError(
+                f"{self.path} is an SQLite database but not a docmail ledger.",
+                "Give the ledger file itself with --ledger, or a new file name to "
+                "start a new ledger.",
+            )
+        if found == "1":
+            for statement in _MIGRATE_1:
+                self._db.execute(statement)
+            self._db.execute(
+                "UPDATE meta SET value = ? WHERE name = 'schema_version'",
+                (str(SCHEMA_VERSION),),
+            )
+        elif found != str(SCHEMA_VERSION):
+            raise LedgerError(
+                f"The ledger {self.path} is from another version of docmail_nb "
+                f"(schema {found}, expected {SCHEMA_VERSION}).",
+                "Use the docmail_nb version that wrote it, or give another file with --ledger.",
+            )
+        for statement in _SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
+            if statement.strip():
+                self._db.execute(statement)
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r})"
@@ -642,7 +668,7 @@ class Ledger:
             if crashed:
                 self._mark_crashed(db, campaign, key)
             if decision != "claimed":
-                return Claim(decision)
+                return Claim(decision, found_in_sent=_found_in_sent(current))
             limits = list(windows)
             if messages_per_day is not None or recipients_per_day is not None:
                 limits.append((DAY, messages_per_day, recipients_per_day))
@@ -660,24 +686,7 @@ class Ledger:
                 "owner_run": run_id,
                 "now": now,
             }
-            if current is None:
-                db.execute(
-                    "INSERT INTO messages (campaign, key, state, content_hash, message_id, rows, "
-                    "account, recipients, accepted, refused, reply, error, attempts, owner_run, "
-                    "created_at, updated_at, attempted_at, sent_at) "
-                    "VALUES (:campaign, :key, 'planned', :content_hash, "
-                    ":message_id, :rows, :account, :recipients, '[]', '{}', '', '', 0, "
-                    ":owner_run, :now, :now, NULL, NULL)",
-                    values,
-                )
-            else:
-                db.execute(
-                    "UPDATE messages SET state = 'planned', content_hash = :content_hash, "
-                    "message_id = :message_id, rows = :rows, account = :account, "
-                    "recipients = :recipients, owner_run = :owner_run, updated_at = :now "
-                    "WHERE campaign = :campaign AND key = :key",
-                    values,
-                )
+            db.execute(_CLAIM_NEW if current is None else _CLAIM_AGAIN, values)
             return Claim("claimed")
 
     def decide(

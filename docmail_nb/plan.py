@@ -9,13 +9,8 @@ shows it as a mail program will.
 from __future__ import annotations
 
 import difflib
-import errno
-import mimetypes
-import os
 import re
-import stat
-from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,10 +20,9 @@ from jinja2 import Template, UndefinedError, nodes
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .docfolder import locate, normalized
+from .attachments import AttachmentFinder, Refusal
 from .documents import DocumentPlanner, PlannedDocument
 from .errors import ConfigError, DocmailError
-from .files import FileIdentity
 from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
 from .orders import CellError, Orders, read_orders, sheet_names
@@ -302,6 +296,19 @@ def _within_recipient_limit(
     return kept
 
 
+@dataclass(frozen=True)
+class _Headers:
+    """A message's rendered and checked headers."""
+
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    sender: str
+    reply_to: str
+    subject: str
+    extra: tuple[tuple[str, str], ...]
+
+
 class _Planner:
     """Does the work of make_plan; one instance per call."""
 
@@ -318,7 +325,6 @@ class _Planner:
         self.orders = orders
         self.choice = choice
         self.template = template
-        self.documents = documents
         self.max_bytes = max_bytes
         self.env = make_environment(locale)
         # html bodies escape every value; markdown bodies escape values for markdown and html
@@ -327,10 +333,9 @@ class _Planner:
             locale, autoescape=template.format != "text", markdown=template.format == "markdown"
         )
         self.parts_env = parts_environment(self.env)
-        self.inodes: Counter[tuple[int, int]] | None = None  # files below the documents folder
         self.compiled: dict[tuple[SandboxedEnvironment, str], Template] = {}
         self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
-        self.root = documents.resolve()
+        self.attachments = AttachmentFinder(documents)
         self.problems: list[Problem] = []
         self.row_keys: dict[int, str] = {}
         self.key_groups: dict[str, list[tuple[int, ...]]] = {}
@@ -422,59 +427,82 @@ class _Planner:
     ) -> list[tuple[int, dict[str, Any]]]:
         """The records asked for (--rows) for which Send-If holds; the others are skipped."""
         if self.choice is not None:
-            outside = [(n, v) for n, v in records if n not in self.choice]
-            for number, values in outside:
-                reason = f"not among the rows chosen (--rows {self.choice.text})"
-                self.skipped.append(Skipped(number, self._quiet_key(values), reason))
-            present = {number for number, _ in records}
-            missing = [
-                f"{low}" if low == high else f"{low}-{high}"
-                for low, high in self.choice.spans
-                if high < 10**12 and not any(low <= n <= high for n in present)
-            ]
-            if missing:
-                self.notices.append(
-                    f"--rows {self.choice.text}: the sheet has no order in row(s) "
-                    f"{', '.join(missing)}."
-                )
-            records = [(n, v) for n, v in records if n in self.choice]
-        expression = self.template.send_if
-        if expression is None:
+            records = self._among_rows_asked(records, self.choice)
+        if self.template.send_if is None:
             return records
+        return self._where_send_if_holds(records, self.template.send_if)
+
+    def _among_rows_asked(
+        self, records: list[tuple[int, dict[str, Any]]], choice: RowChoice
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The records --rows chose; the others are skipped, rows asked for but absent noted."""
+        reason = f"not among the rows chosen (--rows {choice.text})"
+        for number, values in records:
+            if number not in choice:
+                self.skipped.append(Skipped(number, self._quiet_key(values), reason))
+        present = {number for number, _ in records}
+        missing = [
+            f"{low}" if low == high else f"{low}-{high}"
+            for low, high in choice.spans
+            if high < 10**12 and not any(low <= n <= high for n in present)
+        ]
+        if missing:
+            self.notices.append(
+                f"--rows {choice.text}: the sheet has no order in row(s) {', '.join(missing)}."
+            )
+        return [(n, v) for n, v in records if n in choice]
+
+    def _where_send_if_holds(
+        self, records: list[tuple[int, dict[str, Any]]], expression: str
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The records for which Send-If is true; false ones are skipped, errors are problems."""
         test = self.env.compile_expression(expression, undefined_to_none=False)
         names = self._names(f"{{{{ ({expression}) }}}}")[0]
         kept: list[tuple[int, dict[str, Any]]] = []
         for number, values in records:
-            errors = [values[n] for n in names if isinstance(values.get(n), CellError)]
-            if errors:
-                self._problem(
-                    number,
-                    None,
-                    "Send-If",
-                    f"Cannot decide Send-If: {errors[0].describe()}.",
-                    errors[0].hint(),
-                )
-                continue
-            try:
-                wanted = bool(test(dict(values, row=values, rows=[values])))
-            except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
-                self._problem(
-                    number,
-                    None,
-                    "Send-If",
-                    f"Cannot decide Send-If {{{{ {expression} }}}}: {exc}.",
-                    self._cell_hint(f"{{{{ {expression} }}}}", number, values),
-                )
-                continue
+            wanted = self._send_if(expression, test, names, number, values)
             if wanted:
                 kept.append((number, values))
-                continue
-            shown = ", ".join(
-                f"{n} empty" if values.get(n) is None else f"{n} = {values[n]!r}" for n in names
-            )
-            reason = f"Send-If {{{{ {expression} }}}} is false" + (f" ({shown})" if shown else "")
-            self.skipped.append(Skipped(number, self._quiet_key(values), reason))
+            elif wanted is not None:
+                shown = ", ".join(
+                    f"{n} empty" if values.get(n) is None else f"{n} = {values[n]!r}" for n in names
+                )
+                reason = f"Send-If {{{{ {expression} }}}} is false" + (
+                    f" ({shown})" if shown else ""
+                )
+                self.skipped.append(Skipped(number, self._quiet_key(values), reason))
         return kept
+
+    def _send_if(
+        self,
+        expression: str,
+        test: Callable[..., Any],
+        names: list[str],
+        number: int,
+        values: dict[str, Any],
+    ) -> bool | None:
+        """Send-If for one row; None (and a problem) when it cannot be decided."""
+        errors = [values[n] for n in names if isinstance(values.get(n), CellError)]
+        if errors:
+            self._problem(
+                number,
+                None,
+                "Send-If",
+                f"Cannot decide Send-If: {errors[0].describe()}.",
+                errors[0].hint(),
+            )
+            return None
+        try:
+            return bool(test(dict(values, row=values, rows=[values])))
+        except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
+            self._problem(
+                number,
+                None,
+                "Send-If",
+                f"Cannot decide Send-If {{{{ {expression} }}}}: {exc}.",
+                self._cell_hint(f"{{{{ {expression} }}}}", number, values),
+            )
+            return None
 
     def _quiet_key(self, values: dict[str, Any]) -> str | None:
         """The row's Key for listing a skipped row, or None (a skipped row has no problems)."""
@@ -512,6 +540,7 @@ class _Planner:
     # --- one message ---------------------------------------------------------------------
 
     def _draft(self, rows: list[tuple[int, dict[str, Any]]]) -> Draft | None:
+        """The message for ``rows`` (one row, or a Group-By group), or None: it has problems."""
         numbers = [number for number, _ in rows]
         first, values = rows[0]
         context = dict(values, row=values, rows=[v for _, v in rows])
@@ -526,45 +555,16 @@ class _Planner:
             self.key_groups.setdefault(key, []).append(tuple(numbers))
         report_key = key or None
 
-        def render(part: str, source: str) -> str | None:
-            return self._render(self.env, source, first, report_key, part, context)
-
-        addresses = {
-            name: self._address_header(first, report_key, name, context) for name in ADDRESS_HEADERS
-        }
-        sender = self._single_address(first, report_key, "From", context)
-        reply_to = ", ".join(self._address_header(first, report_key, "Reply-To", context))
-        subject = self._header_text(first, report_key, "Subject", self._optional("Subject", render))
-        if not subject and not self._has_problem(before, "Subject"):
-            self._problem(
-                first, report_key, "Subject", "The subject is empty.", "Fill in the Subject."
-            )
-        extra = []
-        for name, source in self.template.headers:
-            if name.startswith("X-"):
-                value = self._header_text(first, report_key, name, render(name, source) or "")
-                if value:
-                    extra.append((name, value))
+        headers = self._headers(first, report_key, context, before)
         attachments = self._attachments(rows, report_key)
         documents = self._documents(rows, report_key)
         attachments += tuple(
             Attachment(path=doc.path, filename=doc.name, size=0) for doc in documents
         )
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
-        text, html = ("", None) if body is None else self._bodies(body, first, report_key, context)
-
-        if not addresses["To"] and not self._has_problem(before, "To"):
-            copies = [*addresses["Cc"], *addresses["Bcc"]]
-            self._problem(
-                first,
-                report_key,
-                "To",
-                "The message has no recipient: To is empty"
-                + (
-                    f", so it would go only to the copies ({', '.join(copies)})." if copies else "."
-                ),
-                self._empty_hint(self.template.header("To") or "", first, values),
-            )
+        text, html = ("", None) if body is None else self._bodies(body)
+        if not headers.to and not self._has_problem(before, "To"):
+            self._no_recipient(headers, first, report_key, values)
         if len(rows) > 1:
             self._disagreements(rows, report_key, context)
         if len(self.problems) > before or not key:
@@ -572,17 +572,49 @@ class _Planner:
         return Draft(
             rows=tuple(numbers),
             key=key,
-            sender=sender,
-            reply_to=reply_to,
-            to=addresses["To"],
-            cc=addresses["Cc"],
-            bcc=addresses["Bcc"],
-            subject=subject,
+            sender=headers.sender,
+            reply_to=headers.reply_to,
+            to=headers.to,
+            cc=headers.cc,
+            bcc=headers.bcc,
+            subject=headers.subject,
             text=text,
             html=html,
             attachments=attachments,
-            extra_headers=tuple(extra),
+            extra_headers=headers.extra,
             documents=documents,
+        )
+
+    def _headers(self, row: int, key: str | None, context: dict[str, Any], before: int) -> _Headers:
+        """The message's headers for the row; problems since ``before`` count as this row's."""
+        to, cc, bcc = (self._address_header(row, key, name, context) for name in ADDRESS_HEADERS)
+        sender = self._single_address(row, key, "From", context)
+        reply_to = ", ".join(self._address_header(row, key, "Reply-To", context))
+        subject = self._header_text(
+            row, key, "Subject", self._optional(row, key, "Subject", context)
+        )
+        if not subject and not self._has_problem(before, "Subject"):
+            self._problem(row, key, "Subject", "The subject is empty.", "Fill in the Subject.")
+        extra = []
+        for name, source in self.template.headers:
+            if name.startswith("X-"):
+                rendered = self._render(self.env, source, row, key, name, context)
+                value = self._header_text(row, key, name, rendered or "")
+                if value:
+                    extra.append((name, value))
+        return _Headers(to, cc, bcc, sender, reply_to, subject, tuple(extra))
+
+    def _no_recipient(
+        self, headers: _Headers, row: int, key: str | None, values: dict[str, Any]
+    ) -> None:
+        copies = [*headers.cc, *headers.bcc]
+        self._problem(
+            row,
+            key,
+            "To",
+            "The message has no recipient: To is empty"
+            + (f", so it would go only to the copies ({', '.join(copies)})." if copies else "."),
+            self._empty_hint(self.template.header("To") or "", row, values),
         )
 
     def _disagreements(
@@ -635,12 +667,12 @@ class _Planner:
             )
         return key
 
-    def _optional(self, name: str, render: Any) -> str:
+    def _optional(self, row: int, key: str | None, name: str, context: dict[str, Any]) -> str:
+        """Header ``name`` rendered for the row; "" when the template has none (or it failed)."""
         source = self.template.header(name)
         if source is None:
             return ""
-        rendered = render(name, source)
-        return rendered if isinstance(rendered, str) else ""
+        return self._render(self.env, source, row, key, name, context) or ""
 
     def _render(
         self,
@@ -811,32 +843,28 @@ class _Planner:
             return ""
         return found[0] if found else ""
 
+    def _each_rendered(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None, part: str
+    ) -> Iterator[tuple[int, dict[str, Any], str]]:
+        """(row, values, text) for every ``part`` header (Attachment, Document) of every row."""
+        sources = self.template.header_all(part)
+        for number, values in rows:
+            context = dict(values, row=values, rows=[v for _, v in rows])
+            for source in sources:
+                rendered = self._render(self.env, source, number, key, part, context)
+                if rendered is not None:
+                    yield number, values, rendered
+
     def _attachments(
         self, rows: list[tuple[int, dict[str, Any]]], key: str | None
     ) -> tuple[Attachment, ...]:
         found: list[Attachment] = []
-        sources = self.template.header_all("Attachment")
-        for number, values in rows:
-            context = dict(values, row=values, rows=[v for _, v in rows])
-            for source in sources:
-                rendered = self._render(self.env, source, number, key, "Attachment", context)
-                if rendered is None:
-                    continue
-                try:
-                    item = self._attachment(number, key, rendered)
-                except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-                    self._problem(
-                        number,
-                        key,
-                        "Attachment",
-                        f"The attachment {rendered.strip()[:200]!r} cannot be read: "
-                        f"{_file_trouble(exc)}.",
-                        "Fix the file in the documents folder (or the name in the sheet), "
-                        "then run the check again.",
-                    )
-                    continue
-                if item is not None:
-                    found.append(item)
+        for number, _, rendered in self._each_rendered(rows, key, "Attachment"):
+            item = self.attachments.find(rendered)
+            if isinstance(item, Refusal):
+                self._problem(number, key, "Attachment", item.message, item.hint)
+            else:
+                found.append(item)
         total = sum(item.size for item in found)
         if total > self.max_bytes:
             self._problem(
@@ -855,141 +883,20 @@ class _Planner:
     ) -> tuple[PlannedDocument, ...]:
         """Each Document header for each row: checked (payment data too), planned, not drawn."""
         planned: list[PlannedDocument] = []
-        sources = self.template.header_all("Document")
-        for number, values in rows:
-            context = dict(values, row=values, rows=[v for _, v in rows])
-            for source in sources:
-                name = self._render(self.env, source, number, key, "Document", context)
-                if not name or not key:
-                    continue
-                suffix = f"-{number}" if self.template.group_by else ""
-                document, problems = self.document_planner.plan(name, values, key, suffix)
-                for problem in problems:
-                    where = (
-                        "Document" if problem.field == "Document" else f"{name}: {problem.field}"
-                    )
-                    self._problem(number, key, where, problem.message, problem.hint)
-                if document is not None:
-                    planned.append(document)
+        for number, values, name in self._each_rendered(rows, key, "Document"):
+            if not name or not key:
+                continue
+            suffix = f"-{number}" if self.template.group_by else ""
+            document, problems = self.document_planner.plan(name, values, key, suffix)
+            for problem in problems:
+                where = "Document" if problem.field == "Document" else f"{name}: {problem.field}"
+                self._problem(number, key, where, problem.message, problem.hint)
+            if document is not None:
+                planned.append(document)
         return tuple(planned)
 
-    def _attachment(self, row: int, key: str | None, value: str) -> Attachment | None:
-        problem = header_problem(value)
-        if problem:
-            self._problem(
-                row,
-                key,
-                "Attachment",
-                f"The attachment name {problem}.",
-                "Remove line breaks and encoded words from the file name.",
-            )
-            return None
-        name = value.strip()
-        if not name:
-            self._problem(
-                row,
-                key,
-                "Attachment",
-                "The attachment name is empty.",
-                "Fill in the column that names the document.",
-            )
-            return None
-
-        def refuse(message: str, hint: str) -> None:
-            self._problem(row, key, "Attachment", message, hint)
-
-        relative = Path(name)
-        inside = "Attachments are relative to the documents folder and must stay inside it."
-        if relative.is_absolute() or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-            refuse(f"The attachment {name!r} is an absolute path.", inside)
-            return None
-        if ".." in re.split(r"[/\\]", name):
-            refuse(f"The attachment {name!r} leaves the documents folder.", inside)
-            return None
-        path = locate(self.documents, relative)  # names matched Unicode-normalized
-        if not path.exists() and not path.is_symlink():
-            close = self._close_files(relative.name)
-            refuse(
-                f"The attachment {name} is not in the documents folder {self.documents}.",
-                f"Did you mean {close}?" if close else "Check the file name and --documents.",
-            )
-            return None
-        if not self._inside_documents(path.relative_to(self.documents)):
-            refuse(
-                f"The attachment {name!r} is a link to a file outside the documents folder.",
-                "Copy the file into the documents folder instead of linking to it.",
-            )
-            return None
-        if not path.is_file():
-            refuse(
-                f"The attachment {name} is not a file (it is a folder or a device).",
-                "Name the document file itself.",
-            )
-            return None
-        size = path.stat().st_size
-        if size == 0:
-            refuse(f"The attachment {name} is empty (0 bytes).", "Export the document again.")
-            return None
-        content_type = mimetypes.guess_type(relative.name)[0] or "application/octet-stream"
-        if content_type == "application/pdf":
-            with path.open("rb") as handle:
-                if not handle.read(1024).lstrip().startswith(b"%PDF-"):
-                    refuse(
-                        f"The attachment {name} is not a PDF file.",
-                        "Export the document again as PDF.",
-                    )
-                    return None
-        identity = FileIdentity.of(path)  # what the send must find again
-        if identity.links > 1 and self._names_inside(identity) < identity.links:
-            refuse(
-                f"The attachment {name} also has a name outside the documents folder (a hard "
-                "link), so it may be a file that does not belong there.",
-                "Copy the file into the documents folder instead of linking to it.",
-            )
-            return None
-        return Attachment(
-            path=path,
-            filename=relative.name,
-            size=size,
-            content_type=content_type,
-            identity=identity,
-        )
-
-    def _names_inside(self, identity: FileIdentity) -> int:
-        """How many names the file has inside the documents folder (links not followed)."""
-        if self.inodes is None:
-            counts: Counter[tuple[int, int]] = Counter()
-            for folder, _, files in os.walk(self.root):
-                for file in files:
-                    try:
-                        st = os.lstat(Path(folder, file))
-                    except OSError:
-                        continue
-                    if stat.S_ISREG(st.st_mode):
-                        counts[st.st_dev, st.st_ino] += 1
-            self.inodes = counts
-        return self.inodes[identity.device, identity.inode]
-
-    def _inside_documents(self, relative: Path) -> bool:
-        """Whether the file stays in the documents folder when every link is followed."""
-        path = self.root
-        for part in relative.parts:
-            path = path / part
-            if path.is_symlink():
-                return (self.root / relative).resolve().is_relative_to(self.root)
-        return True  # no links below the (resolved) folder: the path is its own real path
-
-    def _close_files(self, name: str) -> str:
-        try:
-            names = [normalized(p.name) for p in self.documents.iterdir() if p.is_file()]
-        except OSError:
-            return ""
-        close = difflib.get_close_matches(normalized(name), names, n=1, cutoff=0.7)
-        return close[0] if close else ""
-
-    def _bodies(
-        self, body: str, row: int, key: str | None, context: Mapping[str, Any]
-    ) -> tuple[str, str | None]:
+    def _bodies(self, body: str) -> tuple[str, str | None]:
+        """The plain text and (for markdown and html) the html part of a rendered body."""
         body = body.rstrip() + "\n"
         if self.template.format == "markdown":
             html = markdown.markdown(body, extensions=["nl2br"], output_format="html")
@@ -1025,20 +932,6 @@ class _Planner:
         self, row: int | None, key: str | None, part: str, message: str, hint: str
     ) -> None:
         self.problems.append(Problem(row=row, key=key, field=part, message=message, hint=hint))
-
-
-def _file_trouble(exc: BaseException) -> str:
-    """Why a file cannot be used, in plain words."""
-    reasons = {
-        errno.ELOOP: "it is a link that leads back to itself",
-        errno.ENAMETOOLONG: "the name is too long for the file system",
-        errno.EACCES: "docmail is not allowed to read it",
-        errno.EPERM: "docmail is not allowed to read it",
-        errno.EIO: "the disk reported an error",
-    }
-    if isinstance(exc, OSError):
-        return reasons.get(exc.errno or 0, exc.strerror or str(exc))
-    return reasons[errno.ELOOP]  # pathlib reports a symlink loop as RuntimeError
 
 
 def read_and_plan(

@@ -113,7 +113,7 @@ def preview(
         _explain_unsendable(plan, row)
     assert draft is not None
     if draft.documents:
-        from .documents import preview_documents
+        from .drawing import preview_documents
 
         if documents_to is not None:
             drawn, shown = preview_documents(draft, Path(documents_to))

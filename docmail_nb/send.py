@@ -1,33 +1,36 @@
-"""The batch: connections, rate limit, retries, the ledger, progress and the report.
+"""A run: what it would send now (``pending``), the run itself (``send_plan``), a test send.
 
-``send_plan`` sends every draft of a plan at most once (see ``ledger``): K worker threads each
-reuse one authenticated connection and reconnect when the server closes it; a sliding-window
-rate limit and the provider's daily cap hold for all of them. A "fatal" diagnosis (wrong
-password, TLS, configuration) stops the whole batch at once.
+``send_plan`` sends every draft of a plan at most once (see ``ledger``); the worker pool
+(``workers``) reuses one authenticated connection per worker and reconnects when the server
+closes it; a sliding-window rate limit and the provider's limits hold for all of them. A
+"fatal" diagnosis (wrong password, TLS, configuration) stops the whole batch at once. A dry
+run builds every message and asks the ledger, read only, what a real run would do.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from .documents import documents_changed, drawn_temporarily, prepare_documents
-from .errors import ConfigError, Diagnosis, DocmailError, InputError, LedgerError, SMTPProblem
-from .ledger import Decision, Entry, Ledger, default_ledger_path, elsewhere_note
-from .mailbox import sent_copy
-from .pacing import RateLimiter, connections, limit_note, rate, too_many_recipients
-from .plan import Draft, Plan
+from .documents import documents_changed
+from .drawing import drawn_temporarily
+from .errors import ConfigError, DocmailError, InputError
+from .ledger import Decision, Ledger, default_ledger_path, elsewhere_note
+from .message import Draft
+from .options import SendOptions
+from .outcomes import draft_result, held_back_result, unbuildable_result
+from .plan import Plan
 from .profiles import Profile, require_password
 from .reconcile import MailboxRun
 from .report import MessageResult, Progress, Report, ResultState
-from .sessions import SessionOpener
-from .transport import Session, SMTPTransport, Transport
+from .transport import SMTPTransport, Transport
+from .workers import WorkerPool
 
 __all__ = [
     "MessageResult",
@@ -42,43 +45,31 @@ __all__ = [
     "would_send",
 ]
 
-
-@dataclass
-class SendOptions:
-    """How a batch is sent; the defaults suit a first careful run."""
-
-    dry_run: bool = False
-    limit: int | None = None  # at most this many messages in this run
-    rate_per_minute: float | None = None  # None: the profile's preset limit, if any
-    connections: int = 1  # capped by the profile's preset
-    resend_unknown: bool = False
-    resend_changed: bool = False
-    max_attempts: int = 3  # per message and run, for temporary (4xx) trouble
-    retry_delay: float = 5.0  # first backoff in seconds, doubled per attempt
-    max_retry_delay: float = 60.0
-    all_or_nothing: bool = False  # send nothing when any row has a problem
+LedgerLike = Ledger | str | Path | None
 
 
-def _result(draft: Draft, state: ResultState, **values: Any) -> MessageResult:
-    return MessageResult(draft.rows, draft.key, draft.to, draft.cc, draft.bcc, state, **values)
-
-
-def _unbuildable(draft: Draft, exc: Exception) -> MessageResult:
-    if isinstance(exc, DocmailError):
-        return _result(draft, "failed", error=exc.message, hint=exc.hint)
-    name = getattr(exc, "filename", None) or "a file"
-    return _result(
-        draft,
-        "failed",
-        error=f"Message {draft.key!r}: cannot read {name}: {getattr(exc, 'strerror', exc)}.",
-        hint="Put the file back (or run the check again), then send again.",
-    )
-
-
-def _open_ledger(ledger: Ledger | str | Path | None) -> tuple[Ledger, bool]:
+@contextmanager
+def _existing_ledger(ledger: LedgerLike) -> Iterator[Ledger | None]:
+    """The ledger to consult without creating one: None when its file does not exist yet."""
     if isinstance(ledger, Ledger):
-        return ledger, False
-    return Ledger(ledger), True
+        yield ledger
+        return
+    path = Path(ledger) if ledger is not None else default_ledger_path()
+    if not path.exists():
+        yield None
+        return
+    with Ledger(path) as opened:
+        yield opened
+
+
+@contextmanager
+def _run_ledger(ledger: LedgerLike) -> Iterator[Ledger]:
+    """The ledger a real run records in (created when it does not exist yet)."""
+    if isinstance(ledger, Ledger):
+        yield ledger
+        return
+    with Ledger(ledger) as opened:
+        yield opened
 
 
 @dataclass(frozen=True)
@@ -127,85 +118,65 @@ class Pending:
 def pending(
     plan: Plan,
     profile: Profile,
-    ledger: Ledger | str | Path | None = None,
+    ledger: LedgerLike = None,
     options: SendOptions | None = None,
 ) -> Pending:
     """What ``send_plan`` with these options would try to send now (the ledger is not changed)."""
     options = options or SendOptions()
-    blocked = options.all_or_nothing and bool(plan.problems)
-    drafts = [] if blocked else outstanding(
-        plan,
-        ledger,
-        resend_unknown=options.resend_unknown,
-        resend_changed=options.resend_changed,
-    )[: options.limit]  # fmt: skip
-    problem_rows = len(plan.problem_rows) or len(plan.problems)
-    sender = profile.sender or profile.username
     fit_now: int | None = None
-    windows = profile.limits.windows()
-    path = None if isinstance(ledger, Ledger) else Path(ledger or default_ledger_path())
-    if windows and drafts and (path is None or path.exists()):
-        book, opened = _open_ledger(ledger)
-        try:
+    with _existing_ledger(ledger) as existing:
+        drafts: list[Draft] = []
+        if not (options.all_or_nothing and plan.problems):
+            drafts = _outstanding(plan, existing, options.resend_unknown, options.resend_changed)[
+                : options.limit
+            ]
+        windows = profile.limits.windows()
+        if windows and drafts and existing is not None:
             counts = [len(draft.recipients) for draft in drafts]
-            fit_now = book.room(profile.account, windows, counts)
-        finally:
-            if opened:
-                book.close()
-    limits = "; ".join(profile.limits.lines())
-    elsewhere = _elsewhere(plan, ledger, drafts)
+            fit_now = existing.room(profile.account, windows, counts)
+        elsewhere = _elsewhere(plan, existing, drafts)
     return Pending(
-        drafts, profile.host, sender, problem_rows, fit_now, limits, options.dry_run, elsewhere
+        drafts,
+        profile.host,
+        profile.sender or profile.username,
+        len(plan.problem_rows) or len(plan.problems),
+        fit_now,
+        "; ".join(profile.limits.lines()),
+        options.dry_run,
+        elsewhere,
     )
 
 
-def _elsewhere(plan: Plan, ledger: Ledger | str | Path | None, drafts: list[Draft]) -> str:
+def _elsewhere(plan: Plan, ledger: Ledger | None, drafts: list[Draft]) -> str:
     """The notice for keys of ``drafts`` that another campaign sent ("" for none)."""
-    if not drafts:
+    if not drafts or ledger is None:
         return ""
-    if not isinstance(ledger, Ledger):
-        path = Path(ledger) if ledger is not None else default_ledger_path()
-        if not path.exists():
-            return ""
-    book, opened = _open_ledger(ledger)
-    try:
-        found = book.sent_elsewhere(plan.campaign, [draft.key for draft in drafts])
-    finally:
-        if opened:
-            book.close()
+    found = ledger.sent_elsewhere(plan.campaign, [draft.key for draft in drafts])
     return elsewhere_note(plan.campaign, found)
 
 
 def outstanding(
     plan: Plan,
-    ledger: Ledger | str | Path | None = None,
+    ledger: LedgerLike = None,
     *,
     resend_unknown: bool = False,
     resend_changed: bool = False,
 ) -> list[Draft]:
     """The drafts a run would try to send now, judged by the ledger (which is not changed)."""
-    book, opened = _existing_ledger(ledger)
-    if book is None:
+    with _existing_ledger(ledger) as existing:
+        return _outstanding(plan, existing, resend_unknown, resend_changed)
+
+
+def _outstanding(
+    plan: Plan, ledger: Ledger | None, resend_unknown: bool, resend_changed: bool
+) -> list[Draft]:
+    if ledger is None:
         return list(plan.drafts)
-    try:
-        return [
-            draft
-            for draft in plan.drafts
-            if _decide(book, plan.campaign, draft, resend_unknown, resend_changed) == "claimed"
-        ]
-    finally:
-        if opened:
-            book.close()
-
-
-def _existing_ledger(ledger: Ledger | str | Path | None) -> tuple[Ledger | None, bool]:
-    """The ledger to consult without creating one: None when the file does not exist yet."""
-    if isinstance(ledger, Ledger):
-        return ledger, False
-    path = Path(ledger) if ledger is not None else default_ledger_path()
-    if not path.exists():
-        return None, False
-    return Ledger(path), True
+    return [
+        draft
+        for draft in plan.drafts
+        if _decide(ledger, plan.campaign, draft, resend_unknown, resend_changed) == "claimed"
+    ]
 
 
 def _decide(
@@ -247,42 +218,8 @@ def would_send(
     decision = _decide(ledger, campaign, draft, resend_unknown, resend_changed)
     if decision == "claimed":
         return True, "dry-run", ""
-    result = _not_claimed(draft, decision, "")
+    result = held_back_result(draft, decision, "")
     return False, result.state, result.error
-
-
-_UNKNOWN_TEXT = "An earlier run lost the connection after handing this message over; not resent."
-_UNKNOWN_HINT = (
-    "Check the Sent folder or ask the recipient; send it again with --resend-unknown "
-    "(resend_unknown=True) only if it did not arrive."
-)
-_CHANGED_TEXT = "This key was already sent with other content; not resent."
-_CHANGED_HINT = (
-    "If the new version must go out too, send again with --resend-changed (resend_changed=True)."
-)
-
-
-def _not_claimed(
-    draft: Draft, decision: Decision, message_id: str, entry: Entry | None = None
-) -> MessageResult:
-    """The result of a message the ledger keeps from being sent now."""
-    if decision == "sent":
-        # settled from the Sent folder: the report says so (the ledger keeps the words)
-        found = entry.reply if entry is not None and entry.copy == "found" else ""
-        return _result(draft, "skipped", message_id=message_id, reply=found)
-    if decision == "unknown":
-        return _result(
-            draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT
-        )
-    if decision == "changed":
-        return _result(
-            draft, "changed", message_id=message_id, error=_CHANGED_TEXT, hint=_CHANGED_HINT
-        )
-    if decision == "busy":
-        return _result(
-            draft, "busy", message_id=message_id, error="Another run is sending it right now."
-        )
-    return _result(draft, "planned", error="Not sent: a sending limit is reached.")
 
 
 def send_plan(
@@ -290,7 +227,7 @@ def send_plan(
     profile: Profile,
     *,
     password: str | None = None,
-    ledger: Ledger | str | Path | None = None,
+    ledger: LedgerLike = None,
     options: SendOptions | None = None,
     progress: Progress | Literal["bar"] | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -321,42 +258,43 @@ def send_plan(
     callback, close_bar = _progress(progress, len(plan.drafts), plan.campaign)
     try:
         if options.all_or_nothing and plan.problems:
-            rows = len(plan.problem_rows) or len(plan.problems)
-            for draft in plan.drafts:
-                report.results.append(
-                    _result(
-                        draft,
-                        "planned",
-                        error=f"Not sent: {rows} row(s) have problems and all-or-nothing is on.",
-                        hint="Fix the rows with problems, then send again.",
-                    )
-                )
-            return report
-        if options.dry_run:
+            _hold_everything(plan, report)
+        elif options.dry_run:
             _dry_run(plan, ledger, options, report, callback, profile.sender)
-            note = _elsewhere(plan, ledger, list(plan.drafts))
-            if note:
-                report.notes.append(note)
-            return report
-        secret = require_password(profile, password) if transport is None or password else None
-        if transport is None:
-            transport = SMTPTransport(profile, secret)
-        book, opened = _open_ledger(ledger)
-        try:
-            note = _elsewhere(plan, book, list(plan.drafts))
-            if note:
-                report.notes.append(note)
-            mailbox = MailboxRun(profile, book, secret) if profile.imap_host else None
-            batch = _Batch(plan, profile, transport, book, options, report, callback, clock, sleep)
-            batch.mailbox = mailbox
-            batch.halt = stop or batch.halt
-            batch.run()
-        finally:
-            if opened:
-                book.close()
+        else:
+            secret = require_password(profile, password) if transport is None or password else None
+            if transport is None:
+                transport = SMTPTransport(profile, secret)
+            with _run_ledger(ledger) as record:
+                _add_note(report, _elsewhere(plan, record, list(plan.drafts)))
+                pool = WorkerPool(
+                    plan, profile, transport, record, options, report, callback, clock, sleep
+                )
+                pool.mailbox = MailboxRun(profile, record, secret) if profile.imap_host else None
+                pool.halt = stop or pool.halt
+                pool.run()
         return report
     finally:
         close_bar()
+
+
+def _add_note(report: Report, note: str) -> None:
+    if note:
+        report.notes.append(note)
+
+
+def _hold_everything(plan: Plan, report: Report) -> None:
+    """All-or-nothing with rows that have problems: every message stays planned."""
+    rows = len(plan.problem_rows) or len(plan.problems)
+    report.results.extend(
+        draft_result(
+            draft,
+            "planned",
+            error=f"Not sent: {rows} row(s) have problems and all-or-nothing is on.",
+            hint="Fix the rows with problems, then send again.",
+        )
+        for draft in plan.drafts
+    )
 
 
 def _progress(
@@ -379,7 +317,7 @@ def _progress(
 
 def _dry_run(
     plan: Plan,
-    ledger: Ledger | str | Path | None,
+    ledger: LedgerLike,
     options: SendOptions,
     report: Report,
     callback: Progress,
@@ -389,32 +327,29 @@ def _dry_run(
 
     Nothing is sent and nothing is recorded.
     """
-    book, opened = _existing_ledger(ledger)
     would = 0
-    try:
+    with _existing_ledger(ledger) as existing:
         for done, draft in enumerate(plan.drafts, 1):
-            result = _dry_result(plan, draft, book, options, sender, would)
+            result = _dry_result(plan, draft, existing, options, sender, would)
             would += result.state == "dry-run"
             report.results.append(result)
             callback(done, len(plan.drafts), result)
-    finally:
-        if opened and book is not None:
-            book.close()
+        _add_note(report, _elsewhere(plan, existing, list(plan.drafts)))
 
 
 def _dry_result(
-    plan: Plan, draft: Draft, book: Ledger | None, options: SendOptions, sender: str, would: int
+    plan: Plan, draft: Draft, ledger: Ledger | None, options: SendOptions, sender: str, would: int
 ) -> MessageResult:
     try:
         with drawn_temporarily(draft) as built:  # documents drawn, recorded nowhere
             msg, content_hash = built.build_with_hash(plan.campaign, sender)
     except (DocmailError, OSError) as exc:
-        return _unbuildable(draft, exc)
+        return unbuildable_result(draft, exc)
     message_id = str(msg["Message-ID"])
     decision: Decision = "claimed"
-    if book is not None:
+    if ledger is not None:
         decision = _decide(
-            book,
+            ledger,
             plan.campaign,
             draft,
             options.resend_unknown,
@@ -422,365 +357,12 @@ def _dry_result(
             content_hash,
         )
     if decision != "claimed":
-        return _not_claimed(draft, decision, message_id)
+        return held_back_result(draft, decision, message_id)
     if options.limit is not None and would >= options.limit:
-        return _result(draft, "planned", message_id=message_id, error="Not sent: beyond --limit.")
-    return _result(draft, "dry-run", message_id=message_id)
-
-
-class _Batch:
-    """One run of send_plan: a queue of drafts, K workers, shared limits."""
-
-    def __init__(
-        self,
-        plan: Plan,
-        profile: Profile,
-        transport: Transport,
-        ledger: Ledger,
-        options: SendOptions,
-        report: Report,
-        callback: Progress,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-    ) -> None:
-        self.plan = plan
-        self.profile = profile
-        self.transport = transport
-        self.ledger = ledger
-        self.options = options
-        self.report = report
-        self.callback = callback
-        self.sleep = sleep
-        self.account = profile.account
-        per_minute = rate(options.rate_per_minute, profile)
-        self.limiter = RateLimiter(per_minute, clock=clock, sleep=sleep) if per_minute else None
-        if self.limiter is not None:  # the provider counts the last minute of every run
-            self.limiter.seed(ledger.attempt_ages(self.account, self.limiter.window))
-        self.workers = min(connections(options.connections, profile), max(1, len(plan.drafts)))
-        self.todo: queue.SimpleQueue[tuple[int, Draft]] = queue.SimpleQueue()
-        for item in enumerate(plan.drafts):
-            self.todo.put(item)
-        self.results: dict[int, MessageResult] = {}
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.halt = threading.Event()  # set from outside: stop after the current message
-        self.capped = False
-        self.capped_at: tuple[float | None, float | None] = (None, None)
-        self.claimed = 0
-        self.errors: list[BaseException] = []
-        self.run_id = ""
-        self.opener = SessionOpener(
-            transport,
-            sleep=sleep,
-            retry_delay=options.retry_delay,
-            max_retry_delay=options.max_retry_delay,
+        return draft_result(
+            draft, "planned", message_id=message_id, error="Not sent: beyond --limit."
         )
-        self.mailbox: MailboxRun | None = None
-        self.documents_made = 0
-
-    # -- running ----------------------------------------------------------------------
-    def run(self) -> None:
-        if self.mailbox is not None:  # unknowns settled from Sent before anything is claimed
-            self.mailbox.start(self.plan.campaign)
-        self.run_id = self.ledger.begin_run()
-        try:
-            if self.workers == 1:
-                self._work()
-            else:
-                threads = [
-                    threading.Thread(target=self._work, name=f"docmail-send-{n}", daemon=True)
-                    for n in range(self.workers)
-                ]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-        finally:
-            self.ledger.end_run(self.run_id)
-            if self.mailbox is not None:
-                self.report.notes.extend(self.mailbox.finish().notes())
-        self.report.results.extend(self.results[i] for i in sorted(self.results))
-        planned = [doc for draft in self.plan.drafts for doc in draft.documents]
-        if planned:
-            made, before = self.documents_made, len(planned) - self.documents_made
-            self.report.notes.append(
-                f"Documents in {planned[0].path.parent}: {made} made now"
-                + (f", {before} as made before (the ledger has them)." if before else ".")
-            )
-        if self.capped:
-            left = sum(1 for r in self.report.results if r.state == "planned")
-            self.report.notes.append(limit_note(self.profile, left, *self.capped_at))
-        if self.errors:
-            raise self.errors[0]
-
-    def _finish(self, index: int, result: MessageResult) -> None:
-        with self.lock:
-            self.results[index] = result
-            self.callback(len(self.results), len(self.plan.drafts), result)
-
-    def _work(self) -> None:
-        conn: Session | None = None
-        try:
-            while True:
-                try:
-                    index, draft = self.todo.get_nowait()
-                except queue.Empty:
-                    break
-                try:
-                    result, conn = self._one(draft, conn)
-                except BaseException as exc:
-                    self.stop.set()
-                    with self.lock:
-                        self.errors.append(exc)
-                    result = _result(draft, "planned", error=f"Not sent: {exc}")
-                self._finish(index, result)
-        finally:
-            _close(conn)
-
-    def _left_planned(self, draft: Draft) -> MessageResult | None:
-        """The reason this draft is not attempted now, if there is one."""
-        if self.stop.is_set():
-            fatal = self.report.fatal
-            why = f"the batch stopped: {fatal.summary}" if fatal else "the batch stopped"
-            return _result(
-                draft, "planned", error=f"Not sent: {why}", hint=fatal.hint if fatal else ""
-            )
-        if self.halt.is_set():
-            return _result(
-                draft,
-                "planned",
-                error="Not sent: stopped before this message.",
-                hint="Send again to go on; what went is recorded and not sent twice.",
-            )
-        if self.capped:
-            return _result(draft, "planned", error="Not sent: a sending limit is reached.")
-        if self.options.limit is not None and self.claimed >= self.options.limit:
-            return _result(draft, "planned", error="Not sent: beyond --limit.")
-        return None
-
-    def _one(self, draft: Draft, conn: Session | None) -> tuple[MessageResult, Session | None]:
-        """Claim, pace, deliver (with retries) and record one message."""
-        with self.lock:
-            waiting = self._left_planned(draft)
-            if waiting is None:
-                self.claimed += 1
-        if waiting is not None:
-            return waiting, conn
-        campaign = self.plan.campaign
-        try:
-            refused = self._documents(draft)
-            if refused is None:
-                msg, content_hash = draft.build_with_hash(campaign, self.profile.sender)
-        except (DocmailError, OSError) as exc:  # e.g. an attachment removed since the check
-            with self.lock:
-                self.claimed -= 1
-            return _unbuildable(draft, exc), conn
-        if refused is not None:
-            with self.lock:
-                self.claimed -= 1
-            return refused, conn
-        message_id = str(msg["Message-ID"])
-        too_many = too_many_recipients(self.profile, len(draft.recipients))
-        if too_many:
-            with self.lock:
-                self.claimed -= 1
-            return _result(
-                draft,
-                "failed",
-                message_id=message_id,
-                error=f"Message {draft.key!r}: {too_many}",
-                hint="Split the recipients over several messages (rows), then send again.",
-            ), conn
-        limits = self.profile.limits
-        claim = self.ledger.claim(
-            self.run_id,
-            campaign,
-            draft.key,
-            content_hash=content_hash,
-            message_id=message_id,
-            rows=draft.rows,
-            recipients=draft.recipients,
-            account=self.account,
-            resend_unknown=self.options.resend_unknown,
-            resend_changed=self.options.resend_changed,
-            windows=limits.windows(),
-        )
-        if not claim.ok:
-            with self.lock:
-                self.claimed -= 1
-                if claim.decision == "capped":
-                    self.capped = True
-                    self.capped_at = (claim.window, claim.free_at)
-            entry = self.ledger.get(campaign, draft.key) if claim.decision == "sent" else None
-            return _not_claimed(draft, claim.decision, message_id, entry), conn
-        if self.limiter is not None:
-            self.limiter.acquire()
-        return self._deliver(draft, msg, message_id, conn)
-
-    def _documents(self, draft: Draft) -> MessageResult | None:
-        """Make the draft's documents that the ledger does not have yet (None: ready)."""
-        if not draft.documents:
-            return None
-        made, refused = prepare_documents(
-            draft.documents,
-            self.plan.campaign,
-            draft.key,
-            self.ledger,
-            resend_changed=self.options.resend_changed,
-        )
-        with self.lock:
-            self.documents_made += made
-        if refused:
-            return _result(draft, "changed", error=refused, hint=_CHANGED_HINT)
-        return None
-
-    def _connect(self) -> Session:
-        """A new connection: a few tries per run at most, one worker at a time (sessions)."""
-        if self.report.fatal is not None:
-            raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
-        try:
-            return self.opener.open()
-        except SMTPProblem as problem:
-            if problem.diagnosis.outcome == "fatal":
-                self._stop(problem.diagnosis)  # before the next worker opens
-            raise
-
-    def _stop(self, diagnosis: Diagnosis) -> None:
-        """Stop the batch for good: no worker starts another message or login."""
-        with self.lock:
-            if self.report.fatal is None:
-                self.report.fatal = diagnosis
-        self.stop.set()
-
-    def _deliver(
-        self, draft: Draft, msg: Any, message_id: str, conn: Session | None
-    ) -> tuple[MessageResult, Session | None]:
-        campaign, key, run = self.plan.campaign, draft.key, self.run_id
-        envelope_from = draft.sender or self.profile.sender
-        attempts = 0
-        free_reconnect = True
-        data_started = False
-
-        def before_data() -> None:
-            nonlocal data_started
-            self.ledger.mark_sending(run, campaign, key)
-            data_started = True
-
-        while True:
-            reused = conn is not None
-            try:
-                if conn is None:
-                    conn = self._connect()
-                attempts += 1
-                delivery = conn.deliver(msg, envelope_from, draft.recipients, before_data)
-            except SMTPProblem as problem:
-                diagnosis = problem.diagnosis
-                broken = diagnosis.outcome in ("fatal", "unknown") or diagnosis.code in (None, 421)
-                if broken:
-                    _close(conn)
-                    conn = None
-                if diagnosis.outcome == "retry":  # not delivered, whether before or after DATA
-                    if reused and broken and free_reconnect:
-                        free_reconnect = False  # the server closed an idle or reused connection
-                        attempts -= 1
-                        continue
-                    if attempts < self.options.max_attempts and not self.stop.is_set():
-                        delay = self.options.retry_delay * 2 ** max(0, attempts - 1)
-                        self.sleep(min(delay, self.options.max_retry_delay))
-                        continue
-                return self._record_problem(
-                    draft, message_id, diagnosis, attempts, data_started
-                ), conn
-            except LedgerError as exc:
-                _close(conn)
-                return _result(
-                    draft, "busy", message_id=message_id, error=exc.message, hint=exc.hint
-                ), None
-            except BaseException:
-                _close(conn)
-                if data_started:
-                    self.ledger.mark_outcome(
-                        run, campaign, key, "unknown", error="Sending stopped unexpectedly."
-                    )
-                raise
-            self.ledger.mark_sent(
-                run,
-                campaign,
-                key,
-                accepted=delivery.accepted,
-                refused=delivery.refused,
-                reply=f"{delivery.code} {delivery.reply}",
-                attempts=attempts,
-                copy=sent_copy(msg, draft.bcc) if self.profile.appends_to_sent else None,
-            )
-            if self.mailbox is not None:
-                self.mailbox.copy()
-            error = hint = ""
-            if delivery.refused:
-                error = "Refused recipients: " + "; ".join(
-                    f"{addr} ({code} {text})" for addr, (code, text) in delivery.refused.items()
-                )
-                hint = (
-                    "The others got the message. Correct these addresses and send to them "
-                    "separately (a rerun will not resend this message)."
-                )
-            return _result(
-                draft,
-                "sent",
-                message_id=message_id,
-                reply=f"{delivery.code} {delivery.reply}",
-                error=error,
-                hint=hint,
-                attempts=attempts,
-                refused=dict(delivery.refused),
-            ), conn
-
-    def _record_problem(
-        self,
-        draft: Draft,
-        message_id: str,
-        diagnosis: Diagnosis,
-        attempts: int,
-        data_started: bool,
-    ) -> MessageResult:
-        campaign, key, run = self.plan.campaign, draft.key, self.run_id
-        reply = f"{diagnosis.code} {diagnosis.reply}".strip() if diagnosis.code else diagnosis.reply
-        state: Literal["failed", "deferred", "unknown"]
-        if diagnosis.outcome == "unknown" or (data_started and diagnosis.outcome == "fatal"):
-            state = "unknown"
-        elif diagnosis.outcome == "failed":
-            state = "failed"
-        elif diagnosis.outcome == "fatal":
-            self._stop(diagnosis)
-            self.ledger.release(run, campaign, key)
-            return _result(
-                draft,
-                "planned",
-                message_id=message_id,
-                reply=reply,
-                error=f"Not sent: {diagnosis.summary}",
-                hint=diagnosis.hint,
-                attempts=attempts,
-            )
-        else:
-            state = "deferred"
-        self.ledger.mark_outcome(
-            run, campaign, key, state, error=diagnosis.summary, reply=reply, attempts=attempts
-        )
-        return _result(
-            draft,
-            state,
-            message_id=message_id,
-            reply=reply,
-            error=diagnosis.summary,
-            hint=diagnosis.hint,
-            attempts=attempts,
-        )
-
-
-def _close(conn: Session | None) -> None:
-    if conn is not None:
-        conn.close()
+    return draft_result(draft, "dry-run", message_id=message_id)
 
 
 def send_test(
@@ -823,7 +405,7 @@ def send_test(
         delivery = session.deliver(msg, test.sender or me, test.recipients)
     finally:
         session.close()
-    return _result(
+    return draft_result(
         test,
         "sent",
         message_id=str(msg["Message-ID"]),
