@@ -22,6 +22,26 @@ if TYPE_CHECKING:
     from .profiles import Profile
     from .sink import CapturedMessage
 
+__all__ = [
+    "check",
+    "demo",
+    "friendly_errors",
+    "init",
+    "login_command",
+    "logout_command",
+    "main",
+    "preview",
+    "profile",
+    "profile_add",
+    "profile_list",
+    "profile_remove",
+    "profile_show",
+    "reconcile",
+    "send",
+    "sink",
+    "test_command",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
