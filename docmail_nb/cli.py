@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,8 +19,12 @@ import click
 
 from .errors import DocmailError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the commands import what they use when they run: --help stays quick
+    from .batch import Batch
+    from .plan import Problem
     from .profiles import Profile
+    from .report import MessageResult, Report
+    from .send import SendOptions
     from .sink import CapturedMessage
 
 __all__ = [
@@ -53,9 +58,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except DocmailError as exc:
-            click.secho(f"Error: {exc.message}", fg="red", err=True)
-            if exc.hint:
-                click.echo(f"Hint: {exc.hint}", err=True)
+            _print_error(exc.message, exc.hint)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.secho("\nInterrupted.", fg="red", err=True)
@@ -67,6 +70,26 @@ def friendly_errors(func: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    """``Error: message`` in red and ``Hint: hint`` on stderr."""
+    click.secho(f"Error: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"Hint: {hint}", err=True)
+
+
+def _profile_option(help_text: str) -> Callable[[F], F]:
+    """--profile NAME (the only saved profile when not given)."""
+    return click.option("--profile", "profile_name", default=None, help=help_text)
+
+
+_ledger_option = click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -225,93 +248,101 @@ def _password_source(item: Profile) -> str:
 )
 @friendly_errors
 def profile_add(
-    name: str,
-    preset: str,
-    host: str | None,
-    port: int | None,
-    security: str | None,
-    username: str,
-    from_addr: str,
-    reply_to: str,
-    ca_file: Path | None,
-    timeout: float,
-    password_stdin: bool,
-    imap_host: str | None,
-    imap_port: int | None,
-    imap_security: str,
-    sent_folder: str,
-    copy_to_sent: bool | None,
-    auth: str,
-    tenant: str,
-    client_id: str,
-    authority: str,
-    client_secrets: Path | None,
-    certificate: Path | None,
-    token_command: str,
-    insecure_skip_verify: bool,
+    name: str, password_stdin: bool, insecure_skip_verify: bool, **options: Any
 ) -> None:
     """Save the SMTP profile NAME; asks for the password (oauth2-app: the client secret)."""
-    import os
-
-    from .profiles import PASSWORD_ENV, profile_from_preset, save_profile, set_password
-
-    imap: dict[str, Any] = {"imap_security": imap_security, "sent_folder": sent_folder}
-    if imap_host is not None:
-        imap["imap_host"] = imap_host
-    if imap_port is not None:
-        imap["imap_port"] = imap_port
-    if copy_to_sent is not None:
-        imap["copy_to_sent"] = copy_to_sent
-    settings = profile_from_preset(
-        name,
-        preset,
-        host=host,
-        port=port,
-        security=security,  # type: ignore[arg-type]
-        username=username,
-        from_addr=from_addr,
-        reply_to=reply_to,
-        ca_file=str(ca_file.resolve()) if ca_file else "",
-        timeout=timeout,
-        verify_tls=not insecure_skip_verify,
-        auth=auth,
-        tenant=tenant,
-        client_id=client_id,
-        authority=authority,
-        client_secrets=str(client_secrets.resolve()) if client_secrets else "",
-        certificate=str(certificate.resolve()) if certificate else "",
-        token_command=token_command,
-        **imap,
-    )
-    if auth != "password":
+    settings = _profile_from_options(name, insecure_skip_verify, options)
+    if settings.auth != "password":
         _save_signin_profile(settings, password_stdin)
         return
-    password = ""
-    if username:
-        password = _ask_secret(
-            f"Password for {username}",
-            from_stdin=password_stdin,
-            env_var=PASSWORD_ENV,
-            no_terminal=(
-                f"The password for {username} cannot be asked for: there is no terminal.",
-                "Pipe it in with --password-stdin (e.g. printf '%s\\n' \"$PW\" | docmail "
-                f"profile add {name} ... --password-stdin), or set ${PASSWORD_ENV} in the "
-                "environment of the job that sends and add the profile without a password.",
-            ),
-        )
-    if password:
-        _store_secret_first(set_password, name, password)
-    path = save_profile(settings)
-    click.echo(f"Saved profile {name!r} in {path}.")
-    if password:
-        click.echo("The password is stored in keyring.")
-    elif username and os.environ.get(PASSWORD_ENV):
-        click.echo(f"No password stored: ${PASSWORD_ENV} will be used.")
-    elif not username:
-        click.echo("No login: the server is used without a username and password.")
+    _save_password_profile(settings, password_stdin)
     if insecure_skip_verify:
         click.secho("Warning: certificate verification is OFF for this profile.", fg="yellow")
     click.echo(f"Next: docmail test --profile {name}")
+
+
+#: ``profile add`` options that name a file: kept in the profile as an absolute path
+_FILE_OPTIONS = ("ca_file", "client_secrets", "certificate")
+#: ``profile add`` options whose absence (None) leaves the preset's value
+_PRESET_OPTIONS = ("imap_host", "imap_port", "copy_to_sent")
+
+
+def _profile_from_options(
+    name: str, insecure_skip_verify: bool, options: dict[str, Any]
+) -> Profile:
+    """The profile ``profile add`` describes: the preset's server and limits, then the options."""
+    from .profiles import profile_from_preset
+
+    settings = {
+        key: value
+        for key, value in options.items()
+        if not (key in _PRESET_OPTIONS and value is None)
+    }
+    for key in _FILE_OPTIONS:
+        settings[key] = str(options[key].resolve()) if options[key] else ""
+    return profile_from_preset(name, verify_tls=not insecure_skip_verify, **settings)
+
+
+def _save_password_profile(settings: Profile, password_stdin: bool) -> None:
+    """``profile add`` for a password login (none without a username)."""
+    from .profiles import PASSWORD_ENV, set_password
+
+    name, username = settings.name, settings.username
+    password = _Secret(
+        "password",
+        f"Password for {username}",
+        PASSWORD_ENV,
+        lambda value: set_password(name, value),
+        (
+            f"The password for {username} cannot be asked for: there is no terminal.",
+            "Pipe it in with --password-stdin (e.g. printf '%s\\n' \"$PW\" | docmail "
+            f"profile add {name} ... --password-stdin), or set ${PASSWORD_ENV} in the "
+            "environment of the job that sends and add the profile without a password.",
+        ),
+    )
+    _save_with_secret(settings, password if username else None, password_stdin)
+    if not username:
+        click.echo("No login: the server is used without a username and password.")
+
+
+@dataclass(frozen=True)
+class _Secret:
+    """A secret ``profile add`` asks for: what it is, how it is asked and where it is kept."""
+
+    what: str
+    prompt: str
+    env_var: str  # when set, the secret is read from there when sending; nothing is asked
+    store: Callable[[str], None]  # raises SecretStoreError
+    no_terminal: tuple[str, str]  # message and hint when it cannot be asked for
+
+
+def _save_with_secret(settings: Profile, secret: _Secret | None, password_stdin: bool) -> None:
+    """Ask for ``secret``, keep it in keyring, then write the profile: if it cannot be kept,
+    nothing is saved."""
+    import os
+
+    from .errors import SecretStoreError
+    from .profiles import save_profile
+
+    value = ""
+    if secret is not None:
+        value = _ask_secret(
+            secret.prompt,
+            from_stdin=password_stdin,
+            env_var=secret.env_var,
+            no_terminal=secret.no_terminal,
+        )
+    if secret is not None and value:
+        try:
+            secret.store(value)
+        except SecretStoreError as exc:
+            raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
+    path = save_profile(settings)
+    click.echo(f"Saved profile {settings.name!r} in {path}.")
+    if secret is not None and value:
+        click.echo(f"The {secret.what} is stored in keyring.")
+    elif secret is not None and os.environ.get(secret.env_var):
+        click.echo(f"No {secret.what} stored: ${secret.env_var} will be used.")
 
 
 def _ask_secret(
@@ -334,42 +365,24 @@ def _ask_secret(
     return str(click.prompt(prompt, hide_input=True))
 
 
-def _store_secret_first(store: Callable[[Any, str], None], owner: Any, secret: str) -> None:
-    """Put a secret in the keyring before the profile is written: if it cannot, nothing is."""
-    from .errors import SecretStoreError
-
-    try:
-        store(owner, secret)
-    except SecretStoreError as exc:
-        raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
-
-
-def _save_signin_profile(settings: Any, password_stdin: bool) -> None:
+def _save_signin_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
     from .auth import CLIENT_SECRET_ENV, set_client_secret
-    from .profiles import save_profile
 
-    secret = ""
-    if settings.auth == "oauth2-app" and not settings.certificate:
-        secret = _ask_secret(
-            f"Client secret of app {settings.client_id}",
-            from_stdin=password_stdin,
-            env_var=CLIENT_SECRET_ENV,
-            no_terminal=(
-                f"The client secret of app {settings.client_id} cannot be asked for: there is "
-                "no terminal.",
-                f"Pipe it in with --password-stdin, or set ${CLIENT_SECRET_ENV} in the "
-                "environment of the job that sends.",
-            ),
-        )
-    if secret:
-        _store_secret_first(set_client_secret, settings, secret)
-    path = save_profile(settings)
-    click.echo(f"Saved profile {settings.name!r} in {path}.")
-    if secret:
-        click.echo("The client secret is stored in keyring.")
-    elif settings.auth == "oauth2-app" and not settings.certificate:
-        click.echo(f"No client secret stored: ${CLIENT_SECRET_ENV} will be used.")
+    secret = _Secret(
+        "client secret",
+        f"Client secret of app {settings.client_id}",
+        CLIENT_SECRET_ENV,
+        lambda value: set_client_secret(settings, value),
+        (
+            f"The client secret of app {settings.client_id} cannot be asked for: there is "
+            "no terminal.",
+            f"Pipe it in with --password-stdin, or set ${CLIENT_SECRET_ENV} in the "
+            "environment of the job that sends.",
+        ),
+    )
+    needs_secret = settings.auth == "oauth2-app" and not settings.certificate
+    _save_with_secret(settings, secret if needs_secret else None, password_stdin)
     if settings.auth == "oauth2":
         click.echo(f"Next: docmail login {settings.name}")
     else:
@@ -462,12 +475,7 @@ def profile_remove(name: str) -> None:
 
 
 @main.command("test", short_help="Test connection: TLS, login; exit 1 when it fails.")
-@click.option(
-    "--profile",
-    "profile_name",
-    default=None,
-    help="Profile to test. Default: the only profile there is.",
-)
+@_profile_option("Profile to test. Default: the only profile there is.")
 @friendly_errors
 def test_command(profile_name: str | None) -> None:
     """Test connection: connect, TLS, EHLO, login, QUIT; exit 1 when it fails."""
@@ -501,13 +509,8 @@ def test_command(profile_name: str | None) -> None:
 
 
 @main.command(short_help="Settle unknown messages from the Sent folder.")
-@click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
-)
+@_profile_option("Default: the only profile.")
+@_ledger_option
 @click.option("--campaign", default=None, help="Only this campaign. Default: all of them.")
 @friendly_errors
 def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | None) -> None:
@@ -524,9 +527,7 @@ def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | Non
     with Ledger(ledger) as book:
         result = sync_mailbox(settings, book, campaign=campaign)
     if result.error is not None:
-        click.secho(f"Error: {result.error.message}", fg="red", err=True)
-        if result.error.hint:
-            click.echo(f"Hint: {result.error.hint}", err=True)
+        _print_error(result.error.message, result.error.hint)
         sys.exit(result.error.exit_code)
     click.echo(f"Sent folder: {result.folder}")
     for item in result.settled:
@@ -558,86 +559,94 @@ _DOCUMENTS_OUT_HELP = (
     "Folder the PDFs made from Document: templates are saved into when sent. Default: "
     "'generated' in the documents folder."
 )
-
-
 _ROWS_HELP = (
     "Only these sheet rows, e.g. 2-40,45 (5- for row 5 to the end); the others are left out "
     "and listed, not counted as problems."
 )
 
 
-def _orders_options(func: F) -> F:
+@dataclass(frozen=True)
+class _Source:
+    """ORDERS TEMPLATE and the options that say how to read them (check, preview, send)."""
+
+    orders: Path
+    template: Path
+    documents: Path | None
+    documents_out: Path | None
+    sheet: str | None  # read_orders takes a name first, a position only where no name fits
+    header_row: int | None
+    rows: str | None
+
+    def batch(self, **settings: Any) -> Batch:
+        """The Batch of these orders and this template; ``settings`` as for Batch.from_files."""
+        from .batch import Batch
+
+        return Batch.from_files(
+            self.orders,
+            self.template,
+            documents=self.documents,
+            documents_out=self.documents_out,
+            sheet=self.sheet,
+            header_row=self.header_row,
+            rows=self.rows,
+            **settings,
+        )
+
+
+def _orders_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """ORDERS TEMPLATE [--documents DIR] [--documents-out DIR] [--sheet SHEET] [--header-row N]
-    [--rows SPEC], shared by commands."""
-    func = click.option("--rows", "rows", default=None, metavar="SPEC", help=_ROWS_HELP)(func)
-    func = click.option(
-        "--header-row", type=click.IntRange(min=1), default=None, metavar="N", help=_HEADER_ROW_HELP
-    )(func)
-    func = click.option("--sheet", default=None, help=_SHEET_HELP)(func)
-    func = click.option(
-        "--documents-out",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help=_DOCUMENTS_OUT_HELP,
-    )(func)
-    func = click.option(
-        "--documents",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        default=None,
-        help=_DOCUMENTS_HELP,
-    )(func)
-    func = click.argument("template", type=click.Path(dir_okay=False, path_type=Path))(func)
-    return click.argument("orders", type=click.Path(dir_okay=False, path_type=Path))(func)
+    [--rows SPEC], handed to the command as one ``source`` (a _Source)."""
 
+    @wraps(func)
+    def with_source(**kwargs: Any) -> Any:
+        source = _Source(**{name: kwargs.pop(name) for name in _Source.__dataclass_fields__})
+        return func(source, **kwargs)
 
-def _sheet_arg(sheet: str | None) -> str | None:
-    """The sheet as given: read_orders takes a name first, an index only where none fits."""
-    return sheet
+    decorators = [
+        click.argument("orders", type=click.Path(dir_okay=False, path_type=Path)),
+        click.argument("template", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option(
+            "--documents",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            default=None,
+            help=_DOCUMENTS_HELP,
+        ),
+        click.option(
+            "--documents-out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help=_DOCUMENTS_OUT_HELP,
+        ),
+        click.option("--sheet", default=None, help=_SHEET_HELP),
+        click.option(
+            "--header-row",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help=_HEADER_ROW_HELP,
+        ),
+        click.option("--rows", "rows", default=None, metavar="SPEC", help=_ROWS_HELP),
+    ]
+    command: Callable[..., Any] = with_source
+    for decorator in reversed(decorators):  # click lists them in the order written above
+        command = decorator(command)
+    return command
 
 
 @main.command(short_help="Check every row; list every problem.")
 @_orders_options
 @friendly_errors
-def check(
-    orders: Path,
-    template: Path,
-    documents: Path | None,
-    documents_out: Path | None,
-    sheet: str | None,
-    header_row: int | None,
-    rows: str | None,
-) -> None:
+def check(source: _Source) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
-    from .batch import Batch
     from .plan import describe_recipients, describe_skipped
 
-    plan = Batch.from_files(
-        orders,
-        template,
-        documents=documents,
-        sheet=_sheet_arg(sheet),
-        header_row=header_row,
-        rows=rows,
-        documents_out=documents_out,
-    ).plan
+    plan = source.batch().plan
     for notice in plan.notices:
         click.secho(f"Notice: {notice}", fg="yellow")
     if plan.notices:
         click.echo("")
     if plan.problems:
-        lines = [
-            ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
-            for p in plan.problems
-        ]
-        table = [("Row", "Key", "Field", "", ""), *lines]
-        widths = [max(len(r[i]) for r in table) for i in (0, 1, 2)]
-        indent = sum(widths) + 6
-        click.echo(f"{'Row':<{widths[0]}}  {'Key':<{widths[1]}}  {'Field':<{widths[2]}}  Problem")
-        for row, key, field, message, hint in lines:
-            click.echo(f"{row:<{widths[0]}}  {key:<{widths[1]}}  {field:<{widths[2]}}  {message}")
-            if hint:
-                click.echo(f"{'':<{indent}}→ {hint}")
-        click.echo("")
+        _print_problems(plan.problems)
     skipped = describe_skipped(plan.skipped)
     if skipped:
         click.echo("Left out (not problems):")
@@ -651,45 +660,37 @@ def check(
         sys.exit(1)
 
 
+def _print_problems(problems: Sequence[Problem]) -> None:
+    """The problems as a table: Row, Key, Field, Problem, and each hint below its line."""
+    lines = [
+        ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
+        for p in problems
+    ]
+    table = [("Row", "Key", "Field", "", ""), *lines]
+    widths = [max(len(r[i]) for r in table) for i in (0, 1, 2)]
+    indent = sum(widths) + 6
+    click.echo(f"{'Row':<{widths[0]}}  {'Key':<{widths[1]}}  {'Field':<{widths[2]}}  Problem")
+    for row, key, field, message, hint in lines:
+        click.echo(f"{row:<{widths[0]}}  {key:<{widths[1]}}  {field:<{widths[2]}}  {message}")
+        if hint:
+            click.echo(f"{'':<{indent}}→ {hint}")
+    click.echo("")
+
+
 @main.command()
 @_orders_options
 @click.option("--row", "row", required=True, type=int, help="Sheet row number (2 = first order).")
-@click.option(
-    "--profile", "profile_name", default=None,
-    help="Show the From address and Message-ID this profile sends with.",
-)  # fmt: skip
+@_profile_option("Show the From address and Message-ID this profile sends with.")
 @click.option("--campaign", default=None, help="As for send. Default: the template's name.")
 @friendly_errors
-def preview(
-    orders: Path,
-    template: Path,
-    documents: Path | None,
-    documents_out: Path | None,
-    sheet: str | None,
-    header_row: int | None,
-    rows: str | None,
-    row: int,
-    profile_name: str | None,
-    campaign: str | None,
-) -> None:
+def preview(source: _Source, row: int, profile_name: str | None, campaign: str | None) -> None:
     """Show the message of one row exactly as it will be sent.
 
     A document made from a template is drawn into the 'preview' folder of the documents-out
     folder (not recorded, not sent), with its first page as a PNG image beside it.
     """
-    from .batch import Batch
-
-    batch = Batch.from_files(
-        orders,
-        template,
-        documents=documents,
-        sheet=_sheet_arg(sheet),
-        header_row=header_row,
-        rows=rows,
-        campaign=campaign,
-        documents_out=documents_out,
-        profile=profile_name,  # the From shown is the profile's when one is named
-    )
+    # the From shown is the profile's when one is named
+    batch = source.batch(campaign=campaign, profile=profile_name)
     draft = batch.plan.draft_for_row(row)
     folder = draft.documents[0].path.parent / "preview" if draft and draft.documents else None
     click.echo(batch.preview(row, documents_to=folder).as_text(), nl=False)
@@ -699,30 +700,10 @@ def preview(
 # (section: batch sending)
 
 
-def _rate_arg(rate: str | None) -> float | None:
-    """'30/min', '30' or '0.5/min' → messages per minute."""
-    from .pacing import messages_per_minute
-
-    return messages_per_minute(rate, "--rate")
-
-
-def _print_trouble(report: Any) -> None:
-    trouble = [result for result in report.results if result.trouble]
-    for item in [*trouble, *report.problems]:
-        click.secho(str(item), fg="red")
-        if item.hint:
-            click.echo(f"  → {item.hint}")
-
-
 @main.command(short_help="Send every valid message once, then report.")
 @_orders_options
-@click.option("--profile", "profile_name", default=None, help="Default: the only profile.")
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
-)
+@_profile_option("Default: the only profile.")
+@_ledger_option
 @click.option(
     "--campaign", default=None, help="Campaign name in the ledger. Default: template name."
 )
@@ -751,90 +732,93 @@ def _print_trouble(report: Any) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @friendly_errors
 def send(
-    orders: Path,
-    template: Path,
-    documents: Path | None,
-    documents_out: Path | None,
-    sheet: str | None,
-    header_row: int | None,
-    rows: str | None,
+    source: _Source,
     profile_name: str | None,
     ledger: Path | None,
     campaign: str | None,
-    dry_run: bool,
-    limit: int | None,
-    rate: str | None,
-    connections: int,
     report_path: Path | None,
     failed_path: Path | None,
-    resend_unknown: bool,
-    resend_changed: bool,
-    all_or_nothing: bool,
     test_row: int | None,
     yes: bool,
+    **options: Any,
 ) -> None:
     """Send every valid message once; report rows with problems (exit 1 when there are any)."""
-    from .batch import Batch
-    from .errors import ConfigError
     from .profiles import load_profile
-    from .send import SendOptions
 
     settings = load_profile(profile_name)
-    options = SendOptions(
-        dry_run=dry_run,
-        limit=limit,
-        rate_per_minute=_rate_arg(rate),
-        connections=connections,
-        resend_unknown=resend_unknown,
-        resend_changed=resend_changed,
-        all_or_nothing=all_or_nothing,
-    )
-    batch = Batch.from_files(
-        orders,
-        template,
-        documents=documents,
-        sheet=_sheet_arg(sheet),
-        header_row=header_row,
-        rows=rows,
-        profile=settings,
-        ledger=ledger,
-        campaign=campaign,
-        options=options,
-        documents_out=documents_out,
+    batch = source.batch(
+        profile=settings, ledger=ledger, campaign=campaign, options=_send_options(**options)
     )
     if test_row is not None:
         result = batch.send_test(test_row)
         click.secho(f"Test message of row {test_row} sent to {result.to[0]}.", fg="green")
         return
     if not yes:
-        waiting = batch.pending()
-        if waiting.ask:
-            if not sys.stdin.isatty():
-                raise ConfigError(
-                    "docmail send needs a confirmation, but there is no terminal to ask on.",
-                    "Add --yes to send without asking (e.g. in a scheduled job), or try "
-                    "--dry-run first.",
-                )
-            if not click.confirm(waiting.question, default=False):
-                click.echo("Nothing sent.")
-                sys.exit(1)
-
+        _confirm(batch)
     stopped: list[str] = []
+    report = batch.send(progress="bar" if sys.stderr.isatty() else _progress_lines(stopped))
+    _print_trouble(report)
+    click.echo(report.summary())
+    _save_reports(batch, report, report_path, failed_path)
+    if report.fatal is not None and not stopped:
+        _print_error(report.fatal.summary, report.fatal.hint)
+    if not report.ok:
+        sys.exit(1)
 
-    def log_line(done: int, total: int, result: Any) -> None:
-        if result.state == "planned":  # not attempted: the batch stopped; say why once, first
+
+def _send_options(rate: str | None, **flags: Any) -> SendOptions:
+    """SendOptions from send's --dry-run, --limit, --rate, --connections and --resend-... flags."""
+    from .pacing import messages_per_minute
+    from .send import SendOptions
+
+    return SendOptions(rate_per_minute=messages_per_minute(rate, "--rate"), **flags)
+
+
+def _confirm(batch: Batch) -> None:
+    """Ask before sending when the batch says to; exit 1 when the answer is no."""
+    from .errors import ConfigError
+
+    waiting = batch.pending()
+    if not waiting.ask:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "docmail send needs a confirmation, but there is no terminal to ask on.",
+            "Add --yes to send without asking (e.g. in a scheduled job), or try --dry-run first.",
+        )
+    if not click.confirm(waiting.question, default=False):
+        click.echo("Nothing sent.")
+        sys.exit(1)
+
+
+def _progress_lines(stopped: list[str]) -> Callable[[int, int, MessageResult], None]:
+    """A line per message; a batch that stopped is said once, first (its error in ``stopped``)."""
+
+    def log_line(done: int, total: int, result: MessageResult) -> None:
+        if result.state == "planned":  # not attempted: the batch stopped
             if not stopped:
                 stopped.append(result.error)
-                click.secho(f"Error: {result.error}", fg="red", err=True)
-                if result.hint:
-                    click.echo(f"Hint: {result.hint}", err=True)
+                _print_error(result.error, result.hint)
             return
         rows = ", ".join(str(r) for r in result.rows)
         click.echo(f"[{done}/{total}] row {rows} {result.key}: {result.state}")
 
-    report = batch.send(progress="bar" if sys.stderr.isatty() else log_line)
-    _print_trouble(report)
-    click.echo(report.summary())
+    return log_line
+
+
+def _print_trouble(report: Report) -> None:
+    """The messages that need attention, then the rows with problems, each with its hint."""
+    trouble: list[MessageResult | Problem] = [r for r in report.results if r.trouble]
+    for item in [*trouble, *report.problems]:
+        click.secho(str(item), fg="red")
+        if item.hint:
+            click.echo(f"  → {item.hint}")
+
+
+def _save_reports(
+    batch: Batch, report: Report, report_path: Path | None, failed_path: Path | None
+) -> None:
+    """--report and --failed-rows: write the files asked for and say where they went."""
     if report_path is not None:
         click.echo(f"Report written to {report.save(report_path)}")
     if failed_path is not None:
@@ -844,12 +828,6 @@ def send(
             if written is not None
             else f"No row needs fixing: {failed_path} was not written."
         )
-    if report.fatal is not None and not stopped:
-        click.secho(f"Error: {report.fatal.summary}", fg="red", err=True)
-        if report.fatal.hint:
-            click.echo(f"Hint: {report.fatal.hint}", err=True)
-    if not report.ok:
-        sys.exit(1)
 
 
 # --- sink, demo -------------------------------------------------------------------------
