@@ -45,6 +45,7 @@ from .profiles import (
     list_profiles,
     password_status,
     preset_imap,
+    preset_server,
     save_profile,
     set_password,
 )
@@ -54,8 +55,8 @@ from .smtp import test_connection
 __all__ = ["SendPanel", "SettingsPanel"]
 
 _SECURITY_LABELS: dict[Security, str] = {
-    "starttls": "STARTTLS (usually port 587)",
-    "ssl": "SSL/TLS (usually port 465)",
+    "starttls": f"STARTTLS (usually port {USUAL_PORT['starttls']})",
+    "ssl": f"SSL/TLS (usually port {USUAL_PORT['ssl']})",
     "none": "None (local relay only)",
 }
 _NEW_PROFILE = ""
@@ -115,7 +116,7 @@ class SettingsPanel:
         self.host = _text("Host", placeholder="e.g. smtp.office365.com")
         self.port = w.BoundedIntText(
             description="Port",
-            value=USUAL_PORT["starttls"],
+            value=PRESETS["generic"].port,
             min=1,
             max=65535,
             style=LABEL_STYLE,
@@ -124,7 +125,7 @@ class SettingsPanel:
         self.security = w.Dropdown(
             description="Security",
             options=[(_SECURITY_LABELS[s], s) for s in SECURITIES],
-            value="starttls",
+            value=PRESETS["generic"].security,
             style=LABEL_STYLE,
             layout=FIELD_LAYOUT,
         )
@@ -392,19 +393,20 @@ class SettingsPanel:
         if self._loading:
             return
         preset = PRESETS[change["new"]]
+        typed_host = self.host.value.strip() if "host" in self._typed else ""
+        host, port, security = preset_server(  # what the preset fills, as profile add does
+            preset.key,
+            host=typed_host or None,
+            port=int(self.port.value) if "port" in self._typed else None,
+            security=self.security.value if "security" in self._typed else None,
+        )
         self._loading = True
         try:
-            if preset.host and ("host" not in self._typed or not self.host.value.strip()):
-                self.host.value = preset.host
-            if "security" not in self._typed:
-                self.security.value = preset.security
-            if "port" not in self._typed:
-                self.port.value = (
-                    preset.port
-                    if self.security.value == preset.security
-                    else USUAL_PORT[self.security.value]
-                )
-            imap = preset_imap(change["new"])
+            if host:  # the generic preset has none: the field keeps its value
+                self.host.value = host
+            self.security.value = security
+            self.port.value = port
+            imap = preset_imap(preset.key)
             if "imap_host" not in self._typed or not self.imap_host.value.strip():
                 self.imap_host.value = imap["imap_host"]
             self.copy_to_sent.value = imap["copy_to_sent"]
@@ -475,7 +477,7 @@ class SettingsPanel:
             return
         self._loading = True
         try:
-            self.port.value = USUAL_PORT[change["new"]]
+            self.port.value = preset_server(self.preset.value, security=change["new"])[1]
         finally:
             self._loading = False
 
@@ -514,8 +516,7 @@ class SettingsPanel:
                 field.value = ""
             self.auth.value = "password"
             self.preset.value = "generic"
-            self.security.value = "starttls"
-            self.port.value = USUAL_PORT["starttls"]
+            _, self.port.value, self.security.value = preset_server("generic")
         finally:
             self._loading = False
         self._typed = set()

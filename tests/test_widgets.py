@@ -17,14 +17,21 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import MemoryKeyring
-from helpers import TEMPLATE, write_orders
+from helpers import TEMPLATE, crash_while_sending, write_orders
 from imap_server import DovecotServer
 from servers import SMTPTestServer
-from test_batch import crash_while_sending
 
 from docmail_nb import Batch, MemoryTransport
 from docmail_nb.cli import main
-from docmail_nb.profiles import Profile, has_password, list_profiles, load_profile, save_profile
+from docmail_nb.profiles import (
+    PASSWORD_ENV,
+    PRESETS,
+    Profile,
+    has_password,
+    list_profiles,
+    load_profile,
+    save_profile,
+)
 from docmail_nb.sample import sample_dir
 from docmail_nb.sink import CaptureServer
 from docmail_nb.widgets import SendPanel, SettingsPanel
@@ -88,6 +95,29 @@ def test_preset_fills_host_port_and_security() -> None:
         587,
         "starttls",
     )
+
+
+@pytest.mark.parametrize("security", [None, "ssl", "none"])
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_preset_fills_what_docmail_profile_add_saves(
+    preset: str, security: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)  # profile add asks for no password
+    args = ["profile", "add", "cli", "--preset", preset, "--username", "anna@example.ch"]
+    panel = SettingsPanel()
+    if preset == "generic":  # no host of its own: typed in both
+        args += ["--host", "relay.example.ch"]
+        panel.host.value = "relay.example.ch"
+    if security is not None:  # chosen before the preset: kept, its usual port with it
+        args += ["--security", security]
+        panel.security.value = security
+    assert CliRunner().invoke(main, args).exit_code == 0
+    panel.preset.value = preset
+    panel.profile_name.value = "panel"
+    panel.username.value = "anna@example.ch"
+    fields = ("host", "port", "security", "preset", "imap_host", "copy_to_sent")
+    saved, filled = load_profile("cli"), panel.profile()
+    assert [getattr(filled, f) for f in fields] == [getattr(saved, f) for f in fields]
 
 
 def test_security_change_suggests_the_usual_port_but_keeps_a_typed_one() -> None:
