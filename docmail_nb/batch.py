@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from .ledger import Ledger
+from .ledger import LedgerLike
 from .orders import Orders
 from .outbox import Entry, outbox
 from .plan import Plan, RowChoice, make_plan, read_and_plan
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 __all__ = ["Batch"]
-
-LedgerLike = Ledger | str | Path | None
 
 
 class Batch:

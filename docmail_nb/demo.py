@@ -19,7 +19,7 @@ from .sink import CaptureServer
 
 __all__ = ["run_demo"]
 
-Echo = Callable[[str], None]
+_Echo = Callable[[str], None]
 
 
 def _batches(profile: Profile, ledger: Ledger, made: Path) -> list[Batch]:
@@ -46,7 +46,7 @@ def _table(reports: list[Report]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(folder: str | Path = "docmail-demo", echo: Echo = print) -> bool:
+def run_demo(folder: str | Path = "docmail-demo", echo: _Echo = print) -> bool:
     """Run the demo in ``folder`` (made afresh); True when every message went out once."""
     folder = Path(folder).resolve()
     outbox, ledger_path = folder / "outbox", folder / "ledger.sqlite"

@@ -40,8 +40,11 @@ from .sheet_limits import MAX_PART_BYTES, check_rows, check_workbook
 from .sheetxml import SheetMarks, column_letter, ods_marks, sheet_marks
 
 __all__ = [
+    "CSV_DELIMITERS",
+    "CSV_SUFFIXES",
     "ENGINES",
     "ERROR_VALUES",
+    "EXCEL_SUFFIXES",
     "CellError",
     "Orders",
     "read_orders",
@@ -420,14 +423,14 @@ def _cell(value: Any, row: int, column: int, marks: SheetMarks) -> Any:
         return CellError(f"{column_letter(column)}{row}", marks.errors[where])
     if where in marks.uncomputed:
         return CellError(f"{column_letter(column)}{row}", "", marks.uncomputed[where])
-    cleaned = clean_value(value)
+    cleaned = _clean_value(value)
     if isinstance(cleaned, str) and cleaned in ERROR_VALUES:
         return CellError(f"{column_letter(column)}{row}", cleaned)
     return cleaned
 
 
 def _column_name(value: Any) -> str:
-    cleaned = clean_value(value)
+    cleaned = _clean_value(value)
     if cleaned is None:
         return ""
     if isinstance(cleaned, dt.date):
@@ -528,10 +531,10 @@ def _looks_numbered(value: Any) -> bool:
 
 
 def _filled(value: Any) -> bool:
-    return clean_value(value) is not None
+    return _clean_value(value) is not None
 
 
-def clean_value(value: Any) -> Any:
+def _clean_value(value: Any) -> Any:
     """One cell as a safe Python value (see the module docstring)."""
     if value is None or value is pd.NaT or value is pd.NA:
         return None

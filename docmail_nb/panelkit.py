@@ -26,11 +26,14 @@ if TYPE_CHECKING:
     from .report import Report
 
 __all__ = [
+    "CELL",
+    "CHANGED_RISK",
     "CSS",
     "FIELD_LAYOUT",
     "LABEL_STYLE",
     "LINE",
     "STATE_WORDS",
+    "UNKNOWN_RISK",
     "PathField",
     "download_link",
     "error_line",

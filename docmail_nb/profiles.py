@@ -24,11 +24,14 @@ from .files import write_private
 
 __all__ = [
     "AUTH_METHODS",
+    "GOOGLE_PRESETS",
+    "HOME_ENV",
     "IMAP_PORT",
     "IMAP_SECURITIES",
     "KEYRING_SERVICE",
     "PASSWORD_ENV",
     "PRESETS",
+    "SECRET_KEYS",
     "SECURITIES",
     "USUAL_PORT",
     "AuthMethod",
@@ -58,7 +61,7 @@ __all__ = [
     "set_secret",
 ]
 
-log = logging.getLogger("docmail_nb.profiles")
+_log = logging.getLogger("docmail_nb.profiles")
 
 Security = Literal["ssl", "starttls", "none"]
 SECURITIES: tuple[Security, ...] = get_args(Security)
@@ -635,7 +638,7 @@ def get_password(name: str) -> str | None:
     try:
         return keyring.get_password(KEYRING_SERVICE, name)
     except keyring.errors.KeyringError as exc:
-        log.debug("keyring unavailable while reading profile %r: %s", name, type(exc).__name__)
+        _log.debug("keyring unavailable while reading profile %r: %s", name, type(exc).__name__)
         return None
 
 
@@ -665,7 +668,7 @@ def forget_password(name: str) -> None:
     except keyring.errors.PasswordDeleteError:
         pass
     except keyring.errors.KeyringError as exc:
-        log.debug("keyring unavailable while forgetting %r: %s", name, type(exc).__name__)
+        _log.debug("keyring unavailable while forgetting %r: %s", name, type(exc).__name__)
 
 
 def require_password(profile: Profile, password: str | None = None) -> str | None:
@@ -725,7 +728,7 @@ def get_secret(name: str, key: str) -> str | None:
     try:
         return keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
     except keyring.errors.KeyringError as exc:
-        log.debug("keyring unavailable while reading %s of %r: %s", key, name, type(exc).__name__)
+        _log.debug("keyring unavailable while reading %s of %r: %s", key, name, type(exc).__name__)
         return None
 
 
@@ -738,6 +741,6 @@ def forget_secret(name: str, key: str) -> None:
     except keyring.errors.PasswordDeleteError:
         pass
     except keyring.errors.KeyringError as exc:
-        log.debug(
+        _log.debug(
             "keyring unavailable while forgetting %s of %r: %s", key, name, type(exc).__name__
         )

@@ -28,10 +28,15 @@ from .templates import to_decimal
 
 __all__ = [
     "ADDRESS_FIELDS",
+    "CURRENCIES",
     "LANGUAGES",
+    "MAX_ADDITIONAL_INFORMATION",
+    "MAX_AMOUNT",
+    "MIN_AMOUNT",
     "Address",
     "PaymentData",
     "PaymentProblem",
+    "ReferenceType",
     "check_payment",
     "creditor_reference",
     "is_qr_iban",

@@ -41,6 +41,10 @@ from .orders import CellError
 
 __all__ = [
     "ADDRESS_HEADERS",
+    "CONTEXT_NAMES",
+    "FORMATS",
+    "KNOWN_HEADERS",
+    "SINGLE_HEADERS",
     "Format",
     "MessageTemplate",
     "html_to_text",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,18 @@ def office(server: SMTPTestServer, ca_file: Path, preset: str = "generic") -> Pr
 
 def keys_on(server: SMTPTestServer) -> list[str]:
     return sorted(str(m.message["Subject"]).removeprefix("Rechnung ") for m in server.messages)
+
+
+def crash_while_sending(ledger: Path, campaign: str, key: str) -> None:
+    """A separate process claims ``key``, marks it "sending" and dies before the reply."""
+    script = (
+        "import os, sys\n"
+        "from docmail_nb.ledger import Ledger\n"
+        "ledger = Ledger(sys.argv[1])\n"
+        "run = ledger.begin_run()\n"
+        "ledger.claim(run, sys.argv[2], sys.argv[3], content_hash='x', message_id='<x@y>',\n"
+        "             rows=[2], recipients=['a@example.org'])\n"
+        "ledger.mark_sending(run, sys.argv[2], sys.argv[3])\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(ledger), campaign, key], check=True)

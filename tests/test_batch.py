@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
-from helpers import TEMPLATE, write_orders
+from helpers import TEMPLATE, crash_while_sending, write_orders
 
 from docmail_nb import Batch, MemoryTransport
 from docmail_nb.ledger import Ledger
@@ -182,21 +180,6 @@ def test_limit_counts_the_same_in_pending_dry_run_and_send(tmp_path: Path) -> No
     batch.options.dry_run = False
     assert [r.state for r in batch.send().results].count("sent") == 2
     assert len(transport.stored) == 2
-
-
-def crash_while_sending(ledger: Path, campaign: str, key: str) -> None:
-    """A separate process claims ``key``, marks it "sending" and dies before the reply."""
-    script = (
-        "import os, sys\n"
-        "from docmail_nb.ledger import Ledger\n"
-        "ledger = Ledger(sys.argv[1])\n"
-        "run = ledger.begin_run()\n"
-        "ledger.claim(run, sys.argv[2], sys.argv[3], content_hash='x', message_id='<x@y>',\n"
-        "             rows=[2], recipients=['a@example.org'])\n"
-        "ledger.mark_sending(run, sys.argv[2], sys.argv[3])\n"
-        "os._exit(0)\n"
-    )
-    subprocess.run([sys.executable, "-c", script, str(ledger), campaign, key], check=True)
 
 
 @pytest.mark.parametrize("resend_unknown", [False, True])

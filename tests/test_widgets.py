@@ -17,10 +17,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import MemoryKeyring
-from helpers import TEMPLATE, write_orders
+from helpers import TEMPLATE, crash_while_sending, write_orders
 from imap_server import DovecotServer
 from servers import SMTPTestServer
-from test_batch import crash_while_sending
 
 from docmail_nb import Batch, MemoryTransport
 from docmail_nb.cli import main
