@@ -23,6 +23,7 @@ from typing import Literal
 
 from .errors import DocmailError, MailboxError, SecretStoreError
 from .profiles import Profile, require_password
+from .wire import wire_bytes
 
 __all__ = [
     "SENT_NAMES",
@@ -162,7 +163,7 @@ def sent_copy(msg: EmailMessage, bcc: Sequence[str] = ()) -> bytes:
     Identical to what the SMTP server received (before dot-stuffing) apart from the Bcc line,
     which goes right before the blank line that ends the header block.
     """
-    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    data = wire_bytes(msg)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     addresses = [address for address in bcc if address]

@@ -36,7 +36,7 @@ from .diagnosis import (
 from .errors import Diagnosis, DocmailError, SMTPProblem
 from .profiles import Profile, is_loopback, require_password
 from .replies import BoundedSMTP, BoundedSMTP_SSL, ReplyTooLong
-from .wire import fit
+from .wire import fit, wire_bytes
 
 __all__ = [
     "Delivery",
@@ -407,7 +407,7 @@ def _flatten(msg: EmailMessage) -> bytes:
     if "Bcc" in msg or "Resent-Bcc" in msg:
         msg = copy.copy(msg)  # deleting a header rebinds the header list: the caller's is kept
         del msg["Bcc"], msg["Resent-Bcc"]
-    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    data = wire_bytes(msg)
     data = data.replace(b"\n.", b"\n..")  # dot-stuffing: every line that starts with "."
     if data.startswith(b"."):
         data = b"." + data
