@@ -46,9 +46,13 @@ from .profiles import (
 __all__ = [
     "CLIENT_SECRET_ENV",
     "GOOGLE_SCOPES",
+    "GOOGLE_TESTING_DAYS",
+    "KEYRING_SECRET_LIMIT",
     "MS_APP_SCOPES",
     "MS_DELEGATED_SCOPES",
+    "MS_LOGIN",
     "REFRESH_MARGIN",
+    "TOKEN_COMMAND_TIMEOUT",
     "AccessToken",
     "access_token",
     "auth_status",
@@ -60,7 +64,7 @@ __all__ = [
     "xoauth2",
 ]
 
-log = logging.getLogger("docmail_nb.auth")
+_log = logging.getLogger("docmail_nb.auth")
 
 #: Microsoft delegated scope; msal adds ``offline_access`` (and ``openid profile``) itself
 MS_DELEGATED_SCOPES = ("https://outlook.office.com/SMTP.Send",)
@@ -221,7 +225,7 @@ def _load_state(profile: Profile) -> dict[str, Any] | None:
 
             state = json.loads(build_encrypted_persistence(state["persisted"]).load())
     except Exception as exc:
-        log.debug("stored sign-in of %r unreadable: %s", profile.name, type(exc).__name__)
+        _log.debug("stored sign-in of %r unreadable: %s", profile.name, type(exc).__name__)
         return None
     return state
 
@@ -659,7 +663,7 @@ class _Opener(webbrowser.BaseBrowser):
             elif self._browser is not None:
                 self._browser.open(url, new=1)
         except Exception as exc:  # no browser here: the link was shown
-            log.debug("could not open a browser: %s", type(exc).__name__)
+            _log.debug("could not open a browser: %s", type(exc).__name__)
         return True
 
 

@@ -27,6 +27,26 @@ if TYPE_CHECKING:  # the commands import what they use when they run: --help sta
     from .send import SendOptions
     from .sink import CapturedMessage
 
+__all__ = [
+    "check",
+    "demo",
+    "friendly_errors",
+    "init",
+    "login_command",
+    "logout_command",
+    "main",
+    "preview",
+    "profile",
+    "profile_add",
+    "profile_list",
+    "profile_remove",
+    "profile_show",
+    "reconcile",
+    "send",
+    "sink",
+    "test_command",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -190,7 +190,7 @@ class DocumentRenderer:
 
     def pdf(self, row: Mapping[str, Any]) -> RenderedDocument:
         """This row's document as a PDF."""
-        return RenderedDocument(self.template.name, html_to_pdf(self.html(row), self.template))
+        return RenderedDocument(self.template.name, _html_to_pdf(self.html(row), self.template))
 
     def _html(self, row: Mapping[str, Any], problems: list[PaymentProblem], *, draw: bool) -> str:
         missing = sorted(self.columns - set(row))
@@ -277,7 +277,7 @@ def _check_call(fields: dict[str, Any]) -> tuple[Any, list[PaymentProblem]]:
     return check_payment(**fields)
 
 
-def html_to_pdf(html: str, template: DocumentTemplate) -> bytes:
+def _html_to_pdf(html: str, template: DocumentTemplate) -> bytes:
     """Draw HTML as a PDF with WeasyPrint; resources only from the template's folder."""
     import weasyprint  # imported when drawing: loading it (and Pango) takes a moment
 

@@ -47,13 +47,16 @@ from typing import Any, Literal
 from .errors import LedgerError
 
 __all__ = [
+    "DAY",
     "SCHEMA_VERSION",
+    "STALE_AFTER",
     "Claim",
     "CopyState",
     "Decision",
     "DocumentRecord",
     "Entry",
     "Ledger",
+    "LedgerLike",
     "State",
     "Window",
     "default_ledger_path",
@@ -887,6 +890,10 @@ class Ledger:
                     (note, now, campaign, key),
                 ).rowcount
         return bool(changed)
+
+
+#: where a run records: a Ledger, a ledger file, or None for the default ledger
+LedgerLike = Ledger | str | Path | None
 
 
 def elsewhere_note(campaign: str, elsewhere: dict[str, str]) -> str:

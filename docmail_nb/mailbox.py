@@ -23,10 +23,12 @@ from typing import Literal
 
 from .errors import DocmailError, MailboxError, SecretStoreError
 from .profiles import Profile, require_password
+from .wire import wire_bytes
 
 __all__ = [
     "SENT_NAMES",
     "Folder",
+    "Kind",
     "Mailbox",
     "MailboxCheck",
     "check_mailbox",
@@ -36,7 +38,7 @@ __all__ = [
     "sent_copy",
 ]
 
-log = logging.getLogger("docmail_nb.mailbox")
+_log = logging.getLogger("docmail_nb.mailbox")
 
 #: names a Sent folder goes by when the server marks none with \Sent (compared case-blind,
 #: on the last part of the folder's name)
@@ -142,7 +144,7 @@ def _parse_list(lines: Sequence[object]) -> list[Folder]:
             continue
         match = _LIST_LINE.match(item)
         if match is None:
-            log.debug("unparsed LIST line %r", item)
+            _log.debug("unparsed LIST line %r", item)
             continue
         raw = _unquote(match.group("name").decode("ascii", "replace"))
         delim_raw = match.group("delim").decode()
@@ -161,7 +163,7 @@ def sent_copy(msg: EmailMessage, bcc: Sequence[str] = ()) -> bytes:
     Identical to what the SMTP server received (before dot-stuffing) apart from the Bcc line,
     which goes right before the blank line that ends the header block.
     """
-    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    data = wire_bytes(msg)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     addresses = [address for address in bcc if address]
@@ -300,7 +302,7 @@ def _tls_context(profile: Profile) -> ssl.SSLContext:
     if not profile.verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        log.warning("Profile %r: TLS certificate verification is OFF for IMAP.", profile.name)
+        _log.warning("Profile %r: TLS certificate verification is OFF for IMAP.", profile.name)
     return context
 
 
@@ -328,7 +330,7 @@ class Mailbox:
                 self._conn.close()
             self._conn.logout()
         except (imaplib.IMAP4.error, OSError) as exc:
-            log.debug("logout: %s", type(exc).__name__)
+            _log.debug("logout: %s", type(exc).__name__)
         finally:
             self._selected = None
 
@@ -442,23 +444,30 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
         secret = require_password(profile, password) or ""
     except SecretStoreError as exc:
         raise _problem("no_password", exc.message, exc.hint) from None
+    conn = _imap_connect(profile)
+    _imap_login(conn, profile, secret)
+    return Mailbox(conn, profile)
+
+
+def _imap_connect(profile: Profile) -> imaplib.IMAP4:
+    """A connection to the profile's IMAP server, TLS verified (implicit, or STARTTLS)."""
     context = _tls_context(profile)
     port = profile.imap_port_or_default
     conn: imaplib.IMAP4 | None = None
     try:
         if profile.imap_security == "ssl":
-            conn = imaplib.IMAP4_SSL(
+            return imaplib.IMAP4_SSL(
                 profile.imap_host, port, ssl_context=context, timeout=profile.timeout
             )
-        else:
-            conn = imaplib.IMAP4(profile.imap_host, port, timeout=profile.timeout)
-            if "STARTTLS" not in conn.capabilities:
-                raise _problem(
-                    "starttls_unavailable",
-                    f"The {_where(profile)} does not offer STARTTLS.",
-                    "Use --imap-security ssl (usually port 993).",
-                )
-            conn.starttls(ssl_context=context)
+        conn = imaplib.IMAP4(profile.imap_host, port, timeout=profile.timeout)
+        if "STARTTLS" not in conn.capabilities:
+            raise _problem(
+                "starttls_unavailable",
+                f"The {_where(profile)} does not offer STARTTLS.",
+                "Use --imap-security ssl (usually port 993).",
+            )
+        conn.starttls(ssl_context=context)
+        return conn
     except (OSError, imaplib.IMAP4.error) as exc:
         if conn is not None:
             _shutdown(conn)
@@ -467,6 +476,10 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
         if conn is not None:
             _shutdown(conn)
         raise
+
+
+def _imap_login(conn: imaplib.IMAP4, profile: Profile, secret: str) -> None:
+    """Log in with the SMTP credentials (password, or the sign-in's token); shut down if not."""
     try:
         if profile.auth == "password":
             conn.login(profile.username, secret)
@@ -492,14 +505,13 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
     except DocmailError as exc:  # no access token (sign-in expired, token command failed)
         _shutdown(conn)
         raise _problem("login_failed", exc.message, exc.hint) from None
-    return Mailbox(conn, profile)
 
 
 def _shutdown(conn: imaplib.IMAP4) -> None:
     try:
         conn.shutdown()
     except OSError as exc:
-        log.debug("shutdown: %s", type(exc).__name__)
+        _log.debug("shutdown: %s", type(exc).__name__)
 
 
 @dataclass(frozen=True)

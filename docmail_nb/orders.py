@@ -40,8 +40,11 @@ from .sheet_limits import MAX_PART_BYTES, check_rows, check_workbook
 from .sheetxml import SheetMarks, column_letter, ods_marks, sheet_marks
 
 __all__ = [
+    "CSV_DELIMITERS",
+    "CSV_SUFFIXES",
     "ENGINES",
     "ERROR_VALUES",
+    "EXCEL_SUFFIXES",
     "CellError",
     "Orders",
     "read_orders",
@@ -184,31 +187,38 @@ def read_orders(
             f"The header row {header_row} is not a row of the sheet.",
             "Rows are numbered from 1, as in the spreadsheet program.",
         )
-    notices: list[str] = []
-    marks = SheetMarks()
-    delimiter: str | None = None
     if _is_csv(source):
         if sheet not in (None, 0, "0"):
             raise OrdersError(
                 f"{source.name} is a csv file and has no sheet {sheet!r}.",
                 "Leave out the sheet for csv files.",
             )
+        notices: list[str] = []
         grid, delimiter = _csv_grid(source, notices)
-        sheet_name: str | None = None
-    elif source.suffix.lower() in EXCEL_SUFFIXES:
-        check_workbook(source)
-        sheet_name, grid = _excel_grid(source, sheet, engine or "calamine")
-        if source.suffix.lower() in {".xlsx", ".xlsm"}:
-            marks = sheet_marks(source, sheet_name)
-        elif source.suffix.lower() == ".ods":
-            marks = ods_marks(source, sheet_name)
-    else:
+        check_rows(source, len(grid))
+        return _to_orders(grid, source, None, header_row, SheetMarks(), notices, delimiter)
+    if source.suffix.lower() not in EXCEL_SUFFIXES:
         raise OrdersError(
             f"{source.name} is not a spreadsheet docmail can read.",
             "Save it as .xlsx, .xls, .ods or .csv.",
         )
+    sheet_name, grid, marks = _workbook_grid(source, sheet, engine or "calamine")
     check_rows(source, len(grid))
-    return _to_orders(grid, source, sheet_name, header_row, marks, notices, delimiter)
+    return _to_orders(grid, source, sheet_name, header_row, marks, [], None)
+
+
+def _workbook_grid(
+    source: Path, sheet: str | int | None, engine: str
+) -> tuple[str, list[tuple[int, list[Any]]], SheetMarks]:
+    """The sheet's name, its cells, and the marks the sheet's file keeps beside the values."""
+    check_workbook(source)
+    sheet_name, grid = _excel_grid(source, sheet, engine)
+    marks = SheetMarks()
+    if source.suffix.lower() in {".xlsx", ".xlsm"}:
+        marks = sheet_marks(source, sheet_name)
+    elif source.suffix.lower() == ".ods":
+        marks = ods_marks(source, sheet_name)
+    return sheet_name, grid, marks
 
 
 def _frame_orders(frame: pd.DataFrame, header_row: int) -> Orders:
@@ -420,14 +430,14 @@ def _cell(value: Any, row: int, column: int, marks: SheetMarks) -> Any:
         return CellError(f"{column_letter(column)}{row}", marks.errors[where])
     if where in marks.uncomputed:
         return CellError(f"{column_letter(column)}{row}", "", marks.uncomputed[where])
-    cleaned = clean_value(value)
+    cleaned = _clean_value(value)
     if isinstance(cleaned, str) and cleaned in ERROR_VALUES:
         return CellError(f"{column_letter(column)}{row}", cleaned)
     return cleaned
 
 
 def _column_name(value: Any) -> str:
-    cleaned = clean_value(value)
+    cleaned = _clean_value(value)
     if cleaned is None:
         return ""
     if isinstance(cleaned, dt.date):
@@ -528,10 +538,10 @@ def _looks_numbered(value: Any) -> bool:
 
 
 def _filled(value: Any) -> bool:
-    return clean_value(value) is not None
+    return _clean_value(value) is not None
 
 
-def clean_value(value: Any) -> Any:
+def _clean_value(value: Any) -> Any:
     """One cell as a safe Python value (see the module docstring)."""
     if value is None or value is pd.NaT or value is pd.NA:
         return None

@@ -37,6 +37,7 @@ from .templates import (
 )
 
 __all__ = [
+    "MAX_MESSAGE_BYTES",
     "Attachment",
     "Draft",
     "Plan",

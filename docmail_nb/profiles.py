@@ -24,11 +24,14 @@ from .files import write_private
 
 __all__ = [
     "AUTH_METHODS",
+    "GOOGLE_PRESETS",
+    "HOME_ENV",
     "IMAP_PORT",
     "IMAP_SECURITIES",
     "KEYRING_SERVICE",
     "PASSWORD_ENV",
     "PRESETS",
+    "SECRET_KEYS",
     "SECURITIES",
     "USUAL_PORT",
     "AuthMethod",
@@ -58,7 +61,7 @@ __all__ = [
     "set_secret",
 ]
 
-log = logging.getLogger("docmail_nb.profiles")
+_log = logging.getLogger("docmail_nb.profiles")
 
 Security = Literal["ssl", "starttls", "none"]
 SECURITIES: tuple[Security, ...] = get_args(Security)
@@ -273,6 +276,12 @@ class Profile:
                     "or another control character.",
                     "Enter it on one line without tabs or line breaks.",
                 )
+        self._check_smtp()
+        self._check_imap()
+        self._check_auth()
+
+    def _check_smtp(self) -> None:
+        """Host, security, port, timeout and preset of the SMTP server."""
         if not self.host or any(ch.isspace() for ch in self.host):
             raise ProfileError(
                 f"Profile {self.name!r}: the host {self.host!r} is not a server name.",
@@ -301,6 +310,9 @@ class Profile:
                 f"Profile {self.name!r}: unknown preset {self.preset!r}.",
                 f"Known presets: {', '.join(PRESETS)}.",
             )
+
+    def _check_imap(self) -> None:
+        """The IMAP server's host, security and port (the mailbox's Sent folder)."""
         if self.imap_host and any(ch.isspace() for ch in self.imap_host):
             raise ProfileError(
                 f"Profile {self.name!r}: the IMAP host {self.imap_host!r} is not a server name.",
@@ -320,7 +332,6 @@ class Profile:
                 f"Profile {self.name!r}: the IMAP port {self.imap_port!r} is not a port.",
                 "Usual IMAP ports: 993 for ssl, 143 for starttls.",
             )
-        self._check_auth()
 
     def _check_auth(self) -> None:
         where = f"Profile {self.name!r}"
@@ -635,7 +646,7 @@ def get_password(name: str) -> str | None:
     try:
         return keyring.get_password(KEYRING_SERVICE, name)
     except keyring.errors.KeyringError as exc:
-        log.debug("keyring unavailable while reading profile %r: %s", name, type(exc).__name__)
+        _log.debug("keyring unavailable while reading profile %r: %s", name, type(exc).__name__)
         return None
 
 
@@ -665,7 +676,7 @@ def forget_password(name: str) -> None:
     except keyring.errors.PasswordDeleteError:
         pass
     except keyring.errors.KeyringError as exc:
-        log.debug("keyring unavailable while forgetting %r: %s", name, type(exc).__name__)
+        _log.debug("keyring unavailable while forgetting %r: %s", name, type(exc).__name__)
 
 
 def require_password(profile: Profile, password: str | None = None) -> str | None:
@@ -725,7 +736,7 @@ def get_secret(name: str, key: str) -> str | None:
     try:
         return keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
     except keyring.errors.KeyringError as exc:
-        log.debug("keyring unavailable while reading %s of %r: %s", key, name, type(exc).__name__)
+        _log.debug("keyring unavailable while reading %s of %r: %s", key, name, type(exc).__name__)
         return None
 
 
@@ -738,6 +749,6 @@ def forget_secret(name: str, key: str) -> None:
     except keyring.errors.PasswordDeleteError:
         pass
     except keyring.errors.KeyringError as exc:
-        log.debug(
+        _log.debug(
             "keyring unavailable while forgetting %s of %r: %s", key, name, type(exc).__name__
         )

@@ -21,7 +21,7 @@ from .profiles import Profile
 
 __all__ = ["MailboxRun", "MailboxSync", "Settled", "append_due", "reconcile", "sync_mailbox"]
 
-log = logging.getLogger("docmail_nb.reconcile")
+_log = logging.getLogger("docmail_nb.reconcile")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def reconcile(
         )
         if ledger.settle(entry.campaign, entry.key, found=found, note=note):
             settled.append(Settled(entry.campaign, entry.key, entry.message_id, found))
-            log.info("settled %s/%s from the mailbox: %s", entry.campaign, entry.key, found)
+            _log.info("settled %s/%s from the mailbox: %s", entry.campaign, entry.key, found)
     return settled
 
 
@@ -142,7 +142,7 @@ def sync_mailbox(
     except MailboxError as exc:
         result.error = exc
         result.still_due = len(ledger.copies_due(account)) if copies else 0
-        log.warning("mailbox of profile %r: %s", profile.name, exc)
+        _log.warning("mailbox of profile %r: %s", profile.name, exc)
     return result
 
 
@@ -213,7 +213,7 @@ class MailboxRun:
         return self.result
 
     def _give_up(self, exc: MailboxError) -> None:
-        log.warning("mailbox of profile %r: %s", self.profile.name, exc)
+        _log.warning("mailbox of profile %r: %s", self.profile.name, exc)
         if self.result.error is None:
             self.result.error = exc
         if self._mailbox is not None:

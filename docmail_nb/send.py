@@ -21,7 +21,7 @@ from typing import Literal
 from .documents import documents_changed
 from .drawing import drawn_temporarily
 from .errors import ConfigError, DocmailError, InputError
-from .ledger import Decision, Ledger, default_ledger_path, elsewhere_note
+from .ledger import Decision, Ledger, LedgerLike, default_ledger_path, elsewhere_note
 from .message import Draft
 from .options import SendOptions
 from .outcomes import draft_result, held_back_result, unbuildable_result
@@ -44,8 +44,6 @@ __all__ = [
     "send_test",
     "would_send",
 ]
-
-LedgerLike = Ledger | str | Path | None
 
 
 @contextmanager

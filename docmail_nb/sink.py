@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SINK_SENDER", "CaptureServer", "CapturedMessage"]
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 #: the From address of the capture profile (the sample business)
 SINK_SENDER = "buchhaltung@bergmann-werkstatt.example"
@@ -129,7 +129,7 @@ class CaptureServer:
                 size=len(data),
             )
             self._messages.append(captured)
-        log.info("captured %s", captured.summary())
+        _log.info("captured %s", captured.summary())
         return captured
 
     def start(self) -> CaptureServer:
@@ -137,7 +137,7 @@ class CaptureServer:
         if self._controller is not None:
             return self
         if not is_loopback(self.host):
-            log.warning(
+            _log.warning(
                 "the capture server listens on %s: anyone who can reach it can drop mail here",
                 self.host,
             )

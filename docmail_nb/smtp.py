@@ -36,7 +36,7 @@ from .diagnosis import (
 from .errors import Diagnosis, DocmailError, SMTPProblem
 from .profiles import Profile, is_loopback, require_password
 from .replies import BoundedSMTP, BoundedSMTP_SSL, ReplyTooLong
-from .wire import fit
+from .wire import fit, wire_bytes
 
 __all__ = [
     "Delivery",
@@ -46,7 +46,7 @@ __all__ = [
     "test_connection",
 ]
 
-log = logging.getLogger("docmail_nb.smtp")
+_log = logging.getLogger("docmail_nb.smtp")
 
 #: AUTH mechanisms we can do, best first; exactly one of them is tried.
 _MECHANISMS = ("PLAIN", "LOGIN")
@@ -104,7 +104,7 @@ def _tls_context(profile: Profile) -> ssl.SSLContext:
             f"{where(profile)}. Anyone on the network path can read the password and the "
             "mail. Use a CA file instead wherever possible."
         )
-        log.warning(message)
+        _log.warning(message)
         warnings.warn(message, InsecureTLSWarning, stacklevel=4)
     return context
 
@@ -161,7 +161,7 @@ def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, st
             )
         )
     context = _tls_context(profile) if profile.security != "none" else None
-    log.debug("connecting to %s (security %s)", where(profile), profile.security)
+    _log.debug("connecting to %s (security %s)", where(profile), profile.security)
     conn = _greet(profile, context)
     try:
         _nodelay(conn)
@@ -185,7 +185,7 @@ def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, st
             code, reply = conn.ehlo()
             if code != 250:
                 raise smtplib.SMTPHeloError(code, reply)
-        log.debug("connected to %s, TLS %s", where(profile), profile.security != "none")
+        _log.debug("connected to %s, TLS %s", where(profile), profile.security != "none")
         if profile.username:
             code, reply = _login(conn, profile, password or "")
         return conn, code, reply.decode("utf-8", "replace")
@@ -223,9 +223,9 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
                 outcome="fatal",
             )
         )
-    log.debug("AUTH %s as %s", mechanism, profile.username)
+    _log.debug("AUTH %s as %s", mechanism, profile.username)
     code, reply = _authenticate(conn, mechanism, profile.username, password)
-    log.debug("AUTH accepted for %s", profile.username)
+    _log.debug("AUTH accepted for %s", profile.username)
     return code, reply
 
 
@@ -249,7 +249,7 @@ def _login_with_token(
         )
     token = auth.access_token(profile)
     try:
-        log.debug("AUTH XOAUTH2 as %s", profile.username)
+        _log.debug("AUTH XOAUTH2 as %s", profile.username)
         return _xoauth2(conn, profile.username, token.value)
     except TokenRefused as refused:
         about_mailbox = any(
@@ -257,7 +257,7 @@ def _login_with_token(
         )
         if token.fresh or refused.smtp_code != 535 or about_mailbox:
             raise
-        log.debug("token from memory refused (%s): getting a new one", refused.smtp_code)
+        _log.debug("token from memory refused (%s): getting a new one", refused.smtp_code)
     token = auth.access_token(profile, refresh=True)
     return _xoauth2(conn, profile.username, token.value)
 
@@ -342,7 +342,7 @@ def test_connection(
             conn.close()
     except Exception as exc:
         diagnosis = diagnose(exc, profile)
-        log.debug("test connection %s failed: %s", where(profile), diagnosis.kind)
+        _log.debug("test connection %s failed: %s", where(profile), diagnosis.kind)
         return diagnosis
     security = {"ssl": "implicit TLS", "starttls": "STARTTLS", "none": "no encryption"}
     login = f", logged in as {profile.username}" if profile.username else ""
@@ -407,7 +407,7 @@ def _flatten(msg: EmailMessage) -> bytes:
     if "Bcc" in msg or "Resent-Bcc" in msg:
         msg = copy.copy(msg)  # deleting a header rebinds the header list: the caller's is kept
         del msg["Bcc"], msg["Resent-Bcc"]
-    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    data = wire_bytes(msg)
     data = data.replace(b"\n.", b"\n..")  # dot-stuffing: every line that starts with "."
     if data.startswith(b"."):
         data = b"." + data
@@ -435,15 +435,33 @@ def _deliver(
         eight_bit=conn.has_extn("8bitmime"),
         smtputf8=conn.has_extn("smtputf8"),
     )
-    envelope_from, recipients = fitted.envelope_from, fitted.recipients
     data = _flatten(fitted.msg)
     options = [f"SIZE={len(data)}"] if conn.has_extn("size") else []
-    options += fitted.mail_options
+    _mail_from(conn, fitted.envelope_from, [*options, *fitted.mail_options])
+    accepted, refused = _rcpt_to(conn, fitted.recipients)
+    if before_data is not None:
+        try:
+            before_data()
+        except Exception as exc:
+            _rset(conn)
+            raise _CallerFailure(exc) from exc
+    code, reply = _data(conn, data)
+    _log.debug("message accepted for %d recipient(s): %s", len(accepted), code)
+    return Delivery(tuple(accepted), refused, code, reply_text(reply))
+
+
+def _mail_from(conn: smtplib.SMTP, envelope_from: str, options: list[str]) -> None:
     code, reply = conn.mail(envelope_from, options)
     if code != 250:
         if code != 421:
             _rset(conn)
         raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+
+
+def _rcpt_to(
+    conn: smtplib.SMTP, recipients: Sequence[str]
+) -> tuple[list[str], dict[str, tuple[int, str]]]:
+    """The recipients the server accepted and those it refused; raises when none is accepted."""
     accepted: list[str] = []
     refused: dict[str, tuple[int, str]] = {}
     for address in recipients:
@@ -454,18 +472,17 @@ def _deliver(
             raise smtplib.SMTPResponseException(code, reply)
         else:
             refused[address] = (code, reply_text(reply))
-            log.debug("recipient %s refused: %s", address, code)
+            _log.debug("recipient %s refused: %s", address, code)
     if not accepted:
         _rset(conn)
         raise smtplib.SMTPRecipientsRefused(
             {address: (code, text.encode()) for address, (code, text) in refused.items()}
         )
-    if before_data is not None:
-        try:
-            before_data()
-        except Exception as exc:
-            _rset(conn)
-            raise _CallerFailure(exc) from exc
+    return accepted, refused
+
+
+def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """DATA and the content; the server's reply when it took the message."""
     conn.putcmd("data")
     code, reply = conn.getreply()
     if code != 354:
@@ -485,5 +502,4 @@ def _deliver(
         with contextlib.suppress(Exception):
             conn.close()
         raise UnclearAfterData(code, reply_text(reply))
-    log.debug("message accepted for %d recipient(s): %s", len(accepted), code)
-    return Delivery(tuple(accepted), refused, code, reply_text(reply))
+    return code, reply

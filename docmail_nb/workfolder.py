@@ -21,7 +21,13 @@ from typing import Any
 from .errors import ConfigError, DocmailError
 from .sample import sample_dir
 
-__all__ = ["NOTEBOOKS", "WorkFolder", "init_folder", "notebooks_dir"]
+__all__ = [
+    "NOTEBOOKS",
+    "WorkFolder",
+    "init_folder",
+    "localize_notebook",
+    "notebooks_dir",
+]
 
 #: the notebooks a working folder gets, in the order a user opens them
 NOTEBOOKS: tuple[str, ...] = (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,13 +25,15 @@ Key: {{ invoice_no }}
 
 Guten Tag {{ name }}, anbei die Rechnung {{ invoice_no }}.
 """
+#: the template without its Bcc line
+NO_BCC = TEMPLATE.replace("Bcc: archive@bergmann.example\n", "")
 
 
 class FakeClock:
     """A clock whose sleep advances it: rate limits and backoff without waiting."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
         self.sleeps: list[float] = []
 
     def __call__(self) -> float:
@@ -96,3 +100,18 @@ def office(server: SMTPTestServer, ca_file: Path, preset: str = "generic") -> Pr
 
 def keys_on(server: SMTPTestServer) -> list[str]:
     return sorted(str(m.message["Subject"]).removeprefix("Rechnung ") for m in server.messages)
+
+
+def crash_while_sending(ledger: Path, campaign: str, key: str) -> None:
+    """A separate process claims ``key``, marks it "sending" and dies before the reply."""
+    script = (
+        "import os, sys\n"
+        "from docmail_nb.ledger import Ledger\n"
+        "ledger = Ledger(sys.argv[1])\n"
+        "run = ledger.begin_run()\n"
+        "ledger.claim(run, sys.argv[2], sys.argv[3], content_hash='x', message_id='<x@y>',\n"
+        "             rows=[2], recipients=['a@example.org'])\n"
+        "ledger.mark_sending(run, sys.argv[2], sys.argv[3])\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(ledger), campaign, key], check=True)

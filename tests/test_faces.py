@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from test_batch import crash_while_sending
+from helpers import crash_while_sending
 
 from docmail_nb import Batch
 from docmail_nb.cli import main
