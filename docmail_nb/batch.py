@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 from .ledger import LedgerLike
 from .orders import Orders
@@ -34,7 +34,29 @@ if TYPE_CHECKING:
     from .report import MessageResult, Progress, Report
     from .transport import Transport
 
-__all__ = ["Batch"]
+__all__ = ["Batch", "BatchSettings"]
+
+
+class BatchSettings(TypedDict, total=False):
+    """What :meth:`Batch.from_files` and :meth:`Batch.from_text` take besides the files.
+
+    Reading: ``documents`` (the attachments' folder), ``documents_out`` (where documents
+    made from a template are saved), ``sheet``, ``header_row``, ``rows`` (``"2-40,45"``),
+    ``campaign``. Sending, as for :class:`Batch`: ``profile``, ``ledger``, ``options``,
+    ``transport``, ``password``.
+    """
+
+    documents: str | Path | None
+    documents_out: str | Path | None
+    sheet: str | int | None
+    header_row: int | None
+    rows: RowChoice | str | None
+    campaign: str | None
+    profile: Profile | str | None
+    ledger: LedgerLike
+    options: SendOptions | None
+    transport: Transport | None
+    password: str | None
 
 
 class Batch:
@@ -89,47 +111,14 @@ class Batch:
 
     @classmethod
     def from_files(
-        cls,
-        orders: str | Path,
-        template: str | Path,
-        *,
-        documents: str | Path | None = None,
-        documents_out: str | Path | None = None,
-        sheet: str | int | None = None,
-        header_row: int | None = None,
-        rows: RowChoice | str | None = None,
-        campaign: str | None = None,
-        profile: Profile | str | None = None,
-        ledger: LedgerLike = None,
-        options: SendOptions | None = None,
-        transport: Transport | None = None,
-        password: str | None = None,
+        cls, orders: str | Path, template: str | Path, **settings: Unpack[BatchSettings]
     ) -> Batch:
         """Read the orders and the template file and check every row (``docmail check``).
 
-        Without ``documents``, attachments are looked for as ``default_documents`` says.
+        ``settings`` are those of :class:`BatchSettings`. Without ``documents``, attachments
+        are looked for as ``default_documents`` says.
         """
-        read, parsed, plan = read_and_plan(
-            orders,
-            template,
-            documents=documents,
-            documents_out=documents_out,
-            sheet=sheet,
-            header_row=header_row,
-            rows=rows,
-            campaign=campaign,
-            max_recipients=_recipient_limit(profile),
-        )
-        return cls(
-            read,
-            parsed,
-            plan=plan,
-            profile=profile,
-            ledger=ledger,
-            options=options,
-            transport=transport,
-            password=password,
-        )
+        return cls._read(orders, template, None, settings)
 
     @classmethod
     def from_text(
@@ -138,17 +127,7 @@ class Batch:
         template_text: str,
         *,
         template_path: str | Path | None = None,
-        documents: str | Path | None = None,
-        documents_out: str | Path | None = None,
-        sheet: str | int | None = None,
-        header_row: int | None = None,
-        rows: RowChoice | str | None = None,
-        campaign: str | None = None,
-        profile: Profile | str | None = None,
-        ledger: LedgerLike = None,
-        options: SendOptions | None = None,
-        transport: Transport | None = None,
-        password: str | None = None,
+        **settings: Unpack[BatchSettings],
     ) -> Batch:
         """Like :meth:`from_files`, with the template as text (the panel's editor).
 
@@ -157,16 +136,31 @@ class Batch:
         """
         name = Path(template_path).stem if template_path else "template"
         folder = Path(template_path).parent if template_path else None
+        template = parse_template(template_text, name=name or "template", folder=folder)
+        return cls._read(orders, template_path, template, settings)
+
+    @classmethod
+    def _read(
+        cls,
+        orders: str | Path,
+        template_path: str | Path | None,
+        template: MessageTemplate | None,
+        settings: BatchSettings,
+    ) -> Batch:
+        unknown = sorted(set(settings) - set(BatchSettings.__annotations__))
+        if unknown:
+            raise TypeError(f"Batch: unexpected keyword argument(s) {', '.join(unknown)}")
+        profile = settings.get("profile")
         read, parsed, plan = read_and_plan(
             orders,
             template_path,
-            template=parse_template(template_text, name=name or "template", folder=folder),
-            documents=documents,
-            documents_out=documents_out,
-            sheet=sheet,
-            header_row=header_row,
-            rows=rows,
-            campaign=campaign,
+            template=template,
+            documents=settings.get("documents"),
+            documents_out=settings.get("documents_out"),
+            sheet=settings.get("sheet"),
+            header_row=settings.get("header_row"),
+            rows=settings.get("rows"),
+            campaign=settings.get("campaign"),
             max_recipients=_recipient_limit(profile),
         )
         return cls(
@@ -174,10 +168,10 @@ class Batch:
             parsed,
             plan=plan,
             profile=profile,
-            ledger=ledger,
-            options=options,
-            transport=transport,
-            password=password,
+            ledger=settings.get("ledger"),
+            options=settings.get("options"),
+            transport=settings.get("transport"),
+            password=settings.get("password"),
         )
 
     # -- asking -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .batch import Batch
 from .ledger import Ledger
@@ -16,6 +17,9 @@ from .profiles import Profile
 from .report import Report
 from .sample import SAMPLE_BATCHES, sample_dir
 from .sink import CaptureServer
+
+if TYPE_CHECKING:
+    from .plan import Problem
 
 __all__ = ["run_demo"]
 
@@ -49,33 +53,15 @@ def _table(reports: list[Report]) -> str:
 def run_demo(folder: str | Path = "docmail-demo", echo: _Echo = print) -> bool:
     """Run the demo in ``folder`` (made afresh); True when every message went out once."""
     folder = Path(folder).resolve()
-    outbox, ledger_path = folder / "outbox", folder / "ledger.sqlite"
-    made = folder / "documents"  # the invoices docmail makes, with their QR-bills
-    shutil.rmtree(outbox, ignore_errors=True)
-    shutil.rmtree(made, ignore_errors=True)
-    for stale in folder.glob("ledger.sqlite*"):
-        stale.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-
+    outbox, ledger_path, made = _fresh(folder)
     with CaptureServer(outbox) as sink, Ledger(ledger_path) as ledger:
         profile = sink.profile("demo")
         echo(f"Capture server listening on {sink.host}:{sink.port} (messages go to {outbox})")
         echo(f"Sample data: {sample_dir()}\n")
 
-        echo("1. Read and check every row")
         batches = _batches(profile, ledger, made)
-        for batch in batches:
-            echo(f"   {batch.plan.campaign:<14} {batch.plan.summary()}")
-        problems = [problem for batch in batches for problem in batch.plan.problems]
-        for problem in problems:
-            echo(f"   {problem}")
-
-        first = batches[0]
-        row = first.plan.drafts[0].rows[0]
-        echo(f"\n2. Preview of {first.plan.campaign} row {row}, exactly as it will be sent\n")
-        shown = first.preview(row, documents_to=folder / "preview")
-        for line in shown.as_text().splitlines():
-            echo(f"   | {line}")
+        problems = _check(batches, echo)
+        _preview(batches[0], folder / "preview", echo)
 
         echo(f"\n3. Send through {profile.host}:{profile.port}, recorded in {ledger_path.name}")
         reports = [batch.send() for batch in batches]
@@ -85,16 +71,11 @@ def run_demo(folder: str | Path = "docmail-demo", echo: _Echo = print) -> bool:
         captured = len(sink.messages)
         echo(f"\n   {captured} messages captured in {outbox} (a Maildir: new/ holds them)")
 
-        echo("\n4. Second pass: the same batch again")
-        again = [batch.send() for batch in _batches(profile, ledger, made)]
-        sent_again = sum(r.counts().get("sent", 0) for r in again)
-        skipped = sum(r.counts().get("skipped", 0) for r in again)
-        echo(f"   {sent_again} sent, {skipped} already sent (skipped): nothing goes out twice.")
-        for note in (note for report in again for note in report.notes):
-            echo(f"   {note}")
+        again = _second_pass(_batches(profile, ledger, made), echo)
         captured_after = len(sink.messages)
 
     sent = sum(r.counts().get("sent", 0) for r in reports)
+    sent_again = sum(r.counts().get("sent", 0) for r in again)
     ok = (
         not problems
         and all(r.ok for r in reports + again)
@@ -103,3 +84,47 @@ def run_demo(folder: str | Path = "docmail-demo", echo: _Echo = print) -> bool:
     )
     echo("\nDemo finished: " + ("every message sent exactly once." if ok else "see above."))
     return ok
+
+
+def _fresh(folder: Path) -> tuple[Path, Path, Path]:
+    """The demo's outbox, ledger and made documents, emptied: (outbox, ledger, documents)."""
+    outbox, ledger_path = folder / "outbox", folder / "ledger.sqlite"
+    made = folder / "documents"  # the invoices docmail makes, with their QR-bills
+    shutil.rmtree(outbox, ignore_errors=True)
+    shutil.rmtree(made, ignore_errors=True)
+    for stale in folder.glob("ledger.sqlite*"):
+        stale.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    return outbox, ledger_path, made
+
+
+def _check(batches: list[Batch], echo: _Echo) -> list[Problem]:
+    """Step 1: every row read and checked; the problems found."""
+    echo("1. Read and check every row")
+    for batch in batches:
+        echo(f"   {batch.plan.campaign:<14} {batch.plan.summary()}")
+    problems = [problem for batch in batches for problem in batch.plan.problems]
+    for problem in problems:
+        echo(f"   {problem}")
+    return problems
+
+
+def _preview(batch: Batch, folder: Path, echo: _Echo) -> None:
+    """Step 2: the first message exactly as it will be sent."""
+    row = batch.plan.drafts[0].rows[0]
+    echo(f"\n2. Preview of {batch.plan.campaign} row {row}, exactly as it will be sent\n")
+    shown = batch.preview(row, documents_to=folder)
+    for line in shown.as_text().splitlines():
+        echo(f"   | {line}")
+
+
+def _second_pass(batches: list[Batch], echo: _Echo) -> list[Report]:
+    """Step 4: the same batches again; the ledger lets nothing go out twice."""
+    echo("\n4. Second pass: the same batch again")
+    again = [batch.send() for batch in batches]
+    sent_again = sum(r.counts().get("sent", 0) for r in again)
+    skipped = sum(r.counts().get("skipped", 0) for r in again)
+    echo(f"   {sent_again} sent, {skipped} already sent (skipped): nothing goes out twice.")
+    for note in (note for report in again for note in report.notes):
+        echo(f"   {note}")
+    return again

@@ -199,7 +199,6 @@ def _token_refused_reply(
         said += f"; the server's error: {json.dumps(details, sort_keys=True)}"
     reply = f"{text} {json.dumps(details, sort_keys=True)}" if details else text
     user = f" for {profile.username}" if profile and profile.username else ""
-    name = profile.name if profile else "NAME"
     if "5.7.139" in text or "smtpclientauthentication is disabled" in text.lower():
         return Diagnosis(
             "smtp_auth_disabled",
@@ -217,19 +216,7 @@ def _token_refused_reply(
         and profile.auth == "oauth2-app"
         and ("5.7.3" in text or 500 <= code < 600)
     ):
-        return Diagnosis(
-            "app_permission_missing",
-            f"Microsoft 365 refused the app's access token{user} ({said}): the app has no "
-            "service principal in Exchange Online or no permission on this mailbox.",
-            "An Exchange administrator runs New-ServicePrincipal -AppId "
-            f"{profile.client_id} -ObjectId <object ID of the enterprise application>, then "
-            f"Add-MailboxPermission -Identity {profile.username} -User <that service "
-            "principal> -AccessRights FullAccess; and the app needs the SMTP.SendAsApp "
-            "permission with admin consent (docs/connect.md).",
-            code,
-            reply,
-            "fatal",
-        )
+        return _app_permission_missing(code, reply, said, user, profile)
     if 400 <= code < 500:
         return Diagnosis(
             "transient",
@@ -239,25 +226,48 @@ def _token_refused_reply(
             reply,
             "retry",
         )
+    return Diagnosis(
+        "token_refused",
+        f"The server did not accept the access token{user} ({said}).",
+        _token_refused_hint(profile),
+        code,
+        reply,
+        "fatal",
+    )
+
+
+def _app_permission_missing(
+    code: int, reply: str, said: str, user: str, profile: Profile
+) -> Diagnosis:
+    """App-only sign-in refused: Exchange lacks the app's service principal or permission."""
+    return Diagnosis(
+        "app_permission_missing",
+        f"Microsoft 365 refused the app's access token{user} ({said}): the app has no "
+        "service principal in Exchange Online or no permission on this mailbox.",
+        "An Exchange administrator runs New-ServicePrincipal -AppId "
+        f"{profile.client_id} -ObjectId <object ID of the enterprise application>, then "
+        f"Add-MailboxPermission -Identity {profile.username} -User <that service "
+        "principal> -AccessRights FullAccess; and the app needs the SMTP.SendAsApp "
+        "permission with admin consent (docs/connect.md).",
+        code,
+        reply,
+        "fatal",
+    )
+
+
+def _token_refused_hint(profile: Profile | None) -> str:
+    """What to do about a token the server refused, by how the profile gets its tokens."""
     if profile is not None and profile.auth == "token-command":
-        hint = (
+        return (
             "The token command printed a token the server does not accept: check that it is "
             f"issued for {profile.username} with the scope for SMTP "
             "(https://outlook.office.com/SMTP.Send or https://mail.google.com/)."
         )
-    else:
-        hint = (
-            f"Sign in again with: docmail login {name} (as {profile.username if profile else 'U'}"
-            "); if it keeps happening, the app may lack the SMTP.Send permission "
-            "(docs/connect.md)."
-        )
-    return Diagnosis(
-        "token_refused",
-        f"The server did not accept the access token{user} ({said}).",
-        hint,
-        code,
-        reply,
-        "fatal",
+    name = profile.name if profile else "NAME"
+    return (
+        f"Sign in again with: docmail login {name} (as {profile.username if profile else 'U'}"
+        "); if it keeps happening, the app may lack the SMTP.Send permission "
+        "(docs/connect.md)."
     )
 
 
@@ -416,12 +426,17 @@ def _not_supported(exc: Any, where: str, profile: Profile | None) -> Diagnosis:
     )
 
 
+_ASK_BEFORE_RESENDING = (
+    "Check the Sent folder or ask the recipient before sending this message again."
+)
+
+
 def _disconnected_after_data(exc: Any, where: str, profile: Profile | None) -> Diagnosis:
     return Diagnosis(
         "disconnected_after_data",
         f"The connection to {where} broke after the message was handed over; the server may "
         "or may not have it.",
-        "Check the Sent folder or ask the recipient before sending this message again.",
+        _ASK_BEFORE_RESENDING,
         outcome="unknown",
     )
 
@@ -432,7 +447,7 @@ def _unclear_after_data(exc: UnclearAfterData, where: str, profile: Profile | No
         "unclear_after_data",
         f"{where} answered the message with something that is neither yes nor no ({said!r}); "
         "it may or may not have the message.",
-        "Check the Sent folder or ask the recipient before sending this message again.",
+        _ASK_BEFORE_RESENDING,
         None,
         exc.text[:200],
         outcome="unknown",

@@ -444,23 +444,30 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
         secret = require_password(profile, password) or ""
     except SecretStoreError as exc:
         raise _problem("no_password", exc.message, exc.hint) from None
+    conn = _imap_connect(profile)
+    _imap_login(conn, profile, secret)
+    return Mailbox(conn, profile)
+
+
+def _imap_connect(profile: Profile) -> imaplib.IMAP4:
+    """A connection to the profile's IMAP server, TLS verified (implicit, or STARTTLS)."""
     context = _tls_context(profile)
     port = profile.imap_port_or_default
     conn: imaplib.IMAP4 | None = None
     try:
         if profile.imap_security == "ssl":
-            conn = imaplib.IMAP4_SSL(
+            return imaplib.IMAP4_SSL(
                 profile.imap_host, port, ssl_context=context, timeout=profile.timeout
             )
-        else:
-            conn = imaplib.IMAP4(profile.imap_host, port, timeout=profile.timeout)
-            if "STARTTLS" not in conn.capabilities:
-                raise _problem(
-                    "starttls_unavailable",
-                    f"The {_where(profile)} does not offer STARTTLS.",
-                    "Use --imap-security ssl (usually port 993).",
-                )
-            conn.starttls(ssl_context=context)
+        conn = imaplib.IMAP4(profile.imap_host, port, timeout=profile.timeout)
+        if "STARTTLS" not in conn.capabilities:
+            raise _problem(
+                "starttls_unavailable",
+                f"The {_where(profile)} does not offer STARTTLS.",
+                "Use --imap-security ssl (usually port 993).",
+            )
+        conn.starttls(ssl_context=context)
+        return conn
     except (OSError, imaplib.IMAP4.error) as exc:
         if conn is not None:
             _shutdown(conn)
@@ -469,6 +476,10 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
         if conn is not None:
             _shutdown(conn)
         raise
+
+
+def _imap_login(conn: imaplib.IMAP4, profile: Profile, secret: str) -> None:
+    """Log in with the SMTP credentials (password, or the sign-in's token); shut down if not."""
     try:
         if profile.auth == "password":
             conn.login(profile.username, secret)
@@ -494,7 +505,6 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
     except DocmailError as exc:  # no access token (sign-in expired, token command failed)
         _shutdown(conn)
         raise _problem("login_failed", exc.message, exc.hint) from None
-    return Mailbox(conn, profile)
 
 
 def _shutdown(conn: imaplib.IMAP4) -> None:

@@ -187,31 +187,38 @@ def read_orders(
             f"The header row {header_row} is not a row of the sheet.",
             "Rows are numbered from 1, as in the spreadsheet program.",
         )
-    notices: list[str] = []
-    marks = SheetMarks()
-    delimiter: str | None = None
     if _is_csv(source):
         if sheet not in (None, 0, "0"):
             raise OrdersError(
                 f"{source.name} is a csv file and has no sheet {sheet!r}.",
                 "Leave out the sheet for csv files.",
             )
+        notices: list[str] = []
         grid, delimiter = _csv_grid(source, notices)
-        sheet_name: str | None = None
-    elif source.suffix.lower() in EXCEL_SUFFIXES:
-        check_workbook(source)
-        sheet_name, grid = _excel_grid(source, sheet, engine or "calamine")
-        if source.suffix.lower() in {".xlsx", ".xlsm"}:
-            marks = sheet_marks(source, sheet_name)
-        elif source.suffix.lower() == ".ods":
-            marks = ods_marks(source, sheet_name)
-    else:
+        check_rows(source, len(grid))
+        return _to_orders(grid, source, None, header_row, SheetMarks(), notices, delimiter)
+    if source.suffix.lower() not in EXCEL_SUFFIXES:
         raise OrdersError(
             f"{source.name} is not a spreadsheet docmail can read.",
             "Save it as .xlsx, .xls, .ods or .csv.",
         )
+    sheet_name, grid, marks = _workbook_grid(source, sheet, engine or "calamine")
     check_rows(source, len(grid))
-    return _to_orders(grid, source, sheet_name, header_row, marks, notices, delimiter)
+    return _to_orders(grid, source, sheet_name, header_row, marks, [], None)
+
+
+def _workbook_grid(
+    source: Path, sheet: str | int | None, engine: str
+) -> tuple[str, list[tuple[int, list[Any]]], SheetMarks]:
+    """The sheet's name, its cells, and the marks the sheet's file keeps beside the values."""
+    check_workbook(source)
+    sheet_name, grid = _excel_grid(source, sheet, engine)
+    marks = SheetMarks()
+    if source.suffix.lower() in {".xlsx", ".xlsm"}:
+        marks = sheet_marks(source, sheet_name)
+    elif source.suffix.lower() == ".ods":
+        marks = ods_marks(source, sheet_name)
+    return sheet_name, grid, marks
 
 
 def _frame_orders(frame: pd.DataFrame, header_row: int) -> Orders:

@@ -21,6 +21,7 @@ from .outbox import STATES, Entry, State
 from .profiles import docmail_home
 
 if TYPE_CHECKING:
+    from .errors import DocmailError
     from .preview import Preview
     from .report import Report
 
@@ -40,6 +41,7 @@ __all__ = [
     "is_empty",
     "mail_view",
     "note_line",
+    "problem_line",
     "recall",
     "remember",
     "sort_key",
@@ -110,6 +112,11 @@ def error_line(message: str, hint: str = "") -> str:
         f"<div style='color:#b00020'>✘ {html.escape(message)}</div>"
         f"{hint_html}</div>"
     )
+
+
+def problem_line(exc: DocmailError) -> str:
+    """A docmail error as a red line: what happened, and what to do below it."""
+    return error_line(exc.message, exc.hint)
 
 
 def note_line(text: str) -> str:

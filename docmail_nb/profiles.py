@@ -276,6 +276,12 @@ class Profile:
                     "or another control character.",
                     "Enter it on one line without tabs or line breaks.",
                 )
+        self._check_smtp()
+        self._check_imap()
+        self._check_auth()
+
+    def _check_smtp(self) -> None:
+        """Host, security, port, timeout and preset of the SMTP server."""
         if not self.host or any(ch.isspace() for ch in self.host):
             raise ProfileError(
                 f"Profile {self.name!r}: the host {self.host!r} is not a server name.",
@@ -304,6 +310,9 @@ class Profile:
                 f"Profile {self.name!r}: unknown preset {self.preset!r}.",
                 f"Known presets: {', '.join(PRESETS)}.",
             )
+
+    def _check_imap(self) -> None:
+        """The IMAP server's host, security and port (the mailbox's Sent folder)."""
         if self.imap_host and any(ch.isspace() for ch in self.imap_host):
             raise ProfileError(
                 f"Profile {self.name!r}: the IMAP host {self.imap_host!r} is not a server name.",
@@ -323,7 +332,6 @@ class Profile:
                 f"Profile {self.name!r}: the IMAP port {self.imap_port!r} is not a port.",
                 "Usual IMAP ports: 993 for ssl, 143 for starttls.",
             )
-        self._check_auth()
 
     def _check_auth(self) -> None:
         where = f"Profile {self.name!r}"

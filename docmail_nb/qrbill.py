@@ -436,6 +436,17 @@ def _check_address(part: str, value: Any, found: _Problems, *, required: bool) -
         )
     fields = {name: _text(value.get(name)) for name in ADDRESS_FIELDS}
     count = len(found)
+    _check_fields(part, fields, found)
+    country = fields["country"].upper()
+    if len(found) != count or unknown:
+        return None
+    return Address(**{**fields, "country": country})
+
+
+def _check_fields(part: str, fields: dict[str, str], found: _Problems) -> None:
+    """Each field of a structured address: present, short enough, allowed characters, and
+    street, house number and country as a bank reads them."""
+    add = found.add
     for name in ("name", "pcode", "city", "country"):
         if not fields[name]:
             add(f"{part}.{name}", "is empty.", _ADDRESS_HINTS[name])
@@ -468,9 +479,6 @@ def _check_address(part: str, value: Any, found: _Problems, *, required: bool) -
             f"{fields['country']!r} is not a two-letter ISO country code.",
             "Write CH for Switzerland, LI for Liechtenstein, DE, AT, FR, IT, ...",
         )
-    if len(found) != count or unknown:
-        return None
-    return Address(**{**fields, "country": country})
 
 
 _ADDRESS_HINTS = {

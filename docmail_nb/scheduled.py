@@ -168,6 +168,40 @@ def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
     value) or unknown to the notebook is refused. Empty ``orders`` and ``template`` mean the
     sample invoices (and, unless given, the sample documents).
     """
+    _check_parameters(namespace)
+    values = {name: namespace[name] for name in PARAMETER_NAMES}
+    orders = _path("orders", values["orders"])
+    template = _path("template", values["template"])
+    documents = _path("documents", values["documents"])
+    if (orders is None) != (template is None):
+        given, empty = ("orders", "template") if template is None else ("template", "orders")
+        raise ConfigError(
+            f"The parameter {given} is set but {empty} is empty.",
+            "Pass both orders and template, or neither to run the sample invoices.",
+        )
+    is_sample = orders is None
+    if orders is None or template is None:
+        orders, template, documents = _sample_files(documents)
+    return Job(
+        orders=orders,
+        template=template,
+        sheet=_identifier("sheet", values["sheet"]),
+        documents=documents,
+        profile=_identifier("profile", values["profile"]),
+        ledger=_path("ledger", values["ledger"]),
+        dry_run=_flag("dry_run", values["dry_run"]),
+        limit=_count("limit", values["limit"]),
+        rate=_rate(values["rate"]),
+        connections=_count("connections", values["connections"]) or 1,
+        report=_path("report", values["report"]),
+        fail_on_problems=_flag("fail_on_problems", values["fail_on_problems"]),
+        fail_on_errors=_flag("fail_on_errors", values["fail_on_errors"]),
+        is_sample=is_sample,
+    )
+
+
+def _check_parameters(namespace: Mapping[str, Any]) -> None:
+    """Refuse secrets among the parameters, unknown parameters and missing ones."""
     parameters = notebook_parameters(namespace)
     refuse_secret_parameters(list(parameters))
     profile_name = namespace.get("profile")
@@ -187,38 +221,17 @@ def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
             f"The notebook lacks the parameter(s) {', '.join(missing)}.",
             "Use the parameters cell of notebooks/scheduled_send.ipynb as it ships.",
         )
-    values = {name: namespace[name] for name in PARAMETER_NAMES}
-    orders = _path("orders", values["orders"])
-    template = _path("template", values["template"])
-    documents = _path("documents", values["documents"])
-    if (orders is None) != (template is None):
-        given, empty = ("orders", "template") if template is None else ("template", "orders")
-        raise ConfigError(
-            f"The parameter {given} is set but {empty} is empty.",
-            "Pass both orders and template, or neither to run the sample invoices.",
-        )
-    is_sample = orders is None
-    if orders is None or template is None:
-        from .sample import sample_dir
 
-        sample = sample_dir()
-        orders, template = sample / "orders.xlsx", sample / "templates" / "invoice.txt"
-        documents = documents or sample / "documents"
-    return Job(
-        orders=orders,
-        template=template,
-        sheet=_identifier("sheet", values["sheet"]),
-        documents=documents,
-        profile=_identifier("profile", values["profile"]),
-        ledger=_path("ledger", values["ledger"]),
-        dry_run=_flag("dry_run", values["dry_run"]),
-        limit=_count("limit", values["limit"]),
-        rate=_rate(values["rate"]),
-        connections=_count("connections", values["connections"]) or 1,
-        report=_path("report", values["report"]),
-        fail_on_problems=_flag("fail_on_problems", values["fail_on_problems"]),
-        fail_on_errors=_flag("fail_on_errors", values["fail_on_errors"]),
-        is_sample=is_sample,
+
+def _sample_files(documents: Path | None) -> tuple[Path, Path, Path]:
+    """The sample's orders and template, and its documents unless ``documents`` is given."""
+    from .sample import sample_dir
+
+    sample = sample_dir()
+    return (
+        sample / "orders.xlsx",
+        sample / "templates" / "invoice.txt",
+        documents or (sample / "documents"),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from .panelkit import (
     is_empty,
     mail_view,
     note_line,
+    problem_line,
     recall,
     remember,
     sort_key,
@@ -79,7 +81,6 @@ class SendPanel:
         ledger: Ledger | str | Path | None = None,
         transport: Transport | None = None,
     ) -> None:
-        sample = sample_dir()
         remembered = recall("send") if orders is None and template is None else {}
         self.ledger = ledger
         self.transport = transport
@@ -92,7 +93,29 @@ class SendPanel:
         self._stop = threading.Event()
         self._shown: list[int] = []  # indexes into entries, in table order
         self._last_table_refresh = 0.0
+        self._build_inputs(orders, template, documents, remembered)
+        self._build_table()
+        self._build_sending()
+        self._wire_events()
+        self.widget = self._layout()
+        self._load_sheets(sheet or remembered.get("sheet"))
+        self._load_template_file()
+        self.check()
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- building -------------------------------------------------------------------------
+
+    def _build_inputs(
+        self,
+        orders: str | Path | None,
+        template: str | Path | None,
+        documents: str | Path | None,
+        remembered: dict[str, str],
+    ) -> None:
+        """The files: orders (or an upload), sheet, template (and its editor), documents."""
+        sample = sample_dir()
         self.orders_path = PathField(
             "Orders file",
             orders or remembered.get("orders") or sample / "orders.xlsx",
@@ -121,7 +144,8 @@ class SendPanel:
         self.check_button = w.Button(description="Check again", layout={"width": "auto"})
         self.summary = w.HTML(layout={"flex": "1 1 20em"})
 
-        # the messages, as a table the analyst sorts, filters and walks through
+    def _build_table(self) -> None:
+        """The messages as a table to search, filter, sort and walk through; the preview."""
         self.search = w.Text(
             placeholder="Search rows (key, address, any column)",
             continuous_update=False,
@@ -156,6 +180,8 @@ class SendPanel:
         )  # fmt: skip
         self.raw = w.HTML(layout={"width": "100%", "display": "none"})
 
+    def _build_sending(self) -> None:
+        """Test, Send and Stop; the confirmation, progress, status, offers and downloads."""
         self.test_button = w.Button(description="Send test to me", layout={"width": "auto"})
         self.send_button = w.Button(
             description="Send", button_style="primary", layout={"width": "auto"}
@@ -196,16 +222,17 @@ class SendPanel:
         )
         self.via = w.HTML()
 
+    def _wire_events(self) -> None:
         self.orders_path.observe(self._on_orders_path)
         self.upload.observe(self._on_upload, names="value")
-        self.sheet.observe(self._on_input, names="value")
+        self.sheet.observe(self._unless_loading(self.check), names="value")
         self.template_path.observe(self._on_template_path)
-        self.template_text.observe(self._on_input, names="value")
-        self.documents.observe(lambda: self._on_input({}))
+        self.template_text.observe(self._unless_loading(self.check), names="value")
+        self.documents.observe(lambda: self._unless_loading(self.check)({}))
         self.check_button.on_click(lambda _b: self.check())
         for control in (self.search, self.show, self.sort, self.descending, self.columns):
-            control.observe(self._on_table_view, names="value")
-        self.table.observe(self._on_pick, names="value")
+            control.observe(self._unless_loading(self._fill_table), names="value")
+        self.table.observe(self._unless_loading(self._show_preview), names="value")
         self.previous_button.on_click(lambda _b: self._step(-1))
         self.next_button.on_click(lambda _b: self._step(1))
         self.raw_toggle.observe(self._on_raw, names="value")
@@ -218,8 +245,10 @@ class SendPanel:
         self.resend_changed_button.on_click(lambda _b: self._offer(resend_changed=True))
         self.save_failed_button.on_click(self._on_save_failed)
 
+    def _layout(self) -> w.VBox:
+        """Everything in one column; rows of controls wrap on narrow notebooks."""
         wrap = {"flex_flow": "row wrap", "align_items": "center", "width": "100%"}
-        self.widget = w.VBox(
+        panel = w.VBox(
             [
                 w.HTML(CSS + "<h3 style='margin:0 0 6px 0'>Preview and send</h3>"),
                 self.via,
@@ -251,14 +280,8 @@ class SendPanel:
             ],
             layout={"width": "100%", "max_width": "100%", "padding": "4px"},
         )
-        self.widget.add_class("docmail-send")
-
-        self._load_sheets(sheet or remembered.get("sheet"))
-        self._load_template_file()
-        self.check()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        panel.add_class("docmail-send")
+        return panel
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -288,7 +311,7 @@ class SendPanel:
             self.sheet.disabled = not names
         except DocmailError as exc:
             self.sheet.options = []
-            self.summary.value = error_line(exc.message, exc.hint)
+            self.summary.value = problem_line(exc)
         finally:
             self._loading = False
 
@@ -315,9 +338,14 @@ class SendPanel:
         self._load_template_file()
         self.check()
 
-    def _on_input(self, _change: dict[str, Any]) -> None:
-        if not self._loading:
-            self.check()
+    def _unless_loading(self, action: Callable[[], object]) -> Callable[[dict[str, Any]], None]:
+        """A reaction to a changed value, skipped while the panel fills its own fields."""
+
+        def react(_change: dict[str, Any]) -> None:
+            if not self._loading:
+                action()
+
+        return react
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         files = change["new"]
@@ -362,7 +390,7 @@ class SendPanel:
         except DocmailError as exc:
             self.batch = None
             self.entries = []
-            self.summary.value = error_line(exc.message, exc.hint)
+            self.summary.value = problem_line(exc)
             self._fill_table()
             return None
         remember(
@@ -383,7 +411,7 @@ class SendPanel:
         assert plan is not None
         template_problems = [p for p in plan.problems if p.row is None]
         if template_problems:
-            listed = "; ".join(f"{p.field}: {p.message}" for p in template_problems)
+            listed = "; ".join(p.reason for p in template_problems)
             hints = " ".join(dict.fromkeys(p.hint for p in template_problems if p.hint))
             return error_line(f"The template has a problem, so no row can be sent: {listed}", hints)
         counts = count_states(self.entries)
@@ -476,14 +504,6 @@ class SendPanel:
         else:
             self._show_preview()
 
-    def _on_table_view(self, _change: dict[str, Any]) -> None:
-        if not self._loading:
-            self._fill_table()
-
-    def _on_pick(self, _change: dict[str, Any]) -> None:
-        if not self._loading:
-            self._show_preview()
-
     def pick(self, row: int) -> None:
         """Show sheet row ``row``'s message (as a click in the table does)."""
         for index, entry in enumerate(self.entries):
@@ -524,7 +544,7 @@ class SendPanel:
         try:
             shown = self.batch.preview(entry.row)
         except DocmailError as exc:
-            self.preview.value = state + error_line(exc.message, exc.hint)
+            self.preview.value = state + problem_line(exc)
             self.raw.value = ""
             return
         self.preview.value = state + mail_view(shown)
@@ -563,7 +583,7 @@ class SendPanel:
         try:
             result = self.batch.send_test(row)
         except DocmailError as exc:
-            self.status.value = error_line(exc.message, exc.hint)
+            self.status.value = problem_line(exc)
             return
         self.status.value = success_line(
             f"Test message of row {row} ({result.key}) sent to {', '.join(result.to)}."
@@ -584,10 +604,10 @@ class SendPanel:
         try:
             waiting = self.batch.pending()
         except DocmailError as exc:
-            self.status.value = error_line(exc.message, exc.hint)
+            self.status.value = problem_line(exc)
             return
         counts = count_states(self.entries)
-        if not waiting.drafts:
+        if not waiting.ask:
             self.status.value = note_line(
                 "Nothing to send: "
                 + ", ".join(f"{n:,} {STATE_WORDS[s]}" for s, n in counts.items() if s != "ready")
@@ -623,7 +643,7 @@ class SendPanel:
             profile = batch.profile
             total = len(batch.pending().drafts)
         except DocmailError as exc:
-            self.status.value = error_line(exc.message, exc.hint)
+            self.status.value = problem_line(exc)
             return
         self.progress.max = max(total, 1)
         self.progress.value = 0
@@ -752,7 +772,7 @@ class SendPanel:
         try:
             path = self.batch.save_failed_rows(self.report, self.failed_path.value.strip())
         except DocmailError as exc:
-            self.status.value = error_line(exc.message, exc.hint)
+            self.status.value = problem_line(exc)
             return
         self.status.value = success_line(
             f"Saved the rows that need attention to {path}."

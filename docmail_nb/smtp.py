@@ -435,15 +435,33 @@ def _deliver(
         eight_bit=conn.has_extn("8bitmime"),
         smtputf8=conn.has_extn("smtputf8"),
     )
-    envelope_from, recipients = fitted.envelope_from, fitted.recipients
     data = _flatten(fitted.msg)
     options = [f"SIZE={len(data)}"] if conn.has_extn("size") else []
-    options += fitted.mail_options
+    _mail_from(conn, fitted.envelope_from, [*options, *fitted.mail_options])
+    accepted, refused = _rcpt_to(conn, fitted.recipients)
+    if before_data is not None:
+        try:
+            before_data()
+        except Exception as exc:
+            _rset(conn)
+            raise _CallerFailure(exc) from exc
+    code, reply = _data(conn, data)
+    _log.debug("message accepted for %d recipient(s): %s", len(accepted), code)
+    return Delivery(tuple(accepted), refused, code, reply_text(reply))
+
+
+def _mail_from(conn: smtplib.SMTP, envelope_from: str, options: list[str]) -> None:
     code, reply = conn.mail(envelope_from, options)
     if code != 250:
         if code != 421:
             _rset(conn)
         raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+
+
+def _rcpt_to(
+    conn: smtplib.SMTP, recipients: Sequence[str]
+) -> tuple[list[str], dict[str, tuple[int, str]]]:
+    """The recipients the server accepted and those it refused; raises when none is accepted."""
     accepted: list[str] = []
     refused: dict[str, tuple[int, str]] = {}
     for address in recipients:
@@ -460,12 +478,11 @@ def _deliver(
         raise smtplib.SMTPRecipientsRefused(
             {address: (code, text.encode()) for address, (code, text) in refused.items()}
         )
-    if before_data is not None:
-        try:
-            before_data()
-        except Exception as exc:
-            _rset(conn)
-            raise _CallerFailure(exc) from exc
+    return accepted, refused
+
+
+def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """DATA and the content; the server's reply when it took the message."""
     conn.putcmd("data")
     code, reply = conn.getreply()
     if code != 354:
@@ -485,5 +502,4 @@ def _deliver(
         with contextlib.suppress(Exception):
             conn.close()
         raise UnclearAfterData(code, reply_text(reply))
-    _log.debug("message accepted for %d recipient(s): %s", len(accepted), code)
-    return Delivery(tuple(accepted), refused, code, reply_text(reply))
+    return code, reply

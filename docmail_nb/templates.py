@@ -345,50 +345,60 @@ def make_environment(
     All follow ``locale``. A cell holding an Excel error is never rendered: it fails, naming it.
     """
 
-    def money(value: Any, currency: str = "CHF", round: Any = None) -> str:
-        amount = to_decimal(value)
-        places = get_currency_precision(currency)
-        step = Decimal(1).scaleb(-places)
-        if round is not None:
-            step = to_decimal(round)
-            if step <= 0:
-                raise ValueError(f"money(round={round!r}): the step must be positive")
-            places = max(places, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
-        amount = round_amount(amount, step, places)
-        text = format_currency(
-            amount,
-            currency,
-            format=_signed_pattern(locale, places),
-            locale=_locale(locale),
-            currency_digits=False,
-        )
-        return _swiss_apostrophe(_plain_spaces(text))
-
-    def date(value: Any, format: str = "medium") -> str:
-        day = to_date(value)
-        if isinstance(day, dt.datetime) and format not in ("short", "medium", "long", "full"):
-            return _plain_spaces(format_datetime(day, format, locale=_locale(locale)))
-        return _plain_spaces(format_date(day, format, locale=_locale(locale)))
-
-    def number(value: Any, digits: int | None = None) -> str:
-        amount = to_decimal(value)
-        if digits is not None:
-            amount = round_amount(amount, Decimal(1).scaleb(-digits), digits)
-            pattern = "#,##0." + "0" * digits if digits else "#,##0"
-            text = format_decimal(amount, pattern, locale=_locale(locale))
-            return _swiss_apostrophe(_plain_spaces(text))
-        if amount.as_tuple().exponent < -3:  # type: ignore[operator]
-            amount = round_amount(amount, Decimal("0.001"), 3).normalize()
-        return _swiss_apostrophe(_plain_spaces(format_decimal(amount, locale=_locale(locale))))
-
     env = SandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=autoescape,
         finalize=_finalize_markdown if markdown else _finalize,
         keep_trailing_newline=True,
     )
-    env.filters.update(money=money, date=date, number=number)
+    env.filters.update(
+        money=functools.partial(_money, locale=locale),
+        date=functools.partial(_date, locale=locale),
+        number=functools.partial(_number, locale=locale),
+    )
     return env
+
+
+def _money(value: Any, currency: str = "CHF", round: Any = None, *, locale: str) -> str:
+    """The ``money`` filter: ``CHF 1’234.50``, rounded half away from zero."""
+    amount = to_decimal(value)
+    places = get_currency_precision(currency)
+    step = Decimal(1).scaleb(-places)
+    if round is not None:
+        step = to_decimal(round)
+        if step <= 0:
+            raise ValueError(f"money(round={round!r}): the step must be positive")
+        places = max(places, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
+    amount = round_amount(amount, step, places)
+    text = format_currency(
+        amount,
+        currency,
+        format=_signed_pattern(locale, places),
+        locale=_locale(locale),
+        currency_digits=False,
+    )
+    return _swiss_apostrophe(_plain_spaces(text))
+
+
+def _date(value: Any, format: str = "medium", *, locale: str) -> str:
+    """The ``date`` filter: ``31.12.2026``, or a Babel pattern such as ``"d. MMMM yyyy"``."""
+    day = to_date(value)
+    if isinstance(day, dt.datetime) and format not in ("short", "medium", "long", "full"):
+        return _plain_spaces(format_datetime(day, format, locale=_locale(locale)))
+    return _plain_spaces(format_date(day, format, locale=_locale(locale)))
+
+
+def _number(value: Any, digits: int | None = None, *, locale: str) -> str:
+    """The ``number`` filter: ``1’234.5``, or with ``digits`` places."""
+    amount = to_decimal(value)
+    if digits is not None:
+        amount = round_amount(amount, Decimal(1).scaleb(-digits), digits)
+        pattern = "#,##0." + "0" * digits if digits else "#,##0"
+        text = format_decimal(amount, pattern, locale=_locale(locale))
+        return _swiss_apostrophe(_plain_spaces(text))
+    if amount.as_tuple().exponent < -3:  # type: ignore[operator]
+        amount = round_amount(amount, Decimal("0.001"), 3).normalize()
+    return _swiss_apostrophe(_plain_spaces(format_decimal(amount, locale=_locale(locale))))
 
 
 @functools.cache

@@ -10,6 +10,7 @@ fixed pixel widths); the choices made last are remembered per user.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import re
@@ -31,6 +32,7 @@ from .panelkit import (
     PathField,
     error_line,
     note_line,
+    problem_line,
     recall,
     remember,
     success_line,
@@ -62,8 +64,39 @@ _SECURITY_LABELS: dict[Security, str] = {
 _NEW_PROFILE = ""
 
 
+#: the Profile settings the form shows, each in the widget of the same name
+_FORM_FIELDS = (
+    "host", "port", "security", "username", "from_addr", "reply_to", "ca_file", "imap_host",
+    "imap_port", "imap_security", "sent_folder", "copy_to_sent",
+)  # fmt: skip
+#: the sign-in settings; a profile takes those its Authentication uses (``_auth_settings``)
+_AUTH_FIELDS = ("tenant", "client_id", "authority", "client_secrets", "token_command")
+#: what a cleared form shows: a new profile's defaults
+_BLANK: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(Profile) if f.default is not dataclasses.MISSING
+} | {"host": ""}
+#: settings the form has no field for (``docmail profile add`` sets them): kept on Save
+_KEPT_FIELDS = ("timeout", "verify_tls")
+#: fields a preset fills unless the user typed in them
+_PRESET_FIELDS = ("host", "port", "security", "imap_host")
+
+
 def _text(description: str, **kwargs: Any) -> w.Text:
     return w.Text(description=description, style=LABEL_STYLE, layout=FIELD_LAYOUT, **kwargs)
+
+
+def _choice(description: str, options: Any, value: Any) -> w.Dropdown:
+    return w.Dropdown(
+        description=description, options=options, value=value, style=LABEL_STYLE,
+        layout=FIELD_LAYOUT,
+    )  # fmt: skip
+
+
+def _port(description: str, value: int, *, lowest: int = 1, **kwargs: Any) -> w.BoundedIntText:
+    return w.BoundedIntText(
+        description=description, value=value, min=lowest, max=65535, style=LABEL_STYLE,
+        layout={"width": "100%", "max_width": "18em"}, **kwargs,
+    )  # fmt: skip
 
 
 #: the Authentication choice: label, value ("microsoft"/"google" are both auth "oauth2")
@@ -101,49 +134,47 @@ class SettingsPanel:
     def __init__(self, name: str | None = None) -> None:
         self._loading = False
         self._typed: set[str] = set()  # fields the user changed: presets leave them alone
-        self.saved = w.Dropdown(
-            description="Saved profiles", style=LABEL_STYLE, layout=FIELD_LAYOUT
-        )
-        self.preset = w.Dropdown(
-            description="Preset",
-            options=[(preset.label, key) for key, preset in PRESETS.items()],
-            value="generic",
-            style=LABEL_STYLE,
-            layout=FIELD_LAYOUT,
+        self._sign_in_thread: threading.Thread | None = None
+        self._shown: Profile | None = None  # the saved profile in the form, if any
+        self._build_server_fields()
+        self._build_login_fields()
+        self._build_advanced()
+        self._build_buttons()
+        self._wire_events()
+        self.widget = self._layout()
+        self._show_auth_fields()
+        self._open(name)
+        self._show_preset_note()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- building -------------------------------------------------------------------------
+
+    def _build_server_fields(self) -> None:
+        """Saved profile, preset, name, and the server: host, port, security."""
+        generic = PRESETS["generic"]
+        self.saved = _choice("Saved profiles", [], None)
+        self.preset = _choice(
+            "Preset", [(preset.label, key) for key, preset in PRESETS.items()], generic.key
         )
         self.preset_note = w.HTML(layout={"margin": "0 0 4px 9.5em"})
         self.profile_name = _text("Profile name", placeholder="e.g. office")
         self.host = _text("Host", placeholder="e.g. smtp.office365.com")
-        self.port = w.BoundedIntText(
-            description="Port",
-            value=PRESETS["generic"].port,
-            min=1,
-            max=65535,
-            style=LABEL_STYLE,
-            layout={"width": "100%", "max_width": "18em"},
+        self.port = _port("Port", generic.port)
+        self.security = _choice(
+            "Security", [(_SECURITY_LABELS[s], s) for s in SECURITIES], generic.security
         )
-        self.security = w.Dropdown(
-            description="Security",
-            options=[(_SECURITY_LABELS[s], s) for s in SECURITIES],
-            value=PRESETS["generic"].security,
-            style=LABEL_STYLE,
-            layout=FIELD_LAYOUT,
-        )
+
+    def _build_login_fields(self) -> None:
+        """Username, how to log in (and the fields each way needs), the sender's addresses."""
         self.username = _text("Username", placeholder="usually your e-mail address")
-        self.auth = w.Dropdown(
-            description="Authentication",
-            options=_AUTH_CHOICES,
-            value="password",
-            style=LABEL_STYLE,
-            layout=FIELD_LAYOUT,
-        )
+        self.auth = _choice("Authentication", _AUTH_CHOICES, "password")
         self.tenant = _text("Tenant", placeholder="your domain or directory (tenant) ID")
         self.client_id = _text("Client ID", placeholder="application (client) ID")
         self.client_secrets = _text("Client file", placeholder="Google OAuth client JSON file")
         self.token_command = _text("Token command", placeholder="prints an access token")
-        self.authority = _text("Authority", placeholder="empty: https://login.microsoftonline.com")
         self.sign_in_button = w.Button(description="Sign in", layout={"width": "auto"})
-        self._sign_in_thread: threading.Thread | None = None
         self.password = w.Password(
             description="Password",
             placeholder="password or app password",
@@ -153,25 +184,19 @@ class SettingsPanel:
         self.password_note = w.HTML(layout={"margin": "0 0 4px 9.5em"})
         self.from_addr = _text("From", placeholder="empty: the username")
         self.reply_to = _text("Reply-To", placeholder="optional")
+
+    def _build_advanced(self) -> None:
+        """CA file, sign-in authority and the IMAP settings, folded away."""
         self.ca_path = PathField("CA file", "", pattern=["*.pem", "*.crt", "*.cer"])
         self.ca_file = self.ca_path.text
         self.ca_file.placeholder = "PEM file to trust (optional)"
+        self.authority = _text("Authority", placeholder="empty: https://login.microsoftonline.com")
         self.imap_host = _text("IMAP host", placeholder="for the Sent folder (optional)")
-        self.imap_port = w.BoundedIntText(
-            description="IMAP port",
-            value=0,
-            min=0,
-            max=65535,
-            style=LABEL_STYLE,
-            layout={"width": "100%", "max_width": "18em"},
-            tooltip="0: 993 for TLS, 143 for STARTTLS",
-        )
-        self.imap_security = w.Dropdown(
-            description="IMAP security",
-            options=[("TLS (usually port 993)", "ssl"), ("STARTTLS (usually 143)", "starttls")],
-            value="ssl",
-            style=LABEL_STYLE,
-            layout=FIELD_LAYOUT,
+        self.imap_port = _port("IMAP port", 0, lowest=0, tooltip="0: 993 for TLS, 143 for STARTTLS")
+        self.imap_security = _choice(
+            "IMAP security",
+            [("TLS (usually port 993)", "ssl"), ("STARTTLS (usually 143)", "starttls")],
+            "ssl",
         )
         self.sent_folder = _text("Sent folder", placeholder="empty: found automatically")
         self.copy_to_sent = w.Checkbox(
@@ -180,40 +205,31 @@ class SettingsPanel:
             indent=False,
             layout={"margin": "0 0 0 9.5em"},
         )
-        self.advanced = w.Accordion(
-            children=[
-                w.VBox(
-                    [
-                        self.ca_path.widget,
-                        self.authority,
-                        self.imap_host,
-                        self.imap_port,
-                        self.imap_security,
-                        self.sent_folder,
-                        self.copy_to_sent,
-                    ]
-                )
-            ],
-            titles=("Advanced",),
-        )
+        fields = [self.ca_path.widget, self.authority, self.imap_host, self.imap_port]
+        fields += [self.imap_security, self.sent_folder, self.copy_to_sent]
+        self.advanced = w.Accordion(children=[w.VBox(fields)], titles=("Advanced",))
         self.advanced.selected_index = None
+
+    def _build_buttons(self) -> None:
         self.test_button = w.Button(description="Test connection", layout={"width": "auto"})
         self.save_button = w.Button(
             description="Save", button_style="primary", layout={"width": "auto"}
         )
         self.status = w.HTML(layout={"width": "100%"})
 
+    def _wire_events(self) -> None:
         self.preset.observe(self._on_preset, names="value")
         self.security.observe(self._on_security, names="value")
         self.auth.observe(self._on_auth, names="value")
         self.sign_in_button.on_click(self._on_sign_in)
         self.saved.observe(self._on_saved, names="value")
-        for field in ("host", "port", "security", "imap_host"):
+        for field in _PRESET_FIELDS:
             getattr(self, field).observe(self._typed_in(field), names="value")
         self.test_button.on_click(self._on_test)
         self.save_button.on_click(self._on_save)
 
-        self.widget = w.VBox(
+    def _layout(self) -> w.VBox:
+        panel = w.VBox(
             [
                 w.HTML(CSS + "<h3 style='margin:0 0 6px 0'>SMTP settings</h3>"),
                 self.saved,
@@ -239,9 +255,11 @@ class SettingsPanel:
             ],
             layout={"width": "100%", "max_width": "48em", "padding": "4px"},
         )
-        self.widget.add_class("docmail-settings")
+        panel.add_class("docmail-settings")
+        return panel
 
-        self._show_auth_fields()
+    def _open(self, name: str | None) -> None:
+        """Show profile ``name``, else the one chosen last, else the first saved one."""
         profiles = list_profiles()
         self._set_saved_options(profiles)
         wanted = name or recall("settings").get("profile")
@@ -249,45 +267,36 @@ class SettingsPanel:
         if name is not None and chosen is None:
             self.profile_name.value = name
             self.password_note.value = note_line("A new profile: fill in the server and Save.")
-        elif chosen or profiles:
-            shown = chosen or profiles[0]
-            self._show_profile(shown)
-            # opening reads no keyring: only a button or choosing a profile does
-            if shown.auth != "password":
-                label = {v: k for k, v in _AUTH_CHOICES}[_auth_choice(shown)]
-                note = note_line(f"Logs in with {label}; Test connection checks the sign-in.")
-            elif not shown.username or os.environ.get(PASSWORD_ENV):
-                note = self._password_note(shown)
-            else:
-                note = note_line(
-                    "Leave Password empty to keep the password stored in keyring, if one is "
-                    "(choose the profile above or press Test connection to find out)."
-                )
-            self.password_note.value = note
-        self._show_preset_note()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+            return
+        if not (chosen or profiles):
+            return
+        shown = chosen or profiles[0]
+        self._show_profile(shown)
+        # opening reads no keyring: only a button or choosing a profile does
+        if shown.auth != "password":
+            label = {v: k for k, v in _AUTH_CHOICES}[_auth_choice(shown)]
+            note = note_line(f"Logs in with {label}; Test connection checks the sign-in.")
+        elif not shown.username or os.environ.get(PASSWORD_ENV):
+            note = self._password_note(shown)
+        else:
+            note = note_line(
+                "Leave Password empty to keep the password stored in keyring, if one is "
+                "(choose the profile above or press Test connection to find out)."
+            )
+        self.password_note.value = note
 
     # -- reading and filling the form ---------------------------------------------------
 
     def profile(self) -> Profile:
         """The profile the form describes; raises ProfileError when a field is invalid."""
+        values: dict[str, Any] = {field: getattr(self, field).value for field in _FORM_FIELDS}
+        values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+        if self._shown is not None:  # what the form has no field for stays as it was saved
+            values |= {field: getattr(self._shown, field) for field in _KEPT_FIELDS}
         return Profile(
             name=self.profile_name.value.strip(),
-            host=self.host.value.strip(),
-            port=int(self.port.value),
-            security=self.security.value,
-            username=self.username.value.strip(),
-            from_addr=self.from_addr.value.strip(),
-            reply_to=self.reply_to.value.strip(),
-            ca_file=self.ca_file.value.strip(),
             preset=self.preset.value,
-            imap_host=self.imap_host.value.strip(),
-            imap_port=int(self.imap_port.value),
-            imap_security=self.imap_security.value,
-            sent_folder=self.sent_folder.value.strip(),
-            copy_to_sent=bool(self.copy_to_sent.value),
+            **values,
             **self._auth_settings(),
         )
 
@@ -300,12 +309,15 @@ class SettingsPanel:
             return {"auth": "token-command", "token_command": self.token_command.value.strip()}
         if choice == "google":
             return {"auth": "oauth2", "client_secrets": self.client_secrets.value.strip()}
-        return {
+        settings = {
             "auth": "oauth2" if choice == "microsoft" else "oauth2-app",
             "tenant": self.tenant.value.strip(),
             "client_id": self.client_id.value.strip(),
             "authority": self.authority.value.strip(),
         }
+        if choice == "oauth2-app" and self._shown is not None:  # set with profile add only
+            settings["certificate"] = self._shown.certificate
+        return settings
 
     def _typed_in(self, field: str) -> Callable[[dict[str, Any]], None]:
         def note(_change: dict[str, Any]) -> None:
@@ -317,33 +329,18 @@ class SettingsPanel:
     def _show_profile(self, profile: Profile) -> None:
         self._loading = True
         try:
+            self._shown = profile
             self.saved.value = profile.name
             self.preset.value = profile.preset
             self.profile_name.value = profile.name
-            self.host.value = profile.host
-            self.security.value = profile.security
-            self.port.value = profile.port
-            self.username.value = profile.username
+            for field in (*_FORM_FIELDS, *_AUTH_FIELDS):
+                getattr(self, field).value = getattr(profile, field)
             self.password.value = ""
-            self.from_addr.value = profile.from_addr
-            self.reply_to.value = profile.reply_to
-            self.ca_file.value = profile.ca_file
-            self.imap_host.value = profile.imap_host
-            self.imap_port.value = profile.imap_port
-            self.imap_security.value = profile.imap_security
-            self.sent_folder.value = profile.sent_folder
-            self.copy_to_sent.value = profile.copy_to_sent
             self.auth.value = _auth_choice(profile)
-            self.tenant.value = profile.tenant
-            self.client_id.value = profile.client_id
-            self.authority.value = profile.authority
-            self.client_secrets.value = profile.client_secrets
-            self.token_command.value = profile.token_command
         finally:
             self._loading = False
         self._show_auth_fields()
-        # a saved profile's values are the user's
-        self._typed = {"host", "port", "security", "imap_host"}
+        self._typed = set(_PRESET_FIELDS)  # a saved profile's values are the user's
         self._show_preset_note()
 
     def _set_saved_options(self, profiles: list[Profile]) -> None:
@@ -412,7 +409,7 @@ class SettingsPanel:
             self.copy_to_sent.value = imap["copy_to_sent"]
         finally:
             self._loading = False
-        kept = sorted(self._typed & {"host", "port", "security", "imap_host"})
+        kept = sorted(self._typed & set(_PRESET_FIELDS))
         if kept:
             self.status.value = note_line(
                 f"Kept what you typed in {', '.join(kept)}; the preset suggests "
@@ -453,7 +450,7 @@ class SettingsPanel:
         try:
             profile = self.profile()
         except DocmailError as exc:
-            self.status.value = error_line(exc.message, exc.hint)
+            self.status.value = problem_line(exc)
             return
         self.status.value = note_line("Signing in …")
 
@@ -464,7 +461,7 @@ class SettingsPanel:
             try:
                 said = sign_in(profile, show=show)
             except DocmailError as exc:
-                self.status.value = error_line(exc.message, exc.hint)
+                self.status.value = problem_line(exc)
                 return
             self.status.value = success_line(said)
             self.password_note.value = note_line(auth_status(profile))
@@ -502,18 +499,10 @@ class SettingsPanel:
     def _show_profile_cleared(self) -> None:
         self._loading = True
         try:
-            for field in (self.profile_name, self.host, self.username, self.password):
-                field.value = ""
-            for field in (self.from_addr, self.reply_to, self.ca_file):
-                field.value = ""
-            self.imap_host.value = self.sent_folder.value = ""
-            self.imap_port.value = 0
-            self.imap_security.value = "ssl"
-            self.copy_to_sent.value = True
-            for field in (self.tenant, self.client_id, self.authority):
-                field.value = ""
-            for field in (self.client_secrets, self.token_command):
-                field.value = ""
+            self._shown = None
+            self.profile_name.value = self.password.value = ""
+            for field in (*_FORM_FIELDS, *_AUTH_FIELDS):
+                getattr(self, field).value = _BLANK[field]
             self.auth.value = "password"
             self.preset.value = "generic"
             _, self.port.value, self.security.value = preset_server("generic")
@@ -534,7 +523,7 @@ class SettingsPanel:
         try:
             profile = self.profile()
         except DocmailError as exc:
-            self.status.value = error_line(exc.message, exc.hint)
+            self.status.value = problem_line(exc)
             return
         self.status.value = note_line(
             f"Connecting to {profile.host}:{profile.port} … (waiting up to "

@@ -25,13 +25,15 @@ Key: {{ invoice_no }}
 
 Guten Tag {{ name }}, anbei die Rechnung {{ invoice_no }}.
 """
+#: the template without its Bcc line
+NO_BCC = TEMPLATE.replace("Bcc: archive@bergmann.example\n", "")
 
 
 class FakeClock:
     """A clock whose sleep advances it: rate limits and backoff without waiting."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
         self.sleeps: list[float] = []
 
     def __call__(self) -> float:

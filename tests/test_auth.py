@@ -19,6 +19,7 @@ import requests
 import trustme
 from identity import IdentityServer
 from servers import SMTPTestServer
+from signin import TEMPLATE, USER, app_profile, issued_secrets, ms_profile, oauth_server
 
 from docmail_nb import auth
 from docmail_nb.errors import SignInProblem
@@ -28,26 +29,6 @@ from docmail_nb.profiles import Profile, get_secret, save_profile
 from docmail_nb.send import SendOptions, send_plan
 from docmail_nb.smtp import connect, test_connection
 from docmail_nb.templates import parse_template
-
-USER = "anna@example.ch"
-TEMPLATE = "To: {{ email }}\nSubject: Rechnung {{ no }}\nKey: {{ no }}\n\nGuten Tag {{ name }}.\n"
-
-
-def ms_profile(
-    identity: IdentityServer, server: SMTPTestServer, ca_file: Path, **kw: Any
-) -> Profile:
-    settings: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "username": USER,
-        "ca_file": str(ca_file),
-        "preset": "microsoft365",
-        "auth": "oauth2",
-        "client_id": "app-user",
-        "authority": identity.authority(),
-    }
-    settings.update(kw)
-    return Profile("office", **settings)
 
 
 def make_batch(folder: Path, count: int) -> Any:
@@ -64,8 +45,7 @@ def oauth_smtp(
     """An SMTP server offering only XOAUTH2, trusting ``identity``'s tokens."""
 
     def start(mode: str = "starttls", **kwargs: Any) -> SMTPTestServer:
-        kwargs.setdefault("exclude_auth", ("PLAIN", "LOGIN"))
-        return smtp_server(mode, identity=identity, **kwargs)
+        return oauth_server(smtp_server, identity, mode, **kwargs)
 
     return start
 
@@ -77,10 +57,6 @@ def secrets_in_files(folder: Path, secrets: list[str]) -> list[str]:
             data = path.read_bytes()
             found += [f"{path}: {s[:6]}…" for s in secrets if s and s.encode() in data]
     return found
-
-
-def issued_secrets(identity: IdentityServer) -> list[str]:
-    return [*identity.state.access_tokens, *identity.state.refresh_tokens]
 
 
 # -- Microsoft 365, delegated (device code) ---------------------------------------------------
@@ -439,24 +415,6 @@ def test_microsoft_365_password_profile_gets_the_notice(
 
 
 # -- app-only (client credentials) ------------------------------------------------------------
-
-
-def app_profile(
-    identity: IdentityServer, server: SMTPTestServer, ca_file: Path, **kw: Any
-) -> Profile:
-    settings: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "username": USER,
-        "ca_file": str(ca_file),
-        "preset": "microsoft365",
-        "auth": "oauth2-app",
-        "tenant": "contoso",
-        "client_id": "app-only",
-        "authority": identity.authority(),
-    }
-    settings.update(kw)
-    return Profile("robot", **settings)
 
 
 def test_app_only_with_a_client_secret_from_keyring_or_environment(

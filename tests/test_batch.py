@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import TEMPLATE, crash_while_sending, write_orders
+from helpers import NO_BCC, TEMPLATE, crash_while_sending, write_orders
 
 from docmail_nb import Batch, MemoryTransport
 from docmail_nb.ledger import Ledger
@@ -15,7 +15,6 @@ from docmail_nb.send import SendOptions
 
 ME = "anna@example.ch"
 #: the shared template without its Bcc, so a message to one customer has one recipient
-ONE_RECIPIENT = TEMPLATE.replace("Bcc: archive@bergmann.example\n", "")
 PROFILE = Profile("office", host="smtp.example.ch", username=ME)
 
 
@@ -29,7 +28,7 @@ def make(
 ) -> Batch:
     orders = write_orders(folder, count, bad_rows=bad_rows)
     template = folder / "invoices.txt"
-    template.write_text(ONE_RECIPIENT, encoding="utf-8")
+    template.write_text(NO_BCC, encoding="utf-8")
     return Batch.from_files(
         orders,
         template,
@@ -154,7 +153,7 @@ def test_problem_rows_are_left_out_and_all_or_nothing_sends_nothing(tmp_path: Pa
 
 def test_changed_content_is_reported_not_resent_unless_asked(tmp_path: Path) -> None:
     make(tmp_path, 2, MemoryTransport()).send()
-    (tmp_path / "invoices.txt").write_text(ONE_RECIPIENT.replace("Guten Tag", "Hallo"), "utf-8")
+    (tmp_path / "invoices.txt").write_text(NO_BCC.replace("Guten Tag", "Hallo"), "utf-8")
     transport = MemoryTransport()
     changed = Batch.from_files(
         tmp_path / "orders.csv",
@@ -226,3 +225,14 @@ def test_stop_ends_the_run_and_the_outbox_lists_what_went(tmp_path: Path) -> Non
     assert [r.state for r in report.results] == ["sent", "planned", "planned"]
     assert stored_keys(transport) == ["R-1000"]
     assert [e.state for e in batch.outbox()] == ["sent", "ready", "ready"]
+
+
+def test_a_misspelt_setting_is_refused_not_ignored(tmp_path: Path) -> None:
+    orders = write_orders(tmp_path, 1)
+    template = tmp_path / "invoice.txt"
+    template.write_text(TEMPLATE, encoding="utf-8")
+    settings = {"documnets": str(tmp_path)}
+    with pytest.raises(TypeError, match="documnets"):
+        Batch.from_files(orders, template, **settings)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="documnets"):
+        Batch.from_text(orders, TEMPLATE, **settings)  # type: ignore[arg-type]

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from identity import IdentityServer
 from servers import SMTPTestServer
+from signin import TEMPLATE, USER, issued_secrets, oauth_server
 
-USER = "anna@example.ch"
 TESTS = Path(__file__).parent
-TEMPLATE = "To: {{ email }}\nSubject: Rechnung {{ no }}\nKey: {{ no }}\n\nGuten Tag {{ name }}.\n"
 
 
 class Cli:
@@ -78,7 +77,7 @@ def batch(tmp_path: Path) -> list[str]:
 
 @pytest.fixture
 def server(identity: IdentityServer, smtp_server: Callable[..., SMTPTestServer]) -> SMTPTestServer:
-    return smtp_server("starttls", identity=identity, exclude_auth=("PLAIN", "LOGIN"))
+    return oauth_server(smtp_server, identity)
 
 
 def local(server: SMTPTestServer, ca_file: Path) -> list[str]:
@@ -86,7 +85,7 @@ def local(server: SMTPTestServer, ca_file: Path) -> list[str]:
 
 
 def no_token_on_disk(folder: Path, identity: IdentityServer, keyring_dir: Path) -> None:
-    secrets = [*identity.state.access_tokens, *identity.state.refresh_tokens]
+    secrets = issued_secrets(identity)
     for path in folder.rglob("*"):
         if path.is_file() and keyring_dir not in path.parents:
             data = path.read_bytes()
@@ -145,9 +144,7 @@ def test_microsoft_sign_in_login_test_send_logout(
     assert "sign-in: Microsoft sign-in, signed in" in shown.stdout
     no_token_on_disk(tmp_path, identity, cli.keyring_dir)
     out = login.stdout + tested.stdout + sent.stdout + sent.stderr + shown.stdout
-    assert not [
-        s for s in [*identity.state.access_tokens, *identity.state.refresh_tokens] if s in out
-    ]
+    assert not [s for s in issued_secrets(identity) if s in out]
 
     out_ = cli("logout", "office")
     assert out_.returncode == 0

@@ -451,7 +451,7 @@ def test_what_ipython_keeps_in_a_notebook_is_no_parameter() -> None:
 def test_the_scheduled_notebook_refuses_a_renamed_password_and_a_misspelt_parameter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_scheduled import error_output, run_cli
+    from notebook_runs import error_output, run_cli
 
     monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", SECRET)
     proc, nb, _ = run_cli(tmp_path, "renamed.ipynb", "-r", "kennwort", SECRET)

@@ -10,17 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import FakeClock
 
 from docmail_nb.errors import LedgerError
 from docmail_nb.ledger import Ledger
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def claim(ledger: Ledger, run: str, key: str = "R-1", content: str = "h1", **kw: Any) -> str:
@@ -195,7 +188,7 @@ def test_claims_of_a_dead_run_are_taken_over_and_sending_becomes_unknown(
 
 
 def test_daily_cap_counts_the_last_24_hours_of_the_account(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_800_000_000.0)
     with Ledger(tmp_path / "l.sqlite", clock=clock) as ledger:
         run = ledger.begin_run()
         for key in ("R-1", "R-2"):

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import PASSWORD, FakeClock, keys_on, make_batch, office
 from servers import SMTPTestServer
-from test_send import PASSWORD, FakeClock, keys_on, make_batch, office
 
 from docmail_nb import profiles
 from docmail_nb.ledger import Ledger
@@ -103,7 +103,7 @@ def test_per_minute_pace_counts_the_previous_run(
     tmp_path: Path,
     per_minute_preset: str,
 ) -> None:
-    from test_send_faults import NO_BCC
+    from helpers import NO_BCC
 
     server = smtp_server("starttls")
     (tmp_path / "a").mkdir()

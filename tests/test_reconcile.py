@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import FakeClock
 from imap_server import PASSWORD, DovecotServer
-from test_ledger import FakeClock
-from test_mailbox import imap_profile, invoice
+from mailboxes import imap_profile, invoice
 
 from docmail_nb.errors import MailboxError
 from docmail_nb.ledger import Ledger
@@ -225,7 +225,7 @@ def test_reconcile_only_touches_the_campaign_asked_for(
 
 
 def test_hourly_limit_holds_across_two_runs(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_800_000_000.0)
     cyon = profile_from_preset("c", "cyon", username="anna@example.ch")
     windows = tuple(cyon.limits.windows())
     assert windows == ((3600.0, None, 100),)
@@ -275,7 +275,7 @@ def test_hourly_limit_holds_across_two_runs(tmp_path: Path) -> None:
 
 
 def test_rolling_24_hours_hold_across_runs_and_count_every_recipient(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_800_000_000.0)
     infomaniak = profile_from_preset("i", "infomaniak", username="anna@example.ch")
     windows = tuple(infomaniak.limits.windows())
     assert windows == ((86400.0, None, 500),)

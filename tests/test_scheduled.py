@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,17 @@ from typing import Any
 import nbformat
 import papermill
 import pytest
+from notebook_runs import (
+    NOTEBOOK,
+    ORDERS,
+    TEMPLATE,
+    bad_address_in_row_3,
+    batch,
+    error_output,
+    outputs_text,
+    params,
+    run_cli,
+)
 from servers import SMTPTestServer
 
 from docmail_nb.errors import ConfigError
@@ -20,41 +29,10 @@ from docmail_nb.scheduled import job_from_parameters, refuse_secret_parameters
 from docmail_nb.sink import CaptureServer
 
 pytestmark = pytest.mark.slow
+__all__ = ["batch"]  # the fixture, from notebook_runs
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "scheduled_send.ipynb"
-PAPERMILL = Path(sys.executable).parent / "papermill"
 USER = "anna@example.ch"
 PASSWORD = "Zq7-horse-battery-staple-4711"
-
-ORDERS = """invoice_no;customer_no;company;email;amount
-R-2026-0001;00042;Bäckerei Müller AG;r.mueller@baeckerei.example;1234.50
-R-2026-0002;00107;Café Höfli;buchhaltung@hoefli.example;486.00
-R-2026-0003;00015;Gärtnerei Blümli;s.jaeggi@bluemli.example;2980.75
-"""
-
-TEMPLATE = """To: {{ email }}
-Subject: Rechnung {{ invoice_no }}
-Attachment: {{ invoice_no }}.pdf
-Key: {{ invoice_no }}
-
-Guten Tag {{ company }}
-
-Anbei die Rechnung {{ invoice_no }} über {{ amount }} (Kundennummer {{ customer_no }}).
-"""
-
-
-@pytest.fixture
-def batch(tmp_path: Path) -> dict[str, str]:
-    """Three invoices as csv, a template and their PDFs."""
-    documents = tmp_path / "documents"
-    documents.mkdir()
-    for number in ("R-2026-0001", "R-2026-0002", "R-2026-0003"):
-        (documents / f"{number}.pdf").write_bytes(b"%PDF-1.4\n% " + number.encode() + b"\n%%EOF\n")
-    orders = tmp_path / "orders.csv"
-    orders.write_text(ORDERS, encoding="utf-8")
-    template = tmp_path / "invoice.txt"
-    template.write_text(TEMPLATE, encoding="utf-8")
-    return {"orders": str(orders), "template": str(template), "documents": str(documents)}
 
 
 @pytest.fixture
@@ -82,62 +60,6 @@ def save_office_profile(server: SMTPTestServer, ca_file: Path) -> None:
             ca_file=str(ca_file),
         )
     )
-
-
-def run_cli(
-    tmp_path: Path, output: str, *args: str
-) -> tuple[subprocess.CompletedProcess[str], nbformat.NotebookNode, str]:
-    """Run the notebook as a cron job would; return the process, output notebook and its text."""
-    out = tmp_path / output
-    proc = subprocess.run(
-        [
-            str(PAPERMILL),
-            str(NOTEBOOK),
-            str(out),
-            "--no-progress-bar",
-            "--cwd",
-            str(tmp_path),
-            *list(args),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    text = out.read_text(encoding="utf-8")
-    return proc, nbformat.reads(text, as_version=4), text
-
-
-def params(batch: dict[str, str], **more: Any) -> list[str]:
-    """papermill arguments: paths raw (-r), the rest converted (-p)."""
-    args: list[str] = []
-    for name, value in batch.items():
-        args += ["-r", name, value]
-    for name, value in more.items():
-        args += ["-p", name, str(value)]
-    return args
-
-
-def outputs_text(nb: nbformat.NotebookNode) -> str:
-    """Everything the cells printed, displayed or raised, as one string."""
-    parts: list[str] = []
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            parts.append(output.get("text", ""))
-            parts.append(output.get("evalue", ""))
-            parts.extend(str(v) for v in output.get("data", {}).values())
-    return "\n".join(parts)
-
-
-def error_output(nb: nbformat.NotebookNode) -> dict[str, Any]:
-    errors = [
-        output
-        for cell in nb.cells
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
-    assert len(errors) == 1, errors
-    return dict(errors[0])
 
 
 def assert_no_secret(text: str) -> None:
@@ -212,10 +134,7 @@ def test_readme_command_sends_the_sample_through_the_capture_server(tmp_path: Pa
 def test_bad_row_fails_the_run_naming_the_row(
     tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
 ) -> None:
-    orders = Path(batch["orders"])
-    orders.write_text(
-        ORDERS.replace("buchhaltung@hoefli.example", "buchhaltung at hoefli"), encoding="utf-8"
-    )
+    bad_address_in_row_3(batch)
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         papermill.execute_notebook(
             str(NOTEBOOK),
@@ -235,10 +154,7 @@ def test_bad_row_fails_the_run_naming_the_row(
 def test_bad_row_can_be_skipped_when_asked(
     tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
 ) -> None:
-    orders = Path(batch["orders"])
-    orders.write_text(
-        ORDERS.replace("buchhaltung@hoefli.example", "buchhaltung at hoefli"), encoding="utf-8"
-    )
+    bad_address_in_row_3(batch)
     args = [*params(batch, dry_run=False, fail_on_problems=False), "-r", "profile", "office"]
     proc, nb, _ = run_cli(tmp_path, "skip.ipynb", *args)
     assert proc.returncode == 0, proc.stderr
@@ -429,10 +345,7 @@ def test_failing_run_shows_a_markdown_summary_before_the_traceback(
     )
     save_office_profile(server, ca_file)
     monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
-    orders = Path(batch["orders"])
-    orders.write_text(
-        ORDERS.replace("buchhaltung@hoefli.example", "buchhaltung at hoefli"), encoding="utf-8"
-    )
+    bad_address_in_row_3(batch)
     args = [*params(batch, dry_run=False, fail_on_problems=False), "-r", "profile", "office"]
     proc, nb, _ = run_cli(tmp_path, "summary.ipynb", *args)
     assert proc.returncode == 1
@@ -450,10 +363,7 @@ def test_failing_run_shows_a_markdown_summary_before_the_traceback(
 def test_stopped_run_summary_comes_first_and_says_nothing_was_sent(
     tmp_path: Path, batch: dict[str, str], office: SMTPTestServer
 ) -> None:
-    orders = Path(batch["orders"])
-    orders.write_text(
-        ORDERS.replace("buchhaltung@hoefli.example", "buchhaltung at hoefli"), encoding="utf-8"
-    )
+    bad_address_in_row_3(batch)
     args = [*params(batch, dry_run=False), "-r", "profile", "office"]
     proc, nb, _ = run_cli(tmp_path, "stopped.ipynb", *args)
     assert proc.returncode == 1

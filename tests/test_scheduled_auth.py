@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 from identity import IdentityServer
+from notebook_runs import batch, outputs_text, params, run_cli
 from servers import SMTPTestServer
-from test_scheduled import batch, outputs_text, params, run_cli
+from signin import USER, app_profile, ms_profile, oauth_server
 
 from docmail_nb.profiles import Profile, save_profile
 
 pytestmark = pytest.mark.slow
 __all__ = ["batch"]  # the fixture, shared with test_scheduled
 
-USER = "anna@example.ch"
 CLIENT_SECRET = "app-secret-Zq7-4711"
 
 
@@ -31,21 +31,8 @@ def test_app_only_job_sends_headless_and_leaves_no_secret_in_the_notebook(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     identity.add_client("app-only", secret=CLIENT_SECRET, public=False, mailboxes=(USER,))
-    server = smtp_server("starttls", identity=identity, exclude_auth=("PLAIN", "LOGIN"))
-    save_profile(
-        Profile(
-            "robot",
-            host=server.host,
-            port=server.port,
-            username=USER,
-            ca_file=str(ca_file),
-            preset="microsoft365",
-            auth="oauth2-app",
-            tenant="contoso",
-            client_id="app-only",
-            authority=identity.authority(),
-        )
-    )
+    server = oauth_server(smtp_server, identity)
+    save_profile(app_profile(identity, server, ca_file))
     monkeypatch.setenv("DOCMAIL_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # headless
 
@@ -68,7 +55,7 @@ def test_token_command_job_whose_command_fails_names_it(
     smtp_server: Callable[..., SMTPTestServer],
     ca_file: Path,
 ) -> None:
-    server = smtp_server("starttls", identity=identity, exclude_auth=("PLAIN", "LOGIN"))
+    server = oauth_server(smtp_server, identity)
     save_profile(
         Profile(
             "relay",
@@ -99,19 +86,8 @@ def test_delegated_sign_in_works_headless_after_one_login(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     identity.add_client("app-user")
-    server = smtp_server("starttls", identity=identity, exclude_auth=("PLAIN", "LOGIN"))
-    profile = Profile(
-        "office",
-        host=server.host,
-        port=server.port,
-        username=USER,
-        ca_file=str(ca_file),
-        preset="microsoft365",
-        auth="oauth2",
-        tenant="contoso",
-        client_id="app-user",
-        authority=identity.authority(),
-    )
+    server = oauth_server(smtp_server, identity)
+    profile = ms_profile(identity, server, ca_file, tenant="contoso")
     save_profile(profile)
     keyring_dir = tmp_path / "keyring"
     keyring_dir.mkdir()

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import Envelope
-from helpers import PASSWORD, TEMPLATE, FakeClock, keys_on, make_batch, office
+from helpers import NO_BCC, PASSWORD, TEMPLATE, FakeClock, keys_on, make_batch, office
 from servers import DROP, DROP_AFTER_STORE, SMTPTestServer
 
 from docmail_nb.ledger import Ledger
 from docmail_nb.send import SendOptions, send_plan
-
-NO_BCC = TEMPLATE.replace("Bcc: archive@bergmann.example\n", "")
 
 
 def nth_calls(replies: dict[int, str]) -> Callable[[str], str | None]:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import trustme
 from click.testing import CliRunner
+from helpers import PASSWORD, keys_on, make_batch, office
 from imap_server import DovecotServer
+from mailboxes import fetch_all
 from servers import DROP_AFTER_STORE, SMTPTestServer
-from test_mailbox import fetch_all
-from test_send import PASSWORD, keys_on, make_batch, office
 
 from docmail_nb.ledger import Ledger
 from docmail_nb.mailbox import open_mailbox
@@ -147,7 +147,7 @@ def test_docmail_send_reports_copies_and_settled_messages(
     mailbox = dovecot()
     orders, _ = make_batch(tmp_path, 2)
     template = tmp_path / "invoices.txt"
-    from test_send import TEMPLATE
+    from helpers import TEMPLATE
 
     template.write_text(TEMPLATE, encoding="utf-8")
     profile = with_imap(office(smtp, ca_file), mailbox)
