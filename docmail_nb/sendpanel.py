@@ -411,7 +411,7 @@ class SendPanel:
         assert plan is not None
         template_problems = [p for p in plan.problems if p.row is None]
         if template_problems:
-            listed = "; ".join(f"{p.field}: {p.message}" for p in template_problems)
+            listed = "; ".join(p.reason for p in template_problems)
             hints = " ".join(dict.fromkeys(p.hint for p in template_problems if p.hint))
             return error_line(f"The template has a problem, so no row can be sent: {listed}", hints)
         counts = count_states(self.entries)
@@ -607,7 +607,7 @@ class SendPanel:
             self.status.value = problem_line(exc)
             return
         counts = count_states(self.entries)
-        if not waiting.drafts:
+        if not waiting.ask:
             self.status.value = note_line(
                 "Nothing to send: "
                 + ", ".join(f"{n:,} {STATE_WORDS[s]}" for s, n in counts.items() if s != "ready")

@@ -75,6 +75,8 @@ _AUTH_FIELDS = ("tenant", "client_id", "authority", "client_secrets", "token_com
 _BLANK: dict[str, Any] = {
     f.name: f.default for f in dataclasses.fields(Profile) if f.default is not dataclasses.MISSING
 } | {"host": ""}
+#: settings the form has no field for (``docmail profile add`` sets them): kept on Save
+_KEPT_FIELDS = ("timeout", "verify_tls")
 #: fields a preset fills unless the user typed in them
 _PRESET_FIELDS = ("host", "port", "security", "imap_host")
 
@@ -133,6 +135,7 @@ class SettingsPanel:
         self._loading = False
         self._typed: set[str] = set()  # fields the user changed: presets leave them alone
         self._sign_in_thread: threading.Thread | None = None
+        self._shown: Profile | None = None  # the saved profile in the form, if any
         self._build_server_fields()
         self._build_login_fields()
         self._build_advanced()
@@ -288,6 +291,8 @@ class SettingsPanel:
         """The profile the form describes; raises ProfileError when a field is invalid."""
         values: dict[str, Any] = {field: getattr(self, field).value for field in _FORM_FIELDS}
         values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+        if self._shown is not None:  # what the form has no field for stays as it was saved
+            values |= {field: getattr(self._shown, field) for field in _KEPT_FIELDS}
         return Profile(
             name=self.profile_name.value.strip(),
             preset=self.preset.value,
@@ -304,12 +309,15 @@ class SettingsPanel:
             return {"auth": "token-command", "token_command": self.token_command.value.strip()}
         if choice == "google":
             return {"auth": "oauth2", "client_secrets": self.client_secrets.value.strip()}
-        return {
+        settings = {
             "auth": "oauth2" if choice == "microsoft" else "oauth2-app",
             "tenant": self.tenant.value.strip(),
             "client_id": self.client_id.value.strip(),
             "authority": self.authority.value.strip(),
         }
+        if choice == "oauth2-app" and self._shown is not None:  # set with profile add only
+            settings["certificate"] = self._shown.certificate
+        return settings
 
     def _typed_in(self, field: str) -> Callable[[dict[str, Any]], None]:
         def note(_change: dict[str, Any]) -> None:
@@ -321,6 +329,7 @@ class SettingsPanel:
     def _show_profile(self, profile: Profile) -> None:
         self._loading = True
         try:
+            self._shown = profile
             self.saved.value = profile.name
             self.preset.value = profile.preset
             self.profile_name.value = profile.name
@@ -490,6 +499,7 @@ class SettingsPanel:
     def _show_profile_cleared(self) -> None:
         self._loading = True
         try:
+            self._shown = None
             self.profile_name.value = self.password.value = ""
             for field in (*_FORM_FIELDS, *_AUTH_FIELDS):
                 getattr(self, field).value = _BLANK[field]
