@@ -7,8 +7,8 @@
 First the start-up of the quick commands (each run --startup times). Then for every N: the
 same invoices (csv, one ~50 kB PDF each) are sent by each tool, each run against a fresh
 STARTTLS+AUTH server in its own process that counts what it receives; with --repeat K the
-tools take turns K times and the ratios are taken from the medians. The tables go to stdout
-and to benchmarks/results/latest.md (and .json).
+tools take turns K times and each ratio is the median of the K ratios within a turn. The
+tables go to stdout and to benchmarks/results/latest.md (and .json).
 """
 
 from __future__ import annotations
@@ -346,12 +346,6 @@ def send_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def median_speed(results: list[Result], tool: str, n: int) -> float | None:
-    """The median messages/s of the runs of ``tool`` at ``n`` (None when there are none)."""
-    speeds = [r.per_second for r in results if r.tool == tool and r.n == n]
-    return statistics.median(speeds) if speeds else None
-
-
 def pair_ratios(results: list[Result], tool: str, anchor: str, n: int) -> list[float]:
     """``tool`` / ``anchor`` in messages/s for each repeat, the two runs taken in turn."""
     mine = [r.per_second for r in results if r.tool == tool and r.n == n]
@@ -360,6 +354,7 @@ def pair_ratios(results: list[Result], tool: str, anchor: str, n: int) -> list[f
 
 
 def ratio_table(results: list[Result]) -> str:
+    """Each ratio is the median over the repeats of the ratio within one repeat."""
     lines = [
         "| N | docmail 1 conn / mailmerge (target ≥ 10×) | docmail 3 conn / mailmerge "
         "| docmail 1 conn / best case (target ≥ 0.90) | docmail 3 conn / best case "
@@ -367,23 +362,21 @@ def ratio_table(results: list[Result]) -> str:
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for n in sorted({r.n for r in results}):
-        one, three = (
-            median_speed(results, "docmail CLI", n),
-            median_speed(results, "docmail CLI 3 conn", n),
-        )
-        anchor, best = median_speed(results, "mailmerge", n), median_speed(results, "best case", n)
 
-        def ratio(a: float | None, b: float | None, target: float | None) -> str:
-            if a is None or b is None:
+        def ratio(tool: str, anchor: str, target: float | None, n: int = n) -> str:
+            found = pair_ratios(results, tool, anchor, n)
+            if not found:
                 return "–"
-            value = a / b
+            value = statistics.median(found)
             mark = "" if target is None else (" ✓" if value >= target else " ✗")
             return f"{value:.2f}{mark}"
 
         lines.append(
-            f"| {n:,} | {ratio(one, anchor, 10)} | {ratio(three, anchor, None)} "
-            f"| {ratio(one, best, 0.9)} | {ratio(three, best, None)} "
-            f"| {ratio(best, anchor, None)} |"
+            f"| {n:,} | {ratio('docmail CLI', 'mailmerge', 10)} "
+            f"| {ratio('docmail CLI 3 conn', 'mailmerge', None)} "
+            f"| {ratio('docmail CLI', 'best case', 0.9)} "
+            f"| {ratio('docmail CLI 3 conn', 'best case', None)} "
+            f"| {ratio('best case', 'mailmerge', None)} |"
         )
     pairs = [
         f"N = {n:,}: " + ", ".join(f"{x:.2f}" for x in found)
@@ -418,11 +411,9 @@ def check_table(rows: list[dict[str, Any]]) -> str:
 
 
 # --- main ----------------------------------------------------------------------------------
-def prepare(work: Path, largest: int) -> Setup:
-    print(f"preparing {largest} invoices with PDFs in {work} (reused when present) ...", flush=True)
-    # as installed from a wheel, docmail's bytecode exists: without it (an editable install
-    # under PYTHONDONTWRITEBYTECODE) every start would compile the package again
-    compileall.compile_dir(ROOT / "docmail_nb", quiet=1)
+def new_setup(work: Path, documents: Path, docmail_template: Path, mailmerge: Path) -> Setup:
+    """A Setup in ``work``: a fresh test CA (tls/ca.pem), the server's certificate for 127.0.0.1
+    (tls/server.pem, .key) and password, with these documents and templates."""
     tls = work / "tls"
     tls.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA()
@@ -432,8 +423,6 @@ def prepare(work: Path, largest: int) -> Setup:
     with (tls / "server.pem").open("wb") as handle:
         for blob in cert.cert_chain_pems:
             handle.write(blob.bytes())
-    documents = generate.write_documents(work / "documents", largest)
-    docmail_template, mailmerge_template = generate.write_templates(work / "templates", documents)
     return Setup(
         work=work,
         ca_file=tls / "ca.pem",
@@ -442,8 +431,18 @@ def prepare(work: Path, largest: int) -> Setup:
         password=secrets.token_urlsafe(16),
         documents=documents,
         docmail_template=docmail_template,
-        mailmerge_template=mailmerge_template,
+        mailmerge_template=mailmerge,
     )
+
+
+def prepare(work: Path, largest: int) -> Setup:
+    print(f"preparing {largest} invoices with PDFs in {work} (reused when present) ...", flush=True)
+    # as installed from a wheel, docmail's bytecode exists: without it (an editable install
+    # under PYTHONDONTWRITEBYTECODE) every start would compile the package again
+    compileall.compile_dir(ROOT / "docmail_nb", quiet=1)
+    documents = generate.write_documents(work / "documents", largest)
+    docmail_template, mailmerge_template = generate.write_templates(work / "templates", documents)
+    return new_setup(work, documents, docmail_template, mailmerge_template)
 
 
 def main() -> int:

@@ -572,11 +572,6 @@ class Ledger:
             now = self._clock()
             return [now - at for at, _ in self._attempts(self._db, account, seconds)]
 
-    def attempt_times(self, account: str, seconds: float) -> list[float]:
-        """When each message of ``account`` went out in the last ``seconds``, oldest first."""
-        with self._lock:
-            return [at for at, _ in self._attempts(self._db, account, seconds)]
-
     def _attempts(
         self, db: sqlite3.Connection, account: str, seconds: float
     ) -> list[tuple[float, int]]:
@@ -605,7 +600,7 @@ class Ledger:
                 used[index] = (sent + 1, reached + count, messages, people)
         return len(recipients)
 
-    def _over(
+    def _window_exceeded(
         self, db: sqlite3.Connection, account: str, recipients: int, windows: Sequence[Window]
     ) -> tuple[float, float] | None:
         """The first window one more message would exceed, and when it fits again."""
@@ -675,7 +670,7 @@ class Ledger:
             limits = list(windows)
             if messages_per_day is not None or recipients_per_day is not None:
                 limits.append((DAY, messages_per_day, recipients_per_day))
-            over = self._over(db, account, len(recipients), limits) if limits else None
+            over = self._window_exceeded(db, account, len(recipients), limits) if limits else None
             if over is not None:
                 return Claim("capped", window=over[0], free_at=over[1])
             values = {

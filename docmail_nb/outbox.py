@@ -44,8 +44,9 @@ _FROM_RESULT: dict[str, State] = {
 }
 
 
-_FROM_LEDGER: dict[str, State] = {"unknown": "unknown", "changed": "changed", "skipped": "sent"}
-_RECORDED: dict[str, State] = {"sent": "sent", "unknown": "unknown"}
+_FROM_LEDGER: dict[str, State] = {
+    "unknown": "unknown", "changed": "changed", "skipped": "sent", "busy": "busy",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -93,15 +94,7 @@ def outbox(plan: Plan, ledger: Ledger | str | Path | None = None) -> list[Entry]
         for draft in plan.drafts:
             state: State = "ready"
             note = ""
-            if book is not None and draft.documents:
-                # its documents are drawn only when sending: judged by the ledger's state
-                entry = book.get(plan.campaign, draft.key)
-                recorded = entry.state if entry is not None else ""
-                state = _RECORDED.get(recorded, "ready")
-                note = "An earlier run lost the connection after handing it over." * (
-                    state == "unknown"
-                )
-            elif book is not None:
+            if book is not None:
                 _, decided, note = would_send(book, plan.campaign, draft, False, False)
                 state = _FROM_LEDGER.get(decided, "ready")
                 if state == "sent":

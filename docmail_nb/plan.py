@@ -23,9 +23,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from .attachments import AttachmentFinder, Refusal
 from .documents import DocumentPlanner, PlannedDocument
 from .errors import ConfigError, DocmailError
+from .fitting import check_file_order, layout_advice
 from .headers import header_problem, join_lines, parse_addresses
 from .message import Attachment, Draft, size_text
-from .orders import CellError, Orders, read_orders, sheet_names
+from .orders import CellError, Orders, read_orders
 from .recipients import compose_addresses, parts_environment, render_parts
 from .templates import (
     ADDRESS_HEADERS,
@@ -44,7 +45,6 @@ __all__ = [
     "Problem",
     "RowChoice",
     "Skipped",
-    "check_file_order",
     "default_documents",
     "describe_recipients",
     "describe_skipped",
@@ -973,15 +973,7 @@ def read_and_plan(
         rows=rows,
     )
     if any(problem.row is None for problem in plan.problems):
-        advice = ""
-        likely = orders.likely_header_row
-        if likely is not None and _needed(template) <= set(
-            read_orders(orders_path, sheet=sheet, header_row=likely).columns
-        ):
-            advice = f" The column names are in row {likely}: --header-row {likely}."
-        better = _fitting_sheet(orders_path, template, orders.sheet) if sheet is None else ""
-        if better:
-            advice += f" The sheet {better!r} has every column the template uses: --sheet {better}."
+        advice = layout_advice(orders_path, template, orders, sheet)
         if advice:
             plan.problems = [
                 replace(p, hint=p.hint + advice) if p.row is None else p for p in plan.problems
@@ -1011,48 +1003,3 @@ def plan_from_files(
         documents_out=documents_out,
         rows=rows,
     )[2]
-
-
-_SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".csv", ".tsv"})
-_HEADER_START = re.compile(r"^\ufeff?(to|cc|bcc|from|subject|key|attachment)\s*:", re.IGNORECASE)
-
-
-def check_file_order(orders_path: str | Path, template_path: str | Path) -> None:
-    """ConfigError when the orders and the template were given the other way round."""
-    orders, template = Path(orders_path), Path(template_path)
-    spreadsheet_second = template.suffix.lower() in _SPREADSHEETS
-    template_first = orders.suffix.lower() not in _SPREADSHEETS and (
-        orders.suffix.lower() != ".txt" or _looks_like_template(orders)
-    )
-    if not (spreadsheet_second and template_first) and not (
-        orders.suffix.lower() == ".txt" and _looks_like_template(orders)
-    ):
-        return
-    raise ConfigError(
-        f"The orders and the template seem swapped: {orders.name} looks like a template"
-        + (f" and {template.name} like a spreadsheet." if spreadsheet_second else "."),
-        f"Give the orders first, then the template: {template.name} {orders.name}.",
-    )
-
-
-def _looks_like_template(path: Path) -> bool:
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            return bool(_HEADER_START.match(handle.readline()))
-    except OSError:
-        return False
-
-
-def _needed(template: MessageTemplate) -> set[str]:
-    needed: set[str] = set().union(*template_variables(template).values())
-    if template.group_by:
-        needed.add(template.group_by)
-    return needed
-
-
-def _fitting_sheet(path: str | Path, template: MessageTemplate, current: str | None) -> str:
-    needed = _needed(template)
-    for name in sheet_names(path):
-        if name != current and needed <= set(read_orders(path, name).columns):
-            return name
-    return ""

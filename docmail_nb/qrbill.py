@@ -133,35 +133,14 @@ def check_payment(
 ) -> tuple[PaymentData | None, list[PaymentProblem]]:
     """Check everything; the data (when there is no problem) and every problem found."""
     problems = _Problems()
-    add = problems.add
     iban = _check_iban(_text(account), problems)
     creditor_address = _check_address("creditor", creditor, problems, required=True)
     debtor_address = _check_address("debtor", debtor, problems, required=False)
     value = _check_amount(amount, problems)
-    currency_text = _text(currency).upper()
-    if currency_text not in CURRENCIES:
-        add(
-            "currency",
-            f"{currency_text or 'an empty currency'!r} is not a QR-bill currency (CHF or EUR).",
-            "Use CHF or EUR.",
-        )
+    currency_text = _check_currency(_text(currency).upper(), problems)
     ref_type, ref = _check_reference(_text(reference), iban, problems)
-    info = _text(additional_information)
-    _check_characters("additional_information", info, problems)
-    if len(info) > MAX_ADDITIONAL_INFORMATION:
-        add(
-            "additional_information",
-            f"has {len(info)} characters, more than the {MAX_ADDITIONAL_INFORMATION} allowed.",
-            "Shorten it, e.g. to the invoice number and date.",
-        )
-    lang = _text(language).lower()
-    if lang not in LANGUAGES:
-        add(
-            "language",
-            f"{lang or 'an empty language'!r} is not a language of the payment part (de, fr, it "
-            "or en).",
-            "Use de, fr, it or en.",
-        )
+    info = _check_information(_text(additional_information), problems)
+    lang = _check_language(_text(language).lower(), problems)
     if problems or iban is None or creditor_address is None:
         return None, list(problems)
     return (
@@ -178,6 +157,38 @@ def check_payment(
         ),
         [],
     )
+
+
+def _check_currency(currency: str, found: _Problems) -> str:
+    if currency not in CURRENCIES:
+        found.add(
+            "currency",
+            f"{currency or 'an empty currency'!r} is not a QR-bill currency (CHF or EUR).",
+            "Use CHF or EUR.",
+        )
+    return currency
+
+
+def _check_information(info: str, found: _Problems) -> str:
+    _check_characters("additional_information", info, found)
+    if len(info) > MAX_ADDITIONAL_INFORMATION:
+        found.add(
+            "additional_information",
+            f"has {len(info)} characters, more than the {MAX_ADDITIONAL_INFORMATION} allowed.",
+            "Shorten it, e.g. to the invoice number and date.",
+        )
+    return info
+
+
+def _check_language(language: str, found: _Problems) -> str:
+    if language not in LANGUAGES:
+        found.add(
+            "language",
+            f"{language or 'an empty language'!r} is not a language of the payment part (de, "
+            "fr, it or en).",
+            "Use de, fr, it or en.",
+        )
+    return language
 
 
 def payment_data(**fields: Any) -> PaymentData:
@@ -331,47 +342,59 @@ def _check_reference(value: str, iban: str | None, found: _Problems) -> tuple[Re
             )
         return "NON", ""
     if reference.startswith("RF"):
-        if (
-            not re.fullmatch(r"RF\d{2}[A-Z0-9]{1,21}", reference)
-            or _mod97(reference[4:] + reference[:4]) != 1
-        ):
-            add(
-                "reference",
-                f"{value!r} is not a valid creditor reference (ISO 11649: RF, two check digits, "
-                "1 to 21 letters or digits).",
-                "Make it with creditor_reference(invoice_no).",
-            )
-            return "SCOR", reference
-        if qr_account:
-            add(
-                "reference",
-                f"{value!r} is a creditor reference, but the account is a QR-IBAN.",
-                "A QR-IBAN takes a QR reference (27 digits); a creditor reference goes with a "
-                "plain IBAN.",
-            )
+        _check_creditor_reference(value, reference, qr_account, found)
         return "SCOR", reference
+    _check_qr_reference(value, reference, iban, qr_account, found)
+    return "QRR", reference
+
+
+def _check_creditor_reference(
+    value: str, reference: str, qr_account: bool, found: _Problems
+) -> None:
+    """An ISO 11649 reference (RF…): well formed, its check digits right, a plain IBAN."""
+    if (
+        not re.fullmatch(r"RF\d{2}[A-Z0-9]{1,21}", reference)
+        or _mod97(reference[4:] + reference[:4]) != 1
+    ):
+        found.add(
+            "reference",
+            f"{value!r} is not a valid creditor reference (ISO 11649: RF, two check digits, "
+            "1 to 21 letters or digits).",
+            "Make it with creditor_reference(invoice_no).",
+        )
+    elif qr_account:
+        found.add(
+            "reference",
+            f"{value!r} is a creditor reference, but the account is a QR-IBAN.",
+            "A QR-IBAN takes a QR reference (27 digits); a creditor reference goes with a "
+            "plain IBAN.",
+        )
+
+
+def _check_qr_reference(
+    value: str, reference: str, iban: str | None, qr_account: bool, found: _Problems
+) -> None:
+    """A QR reference: 27 digits, its check digit right, a QR-IBAN."""
     if not re.fullmatch(r"\d{27}", reference):
-        add(
+        found.add(
             "reference",
             f"{value!r} is neither a QR reference (27 digits) nor a creditor reference (RF…).",
             "Make one with qr_reference(customer_no, invoice_no) or "
             "creditor_reference(invoice_no).",
         )
-        return "QRR", reference
-    if qr_reference_check_digit(reference[:26]) != reference[26]:
-        add(
+    elif qr_reference_check_digit(reference[:26]) != reference[26]:
+        found.add(
             "reference",
             f"{value!r} has a wrong check digit (modulo 10 recursive; a typo?).",
             "Make it with qr_reference(customer_no, invoice_no).",
         )
     elif iban is not None and not qr_account:
-        add(
+        found.add(
             "reference",
             f"{value!r} is a QR reference, but the account is a plain IBAN.",
             "A QR reference needs a QR-IBAN; with a plain IBAN use a creditor reference "
             "(creditor_reference(invoice_no)) or none.",
         )
-    return "QRR", reference
 
 
 def _check_amount(value: Any, found: _Problems) -> Decimal | None:

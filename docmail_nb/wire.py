@@ -151,5 +151,8 @@ class _CRLFGenerator(BytesGenerator):
     one write where a 50 kB attachment (some 900 base64 lines) took two per line."""
 
     def _write_lines(self, lines: str) -> None:
-        if lines:  # the base class writes each line and CRLF, the last line without
+        # the base class writes each line and CRLF, the last line without
+        if "\r" not in lines:  # base64 and most text: only LF, the quick road
+            self.write(lines.replace("\n", "\r\n"))
+        elif lines:
             self.write("\r\n".join(_LINE_END.split(lines)))

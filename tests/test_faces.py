@@ -8,6 +8,7 @@ same problems, the same number of pending messages and end with the same results
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,10 +20,11 @@ import pytest
 from click.testing import CliRunner
 from helpers import crash_while_sending
 
-from docmail_nb import Batch
+from docmail_nb import Batch, MemoryTransport
 from docmail_nb.cli import main
 from docmail_nb.ledger import Ledger
-from docmail_nb.profiles import save_profile
+from docmail_nb.profiles import Profile, save_profile
+from docmail_nb.sample import sample_dir
 from docmail_nb.sink import CaptureServer
 from docmail_nb.widgets import SendPanel
 
@@ -175,3 +177,39 @@ def test_every_face_sees_and_does_the_same(setup: Setup, tmp_path: Path, face: s
     assert seen.results == EXPECTED_RESULTS
     subjects = sorted(str(m.subject) for m in setup.sink.messages)
     assert subjects == ["Rechnung R-1", "Rechnung R-3", "Rechnung R-5"]
+
+
+def test_the_send_panels_table_judges_drawn_documents_as_the_run_does(tmp_path: Path) -> None:
+    """With invoices drawn only when sent, the outbox agrees with ``pending()`` and a dry run.
+
+    Two messages were sent and the row of one changed since, one was left "sending" by a run
+    that died, one is new and its document does not exist yet.
+    """
+    sample = sample_dir()
+    shutil.copytree(sample / "templates", tmp_path / "templates")
+    template = tmp_path / "templates" / "qr_invoice.txt"
+    rows = (sample / "orders.csv").read_text(encoding="utf-8").splitlines()[:5]
+    orders = tmp_path / "orders.csv"
+    orders.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    keys = [row.split(";")[0] for row in rows[1:]]
+    ledger = tmp_path / "ledger.sqlite"
+    profile = Profile("office", host="smtp.example.ch", username="anna@example.ch")
+
+    def batch() -> Batch:
+        return Batch.from_files(
+            orders, template, profile=profile, ledger=ledger, transport=MemoryTransport()
+        )
+
+    first = batch()
+    first.options.limit = 2
+    assert [r.state for r in first.send().results][:2] == ["sent", "sent"]
+    crash_while_sending(ledger, first.plan.campaign, keys[2])
+    orders.write_text(orders.read_text(encoding="utf-8").replace(";1234.50;", ";1300.00;"))
+
+    again = batch()
+    table = {entry.key: entry.state for entry in again.outbox()}
+    assert table == {keys[0]: "changed", keys[1]: "sent", keys[2]: "unknown", keys[3]: "ready"}
+    assert [draft.key for draft in again.pending().drafts] == [keys[3]]
+    again.options.dry_run = True
+    dry = {r.key: r.state for r in again.send().results}
+    assert dry == {keys[0]: "changed", keys[1]: "skipped", keys[2]: "unknown", keys[3]: "dry-run"}
