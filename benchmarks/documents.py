@@ -18,16 +18,14 @@ import datetime as dt
 import json
 import random
 import re
-import secrets
 import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import trustme
 from measure import Usage, run_measured
-from run import RESULTS, ROOT, CountingServer, Setup, docmail_profile, machine
+from run import RESULTS, ROOT, CountingServer, Setup, docmail_profile, machine, new_setup
 
 from docmail_nb.qrbill import qr_reference
 
@@ -68,29 +66,12 @@ def write_orders(path: Path, n: int) -> None:
 
 
 def prepare(work: Path) -> Setup:
-    tls = work / "tls"
-    tls.mkdir(parents=True, exist_ok=True)
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    ca.cert_pem.write_to_path(str(tls / "ca.pem"))
-    cert.private_key_pem.write_to_path(str(tls / "server.key"))
-    with (tls / "server.pem").open("wb") as handle:
-        for blob in cert.cert_chain_pems:
-            handle.write(blob.bytes())
     templates = work / "templates"
-    templates.mkdir(exist_ok=True)
+    templates.mkdir(parents=True, exist_ok=True)
     for name in ("qr_invoice.txt", "invoice.html"):
         shutil.copy(ROOT / "data" / "templates" / name, templates / name)
-    return Setup(
-        work=work,
-        ca_file=tls / "ca.pem",
-        cert_file=tls / "server.pem",
-        key_file=tls / "server.key",
-        password=secrets.token_urlsafe(16),
-        documents=work / "made",
-        docmail_template=templates / "qr_invoice.txt",
-        mailmerge_template=templates / "qr_invoice.txt",
-    )
+    template = templates / "qr_invoice.txt"
+    return new_setup(work, work / "made", template, template)
 
 
 def send(setup: Setup, orders: Path, folder: Path, label: str) -> tuple[Usage, dict[str, Any]]:

@@ -411,11 +411,9 @@ def check_table(rows: list[dict[str, Any]]) -> str:
 
 
 # --- main ----------------------------------------------------------------------------------
-def prepare(work: Path, largest: int) -> Setup:
-    print(f"preparing {largest} invoices with PDFs in {work} (reused when present) ...", flush=True)
-    # as installed from a wheel, docmail's bytecode exists: without it (an editable install
-    # under PYTHONDONTWRITEBYTECODE) every start would compile the package again
-    compileall.compile_dir(ROOT / "docmail_nb", quiet=1)
+def new_setup(work: Path, documents: Path, docmail_template: Path, mailmerge: Path) -> Setup:
+    """A Setup in ``work``: a fresh test CA (tls/ca.pem), the server's certificate for 127.0.0.1
+    (tls/server.pem, .key) and password, with these documents and templates."""
     tls = work / "tls"
     tls.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA()
@@ -425,8 +423,6 @@ def prepare(work: Path, largest: int) -> Setup:
     with (tls / "server.pem").open("wb") as handle:
         for blob in cert.cert_chain_pems:
             handle.write(blob.bytes())
-    documents = generate.write_documents(work / "documents", largest)
-    docmail_template, mailmerge_template = generate.write_templates(work / "templates", documents)
     return Setup(
         work=work,
         ca_file=tls / "ca.pem",
@@ -435,8 +431,18 @@ def prepare(work: Path, largest: int) -> Setup:
         password=secrets.token_urlsafe(16),
         documents=documents,
         docmail_template=docmail_template,
-        mailmerge_template=mailmerge_template,
+        mailmerge_template=mailmerge,
     )
+
+
+def prepare(work: Path, largest: int) -> Setup:
+    print(f"preparing {largest} invoices with PDFs in {work} (reused when present) ...", flush=True)
+    # as installed from a wheel, docmail's bytecode exists: without it (an editable install
+    # under PYTHONDONTWRITEBYTECODE) every start would compile the package again
+    compileall.compile_dir(ROOT / "docmail_nb", quiet=1)
+    documents = generate.write_documents(work / "documents", largest)
+    docmail_template, mailmerge_template = generate.write_templates(work / "templates", documents)
+    return new_setup(work, documents, docmail_template, mailmerge_template)
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 import trustme
+from conftest import MemoryKeyring
 from identity import IdentityServer
 from servers import SMTPTestServer
 from signin import TEMPLATE, USER, app_profile, issued_secrets, ms_profile, oauth_server
@@ -704,25 +705,13 @@ def test_a_sign_in_too_large_for_the_keyring_is_never_written_in_plain_text(
     import keyring.backend
     import keyring.errors
 
-    class SmallKeyring(keyring.backend.KeyringBackend):
+    class SmallKeyring(MemoryKeyring):
         """Refuses secrets over 2,560 bytes, as Windows' credential store does."""
-
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.store: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.store.get((service, username))
 
         def set_password(self, service: str, username: str, password: str) -> None:
             if len(password) > auth.KEYRING_SECRET_LIMIT:
                 raise keyring.errors.PasswordSetError("The stub received bad data.")
-            self.store[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.store.pop((service, username), None)
+            super().set_password(service, username, password)
 
     previous = keyring.get_keyring()
     small = SmallKeyring()

@@ -12,17 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import PASSWORD, office
 from servers import SMTPTestServer
 
 from docmail_nb.message import Draft
 from docmail_nb.orders import read_orders
 from docmail_nb.plan import make_plan
 from docmail_nb.preview import preview
-from docmail_nb.profiles import Profile
 from docmail_nb.send import send_plan
 from docmail_nb.templates import parse_template
 
-PASSWORD = "correct horse"
 TEMPLATE = """\
 To: {{ email }}
 Subject: Rechnung {{ invoice_no }}
@@ -48,18 +47,6 @@ def plan_for(folder: Path, email_address: str) -> tuple[Draft, object]:
     )
     assert plan.ok, plan.problems
     return plan.drafts[0], plan
-
-
-def office(server: SMTPTestServer, ca_file: Path) -> Profile:
-    return Profile(
-        "office",
-        host=server.host,
-        port=server.port,
-        security="starttls",
-        username="anna@example.ch",
-        ca_file=str(ca_file),
-        timeout=10,
-    )
 
 
 def test_plain_text_part_of_markdown_is_real_plain_text(tmp_path: Path) -> None:
