@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
+from .errors import ProfileError
 from .ledger import LedgerLike
 from .orders import Orders
 from .outbox import Entry, outbox
@@ -89,7 +90,7 @@ class Batch:
         self.ledger = ledger
         self.options = options or SendOptions()
         self.transport = transport
-        self._profile = profile
+        self._profile = profile = _named_profile(profile)
         self._password = password
         self.plan: Plan = plan or make_plan(
             orders,
@@ -150,7 +151,7 @@ class Batch:
         unknown = sorted(set(settings) - set(BatchSettings.__annotations__))
         if unknown:
             raise TypeError(f"Batch: unexpected keyword argument(s) {', '.join(unknown)}")
-        profile = settings.get("profile")
+        profile = _named_profile(settings.get("profile"))
         read, parsed, plan = read_and_plan(
             orders,
             template_path,
@@ -245,6 +246,19 @@ class Batch:
         None (and no file) when no row needs fixing.
         """
         return report.save_failed_rows(self.orders, path)
+
+
+def _named_profile(profile: Profile | str | None) -> Profile | str | None:
+    """A saved profile's name loaded once, so its limits check every row; else as given.
+
+    A name that does not load stays a name: checking needs no profile, and sending says why.
+    """
+    if not isinstance(profile, str):
+        return profile
+    try:
+        return load_profile(profile)
+    except ProfileError:
+        return profile
 
 
 def _recipient_limit(profile: Profile | str | None) -> int | None:

@@ -68,10 +68,7 @@ class Entry:
     def after(self, result: MessageResult) -> Entry:
         """This message as a run reported it."""
         state = _FROM_RESULT.get(result.state, "failed")
-        note = result.error
-        if result.refused:
-            refused = ", ".join(result.refused)
-            note = "; ".join(filter(None, [note, f"refused: {refused}"]))
+        note = result.error  # refused recipients are named in it
         if state == "skipped" and not note:
             note = "Sent by an earlier run."
         return replace(self, state=state, note=note, hint=result.hint)
@@ -122,7 +119,7 @@ def _problem_entries(problems: list[Problem], keys: dict[int, str]) -> list[Entr
             keys.get(row) or listed[0].key or "",
             "",
             "problem",
-            "; ".join(f"{p.field}: {p.message}" for p in listed),
+            "; ".join(p.reason for p in listed),
             " ".join(dict.fromkeys(p.hint for p in listed if p.hint)),
         )
         for row, listed in sorted(by_row.items())

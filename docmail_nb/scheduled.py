@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .batch import Batch
-    from .plan import Plan
+    from .plan import Plan, Problem
     from .profiles import Profile
     from .report import Report
 
@@ -509,7 +509,7 @@ class ScheduledRun:
                 lines.append(f"- … and {len(self.plan.problems) - _LISTED} more (table below)")
         if trouble:
             lines += ["", "**Messages that need attention:**", ""]
-            lines += [f"- {_md(_result_line(r))}" for r in trouble[:_LISTED]]
+            lines += [f"- {_md(str(r))}" for r in trouble[:_LISTED]]
             if len(trouble) > _LISTED:
                 lines.append(f"- … and {len(trouble) - _LISTED} more (report below)")
         if left_out:
@@ -561,20 +561,8 @@ def run(namespace: Mapping[str, Any]) -> ScheduledRun:
     return outcome
 
 
-def _problem_line(problem: Any) -> str:
-    where = "template" if problem.row is None else f"row {problem.row}"
-    key = f" ({problem.key})" if problem.key else ""
-    hint = f" → {problem.hint}" if problem.hint else ""
-    return f"{where}{key}, {problem.field}: {problem.message}{hint}"
-
-
-def _result_line(result: Any) -> str:
-    rows = ", ".join(str(row) for row in result.rows)
-    refused = "; ".join(
-        f"{addr} refused ({code} {text})" for addr, (code, text) in result.refused.items()
-    )
-    why = "; ".join(filter(None, [result.error, refused])) or result.state
-    return f"row {rows} ({result.key}), {result.state}: {why}"
+def _problem_line(problem: Problem) -> str:
+    return f"{problem} → {problem.hint}" if problem.hint else str(problem)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")

@@ -380,7 +380,7 @@ def send_test(
         problems = [p for p in plan.problems if p.row == row]
         if problems:
             raise InputError(
-                f"Row {row} has no message to test: {problems[0].field}: {problems[0].message}",
+                f"Row {row} has no message to test: {problems[0].reason}",
                 problems[0].hint or "Fix the row, then try again.",
             )
         raise InputError(

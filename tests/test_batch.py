@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import NO_BCC, TEMPLATE, crash_while_sending, write_orders
 
-from docmail_nb import Batch, MemoryTransport
+from docmail_nb import Batch, MemoryTransport, profiles
 from docmail_nb.ledger import Ledger
-from docmail_nb.profiles import Profile
+from docmail_nb.profiles import Limits, Preset, Profile, save_profile
 from docmail_nb.send import SendOptions
 
 ME = "anna@example.ch"
@@ -236,3 +236,22 @@ def test_a_misspelt_setting_is_refused_not_ignored(tmp_path: Path) -> None:
         Batch.from_files(orders, template, **settings)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="documnets"):
         Batch.from_text(orders, TEMPLATE, **settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("given", ["profile", "name"])
+def test_recipients_per_message_are_checked_for_a_profile_given_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    limits = Limits(recipients_per_message=1)
+    monkeypatch.setitem(profiles.PRESETS, "one", Preset("one", "One", "", 587, "starttls", limits))
+    profile = Profile("office", host="smtp.example.ch", username=ME, preset="one")
+    save_profile(profile)
+    orders = write_orders(tmp_path, 2)
+    template = tmp_path / "invoices.txt"
+    template.write_text(TEMPLATE, encoding="utf-8")  # To and Bcc: two recipients each
+    batch = Batch.from_files(
+        orders, template, profile=profile if given == "profile" else "office", ledger=tmp_path / "l"
+    )
+    assert batch.plan.drafts == []
+    assert [(p.row, p.field) for p in batch.plan.problems] == [(2, "To"), (3, "To")]
+    assert batch.profile == profile

@@ -353,8 +353,8 @@ def test_failing_run_shows_a_markdown_summary_before_the_traceback(
     assert first["output_type"] == "display_data"
     summary = first["data"]["text/markdown"]
     assert "1 sent" in summary
-    assert "row 3 (R-2026-0002), To" in summary  # the problem row and why
-    assert "row 4 (R-2026-0003)" in summary  # the refused message
+    assert "Row 3 (R-2026-0002): problem in To" in summary  # the problem row and why
+    assert "Row 4 (R-2026-0003): " in summary  # the refused message
     assert "550" in summary
     assert error_output(nb)["ename"] == "BatchFailed"
     assert len(server.messages) == 1  # row 2 delivered; row 4 refused at RCPT
@@ -369,7 +369,7 @@ def test_stopped_run_summary_comes_first_and_says_nothing_was_sent(
     assert proc.returncode == 1
     summary = first_output(nb)["data"]["text/markdown"]
     assert summary.startswith("**The run failed: rows have problems, nothing was sent.**")
-    assert "row 3 (R-2026-0002)" in summary
+    assert "Row 3 (R-2026-0002)" in summary
     assert "fail\\_on\\_problems False" in summary  # the hint, markdown-escaped
     assert office.messages == []
 
