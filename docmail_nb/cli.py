@@ -524,8 +524,8 @@ def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | Non
     from .reconcile import sync_mailbox
 
     settings = load_profile(profile_name)
-    with Ledger(ledger) as book:
-        result = sync_mailbox(settings, book, campaign=campaign)
+    with Ledger(ledger) as opened:
+        result = sync_mailbox(settings, opened, campaign=campaign)
     if result.error is not None:
         _print_error(result.error.message, result.error.hint)
         sys.exit(result.error.exit_code)

@@ -61,6 +61,8 @@ __all__ = [
     "Window",
     "default_ledger_path",
     "elsewhere_note",
+    "existing_ledger",
+    "opened_ledger",
     "rule",
 ]
 
@@ -904,3 +906,27 @@ def elsewhere_note(campaign: str, elsewhere: dict[str, str]) -> str:
         f"--campaign {campaigns[0]} to go on with that campaign; a new campaign (a reminder) "
         "sends them again."
     )
+
+
+@contextmanager
+def existing_ledger(ledger: LedgerLike) -> Iterator[Ledger | None]:
+    """The ledger to consult without creating one: None when its file does not exist yet."""
+    if isinstance(ledger, Ledger):
+        yield ledger
+        return
+    path = Path(ledger) if ledger is not None else default_ledger_path()
+    if not path.exists():
+        yield None
+        return
+    with Ledger(path) as opened:
+        yield opened
+
+
+@contextmanager
+def opened_ledger(ledger: LedgerLike) -> Iterator[Ledger]:
+    """The ledger a run records in: the one given, else opened (and created) from its path."""
+    if isinstance(ledger, Ledger):
+        yield ledger
+        return
+    with Ledger(ledger) as opened:
+        yield opened

@@ -176,8 +176,11 @@ def _sha256(data: bytes) -> str:
 
 def size_text(count: int) -> str:
     """A file size for people: 812 bytes, 48.2 kB, 1.5 MB."""
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count = count / 1024  # type: ignore[assignment]
-    return f"{count} bytes"
+    if count < 1024:
+        return f"{count} bytes"
+    size = count / 1024
+    for unit in ("kB", "MB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"

@@ -9,10 +9,9 @@ their words live here once, for every face that lists messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from .ledger import Ledger, default_ledger_path
+from .ledger import LedgerLike, existing_ledger
 
 if TYPE_CHECKING:
     from .plan import Draft, Plan, Problem
@@ -74,32 +73,21 @@ class Entry:
         return replace(self, state=state, note=note, hint=result.hint)
 
 
-def outbox(plan: Plan, ledger: Ledger | str | Path | None = None) -> list[Entry]:
+def outbox(plan: Plan, ledger: LedgerLike = None) -> list[Entry]:
     """Each message of ``plan`` with its state by the ledger (not changed), then problem rows."""
     from .send import would_send  # the same rule as the run's
 
-    book: Ledger | None = None
-    opened = False
-    if isinstance(ledger, Ledger):
-        book = ledger
-    else:
-        path = Path(ledger) if ledger is not None else default_ledger_path()
-        if path.exists():
-            book, opened = Ledger(path), True
     entries: list[Entry] = []
-    try:
+    with existing_ledger(ledger) as existing:
         for draft in plan.drafts:
             state: State = "ready"
             note = ""
-            if book is not None:
-                _, decided, note = would_send(book, plan.campaign, draft, False, False)
+            if existing is not None:
+                _, decided, note = would_send(existing, plan.campaign, draft, False, False)
                 state = _FROM_LEDGER.get(decided, "ready")
                 if state == "sent":
                     note = "Sent by an earlier run."
             entries.append(_entry(draft, state, note))
-    finally:
-        if opened and book is not None:
-            book.close()
     entries += _problem_entries(plan.problems, plan.row_keys)
     return entries
 

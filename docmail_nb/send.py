@@ -12,16 +12,21 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from .documents import documents_changed
 from .drawing import drawn_temporarily
 from .errors import ConfigError, DocmailError, InputError
-from .ledger import Decision, Ledger, LedgerLike, default_ledger_path, elsewhere_note
+from .ledger import (
+    Decision,
+    Ledger,
+    LedgerLike,
+    elsewhere_note,
+    existing_ledger,
+    opened_ledger,
+)
 from .message import Draft
 from .options import SendOptions
 from .outcomes import draft_result, held_back_result, unbuildable_result
@@ -44,30 +49,6 @@ __all__ = [
     "send_test",
     "would_send",
 ]
-
-
-@contextmanager
-def _existing_ledger(ledger: LedgerLike) -> Iterator[Ledger | None]:
-    """The ledger to consult without creating one: None when its file does not exist yet."""
-    if isinstance(ledger, Ledger):
-        yield ledger
-        return
-    path = Path(ledger) if ledger is not None else default_ledger_path()
-    if not path.exists():
-        yield None
-        return
-    with Ledger(path) as opened:
-        yield opened
-
-
-@contextmanager
-def _run_ledger(ledger: LedgerLike) -> Iterator[Ledger]:
-    """The ledger a real run records in (created when it does not exist yet)."""
-    if isinstance(ledger, Ledger):
-        yield ledger
-        return
-    with Ledger(ledger) as opened:
-        yield opened
 
 
 @dataclass(frozen=True)
@@ -122,7 +103,7 @@ def pending(
     """What ``send_plan`` with these options would try to send now (the ledger is not changed)."""
     options = options or SendOptions()
     fit_now: int | None = None
-    with _existing_ledger(ledger) as existing:
+    with existing_ledger(ledger) as existing:
         drafts: list[Draft] = []
         if not (options.all_or_nothing and plan.problems):
             drafts = _outstanding(plan, existing, options.resend_unknown, options.resend_changed)[
@@ -161,7 +142,7 @@ def outstanding(
     resend_changed: bool = False,
 ) -> list[Draft]:
     """The drafts a run would try to send now, judged by the ledger (which is not changed)."""
-    with _existing_ledger(ledger) as existing:
+    with existing_ledger(ledger) as existing:
         return _outstanding(plan, existing, resend_unknown, resend_changed)
 
 
@@ -263,7 +244,7 @@ def send_plan(
             secret = require_password(profile, password) if transport is None or password else None
             if transport is None:
                 transport = SMTPTransport(profile, secret)
-            with _run_ledger(ledger) as record:
+            with opened_ledger(ledger) as record:
                 _add_note(report, _elsewhere(plan, record, list(plan.drafts)))
                 pool = WorkerPool(
                     plan, profile, transport, record, options, report, callback, clock, sleep
@@ -326,7 +307,7 @@ def _dry_run(
     Nothing is sent and nothing is recorded.
     """
     would = 0
-    with _existing_ledger(ledger) as existing:
+    with existing_ledger(ledger) as existing:
         for done, draft in enumerate(plan.drafts, 1):
             result = _dry_result(plan, draft, existing, options, sender, would)
             would += result.state == "dry-run"

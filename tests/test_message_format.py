@@ -15,7 +15,7 @@ import pytest
 from helpers import PASSWORD, office
 from servers import SMTPTestServer
 
-from docmail_nb.message import Draft
+from docmail_nb.message import Draft, size_text
 from docmail_nb.orders import read_orders
 from docmail_nb.plan import make_plan
 from docmail_nb.preview import preview
@@ -120,3 +120,20 @@ def test_international_domain_reaches_the_recipient(
         assert parsed["To"].addresses[0].addr_spec == "info@xn--bcher-kva.example"
         assert parsed["To"].addresses[0].display_name == "Büro Jäggi"
         assert b"b=C3=BCcher" not in received.data  # never an encoded word in an address
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [
+        (0, "0 bytes"),
+        (812, "812 bytes"),
+        (1023, "1023 bytes"),
+        (1024, "1.0 kB"),
+        (49_357, "48.2 kB"),
+        (1_572_864, "1.5 MB"),
+        (3 * 1024**3, "3.0 GB"),
+        (5 * 1024**4, "5120.0 GB"),
+    ],
+)
+def test_sizes_read_as_people_say_them(count: int, text: str) -> None:
+    assert size_text(count) == text
