@@ -15,7 +15,9 @@ import email.policy
 import json
 import socket
 import ssl
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -38,6 +40,49 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class ListeningProcess:
+    """A server program started with its output in ``log``, ready once it listens on ``port``
+    of 127.0.0.1 (within ``start_limit_s``); stopped, and its log closed, by :meth:`stop`."""
+
+    name = "server"
+    start_limit_s = 120.0
+
+    def start(
+        self, command: list[str], *, port: int, cwd: Path, env: dict[str, str], log: Path
+    ) -> None:
+        self.port = port
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        try:
+            self._wait_until_listening()
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def _wait_until_listening(self) -> None:
+        deadline = time.monotonic() + self.start_limit_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"{self.name} did not start listening")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
 
 
 @dataclass

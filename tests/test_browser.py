@@ -10,17 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from imap_server import DovecotServer
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-from servers import SMTPTestServer, free_port
+from servers import ListeningProcess, SMTPTestServer, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -73,50 +70,30 @@ def stored_passwords(keyring_dir: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-class VoilaServer:
+class VoilaServer(ListeningProcess):
     """``voila`` serving one notebook copied into a tmp folder."""
 
+    name = "voila"
+    start_limit_s = START_LIMIT_S
+
     def __init__(self, notebook: Path, workdir: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/"
         workdir.mkdir(parents=True, exist_ok=True)
         shutil.copy(notebook, workdir / notebook.name)
-        self.log = (workdir / "voila.log").open("w")
-        self.process = subprocess.Popen(
+        self.start(
             [
                 str(Path(sys.executable).parent / "voila"),
                 "--no-browser",
-                f"--port={self.port}",
+                f"--port={port}",
                 "--Voila.ip=127.0.0.1",
                 notebook.name,
             ],
+            port=port,
             cwd=workdir,
             env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+            log=workdir / "voila.log",
         )
-        self._wait_until_listening()
-
-    def _wait_until_listening(self) -> None:
-        deadline = time.monotonic() + START_LIMIT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"voila exited with {self.process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
-                return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("voila did not start listening")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture

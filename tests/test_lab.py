@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from servers import free_port
+from servers import ListeningProcess, free_port
 
 from docmail_nb.sink import CaptureServer
 
@@ -153,50 +151,26 @@ def test_wheel_installs_init_makes_a_folder_and_the_scheduled_notebook_sends(
 # --- JupyterLab in Chromium -------------------------------------------------------------------
 
 
-class JupyterLab:
+class JupyterLab(ListeningProcess):
     """``jupyter lab`` of the fresh venv serving a folder on 127.0.0.1, no token."""
 
+    name = "jupyter lab"
+    start_limit_s = START_LIMIT_S
+
     def __init__(self, venv: FreshVenv, folder: Path, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("w")
-        self.process = subprocess.Popen(
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.start(
             [
-                str(venv.bin / "jupyter"), "lab", "--no-browser", f"--port={self.port}",
+                str(venv.bin / "jupyter"), "lab", "--no-browser", f"--port={port}",
                 "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
                 "--LabApp.news_url=", f"--ServerApp.root_dir={folder}", "--allow-root",
             ],
+            port=port,
             cwd=folder,
             env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+            log=log,
         )  # fmt: skip
-        try:
-            self._wait_until_listening()
-        except RuntimeError:
-            self.stop()
-            raise
-
-    def _wait_until_listening(self) -> None:
-        deadline = time.monotonic() + START_LIMIT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
-                return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("jupyter lab did not start listening")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
