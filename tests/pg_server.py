@@ -24,7 +24,7 @@ import pytest
 from servers import free_port
 
 USER = "docmail"
-PASSWORD = "pg s3cret:with@odd/chars"  # noqa: S105 - a test cluster's password
+PASSWORD = "pg s3cret:with@odd/chars"
 _NUMBERS = itertools.count(1)
 
 
