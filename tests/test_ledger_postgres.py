@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -162,10 +161,12 @@ def test_without_psycopg_the_extra_is_named(pg_url: str) -> None:
 @pytest.mark.parametrize(
     ("sqlite", "postgresql"),
     [
-        ("SELECT a FROM t WHERE b = ? AND c LIKE '50%'", "SELECT a FROM t WHERE b = %s AND c LIKE '50%%'"),
+        ("SELECT a FROM t WHERE b = ? AND c LIKE '50%'",
+         "SELECT a FROM t WHERE b = %s AND c LIKE '50%%'"),
         ("UPDATE t SET a = :a WHERE k = :k", "UPDATE t SET a = %(a)s WHERE k = %(k)s"),
         ("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, at REAL, data BLOB, n INTEGER)",
-         "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, at DOUBLE PRECISION, data BYTEA, n BIGINT)"),
+         "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, at DOUBLE PRECISION, data BYTEA, "
+         "n BIGINT)"),
         ("INSERT OR IGNORE INTO t (k, n) VALUES (?, ?)",
          "INSERT INTO t (k, n) VALUES (%s, %s) ON CONFLICT DO NOTHING"),
         ("INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?)",
