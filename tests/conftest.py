@@ -109,6 +109,6 @@ def identity(ca: trustme.CA, ca_file: Path, monkeypatch: pytest.MonkeyPatch) -> 
         yield server
     finally:
         server.stop()
-        from docmail_nb import auth
+        from docmail_nb._auth import signin as auth
 
         auth._LIVE.clear()

@@ -22,14 +22,14 @@ from identity import IdentityServer
 from servers import SMTPTestServer
 from signin import TEMPLATE, USER, app_profile, issued_secrets, ms_profile, oauth_server
 
-from docmail_nb import auth
+from docmail_nb._auth import signin as auth
+from docmail_nb._compose.plan import make_plan
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._mail.smtp import connect, test_connection
+from docmail_nb._run.send import SendOptions, send_plan
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._store.profiles import Profile, get_secret, save_profile
 from docmail_nb.errors import SignInProblem
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import make_plan
-from docmail_nb.profiles import Profile, get_secret, save_profile
-from docmail_nb.send import SendOptions, send_plan
-from docmail_nb.smtp import connect, test_connection
-from docmail_nb.templates import parse_template
 
 
 def make_batch(folder: Path, count: int) -> Any:
@@ -776,7 +776,7 @@ def test_removing_a_profile_forgets_its_tokens_and_client_secret(
     ca_file: Path,
     memory_keyring: Any,
 ) -> None:
-    from docmail_nb.profiles import remove_profile
+    from docmail_nb._store.profiles import remove_profile
 
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)

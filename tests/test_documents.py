@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pdfread import decode_qr, page_count, payload_fields, pdf_text, word_boxes
 
-from docmail_nb.documents import (
+from docmail_nb._documents.render import (
     DocumentRenderer,
     DocumentTemplate,
     load_document_template,
@@ -263,9 +263,9 @@ _ADDRESS_LINES = ("type", "name", "street", "house_num", "pcode", "city", "count
 
 
 MEMORY_PROBE = """
-from docmail_nb.documents import DocumentRenderer, load_document_template
-from docmail_nb.orders import read_orders
-from docmail_nb.sample import sample_dir
+from docmail_nb._documents.render import DocumentRenderer, load_document_template
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._sample import sample_dir
 rows = [v for _, v in read_orders(sample_dir() / "orders.xlsx", "Rechnungen").records()]
 renderer = DocumentRenderer(load_document_template(sample_dir() / "templates" / "invoice.html"))
 def rss_mb():

@@ -15,8 +15,8 @@ import pytest
 from conftest import MemoryKeyring
 from servers import SMTPTestServer
 
-from docmail_nb.errors import SecretStoreError, SMTPProblem
-from docmail_nb.profiles import (
+from docmail_nb._mail.smtp import connect, deliver, test_connection
+from docmail_nb._store.profiles import (
     Profile,
     forget_password,
     get_password,
@@ -26,7 +26,7 @@ from docmail_nb.profiles import (
     save_profile,
     set_password,
 )
-from docmail_nb.smtp import connect, deliver, test_connection
+from docmail_nb.errors import SecretStoreError, SMTPProblem
 
 USER = "anna@example.ch"
 SECRET = "S3cret-Pässwort!"
@@ -166,7 +166,7 @@ def test_password_never_leaks(
         seen += [str(cause), repr(cause)]
 
     ours = [r for r in caplog.records if not r.name.startswith("mail.log")]  # not the server's
-    assert any(r.name == "docmail_nb.smtp" for r in ours)
+    assert any(r.name == "docmail_nb._mail.smtp" for r in ours)
     seen += [r.getMessage() for r in ours]
     seen += [r.exc_text or "" for r in ours]
     seen.append(profiles_file().read_text("utf-8"))

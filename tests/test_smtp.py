@@ -12,15 +12,15 @@ import pytest
 import trustme
 from servers import DROP, DROP_AFTER_STORE, SMTPTestServer, free_port
 
-from docmail_nb.errors import SMTPProblem
-from docmail_nb.profiles import Profile
-from docmail_nb.smtp import (
+from docmail_nb._mail.smtp import (
     InsecureTLSWarning,
     connect,
     deliver,
     diagnose,
     test_connection,
 )
+from docmail_nb._store.profiles import Profile
+from docmail_nb.errors import SMTPProblem
 
 USER = "anna@example.ch"
 PASSWORD = "correct horse"

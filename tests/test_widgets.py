@@ -22,8 +22,9 @@ from imap_server import DovecotServer
 from servers import SMTPTestServer
 
 from docmail_nb import Batch, MemoryTransport
-from docmail_nb.cli import main
-from docmail_nb.profiles import (
+from docmail_nb._mail.sink import CaptureServer
+from docmail_nb._sample import sample_dir
+from docmail_nb._store.profiles import (
     PASSWORD_ENV,
     PRESETS,
     Profile,
@@ -32,8 +33,7 @@ from docmail_nb.profiles import (
     load_profile,
     save_profile,
 )
-from docmail_nb.sample import sample_dir
-from docmail_nb.sink import CaptureServer
+from docmail_nb.cli import main
 from docmail_nb.widgets import SendPanel, SettingsPanel
 
 PASSWORD = "correct horse"
