@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import NO_BCC, TEMPLATE, crash_while_sending, write_orders
 
-from docmail_nb import Batch, MemoryTransport, profiles
+from docmail_nb import Batch, MemoryTransport
 from docmail_nb._run.send import SendOptions
+from docmail_nb._store import profiles
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Limits, Preset, Profile, save_profile
 
