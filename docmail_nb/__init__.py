@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from docmail_nb._auth.signin import sign_in, sign_out
     from docmail_nb._compose.message import Attachment, Draft
-    from docmail_nb._compose.plan import Plan, Problem, make_plan, plan_from_files
+    from docmail_nb._compose.plan import Plan, make_plan, plan_from_files
     from docmail_nb._compose.preview import Preview, preview
+    from docmail_nb._compose.rows import Problem
     from docmail_nb._compose.templates import (
         MessageTemplate,
         load_template,
@@ -40,24 +41,19 @@ if TYPE_CHECKING:
     from docmail_nb._run.send import MessageResult, Report, SendOptions, send_plan, send_test
     from docmail_nb._sample import sample_dir
     from docmail_nb._sheets.orders import Orders, read_orders, sheet_names
-    from docmail_nb._store.ledger import Entry, Ledger, default_ledger_path
+    from docmail_nb._store.ledger import Ledger, default_ledger_path
+    from docmail_nb._store.presets import PRESETS, USUAL_PORT, Limits, Preset
     from docmail_nb._store.profiles import (
-        PRESETS,
-        USUAL_PORT,
-        Limits,
-        Preset,
         Profile,
         docmail_home,
-        forget_password,
-        get_password,
-        has_password,
         list_profiles,
         load_profile,
         profile_from_preset,
         remove_profile,
         save_profile,
-        set_password,
     )
+    from docmail_nb._store.records import Entry
+    from docmail_nb._store.secrets import forget_password, get_password, has_password, set_password
     from docmail_nb.batch import Batch
     from docmail_nb.errors import (
         BatchFailed,
@@ -178,7 +174,7 @@ _WHERE = {
     "SignInProblem": "errors",
     "SMTPProblem": "errors",
     "TemplateError": "errors",
-    "Entry": "_store.ledger",
+    "Entry": "_store.records",
     "Ledger": "_store.ledger",
     "default_ledger_path": "_store.ledger",
     "MailboxCheck": "_mailbox.imap",
@@ -190,26 +186,26 @@ _WHERE = {
     "read_orders": "_sheets.orders",
     "sheet_names": "_sheets.orders",
     "Plan": "_compose.plan",
-    "Problem": "_compose.plan",
+    "Problem": "_compose.rows",
     "make_plan": "_compose.plan",
     "plan_from_files": "_compose.plan",
     "Preview": "_compose.preview",
     "preview": "_compose.preview",
-    "PRESETS": "_store.profiles",
-    "USUAL_PORT": "_store.profiles",
-    "Limits": "_store.profiles",
-    "Preset": "_store.profiles",
+    "PRESETS": "_store.presets",
+    "USUAL_PORT": "_store.presets",
+    "Limits": "_store.presets",
+    "Preset": "_store.presets",
     "Profile": "_store.profiles",
     "docmail_home": "_store.profiles",
-    "forget_password": "_store.profiles",
-    "get_password": "_store.profiles",
-    "has_password": "_store.profiles",
+    "forget_password": "_store.secrets",
+    "get_password": "_store.secrets",
+    "has_password": "_store.secrets",
     "list_profiles": "_store.profiles",
     "load_profile": "_store.profiles",
     "profile_from_preset": "_store.profiles",
     "remove_profile": "_store.profiles",
     "save_profile": "_store.profiles",
-    "set_password": "_store.profiles",
+    "set_password": "_store.secrets",
     "MailboxSync": "_mailbox.reconcile",
     "sync_mailbox": "_mailbox.reconcile",
     "sample_dir": "_sample",

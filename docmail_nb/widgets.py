@@ -20,7 +20,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from docmail_nb._auth.signin import auth_status, set_client_secret, sign_in
+from docmail_nb._auth.signin import auth_status, sign_in
+from docmail_nb._auth.tokens import set_client_secret
 from docmail_nb._mail.diagnosis import password_notice
 from docmail_nb._mail.smtp import test_connection
 from docmail_nb._mailbox.imap import check_mailbox
@@ -37,20 +38,16 @@ from docmail_nb._panelkit import (
     remember,
     success_line,
 )
+from docmail_nb._store.presets import PRESETS, SECURITIES, USUAL_PORT, Security
 from docmail_nb._store.profiles import (
-    PASSWORD_ENV,
-    PRESETS,
-    SECURITIES,
-    USUAL_PORT,
     Profile,
-    Security,
     list_profiles,
     password_status,
     preset_imap,
     preset_server,
     save_profile,
-    set_password,
 )
+from docmail_nb._store.secrets import PASSWORD_ENV, set_password
 from docmail_nb.errors import DocmailError
 from docmail_nb.sendpanel import SendPanel
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Literal
 from docmail_nb._store.ledger import LedgerLike, existing_ledger
 
 if TYPE_CHECKING:
-    from docmail_nb._compose.plan import Draft, Plan, Problem
+    from docmail_nb._compose.plan import Draft, Plan
+    from docmail_nb._compose.rows import Problem
     from docmail_nb._run.report import MessageResult
 
 __all__ = ["STATES", "Entry", "State", "count_states", "outbox", "progress_text"]

@@ -13,7 +13,7 @@ from docmail_nb.errors import DocmailError
 
 if TYPE_CHECKING:
     from docmail_nb._compose.message import Draft
-    from docmail_nb._store.ledger import Decision
+    from docmail_nb._store.records import Decision
 
 __all__ = ["CHANGED_HINT", "draft_result", "held_back_result", "unbuildable_result"]
 

@@ -19,7 +19,7 @@ from docmail_nb.errors import Diagnosis
 if TYPE_CHECKING:
     import pandas as pd
 
-    from docmail_nb._compose.plan import Problem, Skipped
+    from docmail_nb._compose.rows import Problem, Skipped
     from docmail_nb._sheets.orders import Orders
 
 __all__ = ["REPORT_COLUMNS", "TROUBLE_STATES", "MessageResult", "Progress", "Report", "ResultState"]

@@ -26,15 +26,9 @@ from docmail_nb._run.options import SendOptions
 from docmail_nb._run.outcomes import draft_result, held_back_result, unbuildable_result
 from docmail_nb._run.pool import WorkerPool
 from docmail_nb._run.report import MessageResult, Progress, Report, ResultState
-from docmail_nb._store.ledger import (
-    Decision,
-    Ledger,
-    LedgerLike,
-    elsewhere_note,
-    existing_ledger,
-    opened_ledger,
-)
+from docmail_nb._store.ledger import Ledger, LedgerLike, existing_ledger, opened_ledger
 from docmail_nb._store.profiles import Profile, require_password
+from docmail_nb._store.records import Decision, elsewhere_note
 from docmail_nb.errors import ConfigError, DocmailError, InputError
 
 __all__ = [

@@ -35,7 +35,8 @@ def profile() -> None:
 
 def _password_source(item: Profile) -> str:
     """How a profile logs in, in words: 'no login (no password needed)' when it needs none."""
-    from docmail_nb._store.profiles import PASSWORD_ENV, password_status
+    from docmail_nb._store.profiles import password_status
+    from docmail_nb._store.secrets import PASSWORD_ENV
 
     if item.auth != "password":
         from docmail_nb._auth.signin import auth_status
@@ -193,7 +194,7 @@ def _profile_from_options(
 
 def _save_password_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for a password login (none without a username)."""
-    from docmail_nb._store.profiles import PASSWORD_ENV, set_password
+    from docmail_nb._store.secrets import PASSWORD_ENV, set_password
 
     name, username = settings.name, settings.username
     password = _Secret(
@@ -275,7 +276,7 @@ def _ask_secret(
 
 def _save_signin_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
-    from docmail_nb._auth.signin import CLIENT_SECRET_ENV, set_client_secret
+    from docmail_nb._auth.tokens import CLIENT_SECRET_ENV, set_client_secret
 
     secret = _Secret(
         "client secret",
