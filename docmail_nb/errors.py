@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import smtplib
 from dataclasses import dataclass
-from typing import Literal
+
+from docmail_nb.words import Outcome
 
 __all__ = [
     "BatchFailed",
@@ -54,7 +55,6 @@ __all__ = [
     "LedgerError",
     "MailboxError",
     "OrdersError",
-    "Outcome",
     "PlainOnTLSPort",
     "ProfileError",
     "RefusedByCheck",
@@ -66,12 +66,6 @@ __all__ = [
     "TokenRefused",
     "UnclearAfterData",
 ]
-
-
-#: What a failure means for the message and the batch:
-#: ok; retry (transient, not delivered); failed (permanent for this message); fatal (stop the
-#: batch: login, TLS, configuration); unknown (the connection broke after DATA began).
-Outcome = Literal["ok", "retry", "failed", "fatal", "unknown"]
 
 
 @dataclass(frozen=True)

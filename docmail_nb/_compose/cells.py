@@ -13,6 +13,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from docmail_nb._compose.headers import join_lines
 from docmail_nb._compose.templates import MessageTemplate
 from docmail_nb._sheets.orders import CellError, Orders
+from docmail_nb.words import plural
 
 __all__ = ["TemplateCells"]
 
@@ -75,7 +76,7 @@ class TemplateCells:
             return errors[0].hint()
         empty = [label for label, value in cells if value is None]
         if empty:
-            return f"Fill in the empty cell{'s' * (len(empty) > 1)} {', '.join(empty)}."
+            return f"Fill in the empty {plural(len(empty), 'cell')} {', '.join(empty)}."
         if len(cells) == 1:
             label, value = cells[0]
             return f"Check cell {label}: it holds {str(value)!r}."
@@ -87,7 +88,7 @@ class TemplateCells:
         """Which empty cells to fill in when an address header rendered empty."""
         empty = [label for label, value in self.cells(source, row, context) if value is None]
         if empty:
-            return f"Fill in the empty cell{'s' * (len(empty) > 1)} {', '.join(empty)}."
+            return f"Fill in the empty {plural(len(empty), 'cell')} {', '.join(empty)}."
         return "Fill in the address column of this row."
 
     def compile(self, env: SandboxedEnvironment, source: str) -> Template:
@@ -120,7 +121,7 @@ class TemplateCells:
                 seen.setdefault(" ".join(join_lines(rendered).split()), []).append(number)
             if len(seen) > 1:
                 listed = "; ".join(
-                    f"row{'s' * (len(numbers) > 1)} {', '.join(map(str, numbers))}: "
+                    f"{plural(len(numbers), 'row')} {', '.join(map(str, numbers))}: "
                     f"{value or '(empty)'!r}"
                     for value, numbers in seen.items()
                 )

@@ -25,6 +25,7 @@ from docmail_nb._compose.templates import (
 )
 from docmail_nb._sheets.orders import Orders, read_orders
 from docmail_nb.errors import ConfigError
+from docmail_nb.words import counted
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -66,14 +67,14 @@ class Plan:
     def summary(self) -> str:
         """One line: "8 messages ready to send; 3 problems in 2 of 10 rows."."""
         ready = len(self.drafts)
-        line = f"{ready} message{'s' * (ready != 1)} ready to send"
+        line = f"{counted(ready, 'message')} ready to send"
         if not self.problems and self.skipped:
             checked = self.total_rows - len(self.skipped)
             return f"{line}; all {checked} rows checked are fine, {len(self.skipped)} left out."
         if not self.problems:
             return f"{line}; all {self.total_rows} rows are fine."
         count = len(self.problems)
-        problems = f"{count} problem{'s' * (count != 1)}"
+        problems = counted(count, "problem")
         if self.problem_rows:
             return f"{line}; {problems} in {len(self.problem_rows)} of {self.total_rows} rows."
         return f"{line}; {problems} in the template stop every row."

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from docmail_nb._compose.message import Draft
 from docmail_nb.errors import ConfigError
+from docmail_nb.words import counted, plural
 
 __all__ = ["Problem", "RowChoice", "Skipped", "describe_recipients", "describe_skipped"]
 
@@ -56,7 +57,7 @@ def describe_skipped(skipped: list[Skipped]) -> list[str]:
     outside = [item for item in skipped if item.reason.startswith("not among")]
     if outside:
         lines.append(
-            f"Row{'s' * (len(outside) > 1)} {_spans([item.row for item in outside])}: "
+            f"{plural(len(outside), 'Row')} {_spans([item.row for item in outside])}: "
             f"{outside[0].reason}"
         )
     return lines
@@ -71,7 +72,7 @@ def describe_recipients(drafts: list[Draft]) -> str:
     parts = []
     for count in sorted(by_count):
         keys = by_count[count]
-        text = f"{count} recipient{'s' * (count != 1)}: {len(keys)} message{'s' * (len(keys) != 1)}"
+        text = f"{counted(count, 'recipient')}: {counted(len(keys), 'message')}"
         if count > 1:
             shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
             text += f" ({shown})"

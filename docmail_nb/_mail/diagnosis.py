@@ -21,7 +21,6 @@ from docmail_nb._store.profiles import Profile
 from docmail_nb.errors import (
     Diagnosis,
     DisconnectedAfterData,
-    Outcome,
     PlainOnTLSPort,
     RefusedByCheck,
     ReplyTooLong,
@@ -30,6 +29,7 @@ from docmail_nb.errors import (
     TokenRefused,
     UnclearAfterData,
 )
+from docmail_nb.words import Outcome
 
 __all__ = ["diagnose", "password_notice", "reply_text", "where"]
 

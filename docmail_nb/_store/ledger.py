@@ -43,7 +43,6 @@ from typing import Any, Literal
 
 from docmail_nb._store.records import (
     Claim,
-    Decision,
     DocumentRecord,
     Entry,
     Window,
@@ -61,6 +60,7 @@ from docmail_nb._store.sqlite_file import (
     schema_version,
 )
 from docmail_nb.errors import LedgerError
+from docmail_nb.words import Decision
 
 __all__ = [
     "DAY",

@@ -8,22 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from docmail_nb.words import Decision, LedgerState
+
 __all__ = [
     "Claim",
     "CopyState",
-    "Decision",
     "DocumentRecord",
     "Entry",
-    "State",
     "Window",
     "elsewhere_note",
     "rule",
 ]
 
-
-State = Literal["planned", "sending", "sent", "failed", "deferred", "unknown"]
-
-Decision = Literal["claimed", "sent", "unknown", "changed", "busy", "capped"]
 
 CopyState = Literal["", "due", "appended", "found"]
 
@@ -37,7 +33,7 @@ class Entry:
 
     campaign: str
     key: str
-    state: State
+    state: LedgerState
     content_hash: str
     message_id: str
     rows: tuple[int, ...]
