@@ -44,6 +44,7 @@ from docmail_nb.words import Outcome
 
 __all__ = [
     "BatchFailed",
+    "CallerFailure",
     "ConfigError",
     "Diagnosis",
     "DisconnectedAfterData",

@@ -22,7 +22,7 @@ from docmail_nb._auth.tokens import (
 )
 from docmail_nb._store.profiles import Profile
 
-__all__ = ["GOOGLE_SCOPES", "GOOGLE_TESTING_DAYS"]
+__all__ = ["GOOGLE_SCOPES", "GOOGLE_TESTING_DAYS", "google_sign_in", "google_token"]
 
 
 GOOGLE_SCOPES = ("https://mail.google.com/",)
@@ -76,7 +76,7 @@ def google_token(profile: Profile, live: LiveSignIn, clock: Callable[[], float])
     return AccessToken(str(credentials.token), expires_at, fresh=True)
 
 
-class BrowserOpener(webbrowser.BaseBrowser):
+class _BrowserOpener(webbrowser.BaseBrowser):
     """Shows the sign-in link, then opens it (in the user's browser, or ``open_browser``)."""
 
     def __init__(self, show: Callable[[str], None], opener: Callable[[str], object] | None):
@@ -88,7 +88,7 @@ class BrowserOpener(webbrowser.BaseBrowser):
             try:  # the user's browser, looked up before this one is registered
                 found = webbrowser.get()
                 # a sign-in earlier in this process registered one of these: use its browser
-                self._browser = found._browser if isinstance(found, BrowserOpener) else found
+                self._browser = found._browser if isinstance(found, _BrowserOpener) else found
             except webbrowser.Error:
                 self._browser = None  # none here (a server): the link is shown
 
@@ -120,7 +120,7 @@ def google_sign_in(
     except (OSError, ValueError, KeyError) as exc:
         raise sign_in_trouble("bad_client_secrets_file", profile, shortened(exc)) from None
     browser = "docmail-sign-in"
-    webbrowser.register(browser, None, BrowserOpener(show, open_browser))
+    webbrowser.register(browser, None, _BrowserOpener(show, open_browser))
     try:
         credentials = flow.run_local_server(
             host="localhost",

@@ -21,7 +21,15 @@ from docmail_nb._auth.tokens import (
 )
 from docmail_nb._store.profiles import Profile
 
-__all__ = ["MS_APP_SCOPES", "MS_DELEGATED_SCOPES", "MS_LOGIN"]
+__all__ = [
+    "MS_APP_SCOPES",
+    "MS_DELEGATED_SCOPES",
+    "MS_LOGIN",
+    "app_token",
+    "authority",
+    "sign_in_user",
+    "user_token",
+]
 
 
 #: Microsoft delegated scope; msal adds ``offline_access`` (and ``openid profile``) itself
@@ -38,7 +46,7 @@ def authority(profile: Profile) -> str:
     return f"{MS_LOGIN}/{profile.tenant or 'organizations'}"
 
 
-def app_kwargs(profile: Profile) -> dict[str, Any]:
+def _app_kwargs(profile: Profile) -> dict[str, Any]:
     # a user-supplied authority is not asked about at Microsoft's instance discovery
     return {
         "authority": authority(profile),
@@ -46,7 +54,7 @@ def app_kwargs(profile: Profile) -> dict[str, Any]:
     }
 
 
-def public_app(profile: Profile, live: LiveSignIn) -> Any:
+def _public_app(profile: Profile, live: LiveSignIn) -> Any:
     import msal
 
     if live.client is None:
@@ -56,7 +64,7 @@ def public_app(profile: Profile, live: LiveSignIn) -> Any:
             cache.deserialize(state["msal_cache"])
         try:
             live.client = msal.PublicClientApplication(
-                profile.client_id, token_cache=cache, **app_kwargs(profile)
+                profile.client_id, token_cache=cache, **_app_kwargs(profile)
             )
         except Exception as exc:
             raise transport_problem(profile, exc) from None
@@ -64,7 +72,7 @@ def public_app(profile: Profile, live: LiveSignIn) -> Any:
     return live.client
 
 
-def save_cache(profile: Profile, live: LiveSignIn, obtained_at: float | None = None) -> None:
+def _save_cache(profile: Profile, live: LiveSignIn, obtained_at: float | None = None) -> None:
     """Store msal's cache without its access and ID tokens (small; a token lives in memory)."""
     if not live.cache.has_state_changed and obtained_at is None:
         return
@@ -83,7 +91,7 @@ def save_cache(profile: Profile, live: LiveSignIn, obtained_at: float | None = N
     live.cache.has_state_changed = False
 
 
-def token_from_result(
+def _token_from_result(
     profile: Profile, result: dict[str, Any] | None, clock: Callable[[], float]
 ) -> AccessToken:
     if not result:
@@ -97,7 +105,7 @@ def token_from_result(
 def user_token(
     profile: Profile, live: LiveSignIn, refresh: bool, clock: Callable[[], float]
 ) -> AccessToken:
-    app = public_app(profile, live)
+    app = _public_app(profile, live)
     accounts = app.get_accounts(username=profile.username) or app.get_accounts()
     if not accounts:
         raise sign_in_trouble("not_signed_in", profile)
@@ -107,14 +115,14 @@ def user_token(
         )
     except Exception as exc:
         raise transport_problem(profile, exc) from None
-    token = token_from_result(profile, result, clock)
+    token = _token_from_result(profile, result, clock)
     if result and result.get("token_source") == "cache":
         token = AccessToken(token.value, token.expires_at, fresh=False)
-    save_cache(profile, live)
+    _save_cache(profile, live)
     return token
 
 
-def client_credential(profile: Profile) -> Any:
+def _client_credential(profile: Profile) -> Any:
     if profile.certificate:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
@@ -146,13 +154,13 @@ def app_token(
     import msal
 
     if live.client is None or refresh:
-        credential = client_credential(profile)
+        credential = _client_credential(profile)
         try:
             live.client = msal.ConfidentialClientApplication(
                 profile.client_id,
                 client_credential=credential,
                 token_cache=msal.TokenCache(),
-                **app_kwargs(profile),
+                **_app_kwargs(profile),
             )
         except Exception as exc:
             raise transport_problem(profile, exc) from None
@@ -160,7 +168,7 @@ def app_token(
         result = live.client.acquire_token_for_client(scopes=list(MS_APP_SCOPES))
     except Exception as exc:
         raise transport_problem(profile, exc) from None
-    return token_from_result(profile, result, clock)
+    return _token_from_result(profile, result, clock)
 
 
 def sign_in_user(
@@ -177,7 +185,7 @@ def sign_in_user(
     cache = msal.SerializableTokenCache()
     try:
         app = msal.PublicClientApplication(
-            profile.client_id, token_cache=cache, **app_kwargs(profile)
+            profile.client_id, token_cache=cache, **_app_kwargs(profile)
         )
         flow = app.initiate_device_flow(scopes=list(MS_DELEGATED_SCOPES))
     except Exception as exc:
@@ -198,7 +206,7 @@ def sign_in_user(
         raise transport_problem(profile, exc) from None
     if "access_token" not in result and result.get("error") == "authorization_pending":
         raise sign_in_trouble("signin_timeout", profile, "the device code expired")
-    token = token_from_result(profile, result, clock)
+    token = _token_from_result(profile, result, clock)
     live.client, live.cache = app, cache
-    save_cache(profile, live, obtained_at=clock())
+    _save_cache(profile, live, obtained_at=clock())
     return token

@@ -81,7 +81,7 @@ def auth_status(profile: Profile) -> str:
 # -- live tokens (in memory, per process) ----------------------------------------------------
 
 
-def live_key(profile: Profile) -> tuple[str, ...]:
+def _live_key(profile: Profile) -> tuple[str, ...]:
     return (
         profile.name,
         profile.auth,
@@ -105,7 +105,7 @@ def access_token(
     if profile.auth not in ("oauth2", "oauth2-app"):
         raise ValueError(f"profile {profile.name!r} signs in with a password")
     with LIVE_LOCK:
-        live = LIVE.setdefault(live_key(profile), LiveSignIn())
+        live = LIVE.setdefault(_live_key(profile), LiveSignIn())
         token = live.token
         if (
             not refresh
@@ -153,7 +153,7 @@ def sign_in(
     """
     if profile.auth in ("oauth2-app", "token-command"):
         with LIVE_LOCK:
-            LIVE.pop(live_key(profile), None)
+            LIVE.pop(_live_key(profile), None)
         access_token(profile, refresh=True, clock=clock)
         return f"Profile {profile.name!r} got an access token ({profile.auth}); no sign-in needed."
     if profile.auth != "oauth2":
@@ -161,8 +161,8 @@ def sign_in(
             "signin_failed", profile, "this profile signs in with a password, not OAuth 2.0"
         )
     with LIVE_LOCK:
-        LIVE.pop(live_key(profile), None)
-        live = LIVE.setdefault(live_key(profile), LiveSignIn())
+        LIVE.pop(_live_key(profile), None)
+        live = LIVE.setdefault(_live_key(profile), LiveSignIn())
         if profile.provider == "google":
             live.token = google_sign_in(profile, show, open_browser, timeout, clock)
         else:

@@ -13,7 +13,7 @@ from docmail_nb._auth.tokens import (
 )
 from docmail_nb._store.profiles import Profile
 
-__all__ = ["TOKEN_COMMAND_TIMEOUT"]
+__all__ = ["TOKEN_COMMAND_TIMEOUT", "run_token_command"]
 
 
 TOKEN_COMMAND_TIMEOUT = 60.0

@@ -18,11 +18,23 @@ from docmail_nb.errors import SecretStoreError, SignInProblem
 __all__ = [
     "CLIENT_SECRET_ENV",
     "KEYRING_SECRET_LIMIT",
+    "LIVE",
+    "LIVE_LOCK",
     "REFRESH_MARGIN",
     "AccessToken",
+    "LiveSignIn",
+    "client_secret",
+    "error_detail",
     "forget_tokens",
+    "json_of",
+    "load_state",
+    "oauth_problem",
+    "save_state",
     "set_client_secret",
+    "shortened",
+    "sign_in_trouble",
     "signed_in",
+    "transport_problem",
     "xoauth2",
 ]
 
@@ -37,9 +49,9 @@ REFRESH_MARGIN = 300.0
 #: the largest secret Windows' credential store keeps
 KEYRING_SECRET_LIMIT = 2560
 
-TOKENS_KEY = "tokens"
+_TOKENS_KEY = "tokens"
 
-CLIENT_SECRET_KEY = "client-secret"  # noqa: S105 - the name of a keyring entry
+_CLIENT_SECRET_KEY = "client-secret"  # noqa: S105 - the name of a keyring entry
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ def sign_in_trouble(
 
 
 #: AADSTS error numbers Microsoft answers with, and what they mean
-AADSTS_WORDS = {
+_AADSTS_WORDS = {
     "65001": "admin_consent_required",
     "90002": "unknown_tenant",
     "700016": "unknown_client",
@@ -94,7 +106,7 @@ def oauth_problem(profile: Profile, result: dict[str, Any]) -> SignInProblem:
     detail = error_detail(result)
     codes = [str(code) for code in result.get("error_codes") or []]
     text = f"{result.get('error_description', '')}"
-    for number, kind in AADSTS_WORDS.items():
+    for number, kind in _AADSTS_WORDS.items():
         if number in codes or f"AADSTS{number}:" in text:
             return sign_in_trouble(kind, profile, detail)
     error = result.get("error")
@@ -127,11 +139,11 @@ def shortened(exc: BaseException) -> str:
     return first[:300]
 
 
-def persisted_path(profile: Profile) -> Path:
+def _persisted_path(profile: Profile) -> Path:
     return docmail_home() / "tokens" / f"{profile.name}.bin"
 
 
-def keyring_limited() -> bool:
+def _keyring_limited() -> bool:
     import keyring
 
     return "Windows" in type(keyring.get_keyring()).__module__
@@ -140,16 +152,16 @@ def keyring_limited() -> bool:
 def save_state(profile: Profile, state: dict[str, Any]) -> None:
     """Keep the sign-in state in keyring, or encrypted by msal-extensions when too large."""
     text = json.dumps(state, separators=(",", ":"))
-    if len(text) <= KEYRING_SECRET_LIMIT or not keyring_limited():
+    if len(text) <= KEYRING_SECRET_LIMIT or not _keyring_limited():
         try:
-            set_secret(profile.name, TOKENS_KEY, text)
+            set_secret(profile.name, _TOKENS_KEY, text)
         except SecretStoreError as exc:
             if len(text) <= KEYRING_SECRET_LIMIT:
                 raise sign_in_trouble("token_store_failed", profile, exc.message) from None
         else:
-            persisted_path(profile).unlink(missing_ok=True)
+            _persisted_path(profile).unlink(missing_ok=True)
             return
-    path = persisted_path(profile)
+    path = _persisted_path(profile)
     try:
         from msal_extensions import build_encrypted_persistence
 
@@ -163,13 +175,13 @@ def save_state(profile: Profile, state: dict[str, Any]) -> None:
             f"available: {type(exc).__name__}",
         ) from None
     try:
-        set_secret(profile.name, TOKENS_KEY, json.dumps({"persisted": str(path)}))
+        set_secret(profile.name, _TOKENS_KEY, json.dumps({"persisted": str(path)}))
     except SecretStoreError as exc:
         raise sign_in_trouble("token_store_failed", profile, exc.message) from None
 
 
 def load_state(profile: Profile) -> dict[str, Any] | None:
-    text = get_secret(profile.name, TOKENS_KEY)
+    text = get_secret(profile.name, _TOKENS_KEY)
     if not text:
         return None
     try:
@@ -186,9 +198,9 @@ def load_state(profile: Profile) -> dict[str, Any] | None:
 
 def forget_tokens(profile: Profile) -> bool:
     """Forget the stored sign-in (refresh token, msal cache) of ``profile``; whether any was."""
-    had = get_secret(profile.name, TOKENS_KEY) is not None
-    forget_secret(profile.name, TOKENS_KEY)
-    path = persisted_path(profile)
+    had = get_secret(profile.name, _TOKENS_KEY) is not None
+    forget_secret(profile.name, _TOKENS_KEY)
+    path = _persisted_path(profile)
     if path.exists():
         path.unlink()
         had = True
@@ -206,11 +218,11 @@ def signed_in(profile: Profile) -> bool:
 
 def set_client_secret(profile: Profile, secret: str) -> None:
     """Keep the client secret of an ``oauth2-app`` profile in keyring."""
-    set_secret(profile.name, CLIENT_SECRET_KEY, secret)
+    set_secret(profile.name, _CLIENT_SECRET_KEY, secret)
 
 
 def client_secret(profile: Profile) -> str | None:
-    return os.environ.get(CLIENT_SECRET_ENV) or get_secret(profile.name, CLIENT_SECRET_KEY)
+    return os.environ.get(CLIENT_SECRET_ENV) or get_secret(profile.name, _CLIENT_SECRET_KEY)
 
 
 def json_of(response: Any) -> dict[str, Any]:
