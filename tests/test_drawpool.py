@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_documents import make_template, row
 
+from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
 from docmail_nb._run.drawpool import DrawingPool, drawing_jobs
-from docmail_nb.documents import DocumentPlanner, PlannedDocument
 from docmail_nb.errors import ConfigError, DocumentError
 
 
@@ -119,3 +119,29 @@ def _exists(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_run_with_a_drawing_pool_sends_and_records_as_one_drawing_here(tmp_path: Path) -> None:
+    from test_documents_batch import PROFILE, good_rows, project
+
+    from docmail_nb._compose.plan import plan_from_files
+    from docmail_nb._mail.transport import MemoryTransport
+    from docmail_nb._run.send import SendOptions, send_plan
+    from docmail_nb._store.ledger import Ledger
+
+    orders, template = project(tmp_path, good_rows(7))
+    runs = {}
+    for jobs in (1, 2):
+        out, ledger_path = tmp_path / f"made-{jobs}", tmp_path / f"ledger-{jobs}.sqlite"
+        plan = plan_from_files(orders, template, documents_out=out)
+        transport = MemoryTransport()
+        options = SendOptions(jobs=jobs, limit=6)  # the seventh is drawn ahead, never used
+        report = send_plan(plan, PROFILE, ledger=ledger_path, transport=transport, options=options)
+        assert report.counts() == {"sent": 6, "planned": 1}
+        with Ledger(ledger_path) as ledger:
+            records = [(r.key, r.name, r.sha256) for r in ledger.documents(plan.campaign)]
+        sent = [str(stored.msg["Subject"]) for stored in transport.stored]
+        runs[jobs] = (sent, sorted(records), sorted(path.name for path in out.iterdir()))
+    assert runs[2] == runs[1]
+    assert runs[1][0] == [f"Rechnung R-{n}" for n in range(1, 7)]
+    assert len(runs[1][2]) == 6  # the document drawn ahead for the seventh was not saved

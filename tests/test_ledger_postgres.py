@@ -14,7 +14,7 @@ from pg_server import PASSWORD, PostgresCluster
 
 from docmail_nb._store.postgres import masked_url, translate
 from docmail_nb.errors import LedgerError
-from docmail_nb.ledger import Ledger
+from docmail_nb._store.ledger import Ledger
 
 
 def claim(ledger: Ledger, run: str, key: str = "R-1") -> str:
@@ -46,7 +46,7 @@ def test_a_killed_senders_message_is_unknown_for_the_very_next_run(pg_url: str) 
     script = textwrap.dedent(
         f"""
         import os, signal, sys
-        from docmail_nb.ledger import Ledger
+        from docmail_nb._store.ledger import Ledger
         ledger = Ledger({pg_url!r})
         run = ledger.begin_run()
         for key in ("R-1", "R-2"):
@@ -144,7 +144,7 @@ def test_the_ledger_names_its_database_without_the_password(pg_url: str) -> None
 def test_without_psycopg_the_extra_is_named(pg_url: str) -> None:
     script = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "from docmail_nb.ledger import Ledger\n"
+        "from docmail_nb._store.ledger import Ledger\n"
         "from docmail_nb.errors import LedgerError\n"
         "try:\n"
         f"    Ledger({pg_url!r})\n"

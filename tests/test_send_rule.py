@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from docmail_nb.ledger import Entry, rule
+from docmail_nb._store.records import Entry, rule
 
 
 def entry(state: str, owner: str | None = None, content: str = "h1") -> Entry:

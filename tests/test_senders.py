@@ -25,7 +25,7 @@ from pg_server import PASSWORD as PG_PASSWORD
 from pg_server import PostgresCluster
 from servers import SMTPTestServer
 
-from docmail_nb.ledger import Ledger
+from docmail_nb._store.ledger import Ledger
 
 COUNT = 300
 SENDERS = 3

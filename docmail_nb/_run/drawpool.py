@@ -17,7 +17,6 @@ input closes — when the run ends, or when the process that started it dies, ev
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import pickle
@@ -28,20 +27,21 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from docmail_nb.errors import ConfigError, DocmailError, DocumentError
 
 if TYPE_CHECKING:
-    from docmail_nb.documents import DocumentRenderer, PlannedDocument, RenderedDocument
+    from docmail_nb._documents.render import PlannedDocument, RenderedDocument
 
-__all__ = ["DrawingPool", "default_jobs", "drawing_jobs"]
+__all__ = ["DrawingPool", "default_jobs", "drawing_jobs", "serve"]
 
 _FRAME = struct.Struct("!I")
-#: what a worker answers: the PDF, or the problem's message and hint
-_Answer = tuple[bytes, str, str]
+#: what a worker answers: the document, or the problem's message and hint
+_Answer = tuple["RenderedDocument | None", str, str]
+#: the queue of jobs the drawing processes share; None tells one to stop
+_Jobs = queue.SimpleQueue[tuple["PlannedDocument", Future[_Answer]] | None]
 
 
 def default_jobs() -> int:
@@ -63,26 +63,6 @@ def drawing_jobs(wanted: int | None) -> int:
             "N draws them in N processes; the default is one per core.",
         )
     return wanted
-
-
-@dataclass(frozen=True)
-class _Job:
-    """What a worker needs to draw one document: picklable, no compiled template."""
-
-    template: str  # the template file's path
-    source: str
-    locale: str
-    values: dict[str, Any]
-
-
-def _job(document: PlannedDocument) -> _Job:
-    renderer = document.renderer
-    return _Job(
-        str(renderer.template.path),
-        renderer.template.source,
-        renderer.locale,
-        dict(document.values),
-    )
 
 
 class _WorkerGone(Exception):
@@ -115,11 +95,15 @@ class DrawingPool:
         self._cursor = 0  # the next document to consider for drawing ahead
         self._reached = 0  # the furthest document asked for so far
         self._futures: dict[Path, Future[_Answer]] = {}
-        self._jobs: queue.SimpleQueue[tuple[_Job, Future[_Answer]] | None] = queue.SimpleQueue()
+        self._jobs: _Jobs = queue.SimpleQueue()
         self._workers: list[_Worker] = []
         self.by_workers = 0  # documents drawn by the worker processes
         if jobs > 1 and self._order and sys.executable:
-            self._workers = [_Worker(self._jobs, n) for n in range(jobs)]
+            try:
+                for n in range(jobs):
+                    self._workers.append(_Worker(self._jobs, n))
+            except OSError:  # no process can be started here: what started draws, or this one
+                pass
             with self._lock:
                 self._fill()
 
@@ -143,8 +127,6 @@ class DrawingPool:
 
     def draw(self, document: PlannedDocument) -> RenderedDocument:
         """This document's PDF: drawn by a worker (ahead, or now), else in this process."""
-        from docmail_nb.documents import RenderedDocument
-
         with self._lock:
             future = self._futures.pop(document.path, None)
             place = self._place.get(document.path)
@@ -157,14 +139,14 @@ class DrawingPool:
         if future is None:
             return document.render()
         try:
-            pdf, message, hint = future.result()
+            made, message, hint = future.result()
         except _WorkerGone:  # draw it here; the other workers go on
             return document.render()
-        if message:
+        if made is None:
             raise DocumentError(message, hint)
         with self._lock:
             self.by_workers += 1
-        return RenderedDocument(document.renderer.template.name, pdf)
+        return made
 
     # -- inside, under the lock ---------------------------------------------------------
     def _live(self) -> bool:
@@ -172,7 +154,7 @@ class DrawingPool:
 
     def _submit(self, document: PlannedDocument) -> Future[_Answer]:
         future: Future[_Answer] = Future()
-        self._jobs.put((_job(document), future))
+        self._jobs.put((document, future))
         return future
 
     def _fill(self) -> None:
@@ -196,7 +178,7 @@ class DrawingPool:
 class _Worker:
     """One drawing process and the thread in this process that feeds it jobs."""
 
-    def __init__(self, jobs: queue.SimpleQueue[tuple[_Job, Future[_Answer]] | None], n: int):
+    def __init__(self, jobs: _Jobs, n: int) -> None:
         self._jobs = jobs
         self.alive = True
         self.process = subprocess.Popen(
@@ -264,28 +246,21 @@ _WORKER_CODE = (
 )
 
 
-@functools.lru_cache(maxsize=16)
-def _renderer(template: str, source: str, locale: str) -> DocumentRenderer:
-    from docmail_nb.documents import DocumentRenderer, DocumentTemplate
-
-    return DocumentRenderer(DocumentTemplate(Path(template), source), locale=locale)
-
-
-def _draw(job: _Job) -> _Answer:
+def _draw(document: PlannedDocument) -> _Answer:
+    """In a drawing process: the document, or why it cannot be made (in plain words)."""
     try:
-        made = _renderer(job.template, job.source, job.locale).pdf(job.values)
+        return document.render(), "", ""
     except DocmailError as exc:
-        return b"", exc.message, exc.hint
-    return made.pdf, "", ""
+        return None, exc.message, exc.hint
 
 
 def serve() -> None:
     """A drawing process's loop: a job in, its answer out, until the input closes."""
     import weasyprint  # loaded before the first job arrives
 
-    from docmail_nb import documents
+    from docmail_nb._documents import render
 
-    documents._drawing_setup(weasyprint)
+    render._drawing_setup(weasyprint)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not break the answers
     while True:

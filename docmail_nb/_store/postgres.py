@@ -152,7 +152,8 @@ def translate(sql: str, columns: Callable[[str], tuple[list[str], list[str]]]) -
 def _lock_key(*names: str) -> tuple[int, int]:
     """Two 32-bit numbers that name an advisory lock, the same in every process."""
     digest = hashlib.sha256("\0".join(("docmail", *names)).encode("utf-8")).digest()
-    return struct.unpack("!ii", digest[:8])  # type: ignore[return-value]
+    first, second = struct.unpack("!ii", digest[:8])
+    return int(first), int(second)
 
 
 class PostgresStore:
@@ -185,7 +186,7 @@ class PostgresStore:
         with contextlib.suppress(psycopg.Error):  # a vanished machine's session ends soon
             for setting in ("idle 60", "interval 10", "count 3"):
                 name, value = setting.split()
-                self._conn.execute(f"SET tcp_keepalives_{name} = {value}")  # type: ignore[arg-type]
+                self._conn.execute(f"SET tcp_keepalives_{name} = {value}")
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.where!r})"
@@ -223,11 +224,11 @@ class PostgresStore:
         native = self._translated.get(sql)
         if native is None:
             native = self._translated[sql] = translate(sql, self._table_columns)
-        return self._conn.execute(native, params or None)  # type: ignore[arg-type]
+        return self._conn.execute(native, params or None)
 
     def execute_native(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement written for PostgreSQL (``%s`` placeholders)."""
-        return self._conn.execute(sql, params or None)  # type: ignore[arg-type]
+        return self._conn.execute(sql, params or None)
 
     def _table_columns(self, table: str) -> tuple[list[str], list[str]]:
         found = self._columns.get(table)
@@ -286,4 +287,4 @@ class PostgresStore:
             "AND objid = (%s::bigint & 4294967295)::oid) AS held",
             (first, second),
         ).fetchone()
-        return bool(row["held"])
+        return row is not None and bool(row["held"])
