@@ -23,10 +23,10 @@ _SETUP: dict[str, Any] = {}
 
 
 def write_html(orders: Path, template: Path, out: Path) -> int:
-    from docmail_nb.documents import BASE_CSS
-    from docmail_nb.plan import plan_from_files
+    from docmail_nb._documents.render import BASE_CSS
+    from docmail_nb.batch import Batch
 
-    plan = plan_from_files(orders, template, documents_out=out / "unused")
+    plan = Batch.from_files(orders, template, documents_out=out / "unused").plan
     out.mkdir(parents=True, exist_ok=True)
     (out / "base.css").write_text(BASE_CSS, encoding="utf-8")
     (out / "folder").write_text(str(template.resolve().parent), encoding="utf-8")

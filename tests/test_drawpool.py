@@ -70,7 +70,7 @@ def test_workers_leave_with_a_killed_parent(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
         "import sys, time\n"
-        "sys.path.insert(0, sys.argv[1])\n"
+        "sys.path[:0] = [sys.argv[1], sys.argv[1] + '/support']\n"
         "from test_drawpool import planned\n"
         "from docmail_nb._run.drawpool import DrawingPool\n"
         "from pathlib import Path\n"
@@ -124,16 +124,16 @@ def _exists(pid: int) -> bool:
 def test_a_run_with_a_drawing_pool_sends_and_records_as_one_drawing_here(tmp_path: Path) -> None:
     from test_documents_batch import PROFILE, good_rows, project
 
-    from docmail_nb._compose.plan import plan_from_files
     from docmail_nb._mail.transport import MemoryTransport
     from docmail_nb._run.send import SendOptions, send_plan
     from docmail_nb._store.ledger import Ledger
+    from docmail_nb.batch import Batch
 
     orders, template = project(tmp_path, good_rows(7))
     runs = {}
     for jobs in (1, 2):
         out, ledger_path = tmp_path / f"made-{jobs}", tmp_path / f"ledger-{jobs}.sqlite"
-        plan = plan_from_files(orders, template, documents_out=out)
+        plan = Batch.from_files(orders, template, documents_out=out).plan
         transport = MemoryTransport()
         options = SendOptions(jobs=jobs, limit=6)  # the seventh is drawn ahead, never used
         report = send_plan(plan, PROFILE, ledger=ledger_path, transport=transport, options=options)
