@@ -11,6 +11,7 @@ import keyring.backend
 import pytest
 import trustme
 from imap_server import DovecotServer
+from pg_server import pg_url, postgres  # noqa: F401 - fixtures of the PostgreSQL tests
 from servers import SMTPTestServer
 
 

@@ -1,4 +1,8 @@
-"""The ledger: claims, rerun decisions, owners that died, daily usage, bad files."""
+"""The ledger: claims, rerun decisions, owners that died, daily usage, bad files.
+
+The tests that take ``store`` run against both stores: an SQLite file and a PostgreSQL
+database (a private cluster, tests/support/pg_server.py).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,15 @@ from helpers import FakeClock
 
 from docmail_nb._store.ledger import Ledger
 from docmail_nb.errors import LedgerError
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a ledger is: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "l.sqlite"
+    url: str = request.getfixturevalue("pg_url")
+    return url
 
 
 def claim(ledger: Ledger, run: str, key: str = "R-1", content: str = "h1", **kw: Any) -> str:
@@ -43,8 +56,8 @@ def test_default_location_is_docmail_home_in_wal_mode(docmail_home: Path) -> Non
     db.close()
 
 
-def test_a_sent_message_is_skipped_and_its_record_is_complete(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_a_sent_message_is_skipped_and_its_record_is_complete(store: str | Path) -> None:
+    with Ledger(store) as ledger:
         run = ledger.begin_run()
         assert claim(ledger, run) == "claimed"
         assert ledger.get("invoices", "R-1").state == "planned"  # type: ignore[union-attr]
@@ -70,8 +83,8 @@ def test_a_sent_message_is_skipped_and_its_record_is_complete(tmp_path: Path) ->
         ledger.end_run(run)
 
 
-def test_changed_content_after_sending_is_reported_unless_asked(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_changed_content_after_sending_is_reported_unless_asked(store: str | Path) -> None:
+    with Ledger(store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         send(ledger, run)
@@ -80,8 +93,8 @@ def test_changed_content_after_sending_is_reported_unless_asked(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("state", ["failed", "deferred"])
-def test_failed_and_deferred_are_tried_again(tmp_path: Path, state: str) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_failed_and_deferred_are_tried_again(store: str | Path, state: str) -> None:
+    with Ledger(store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_outcome(run, "invoices", "R-1", state, error="550 no", attempts=1)  # type: ignore[arg-type]
@@ -90,8 +103,8 @@ def test_failed_and_deferred_are_tried_again(tmp_path: Path, state: str) -> None
         assert ledger.get("invoices", "R-1").attempts == 1  # type: ignore[union-attr]
 
 
-def test_attempts_add_up_over_runs(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_attempts_add_up_over_runs(store: str | Path) -> None:
+    with Ledger(store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_outcome(run, "invoices", "R-1", "deferred", error="451 later", attempts=2)
@@ -106,19 +119,19 @@ def test_the_sending_mark_is_synced_to_disk_before_it_returns(tmp_path: Path) ->
         run = ledger.begin_run()
         claim(ledger, run)
         statements: list[str] = []
-        ledger._db.set_trace_callback(statements.append)
+        ledger._db.connection.set_trace_callback(statements.append)
         ledger.mark_sending(run, "invoices", "R-1")
         assert statements[0] == "PRAGMA synchronous=FULL"
         assert statements.index("COMMIT") < statements.index("PRAGMA synchronous=NORMAL")
         statements.clear()
         ledger.mark_sent(run, "invoices", "R-1", accepted=("a@x.example",))
         assert not any(s.startswith("PRAGMA") for s in statements)  # durable with the next sync
-        ledger._db.set_trace_callback(None)
+        ledger._db.connection.set_trace_callback(None)
         assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
 
 
-def test_unknown_is_never_resent_unless_asked(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_unknown_is_never_resent_unless_asked(store: str | Path) -> None:
+    with Ledger(store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_sending(run, "invoices", "R-1")
@@ -127,9 +140,9 @@ def test_unknown_is_never_resent_unless_asked(tmp_path: Path) -> None:
         assert claim(ledger, run, resend_unknown=True) == "claimed"
 
 
-def test_a_message_held_by_a_live_run_is_busy(tmp_path: Path) -> None:
-    first = Ledger(tmp_path / "l.sqlite")
-    second = Ledger(tmp_path / "l.sqlite")
+def test_a_message_held_by_a_live_run_is_busy(store: str | Path) -> None:
+    first = Ledger(store)
+    second = Ledger(store)
     run1, run2 = first.begin_run(), second.begin_run()
     assert claim(first, run1) == "claimed"
     assert claim(second, run2) == "busy"
@@ -143,8 +156,8 @@ def test_a_message_held_by_a_live_run_is_busy(tmp_path: Path) -> None:
     second.close()
 
 
-def test_end_run_releases_unattempted_claims(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_end_run_releases_unattempted_claims(store: str | Path) -> None:
+    with Ledger(store) as ledger:
         run1 = ledger.begin_run()
         claim(ledger, run1)
         ledger.end_run(run1)
@@ -152,7 +165,7 @@ def test_end_run_releases_unattempted_claims(tmp_path: Path) -> None:
         assert claim(ledger, run2) == "claimed"
 
 
-def _die_holding(path: Path, key: str, sending: bool) -> None:
+def _die_holding(path: str | Path, key: str, sending: bool) -> None:
     """A separate process claims ``key`` (and marks it sending), then dies without cleaning up."""
     script = textwrap.dedent(
         f"""
@@ -171,9 +184,9 @@ def _die_holding(path: Path, key: str, sending: bool) -> None:
 
 
 def test_claims_of_a_dead_run_are_taken_over_and_sending_becomes_unknown(
-    tmp_path: Path,
+    store: str | Path,
 ) -> None:
-    path = tmp_path / "l.sqlite"
+    path = store
     _die_holding(path, "R-1", sending=False)
     _die_holding(path, "R-2", sending=True)
     with Ledger(path) as ledger:
@@ -187,9 +200,9 @@ def test_claims_of_a_dead_run_are_taken_over_and_sending_becomes_unknown(
         assert claim(ledger, run, "R-2", resend_unknown=True) == "claimed"
 
 
-def test_daily_cap_counts_the_last_24_hours_of_the_account(tmp_path: Path) -> None:
+def test_daily_cap_counts_the_last_24_hours_of_the_account(store: str | Path) -> None:
     clock = FakeClock(1_800_000_000.0)
-    with Ledger(tmp_path / "l.sqlite", clock=clock) as ledger:
+    with Ledger(store, clock=clock) as ledger:
         run = ledger.begin_run()
         for key in ("R-1", "R-2"):
             claim(ledger, run, key)

@@ -124,7 +124,8 @@ def test_the_password_from_pgpassword_or_pgpass(
         assert repr(ledger) == f"Ledger({bare!r})"
     monkeypatch.delenv("PGPASSWORD")
     pgpass = tmp_path / "pgpass"
-    pgpass.write_text(f"127.0.0.1:{postgres.port}:*:docmail:{PASSWORD}\n", encoding="utf-8")
+    escaped = PASSWORD.replace("\\", "\\\\").replace(":", "\\:")  # as .pgpass wants it
+    pgpass.write_text(f"127.0.0.1:{postgres.port}:*:docmail:{escaped}\n", encoding="utf-8")
     pgpass.chmod(0o600)
     monkeypatch.setenv("PGPASSFILE", str(pgpass))
     with Ledger(bare) as ledger:

@@ -56,9 +56,27 @@ def profile_option(help_text: str) -> Callable[[F], F]:
     return click.option("--profile", "profile_name", default=None, help=help_text)
 
 
+class _LedgerTarget(click.ParamType[Any]):
+    """A ledger file (a path) or a PostgreSQL database (a ``postgresql://`` URL, kept as is)."""
+
+    name = "FILE|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path) or not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.lower().startswith(("postgresql://", "postgres://")):
+            return text
+        if not text:
+            self.fail("Give a ledger file or a postgresql:// URL.", param, ctx)
+        return Path(text).expanduser()
+
+
 ledger_option = click.option(
     "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_LedgerTarget(),
     default=None,
-    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
+    help="Ledger file, or a shared PostgreSQL ledger (postgresql://user@host:port/db; the "
+    "password from PGPASSWORD or ~/.pgpass). Default: $DOCMAIL_LEDGER, else ledger.sqlite in "
+    "$DOCMAIL_HOME.",
 )
