@@ -235,3 +235,34 @@ def test_a_ledger_from_another_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(LedgerError, match="another version"):
         Ledger(path)
+
+
+def test_the_per_minute_window_is_the_mailboxs_over_every_sender(store: str | Path) -> None:
+    """Three senders (each its own connection) pace one mailbox: five places a minute."""
+    import threading
+
+    clock = FakeClock(1_800_000_000.0)
+    ledgers = [Ledger(store, clock=clock) for _ in range(3)]
+    runs = [ledger.begin_run() for ledger in ledgers]
+    waits: list[float] = []
+
+    def sender(n: int) -> None:
+        for k in range(4):
+            key = f"R-{n}-{k}"
+            assert claim(ledgers[n], runs[n], key) == "claimed"
+            waits.append(ledgers[n].pace(runs[n], "invoices", key, "anna@example.ch", 5, 60.0))
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert waits.count(0.0) == 5
+    assert all(0 < wait <= 60 for wait in waits if wait)
+    assert claim(ledgers[0], runs[0], "other") == "claimed"  # another mailbox has its own window
+    assert ledgers[0].pace(runs[0], "invoices", "other", "bert@example.ch", 5, 60.0) == 0.0
+    clock.now += 60
+    assert ledgers[1].pace(runs[1], "invoices", "R-1-3", "anna@example.ch", 5, 60.0) == 0.0
+    for ledger, run in zip(ledgers, runs, strict=True):
+        ledger.end_run(run)
+        ledger.close()

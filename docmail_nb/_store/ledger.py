@@ -408,6 +408,32 @@ class Ledger:
         ).fetchall()
         return [(row["attempted_at"], len(json.loads(row["recipients"]))) for row in rows]
 
+    def pace(
+        self, run_id: str, campaign: str, key: str, account: str, capacity: int, window: float
+    ) -> float:
+        """Take a place for this claimed message in the mailbox's rolling ``window``, which
+        holds at most ``capacity`` messages of every run and every sender of the ledger.
+
+        Returns 0.0 when the place is taken (the message counts from now on), else how many
+        seconds to wait before asking again. One sender asks at a time per mailbox.
+        """
+        now = self._clock()
+        with self._transaction() as db:
+            db.serialize("mailbox", account)
+            rows = db.execute(
+                "SELECT attempted_at FROM messages WHERE account = ? AND attempted_at > ? "
+                "AND NOT (campaign = ? AND key = ?) ORDER BY attempted_at",
+                (account, now - window, campaign, key),
+            ).fetchall()
+            if len(rows) < capacity:
+                db.execute(
+                    "UPDATE messages SET attempted_at = ? WHERE campaign = ? AND key = ? "
+                    "AND owner_run = ?",
+                    (now, campaign, key, run_id),
+                )
+                return 0.0
+            return max(float(rows[len(rows) - capacity]["attempted_at"]) + window - now, 0.001)
+
     def room(self, account: str, windows: Sequence[Window], recipients: Sequence[int]) -> int:
         """How many of these messages (their recipient counts, in order) fit the windows now."""
         with self._lock:
@@ -735,10 +761,11 @@ def existing_ledger(ledger: LedgerLike) -> Iterator[Ledger | None]:
 
 
 @contextmanager
-def opened_ledger(ledger: LedgerLike) -> Iterator[Ledger]:
-    """The ledger a run records in: the one given, else opened (and created) from its path."""
+def opened_ledger(ledger: LedgerLike, clock: Callable[[], float] = time.time) -> Iterator[Ledger]:
+    """The ledger a run records in: the one given, else opened (and created) from its path,
+    keeping time by ``clock``."""
     if isinstance(ledger, Ledger):
         yield ledger
         return
-    with Ledger(ledger) as opened:
+    with Ledger(ledger, clock=clock) as opened:
         yield opened
