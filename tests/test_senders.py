@@ -72,6 +72,9 @@ def test_three_senders_send_a_campaign_exactly_once_through_a_kill(
 
     def kill_one(index: int, envelope: Envelope) -> None:
         """At the 100th message, kill a sender while the server holds its DATA."""
+        import time
+
+        time.sleep(0.01)  # keeps the senders busy long enough to overlap
         if index >= 100 and not killed.is_set() and processes:
             killed.set()
             processes[0].send_signal(signal.SIGKILL)
