@@ -22,7 +22,14 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
-__all__ = ["MAX_ERROR", "MAX_OUTPUT", "CommandResult", "mask_secrets", "run_bounded"]
+__all__ = [
+    "MAX_ERROR",
+    "MAX_OUTPUT",
+    "SHOWN_ERROR",
+    "CommandResult",
+    "mask_secrets",
+    "run_bounded",
+]
 
 #: the most a token command may print on standard output (a token, or JSON holding one)
 MAX_OUTPUT = 64 * 1024
