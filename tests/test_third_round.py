@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from docmail_nb._auth import signin, token_command
-from docmail_nb._compose.plan import plan_from_files
 from docmail_nb._documents.qrbill import check_payment
 from docmail_nb._store.profiles import Profile
+from docmail_nb.batch import Batch
 from docmail_nb.cli import main
 from docmail_nb.errors import DocmailError
 
@@ -61,7 +61,7 @@ def test_two_keys_that_would_share_a_document_file_are_a_problem_of_both_rows(
 ) -> None:
     numbers = ["A 7", "A_7", "A/7", "A_7.", "B-1", "b-1", "C-2"]
     orders, template = project(tmp_path, [customer(n) for n in numbers])
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     troubled = {problem.row for problem in plan.problems}
     assert troubled == {2, 3, 4, 5, 6, 7}  # every row of a colliding name; C-2 is fine
     assert [draft.key for draft in plan.drafts] == ["C-2"]
@@ -87,7 +87,7 @@ def test_a_document_path_from_a_cell_cannot_leave_the_template_folder(
     (elsewhere / "foreign.html").write_text("<p>{{ invoice_no }} foreign</p>", encoding="utf-8")
     message = MESSAGE.replace("Document: invoice.html", "Document: {{ doc }}")
     orders, template = project(tmp_path, [customer("R-1", doc=cell)], message)
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     assert not plan.drafts
     (problem,) = plan.problems
     assert problem.field == "Document"
@@ -101,7 +101,7 @@ def test_a_document_linked_out_of_the_template_folder_is_refused(tmp_path: Path)
     message = MESSAGE.replace("Document: invoice.html", "Document: linked.html")
     orders, template = project(tmp_path, [customer("R-1")], message)
     (template.parent / "linked.html").symlink_to(elsewhere / "foreign.html")
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     assert not plan.drafts
     assert any("template folder" in p.message for p in plan.problems)
 
@@ -132,7 +132,7 @@ def test_repetition_and_lipsum_are_bounded(tmp_path: Path, expression: str, wher
         message = f"Send-If: {expression}\n" + MESSAGE
     orders, template = project(tmp_path, [customer("R-1"), customer("R-2")], message)
     started = time.monotonic()
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     assert time.monotonic() - started < 60  # it ends; the bound is far below this
     assert not plan.drafts
     assert plan.problems
@@ -144,7 +144,7 @@ def test_small_repetition_and_lipsum_still_work(tmp_path: Path) -> None:
         "Guten Tag", "{{ '-' * 40 }} {{ ([1, 2] * 3) | length }} {{ lipsum(1, html=False) }}"
     )
     orders, template = project(tmp_path, [customer("R-1")], message)
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     assert plan.ok, plan.problems
     (draft,) = plan.drafts
     assert "-" * 40 + " 6 " in draft.text
@@ -155,7 +155,7 @@ def test_a_template_cannot_rewrite_its_row(tmp_path: Path) -> None:
         "Subject: Rechnung", "Subject: {{ row.update(email='attacker@example.net') or '' }}Rechnung"
     )
     orders, template = project(tmp_path, [customer("R-1")], message)
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     assert not plan.drafts
     assert any("unsafe" in p.message for p in plan.problems)
 
@@ -229,7 +229,7 @@ def test_an_amount_out_of_bounds_or_in_other_digits_names_the_field(amount: Any)
 def test_money_of_a_huge_amount_is_a_plain_problem(tmp_path: Path) -> None:
     message = MESSAGE.replace("Guten Tag", "{{ amount | money }}")
     orders, template = project(tmp_path, [customer("R-1", amount="1" * 29)], message)
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     (problem,) = plan.problems
     assert "InvalidOperation" not in problem.message
 
