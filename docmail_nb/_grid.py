@@ -103,7 +103,7 @@ def money_text(value: Decimal, currency: str, locale: str) -> str:
     return str(format_decimal(value, format="#,##0.00", locale=locale))
 
 
-class MessageGrid(anywidget.AnyWidget):  # type: ignore[misc]
+class MessageGrid(anywidget.AnyWidget):
     """A table of messages: click a header to sort, type to filter, click a row to pick it."""
 
     _esm = Path(__file__).with_name("_grid.js")

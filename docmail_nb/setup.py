@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from docmail_nb._auth.signin import CLIENT_SECRET_ENV, auth_status, set_client_secret
 from docmail_nb._mail.diagnosis import password_notice
-from docmail_nb.errors import Diagnosis, SecretStoreError
+from docmail_nb._mail.smtp import test_connection
 from docmail_nb._mailbox.imap import MailboxCheck, check_mailbox
 from docmail_nb._store.profiles import (
     PASSWORD_ENV,
@@ -39,7 +39,7 @@ from docmail_nb._store.profiles import (
     save_profile,
     set_password,
 )
-from docmail_nb._mail.smtp import test_connection
+from docmail_nb.errors import Diagnosis, SecretStoreError
 
 __all__ = [
     "PasswordState",
@@ -136,7 +136,7 @@ def describe_preset(preset: str, *, port: int | None = None, security: str | Non
     security; a port that differs from it is named as the user's choice.
     """
     chosen = PRESETS[preset]
-    shown_security: Security = security if security in USUAL_PORT else chosen.security  # type: ignore[assignment]
+    shown_security: Security = security if security in USUAL_PORT else chosen.security
     usual_port = preset_server(preset, security=shown_security)[1]
     server = chosen.host or "your server"
     text = f"{chosen.label}: {server}, port {usual_port} with {_SECURITY_WORDS[shown_security]}"
@@ -188,7 +188,7 @@ class SavedProfile:
     from_environment: str = ""  # the variable that supplies the secret, when none was stored
 
     def words(self) -> str:
-        """"Saved profile 'office' in …. The password is stored in keyring."."""
+        """ "Saved profile 'office' in …. The password is stored in keyring."."""
         text = f"Saved profile '{self.profile.name}' in {self.path}."
         if self.stored:
             text += f" The {self.stored} is stored in keyring."

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from docmail_nb._compose.problem_list import capped, group_problems, join_reasons, row_spans
 from docmail_nb._compose.plan import Problem
+from docmail_nb._compose.problem_list import capped, group_problems, join_reasons, row_spans
 
 
 def test_rows_are_named_as_spans() -> None:
@@ -33,6 +33,7 @@ def test_a_long_list_is_capped_with_the_count_of_the_rest() -> None:
 
 
 def test_problems_are_joined_one_way() -> None:
-    joined = join_reasons(["To: 'x' is no address.", "Attachment: missing;", "To: 'x' is no address."])
+    reasons = ["To: 'x' is no address.", "Attachment: missing;", "To: 'x' is no address."]
+    joined = join_reasons(reasons)
     assert joined == "To: 'x' is no address. Attachment: missing."
     assert ".;" not in joined

@@ -80,7 +80,7 @@ def test_a_failed_login_says_where_the_password_came_from(
     monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", "stale horse")
     checked = ProfileSetup.load("office").test()
     assert not checked.ok
-    ok, summary, hint = checked.lines()[0]
+    _, summary, hint = checked.lines()[0]
     assert "535" in summary
     assert "DOCMAIL_SMTP_PASSWORD" in hint
     assert "stale horse" not in summary + hint
@@ -102,13 +102,15 @@ def test_imap_is_tested_after_smtp_unless_there_is_no_password(
     imap = {"imap_host": mailbox.host, "imap_port": mailbox.ssl_port}
     checked = setup_for(server, ca_file, PASSWORD, **imap).test()
     assert checked.ok, checked.lines()
-    assert checked.imap is not None and "Sent folder 'Sent'" in checked.imap.summary
+    assert checked.imap is not None
+    assert "Sent folder 'Sent'" in checked.imap.summary
 
     missing = setup_for(server, ca_file, None, **imap).test()
     assert missing.smtp.kind == "no_password"
     assert missing.imap is None
-    assert password_state(missing_profile := setup_for(server, ca_file).profile).kind == "missing"
-    assert "No password is stored for 'office' yet." == password_state(missing_profile).sentence
+    state = password_state(setup_for(server, ca_file).profile)
+    assert state.kind == "missing"
+    assert state.sentence == "No password is stored for 'office' yet."
 
 
 def test_password_words_for_every_state(

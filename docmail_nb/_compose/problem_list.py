@@ -80,7 +80,7 @@ class ProblemGroup:
 
     @property
     def label(self) -> str:
-        """"Row 4 (R-1002)", "Rows 2–20,001 (DUP-1)", "3 rows: 4, 9, 12" or "All rows"."""
+        """ "Row 4 (R-1002)", "Rows 2–20,001 (DUP-1)", "3 rows: 4, 9, 12" or "All rows"."""
         if not self.rows:
             return "All rows"
         keys = f" ({self.keys[0]})" if len(self.keys) == 1 else ""
@@ -112,9 +112,7 @@ def group_problems(problems: Sequence[ProblemLike]) -> list[ProblemGroup]:
     ]
 
 
-def capped(
-    groups: Sequence[ProblemGroup], limit: int = LISTED
-) -> tuple[list[ProblemGroup], str]:
+def capped(groups: Sequence[ProblemGroup], limit: int = LISTED) -> tuple[list[ProblemGroup], str]:
     """The first ``limit`` groups, and a line saying what was left out ("" when nothing)."""
     shown = list(groups[:limit])
     rest = groups[limit:]
