@@ -184,17 +184,22 @@ class SavedProfile:
 
     profile: Profile
     path: Path
-    stored: str = ""  # "password" or "client secret" when one went to keyring
-    from_environment: str = ""  # the variable that supplies the secret, when none was stored
+    secret: str = "password"  # noqa: S105 - what the secret is called
+    stored: bool = False  # whether it went to keyring
+    from_environment: str = ""  # the variable that supplies it, when none was stored
+
+    def lines(self) -> list[str]:
+        """Where the profile was saved, then what became of the secret, if anything."""
+        found = [f"Saved profile '{self.profile.name}' in {self.path}."]
+        if self.stored:
+            found.append(f"The {self.secret} is stored in keyring.")
+        elif self.from_environment:
+            found.append(f"No {self.secret} stored: ${self.from_environment} will be used.")
+        return found
 
     def words(self) -> str:
-        """ "Saved profile 'office' in …. The password is stored in keyring."."""
-        text = f"Saved profile '{self.profile.name}' in {self.path}."
-        if self.stored:
-            text += f" The {self.stored} is stored in keyring."
-        elif self.from_environment:
-            text += f" No secret stored: ${self.from_environment} will be used."
-        return text
+        """The lines as one text."""
+        return " ".join(self.lines())
 
 
 @dataclass
@@ -287,4 +292,4 @@ class ProfileSetup:
         path = save_profile(profile)
         self.password = None  # stored: the setup keeps no copy
         env = self.secret_env if self.needs_secret and os.environ.get(self.secret_env) else ""
-        return SavedProfile(profile, path, self.secret_name if secret else "", env)
+        return SavedProfile(profile, path, self.secret_name, bool(secret), env)

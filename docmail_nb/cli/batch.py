@@ -149,11 +149,18 @@ def check(source: _Source) -> None:
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
-    """The problems as a table: Row, Key, Field, Problem, and each hint below its line."""
+    """The problems as a table: Row, Key, Field, Problem, and each hint below its line.
+
+    Rows with the same problem share one line; past the first groups, a count of the rest.
+    """
+    from docmail_nb._compose.problem_list import capped, group_problems
+
+    groups, rest = capped(group_problems(problems))
     lines = [
-        ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
-        for p in problems
-    ]
+        (group.row_text, group.keys[0] if len(group.keys) == 1 else "", group.field,
+         group.message, group.hint)
+        for group in groups
+    ]  # fmt: skip
     table = [("Row", "Key", "Field", "", ""), *lines]
     widths = [max(len(r[i]) for r in table) for i in (0, 1, 2)]
     indent = sum(widths) + 6
@@ -162,6 +169,8 @@ def _print_problems(problems: Sequence[Problem]) -> None:
         click.echo(f"{row:<{widths[0]}}  {key:<{widths[1]}}  {field:<{widths[2]}}  {message}")
         if hint:
             click.echo(f"{'':<{indent}}→ {hint}")
+    if rest:
+        click.echo(rest)
     click.echo("")
 
 
