@@ -5,11 +5,20 @@ problem."""
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from servers import SMTPTestServer
+from test_documents_batch import PROFILE, good_rows, project
 
+from docmail_nb._compose.plan import plan_from_files
+from docmail_nb._mail.transport import MemoryTransport
+from docmail_nb._run.send import send_plan
 from docmail_nb._sample import sample_dir
+from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.cli import main
 
 
@@ -61,7 +70,8 @@ def write_sheet(path: Path, rows: int, key: str | None = None) -> None:
 def test_check_of_20000_rows_sharing_one_key_prints_one_line(tmp_path: Path) -> None:
     write_sheet(tmp_path / "orders.csv", 20_000, key="DUP-1")
     (tmp_path / "invoice.txt").write_text(
-        "To: {{ email }}\nSubject: {{ invoice_no }}\nKey: {{ invoice_no }}\n\nHallo {{ contact }}\n",
+        "To: {{ email }}\nSubject: {{ invoice_no }}\nKey: {{ invoice_no }}\n\n"
+        "Hallo {{ contact }}\n",
         encoding="utf-8",
     )
     code, out = run("check", str(tmp_path / "orders.csv"), str(tmp_path / "invoice.txt"))
@@ -113,14 +123,6 @@ def test_a_template_mistake_in_preview_says_fix_the_template(tmp_path: Path) -> 
 
 
 def test_the_stop_summary_counts_documents_never_made_as_not_made(tmp_path: Path) -> None:
-    import threading
-
-    from test_documents_batch import PROFILE, good_rows, project
-
-    from docmail_nb._compose.plan import plan_from_files
-    from docmail_nb._mail.transport import MemoryTransport
-    from docmail_nb._run.send import send_plan
-
     orders, template = project(tmp_path, good_rows(3))
     plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
     stop = threading.Event()
@@ -135,3 +137,34 @@ def test_the_stop_summary_counts_documents_never_made_as_not_made(tmp_path: Path
     assert report.counts() == {"sent": 1, "planned": 2}
     (note,) = [note for note in report.notes if note.startswith("Documents in")]
     assert note.endswith(": 1 made now, 2 not made (their messages were not reached).")
+
+
+def test_a_refused_login_says_where_the_password_came_from_and_nothing_else(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server("starttls")
+    save_profile(
+        Profile("office", host=server.host, port=server.port, username="anna@example.ch",
+                from_addr="buchhaltung@bergmann-werkstatt.example", ca_file=str(ca_file))
+    )  # fmt: skip
+    sample = sample_copy(tmp_path)  # qr_invoice.txt makes its documents in the folder
+    args = [str(sample / "orders.xlsx"), "--sheet", "Rechnungen"]
+    ledger = ["--ledger", str(tmp_path / "ledger.sqlite"), "--yes", "--profile", "office"]
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", "correct horse")
+    first = CliRunner().invoke(
+        main, ["send", *args, str(sample / "templates" / "invoice.txt"), *ledger]
+    )
+    assert first.exit_code == 0, first.output  # campaign 'invoice' sent these keys
+
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", "wrong horse")
+    again = CliRunner().invoke(
+        main, ["send", *args, str(sample / "templates" / "qr_invoice.txt"), *ledger]
+    )
+    assert again.exit_code == 1
+    assert "did not accept the username or password" in again.output
+    assert "came from the environment variable DOCMAIL_SMTP_PASSWORD" in again.output
+    assert "campaign 'invoice'" not in again.output  # no note about another campaign's keys
+    assert "wrong horse" not in again.output

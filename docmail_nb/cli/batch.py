@@ -255,6 +255,12 @@ def send(
     _save_reports(batch, report, report_path, failed_path)
     if report.fatal is not None and not stopped:
         print_error(report.fatal.summary, report.fatal.hint)
+    if report.fatal is not None and report.fatal.kind in _LOGIN_REFUSED:
+        from docmail_nb.setup import password_source
+
+        source = password_source(settings)
+        if source:
+            click.echo(source, err=True)
     if not report.ok:
         sys.exit(1)
 
@@ -299,13 +305,31 @@ def _progress_lines(stopped: list[str]) -> Callable[[int, int, MessageResult], N
     return log_line
 
 
+#: diagnoses of a login the server refused: the password tried is worth naming
+_LOGIN_REFUSED = ("auth_failed", "app_password_required")
+#: messages that need attention listed before "and N more"
+_LISTED = 50
+
+
 def _print_trouble(report: Report) -> None:
-    """The messages that need attention, then the rows with problems, each with its hint."""
-    trouble: list[MessageResult | Problem] = [r for r in report.results if r.trouble]
-    for item in [*trouble, *report.problems]:
-        click.secho(str(item), fg="red")
-        if item.hint:
-            click.echo(f"  → {item.hint}")
+    """The messages that need attention, then the rows with problems, each with its hint;
+    both lists bounded (rows with the same problem share a line)."""
+    from docmail_nb._compose.problem_list import capped, group_problems
+
+    trouble = [r for r in report.results if r.trouble]
+    for result in trouble[:_LISTED]:
+        click.secho(str(result), fg="red")
+        if result.hint:
+            click.echo(f"  → {result.hint}")
+    if len(trouble) > _LISTED:
+        click.echo(f"… and {len(trouble) - _LISTED:,} more messages (--report FILE lists all).")
+    groups, rest = capped(group_problems(report.problems))
+    for group in groups:
+        click.secho(f"{group.label}: problem in {group.field}: {group.message}", fg="red")
+        if group.hint:
+            click.echo(f"  → {group.hint}")
+    if rest:
+        click.echo(rest)
 
 
 def _save_reports(
