@@ -258,9 +258,9 @@ def send(
     if report.fatal is not None and report.fatal.kind in _LOGIN_REFUSED:
         from docmail_nb.setup import password_source
 
-        source = password_source(settings)
-        if source:
-            click.echo(source, err=True)
+        said = password_source(settings)
+        if said:
+            click.echo(said, err=True)
     if not report.ok:
         sys.exit(1)
 
