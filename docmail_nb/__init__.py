@@ -1,11 +1,14 @@
 """docmail_nb: send documents by e-mail from a spreadsheet, through your own SMTP server.
 
-The flow, one function per step::
+One batch is the door: the orders, the template, every row checked, then a preview, what a run
+would send now, and the run itself, each message once::
 
-    orders = read_orders("orders.xlsx", sheet="Rechnungen")
-    plan = make_plan(orders, load_template("invoice.txt"), documents="documents/")
-    preview(plan, row=2)                       # exactly what row 2 will send
-    report = send_plan(plan, load_profile())   # each message once, recorded in the ledger
+    batch = Batch.from_files("orders.xlsx", "invoice.txt", sheet="Rechnungen", profile="office")
+    print(batch.plan.summary())        # every problem of every row, before anything is sent
+    batch.preview(2)                   # exactly what row 2 will send
+    report = batch.send()              # each message once, recorded in the ledger
+
+A DataFrame you already have: ``Batch(read_orders(frame), load_template("invoice.txt"))``.
 
 The notebook panels live in ``docmail_nb.widgets``.
 
@@ -21,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from docmail_nb._auth.signin import sign_in, sign_out
     from docmail_nb._compose.message import Attachment, Draft
-    from docmail_nb._compose.plan import Plan, Problem, make_plan, plan_from_files
+    from docmail_nb._compose.plan import Plan
     from docmail_nb._compose.preview import Preview, preview
+    from docmail_nb._compose.rows import Problem
     from docmail_nb._compose.templates import (
         MessageTemplate,
         load_template,
@@ -37,27 +41,22 @@ if TYPE_CHECKING:
     from docmail_nb._mail.transport import MemoryTransport, SMTPTransport, Transport
     from docmail_nb._mailbox.imap import MailboxCheck, check_mailbox, open_mailbox
     from docmail_nb._mailbox.reconcile import MailboxSync, sync_mailbox
-    from docmail_nb._run.send import MessageResult, Report, SendOptions, send_plan, send_test
+    from docmail_nb._run.send import MessageResult, Report, SendOptions
     from docmail_nb._sample import sample_dir
     from docmail_nb._sheets.orders import Orders, read_orders, sheet_names
-    from docmail_nb._store.ledger import Entry, Ledger, default_ledger_path
+    from docmail_nb._store.ledger import Ledger, default_ledger_path
+    from docmail_nb._store.presets import PRESETS, USUAL_PORT, Limits, Preset
     from docmail_nb._store.profiles import (
-        PRESETS,
-        USUAL_PORT,
-        Limits,
-        Preset,
         Profile,
         docmail_home,
-        forget_password,
-        get_password,
-        has_password,
         list_profiles,
         load_profile,
         profile_from_preset,
         remove_profile,
         save_profile,
-        set_password,
     )
+    from docmail_nb._store.records import Entry
+    from docmail_nb._store.secrets import forget_password, get_password, has_password, set_password
     from docmail_nb.batch import Batch
     from docmail_nb.errors import (
         BatchFailed,
@@ -133,10 +132,8 @@ __all__ = [
     "load_profile",
     "load_template",
     "make_environment",
-    "make_plan",
     "open_mailbox",
     "parse_template",
-    "plan_from_files",
     "preview",
     "profile_from_preset",
     "qr_reference",
@@ -144,8 +141,6 @@ __all__ = [
     "remove_profile",
     "sample_dir",
     "save_profile",
-    "send_plan",
-    "send_test",
     "set_password",
     "sheet_names",
     "sign_in",
@@ -178,7 +173,7 @@ _WHERE = {
     "SignInProblem": "errors",
     "SMTPProblem": "errors",
     "TemplateError": "errors",
-    "Entry": "_store.ledger",
+    "Entry": "_store.records",
     "Ledger": "_store.ledger",
     "default_ledger_path": "_store.ledger",
     "MailboxCheck": "_mailbox.imap",
@@ -190,34 +185,30 @@ _WHERE = {
     "read_orders": "_sheets.orders",
     "sheet_names": "_sheets.orders",
     "Plan": "_compose.plan",
-    "Problem": "_compose.plan",
-    "make_plan": "_compose.plan",
-    "plan_from_files": "_compose.plan",
+    "Problem": "_compose.rows",
     "Preview": "_compose.preview",
     "preview": "_compose.preview",
-    "PRESETS": "_store.profiles",
-    "USUAL_PORT": "_store.profiles",
-    "Limits": "_store.profiles",
-    "Preset": "_store.profiles",
+    "PRESETS": "_store.presets",
+    "USUAL_PORT": "_store.presets",
+    "Limits": "_store.presets",
+    "Preset": "_store.presets",
     "Profile": "_store.profiles",
     "docmail_home": "_store.profiles",
-    "forget_password": "_store.profiles",
-    "get_password": "_store.profiles",
-    "has_password": "_store.profiles",
+    "forget_password": "_store.secrets",
+    "get_password": "_store.secrets",
+    "has_password": "_store.secrets",
     "list_profiles": "_store.profiles",
     "load_profile": "_store.profiles",
     "profile_from_preset": "_store.profiles",
     "remove_profile": "_store.profiles",
     "save_profile": "_store.profiles",
-    "set_password": "_store.profiles",
+    "set_password": "_store.secrets",
     "MailboxSync": "_mailbox.reconcile",
     "sync_mailbox": "_mailbox.reconcile",
     "sample_dir": "_sample",
     "MessageResult": "_run.send",
     "Report": "_run.send",
     "SendOptions": "_run.send",
-    "send_plan": "_run.send",
-    "send_test": "_run.send",
     "CapturedMessage": "_mail.sink",
     "CaptureServer": "_mail.sink",
     "Delivery": "_mail.smtp",

@@ -19,14 +19,14 @@ import anywidget
 import traitlets as t
 from babel.numbers import format_currency, format_decimal
 
-__all__ = ["Cell", "Column", "MessageGrid", "money_text", "number_value"]
+__all__ = ["Cell", "Column", "ColumnKind", "MessageGrid", "money_text", "number_value"]
 
 ColumnKind = Literal["text", "number", "money", "state"]
 
 #: characters a cell shows before it is cut with "…" (the whole text is in its title)
-CUT = 40
+_CUT = 40
 #: rows drawn at most; the filter narrows the rest
-LIMIT = 500
+_LIMIT = 500
 
 _CSS = """
 .docmail-grid {font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;
@@ -117,7 +117,7 @@ class MessageGrid(anywidget.AnyWidget):
     descending = t.Bool(False).tag(sync=True)
     selected = t.Int(-1).tag(sync=True)
 
-    def __init__(self, *, limit: int = LIMIT, **kwargs: Any) -> None:
+    def __init__(self, *, limit: int = _LIMIT, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limit = limit
         self._columns: list[Column] = []
@@ -174,7 +174,7 @@ class MessageGrid(anywidget.AnyWidget):
         return {
             "id": index,
             "state": state,
-            "cells": [text if len(text) <= CUT else text[: CUT - 1] + "…" for text in texts],
+            "cells": [text if len(text) <= _CUT else text[: _CUT - 1] + "…" for text in texts],
             "titles": texts,
         }
 

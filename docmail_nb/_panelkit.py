@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from docmail_nb._compose.message import size_text
-from docmail_nb._run.outbox import STATES, Entry, State
+from docmail_nb._run.outbox import Entry
 from docmail_nb._store.profiles import docmail_home
+from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS
 
 if TYPE_CHECKING:
     from docmail_nb._compose.preview import Preview
@@ -32,7 +33,6 @@ __all__ = [
     "FIELD_LAYOUT",
     "LABEL_STYLE",
     "LINE",
-    "STATE_WORDS",
     "UNKNOWN_RISK",
     "PathField",
     "download_link",
@@ -75,18 +75,6 @@ CSS = """<style>
 .docmail-raw {max-height:24em; overflow:auto; white-space:pre-wrap; overflow-wrap:anywhere;
   font-size:12px; border:1px solid #eee; padding:6px}
 </style>"""
-STATE_WORDS: dict[State, str] = {
-    "ready": "ready",
-    "problem": "with a problem",
-    "sent": "sent",
-    "skipped": "sent before (skipped)",
-    "failed": "failed",
-    "unknown": "unknown (may have arrived)",
-    "changed": "changed since sent",
-    "not sent": "not sent in this run",
-    "busy": "being sent by another run",
-    "dry run": "would be sent (dry run)",
-}
 UNKNOWN_RISK = (
     "the connection broke after the message was handed to the server, so it may well have "
     "arrived. Sending it again may deliver it twice: look in your Sent folder or ask the "
@@ -339,7 +327,7 @@ def guess_columns(names: list[str]) -> list[str]:
 def sort_key(cells: dict[str, str], column: str) -> tuple[int, float, str]:
     value = cells.get(column, "")
     if column == "state":
-        return (0, float(STATES.index(value)) if value in STATES else 99.0, "")
+        return (0, float(OUTBOX_ORDER.index(value)) if value in OUTBOX_ORDER else 99.0, "")
     try:
         return (0, float(value.replace("’", "").replace("'", "")), "")
     except ValueError:

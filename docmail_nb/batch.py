@@ -19,8 +19,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
-from docmail_nb._compose.plan import Plan, RowChoice, make_plan, read_and_plan
+from docmail_nb._compose.plan import Plan, make_plan, read_and_plan
 from docmail_nb._compose.preview import Preview, preview
+from docmail_nb._compose.rows import RowChoice
 from docmail_nb._compose.templates import MessageTemplate, parse_template
 from docmail_nb._run.outbox import Entry, outbox
 from docmail_nb._run.send import Pending, SendOptions, pending, send_plan, send_test

@@ -19,7 +19,7 @@ from docmail_nb._store.profiles import Profile
 from docmail_nb.batch import Batch
 
 if TYPE_CHECKING:
-    from docmail_nb._compose.plan import Problem
+    from docmail_nb._compose.rows import Problem
 
 __all__ = ["run_demo"]
 

@@ -147,7 +147,8 @@ def refuse_secret_values(parameters: Mapping[str, Any], secrets: Iterable[str]) 
 def job_secrets(profile: str | None) -> list[str]:
     """The secrets a parameter must never hold: the profile's password (keyring or environment)
     and every ``DOCMAIL_*`` variable named like a secret (``DOCMAIL_SMTP_PASSWORD``)."""
-    from docmail_nb._store.profiles import get_password, list_profiles
+    from docmail_nb._store.profiles import list_profiles
+    from docmail_nb._store.secrets import get_password
 
     found = [
         value
@@ -318,7 +319,7 @@ def describe_job(job: Job) -> str:
 
 def describe_plan(plan: Plan, job: Job) -> str:
     """The check's summary naming the orders file; then the notices and the rows left out."""
-    from docmail_nb._compose.plan import describe_skipped
+    from docmail_nb._compose.rows import describe_skipped
 
     notices = [f"Notice: {notice}" for notice in plan.notices]
     skipped = describe_skipped(plan.skipped)
@@ -485,7 +486,7 @@ class ScheduledRun:
 
     def markdown(self) -> str:
         """The run in a few lines of markdown: the verdict, then counts, problems, failures."""
-        from docmail_nb._compose.plan import describe_skipped
+        from docmail_nb._compose.rows import describe_skipped
 
         lines = [f"**{_md(self._verdict())}**", ""]
         if self.report is not None:

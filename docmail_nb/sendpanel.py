@@ -29,7 +29,6 @@ from docmail_nb._panelkit import (
     FIELD_LAYOUT,
     LABEL_STYLE,
     LINE,
-    STATE_WORDS,
     UNKNOWN_RISK,
     PathField,
     download_link,
@@ -56,6 +55,7 @@ from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile, docmail_home, load_profile
 from docmail_nb.batch import Batch
 from docmail_nb.errors import DocmailError
+from docmail_nb.words import STATE_WORDS
 
 __all__ = ["SendPanel"]
 

@@ -22,26 +22,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from docmail_nb._auth.signin import CLIENT_SECRET_ENV, auth_status, set_client_secret
+from docmail_nb._auth.signin import auth_status
+from docmail_nb._auth.tokens import CLIENT_SECRET_ENV, set_client_secret
 from docmail_nb._mail.diagnosis import password_notice
 from docmail_nb._mail.smtp import test_connection
 from docmail_nb._mailbox.imap import MailboxCheck, check_mailbox
+from docmail_nb._store.presets import PRESETS, USUAL_PORT, Security
 from docmail_nb._store.profiles import (
-    PASSWORD_ENV,
-    PRESETS,
-    USUAL_PORT,
     Profile,
-    Security,
     load_profile,
     password_status,
     preset_server,
     profile_from_preset,
     save_profile,
-    set_password,
 )
+from docmail_nb._store.secrets import PASSWORD_ENV, set_password
 from docmail_nb.errors import Diagnosis, SecretStoreError
 
 __all__ = [
+    "PasswordKind",
     "PasswordState",
     "ProfileSetup",
     "SavedProfile",

@@ -36,17 +36,14 @@ from docmail_nb._panelkit import (
     remember,
     success_line,
 )
+from docmail_nb._store.presets import PRESETS, SECURITIES, USUAL_PORT, Security
 from docmail_nb._store.profiles import (
-    PASSWORD_ENV,
-    PRESETS,
-    SECURITIES,
-    USUAL_PORT,
     Profile,
-    Security,
     list_profiles,
     preset_imap,
     preset_server,
 )
+from docmail_nb._store.secrets import PASSWORD_ENV
 from docmail_nb.errors import DocmailError, SecretStoreError
 from docmail_nb.sendpanel import SendPanel
 from docmail_nb.setup import ProfileSetup, describe_preset, password_state

@@ -19,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 from servers import SMTPTestServer
 
-from docmail_nb._compose.plan import Plan, RowChoice, make_plan
+from docmail_nb._compose.plan import Plan, make_plan
 from docmail_nb._compose.preview import preview
+from docmail_nb._compose.rows import RowChoice
 from docmail_nb._compose.templates import parse_template
 from docmail_nb._run.send import send_plan
 from docmail_nb._sheets.orders import read_orders

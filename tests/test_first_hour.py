@@ -14,9 +14,7 @@ from click.testing import CliRunner
 from servers import SMTPTestServer
 from test_documents_batch import PROFILE, good_rows, project
 
-from docmail_nb._compose.plan import plan_from_files
-from docmail_nb._mail.transport import MemoryTransport
-from docmail_nb._run.send import send_plan
+from docmail_nb import Batch, MemoryTransport
 from docmail_nb._sample import sample_dir
 from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.cli import main
@@ -124,16 +122,16 @@ def test_a_template_mistake_in_preview_says_fix_the_template(tmp_path: Path) -> 
 
 def test_the_stop_summary_counts_documents_never_made_as_not_made(tmp_path: Path) -> None:
     orders, template = project(tmp_path, good_rows(3))
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
-    stop = threading.Event()
-    report = send_plan(
-        plan,
-        PROFILE,
+    batch = Batch.from_files(
+        orders,
+        template,
+        documents_out=tmp_path / "made",
+        profile=PROFILE,
         ledger=tmp_path / "ledger.sqlite",
         transport=MemoryTransport(),
-        progress=lambda *_: stop.set(),  # Stop pressed while the first message goes
-        stop=stop,
     )
+    stop = threading.Event()
+    report = batch.send(lambda *_: stop.set(), stop=stop)  # Stop pressed during the first
     assert report.counts() == {"sent": 1, "planned": 2}
     (note,) = [note for note in report.notes if note.startswith("Documents in")]
     assert note.endswith(": 1 made now, 2 not made (their messages were not reached).")

@@ -20,7 +20,8 @@ from docmail_nb._compose.plan import Plan, make_plan
 from docmail_nb._compose.templates import parse_template
 from docmail_nb._sheets.orders import read_orders
 from docmail_nb._store.ledger import Ledger
-from docmail_nb._store.profiles import Profile, save_profile, set_password
+from docmail_nb._store.profiles import Profile, save_profile
+from docmail_nb._store.secrets import set_password
 from docmail_nb.errors import ConfigError, LedgerError, OrdersError
 from docmail_nb.scheduled import job_from_parameters
 

@@ -12,7 +12,7 @@ from servers import SMTPTestServer
 from docmail_nb._run.send import pending, send_plan
 from docmail_nb._store import profiles
 from docmail_nb._store.ledger import Ledger
-from docmail_nb._store.profiles import Limits, Preset
+from docmail_nb._store.presets import Limits, Preset
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from docmail_nb._store import profiles
+from docmail_nb._store.presets import PRESETS, USUAL_PORT
 from docmail_nb._store.profiles import (
-    PRESETS,
-    USUAL_PORT,
     Profile,
     list_profiles,
     load_profile,

@@ -16,16 +16,8 @@ from conftest import MemoryKeyring
 from servers import SMTPTestServer
 
 from docmail_nb._mail.smtp import connect, deliver, test_connection
-from docmail_nb._store.profiles import (
-    Profile,
-    forget_password,
-    get_password,
-    has_password,
-    profiles_file,
-    remove_profile,
-    save_profile,
-    set_password,
-)
+from docmail_nb._store.profiles import Profile, profiles_file, remove_profile, save_profile
+from docmail_nb._store.secrets import forget_password, get_password, has_password, set_password
 from docmail_nb.errors import SecretStoreError, SMTPProblem
 
 USER = "anna@example.ch"

@@ -21,7 +21,7 @@ from docmail_nb._run.send import (
 )
 from docmail_nb._store import profiles
 from docmail_nb._store.ledger import Ledger
-from docmail_nb._store.profiles import Limits, Preset
+from docmail_nb._store.presets import Limits, Preset
 from docmail_nb.errors import ConfigError, InputError
 
 

@@ -140,7 +140,8 @@ def test_docmail_send_reports_copies_and_settled_messages(
     tmp_path: Path,
     memory_keyring: object,
 ) -> None:
-    from docmail_nb._store.profiles import save_profile, set_password
+    from docmail_nb._store.profiles import save_profile
+    from docmail_nb._store.secrets import set_password
     from docmail_nb.cli import main
 
     smtp = smtp_server("starttls")

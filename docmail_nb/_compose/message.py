@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from docmail_nb._compose.headers import addr_spec, header_problem
 from docmail_nb._mail.wire import idna_address
-from docmail_nb._store.files import FileChanged, FileIdentity, read_checked
-from docmail_nb.errors import ConfigError, InputError
+from docmail_nb._store.files import FileIdentity, read_checked
+from docmail_nb.errors import ConfigError, FileChanged, InputError
 
 if TYPE_CHECKING:
     from docmail_nb._documents.render import PlannedDocument

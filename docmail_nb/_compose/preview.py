@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from docmail_nb._compose.plan import Plan
     from docmail_nb._documents.render import DocumentPreview
 
+from docmail_nb.words import counted
+
 __all__ = ["Preview", "preview"]
 
 
@@ -63,7 +65,7 @@ class Preview:
             for item in self.attachments
         ] or ["(none)"]
         for document in self.documents:
-            pages = f"{document.pages} page{'s' * (document.pages != 1)}"
+            pages = counted(document.pages, "page")
             lines.append(f"--- document {document.name} ({pages}) " + "-" * 20)
             if document.path is not None:
                 lines.append(f"drawn for this preview: {document.path}")

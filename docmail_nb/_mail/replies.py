@@ -25,13 +25,14 @@ import smtplib
 import time
 from typing import Any
 
+from docmail_nb.errors import ReplyTooLong
+
 __all__ = [
     "MAX_REPLY_LINE",
     "MAX_REPLY_LINES",
     "MESSAGE_DEADLINE",
     "BoundedSMTP",
     "BoundedSMTP_SSL",
-    "ReplyTooLong",
 ]
 
 MAX_REPLY_LINE = 4096
@@ -39,10 +40,6 @@ MAX_REPLY_LINES = 100
 MESSAGE_DEADLINE = 600.0
 
 _WELL_FORMED = re.compile(rb"^([2-5][0-9][0-9])([ -]|\r?\n|$)")
-
-
-class ReplyTooLong(smtplib.SMTPException):
-    """A reply with a line or a number of lines beyond the limits (see the module docstring)."""
 
 
 class _BoundedReplies:

@@ -22,38 +22,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from docmail_nb._mail.diagnosis import (
-    DisconnectedAfterData,
-    PlainOnTLSPort,
-    Refusal,
-    TokenRefused,
-    UnclearAfterData,
-    diagnose,
-    password_notice,
-    reply_text,
-    where,
-)
-from docmail_nb._mail.replies import BoundedSMTP, BoundedSMTP_SSL, ReplyTooLong
+from docmail_nb._mail.diagnosis import diagnose, password_notice, reply_text, where
+from docmail_nb._mail.replies import BoundedSMTP, BoundedSMTP_SSL
 from docmail_nb._mail.wire import fit, wire_bytes
 from docmail_nb._store.profiles import Profile, is_loopback, require_password
-from docmail_nb.errors import Diagnosis, DocmailError, SMTPProblem
+from docmail_nb.errors import (
+    CallerFailure,
+    Diagnosis,
+    DisconnectedAfterData,
+    DocmailError,
+    InsecureTLSWarning,
+    PlainOnTLSPort,
+    RefusedByCheck,
+    ReplyTooLong,
+    SMTPProblem,
+    TokenRefused,
+    UnclearAfterData,
+)
 
-__all__ = [
-    "Delivery",
-    "InsecureTLSWarning",
-    "connect",
-    "deliver",
-    "test_connection",
-]
+__all__ = ["Delivery", "connect", "deliver", "test_connection"]
 
 _log = logging.getLogger("docmail_nb._mail.smtp")
 
 #: AUTH mechanisms we can do, best first; exactly one of them is tried.
 _MECHANISMS = ("PLAIN", "LOGIN")
-
-
-class InsecureTLSWarning(UserWarning):
-    """A profile turned certificate verification off."""
 
 
 @dataclass(frozen=True)
@@ -64,14 +56,6 @@ class Delivery:
     refused: dict[str, tuple[int, str]]
     code: int
     reply: str
-
-
-class _CallerFailure(Exception):
-    """``before_data`` raised: its exception goes back to the caller unchanged."""
-
-    def __init__(self, original: Exception) -> None:
-        super().__init__(str(original))
-        self.original = original
 
 
 # -- connecting ---------------------------------------------------------------------------
@@ -86,7 +70,7 @@ def _tls_context(profile: Profile) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=profile.ca_file or None)
     except (OSError, ssl.SSLError) as exc:
-        raise Refusal(
+        raise RefusedByCheck(
             Diagnosis(
                 "bad_ca_file",
                 f"Profile {profile.name!r}: the CA file {profile.ca_file!r} cannot be read "
@@ -150,7 +134,7 @@ def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, st
     """Open, secure, greet and log in; return the connection and the last reply."""
     password = require_password(profile, password)
     if profile.username and profile.security == "none" and not is_loopback(profile.host):
-        raise Refusal(
+        raise RefusedByCheck(
             Diagnosis(
                 "auth_unencrypted",
                 f"Profile {profile.name!r}: logging in to {profile.host} without encryption "
@@ -170,7 +154,7 @@ def _open(profile: Profile, password: str | None) -> tuple[smtplib.SMTP, int, st
             raise smtplib.SMTPHeloError(code, reply)
         if profile.security == "starttls":
             if not conn.has_extn("starttls"):
-                raise Refusal(
+                raise RefusedByCheck(
                     Diagnosis(
                         "starttls_unavailable",
                         f"{where(profile)} does not offer STARTTLS, so the connection "
@@ -199,7 +183,7 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
     if not conn.has_extn("auth"):
         if profile.security == "none" and conn.has_extn("starttls"):
             raise smtplib.SMTPResponseException(530, b"Must issue a STARTTLS command first")
-        raise Refusal(
+        raise RefusedByCheck(
             Diagnosis(
                 "auth_unavailable",
                 f"{where(profile)} does not offer a login (no AUTH after EHLO).",
@@ -214,7 +198,7 @@ def _login(conn: smtplib.SMTP, profile: Profile, password: str) -> tuple[int, by
         return _login_with_token(conn, profile, offered)
     mechanism = next((m for m in _MECHANISMS if m in offered), None)
     if mechanism is None:
-        raise Refusal(
+        raise RefusedByCheck(
             Diagnosis(
                 "auth_unavailable",
                 f"{where(profile)} offers no login method docmail can use "
@@ -237,7 +221,7 @@ def _login_with_token(
     from docmail_nb._auth import signin as auth
 
     if "XOAUTH2" not in offered:
-        raise Refusal(
+        raise RefusedByCheck(
             Diagnosis(
                 "auth_unavailable",
                 f"{where(profile)} offers no sign-in with an access token (XOAUTH2; offered: "
@@ -264,7 +248,7 @@ def _login_with_token(
 
 def _xoauth2(conn: smtplib.SMTP, username: str, token: str) -> tuple[int, bytes]:
     """One AUTH XOAUTH2; on a 334 JSON error answer empty and raise with the decoded JSON."""
-    from docmail_nb._auth.signin import xoauth2
+    from docmail_nb._auth.tokens import xoauth2
 
     code, reply = conn.docmd("AUTH", f"XOAUTH2 {_b64(xoauth2(username, token))}")
     details: dict[str, object] = {}
@@ -314,7 +298,7 @@ def connect(profile: Profile, password: str | None = None) -> smtplib.SMTP:
 
 
 def _safe_cause(exc: BaseException) -> BaseException | None:
-    return None if isinstance(exc, Refusal | DocmailError) else exc
+    return None if isinstance(exc, RefusedByCheck | DocmailError) else exc
 
 
 # -- Test connection ----------------------------------------------------------------------
@@ -392,7 +376,7 @@ def deliver(
         bounded.begin_message()
     try:
         return _deliver(conn, msg, envelope_from, recipients, before_data)
-    except _CallerFailure as failure:
+    except CallerFailure as failure:
         raise failure.original from None
     except DocmailError:
         raise
@@ -444,7 +428,7 @@ def _deliver(
             before_data()
         except Exception as exc:
             _rset(conn)
-            raise _CallerFailure(exc) from exc
+            raise CallerFailure(exc) from exc
     code, reply = _data(conn, data)
     _log.debug("message accepted for %d recipient(s): %s", len(accepted), code)
     return Delivery(tuple(accepted), refused, code, reply_text(reply))

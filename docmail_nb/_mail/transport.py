@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal, Protocol
 
-from docmail_nb._mail.diagnosis import DisconnectedAfterData, diagnose
+from docmail_nb._mail.diagnosis import diagnose
 from docmail_nb._mail.smtp import Delivery, connect, deliver
 from docmail_nb._store.profiles import Profile
-from docmail_nb.errors import SMTPProblem
+from docmail_nb.errors import DisconnectedAfterData, SMTPProblem
 
 __all__ = ["MemoryTransport", "Reply", "SMTPTransport", "Session", "Stored", "Transport"]
 

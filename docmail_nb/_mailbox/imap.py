@@ -484,7 +484,8 @@ def _imap_login(conn: imaplib.IMAP4, profile: Profile, secret: str) -> None:
         if profile.auth == "password":
             conn.login(profile.username, secret)
         else:  # the SMTP sign-in's access token, over SASL XOAUTH2
-            from docmail_nb._auth.signin import access_token, xoauth2
+            from docmail_nb._auth.signin import access_token
+            from docmail_nb._auth.tokens import xoauth2
 
             token = access_token(profile).value
             conn.authenticate("XOAUTH2", lambda _: xoauth2(profile.username, token).encode())

@@ -9,28 +9,22 @@ their words live here once, for every face that lists messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._store.ledger import LedgerLike, existing_ledger
 
 if TYPE_CHECKING:
-    from docmail_nb._compose.plan import Draft, Plan, Problem
+    from docmail_nb._compose.plan import Draft, Plan
+    from docmail_nb._compose.rows import Problem
     from docmail_nb._run.report import MessageResult
 
-__all__ = ["STATES", "Entry", "State", "count_states", "outbox", "progress_text"]
+from docmail_nb.words import OUTBOX_ORDER, OutboxState
 
-State = Literal[
-    "ready", "problem", "sent", "skipped", "failed", "unknown", "changed", "not sent", "busy",
-    "dry run",
-]  # fmt: skip
-#: every state in the order a list of messages is sorted by state
-STATES: tuple[State, ...] = (
-    "problem", "unknown", "changed", "failed", "not sent", "busy", "ready", "dry run", "skipped",
-    "sent",
-)  # fmt: skip
+__all__ = ["Entry", "count_states", "outbox", "progress_text"]
 
-_FROM_RESULT: dict[str, State] = {
+
+_FROM_RESULT: dict[str, OutboxState] = {
     "sent": "sent",
     "skipped": "skipped",
     "failed": "failed",
@@ -39,12 +33,12 @@ _FROM_RESULT: dict[str, State] = {
     "changed": "changed",
     "planned": "not sent",
     "busy": "busy",
-    "dry-run": "dry run",
+    "dry-run": "dry-run",
     "problem": "problem",
 }
 
 
-_FROM_LEDGER: dict[str, State] = {
+_FROM_LEDGER: dict[str, OutboxState] = {
     "unknown": "unknown", "changed": "changed", "skipped": "sent", "busy": "busy",
 }  # fmt: skip
 
@@ -56,7 +50,7 @@ class Entry:
     rows: tuple[int, ...]
     key: str
     to: str
-    state: State
+    state: OutboxState
     note: str = ""
     hint: str = ""
 
@@ -81,7 +75,7 @@ def outbox(plan: Plan, ledger: LedgerLike = None) -> list[Entry]:
     entries: list[Entry] = []
     with existing_ledger(ledger) as existing:
         for draft in plan.drafts:
-            state: State = "ready"
+            state: OutboxState = "ready"
             note = ""
             if existing is not None:
                 _, decided, note = would_send(existing, plan.campaign, draft, False, False)
@@ -93,7 +87,7 @@ def outbox(plan: Plan, ledger: LedgerLike = None) -> list[Entry]:
     return entries
 
 
-def _entry(draft: Draft, state: State, note: str) -> Entry:
+def _entry(draft: Draft, state: OutboxState, note: str) -> Entry:
     return Entry(draft.rows, draft.key, ", ".join(draft.to), state, note)
 
 
@@ -115,9 +109,9 @@ def _problem_entries(problems: list[Problem], keys: dict[int, str]) -> list[Entr
     ]
 
 
-def count_states(entries: list[Entry]) -> dict[State, int]:
-    """How many messages are in each state, in the order of STATES."""
-    counts = dict.fromkeys(STATES, 0)
+def count_states(entries: list[Entry]) -> dict[OutboxState, int]:
+    """How many messages are in each state, in the order of OUTBOX_ORDER."""
+    counts = dict.fromkeys(OUTBOX_ORDER, 0)
     for entry in entries:
         counts[entry.state] += 1
     return {state: n for state, n in counts.items() if n}

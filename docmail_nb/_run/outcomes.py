@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from docmail_nb._run.report import MessageResult, ResultState
+from docmail_nb._run.report import MessageResult
 from docmail_nb.errors import DocmailError
+from docmail_nb.words import ResultState
 
 if TYPE_CHECKING:
     from docmail_nb._compose.message import Draft
-    from docmail_nb._store.ledger import Decision
+    from docmail_nb.words import Decision
 
 __all__ = ["CHANGED_HINT", "draft_result", "held_back_result", "unbuildable_result"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._sheets.exports import save_table
@@ -20,15 +20,13 @@ from docmail_nb.errors import Diagnosis
 if TYPE_CHECKING:
     import pandas as pd
 
-    from docmail_nb._compose.plan import Problem, Skipped
+    from docmail_nb._compose.rows import Problem, Skipped
     from docmail_nb._sheets.orders import Orders
 
-__all__ = ["REPORT_COLUMNS", "TROUBLE_STATES", "MessageResult", "Progress", "Report", "ResultState"]
+from docmail_nb.words import RUN_WORDS, ResultState, plural
 
-ResultState = Literal[
-    "sent", "failed", "deferred", "unknown", "skipped", "changed", "busy", "planned", "dry-run",
-    "problem",
-]  # fmt: skip
+__all__ = ["REPORT_COLUMNS", "TROUBLE_STATES", "MessageResult", "Progress", "Report"]
+
 #: states that make a run unsuccessful (exit status 1)
 TROUBLE_STATES = frozenset({"problem", "failed", "deferred", "unknown", "changed"})
 REPORT_COLUMNS = [
@@ -62,7 +60,7 @@ class MessageResult:
     def label(self) -> str:
         """Which message: "Row 4 (R-1002)" ("Rows 4, 5 (K-7)" for a group)."""
         rows = ", ".join(str(row) for row in self.rows)
-        return f"Row{'s' * (len(self.rows) > 1)} {rows} ({self.key})"
+        return f"{plural(len(self.rows), 'Row')} {rows} ({self.key})"
 
     @property
     def reason(self) -> str:
@@ -158,18 +156,9 @@ class Report:
     def summary(self) -> str:
         """One line: how many messages ended how."""
         counts = self.counts()
-        labels = {
-            "sent": "sent",
-            "dry-run": "would be sent (dry run)",
-            "skipped": "skipped (already sent)",
-            "failed": "failed",
-            "deferred": "deferred (try again later)",
-            "unknown": "unknown (the server may have them; not resent)",
-            "changed": "changed since sent (not resent)",
-            "busy": "being sent by another run",
-            "planned": "left for a later run",
-        }
-        parts = [f"{counts[state]} {label}" for state, label in labels.items() if counts.get(state)]
+        parts = [
+            f"{counts[state]} {label}" for state, label in RUN_WORDS.items() if counts.get(state)
+        ]
         refused = sum(1 for result in self.results if result.refused)
         if refused:
             parts.append(f"{refused} with refused recipients")

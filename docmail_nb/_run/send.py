@@ -25,17 +25,12 @@ from docmail_nb._mailbox.reconcile import MailboxRun
 from docmail_nb._run.options import SendOptions
 from docmail_nb._run.outcomes import draft_result, held_back_result, unbuildable_result
 from docmail_nb._run.pool import WorkerPool
-from docmail_nb._run.report import MessageResult, Progress, Report, ResultState
-from docmail_nb._store.ledger import (
-    Decision,
-    Ledger,
-    LedgerLike,
-    elsewhere_note,
-    existing_ledger,
-    opened_ledger,
-)
+from docmail_nb._run.report import MessageResult, Progress, Report
+from docmail_nb._store.ledger import Ledger, LedgerLike, existing_ledger, opened_ledger
 from docmail_nb._store.profiles import Profile, require_password
+from docmail_nb._store.records import elsewhere_note
 from docmail_nb.errors import ConfigError, DocmailError, InputError
+from docmail_nb.words import Decision, ResultState, counted, plural
 
 __all__ = [
     "MessageResult",
@@ -79,8 +74,8 @@ class Pending:
         """E.g. "Send 18 messages to 21 recipients via smtp.example.ch as anna@example.ch?"."""
         count, people = len(self.drafts), self.recipients
         text = (
-            f"Send {count} message{'s' * (count != 1)} to {people} "
-            f"recipient{'s' * (people != 1)} via {self.host} as {self.sender}?"
+            f"Send {counted(count, 'message')} to {people} "
+            f"{plural(people, 'recipient')} via {self.host} as {self.sender}?"
         )
         if self.problem_rows:
             text += f" ({self.problem_rows} row(s) with problems are left out.)"

@@ -21,14 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-__all__ = [
-    "PRIVATE_MODE",
-    "FileChanged",
-    "FileIdentity",
-    "create_private",
-    "read_checked",
-    "write_private",
-]
+from docmail_nb.errors import FileChanged
+
+__all__ = ["PRIVATE_MODE", "FileIdentity", "create_private", "read_checked", "write_private"]
 
 PRIVATE_MODE = 0o600
 
@@ -105,10 +100,6 @@ class FileIdentity:
             self.mtime_ns,
             self.ctime_ns,
         )
-
-
-class FileChanged(Exception):
-    """The file to send is not the file that was checked; ``str()`` says how."""
 
 
 def read_checked(path: Path, identity: FileIdentity | None) -> bytes:

@@ -29,79 +29,54 @@ after the last "sending" mark, which leaves that message "sending" (then "unknow
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from docmail_nb._store.records import (
+    Claim,
+    DocumentRecord,
+    Entry,
+    Window,
+    rule,
+)
+from docmail_nb._store.sqlite_file import (
+    _SCHEMA,
+    SCHEMA_VERSION,
+    create_ledger_file,
+    entry_from_row,
+    error_hint,
+    plain_error,
+    refuse_foreign,
+    refused_json,
+    schema_version,
+)
 from docmail_nb.errors import LedgerError
+from docmail_nb.words import Decision
 
 __all__ = [
     "DAY",
-    "SCHEMA_VERSION",
     "STALE_AFTER",
-    "Claim",
-    "CopyState",
-    "Decision",
-    "DocumentRecord",
-    "Entry",
     "Ledger",
     "LedgerLike",
-    "State",
-    "Window",
     "default_ledger_path",
-    "elsewhere_note",
     "existing_ledger",
     "opened_ledger",
-    "rule",
 ]
 
-State = Literal["planned", "sending", "sent", "failed", "deferred", "unknown"]
-Decision = Literal["claimed", "sent", "unknown", "changed", "busy", "capped"]
-CopyState = Literal["", "due", "appended", "found"]
-#: a rolling window with its limits: (seconds, messages or None, recipients or None)
-Window = tuple[float, int | None, int | None]
 
-SCHEMA_VERSION = 2
 #: a run on another host whose heartbeat is older than this is taken for dead
 STALE_AFTER = 15 * 60.0
 DAY = 24 * 3600.0
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
-    started_at REAL NOT NULL, heartbeat_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-    campaign TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
-    content_hash TEXT NOT NULL, message_id TEXT NOT NULL, rows TEXT NOT NULL,
-    account TEXT NOT NULL, recipients TEXT NOT NULL, accepted TEXT NOT NULL,
-    refused TEXT NOT NULL, reply TEXT NOT NULL, error TEXT NOT NULL,
-    attempts INTEGER NOT NULL, owner_run TEXT,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL, attempted_at REAL, sent_at REAL,
-    copy TEXT NOT NULL DEFAULT '', copy_data BLOB, copy_error TEXT NOT NULL DEFAULT '',
-    copied_at REAL,
-    PRIMARY KEY (campaign, key)
-);
-CREATE INDEX IF NOT EXISTS messages_attempted ON messages (account, attempted_at);
-CREATE TABLE IF NOT EXISTS documents (
-    campaign TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
-    sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL, rendered_at REAL NOT NULL,
-    PRIMARY KEY (campaign, key, name)
-);
-"""
 # what version 1 lacks (a ledger written before copies in Sent)
 _MIGRATE_1 = (
     "ALTER TABLE messages ADD COLUMN copy TEXT NOT NULL DEFAULT ''",
@@ -119,206 +94,6 @@ def default_ledger_path() -> Path:
     from docmail_nb._store.profiles import docmail_home
 
     return docmail_home() / "ledger.sqlite"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One message as the ledger knows it."""
-
-    campaign: str
-    key: str
-    state: State
-    content_hash: str
-    message_id: str
-    rows: tuple[int, ...]
-    account: str
-    recipients: tuple[str, ...]
-    accepted: tuple[str, ...]
-    refused: dict[str, tuple[int, str]]
-    reply: str
-    error: str
-    attempts: int
-    owner_run: str | None
-    created_at: float
-    updated_at: float
-    attempted_at: float | None
-    sent_at: float | None
-    copy: CopyState = ""
-    copy_error: str = ""
-    copied_at: float | None = None
-
-
-@dataclass(frozen=True)
-class DocumentRecord:
-    """A document made for a message: where it was saved, its sha256, what it was made from."""
-
-    campaign: str
-    key: str
-    name: str
-    path: str
-    sha256: str
-    fingerprint: str
-    rendered_at: float
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What ``Ledger.claim`` decided: ``claimed`` means this run may send the message now.
-
-    When ``capped``, ``window`` is the rolling window (in seconds) whose limit is reached and
-    ``free_at`` the ledger-clock time when this message would fit again.
-    """
-
-    decision: Decision
-    window: float | None = None
-    free_at: float | None = None
-    found_in_sent: str = ""  # "sent": the words of an unknown settled from the Sent folder
-
-    @property
-    def ok(self) -> bool:
-        return self.decision == "claimed"
-
-
-def rule(
-    current: Entry | None,
-    content_hash: Callable[[], str],
-    *,
-    run_id: str | None,
-    owner_alive: Callable[[str], bool],
-    resend_unknown: bool = False,
-    resend_changed: bool = False,
-) -> tuple[Decision, bool]:
-    """The one rule for "send this message now or not", and whether its run died mid-send.
-
-    Returns ("claimed", …) when it may be sent, else why not ("sent", "unknown", "changed",
-    "busy"). The flag is True when the record says "sending" for a run that is gone: the
-    message may have arrived, so it counts as "unknown" (``claim`` records that; ``decide``
-    only reports it). ``content_hash`` is called only for a message already sent.
-    """
-    if current is None:
-        return "claimed", False
-    owner = current.owner_run
-    if current.state in ("planned", "sending") and owner is not None and owner != run_id:
-        if owner_alive(owner):
-            return "busy", False
-        if current.state == "sending":  # its run died between "sending" and the reply
-            return ("claimed" if resend_unknown else "unknown"), True
-    if current.state == "sent":
-        if current.content_hash == content_hash():
-            return "sent", False
-        return ("claimed" if resend_changed else "changed"), False
-    if current.state == "unknown" and not resend_unknown:
-        return "unknown", False
-    return "claimed", False
-
-
-def _entry(row: sqlite3.Row) -> Entry:
-    refused = {
-        addr: (int(code), str(text)) for addr, (code, text) in json.loads(row["refused"]).items()
-    }
-    return Entry(
-        campaign=row["campaign"],
-        key=row["key"],
-        state=row["state"],
-        content_hash=row["content_hash"],
-        message_id=row["message_id"],
-        rows=tuple(int(r) for r in row["rows"].split(",") if r),
-        account=row["account"],
-        recipients=tuple(json.loads(row["recipients"])),
-        accepted=tuple(json.loads(row["accepted"])),
-        refused=refused,
-        reply=row["reply"],
-        error=row["error"],
-        attempts=row["attempts"],
-        owner_run=row["owner_run"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        attempted_at=row["attempted_at"],
-        sent_at=row["sent_at"],
-        copy=row["copy"],
-        copy_error=row["copy_error"],
-        copied_at=row["copied_at"],
-    )
-
-
-def _refused_json(refused: dict[str, tuple[int, str]] | None) -> str:
-    return json.dumps({address: list(reply) for address, reply in (refused or {}).items()})
-
-
-def _create(path: Path) -> None:
-    """A new, empty ledger at ``path``, mode 0600, appearing whole or not at all.
-
-    The database is made under a temporary name and linked into place: a run that dies half
-    way leaves no empty file behind, and of two runs creating the same ledger one wins.
-    """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        db = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(f"BEGIN; {_SCHEMA}; COMMIT;")
-            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        finally:
-            db.close()
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _refuse_foreign(path: Path) -> None:
-    """Refuse an empty file or one that is no SQLite database before SQLite sees it."""
-    with path.open("rb") as handle:
-        head = handle.read(len(_SQLITE_MAGIC))
-    if not head:
-        raise LedgerError(
-            f"The ledger {path} is an empty file (0 bytes), not a ledger.",
-            "A ledger copied without its -wal file, or a file created by hand, loses the "
-            "record of what was sent: restore your backup of the ledger (the file together "
-            "with its -wal file), or give a new file name with --ledger.",
-        )
-    if head != _SQLITE_MAGIC:
-        raise LedgerError(
-            f"{path} is not a docmail ledger (not an SQLite database).",
-            "Give the ledger file itself with --ledger, or a new file name to start a new ledger.",
-        )
-
-
-def _schema_version(db: sqlite3.Connection) -> str | None:
-    """The ledger's schema version, or None when the database is no docmail ledger."""
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if not {"meta", "runs", "messages"} <= tables:
-        return None
-    found = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-    return None if found is None else str(found[0])
-
-
-def _plain(exc: sqlite3.Error) -> str:
-    """SQLite's message without its jargon."""
-    text = str(exc).strip().rstrip(".")
-    plain = {
-        "database or disk is full": "the disk is full",
-        "attempt to write a readonly database": "the file is read-only",
-        "database is locked": "another program holds it locked",
-        "file is not a database": "the file is not a ledger (or is damaged)",
-        "database disk image is malformed": "the file is damaged",
-        "disk I/O error": "the disk reported an error",
-        "unable to open database file": "the file cannot be opened",
-    }
-    return plain.get(text, text)
-
-
-def _hint(exc: sqlite3.Error) -> str:
-    text = str(exc)
-    if "full" in text:
-        return "Free some disk space, then run again: nothing is sent twice."
-    if "readonly" in text:
-        return "Make the ledger file and its folder writable, then run again."
-    if "locked" in text:
-        return "Close the program that holds the ledger open, then run again."
-    return "Restore the ledger from its backup, or give another file with --ledger."
 
 
 # a claim writes the message as "planned", owned by the claiming run
@@ -366,7 +141,7 @@ class Ledger:
                 self._check_schema()
         except sqlite3.Error as exc:
             raise LedgerError(
-                f"The ledger {self.path} cannot be opened: {_plain(exc)}.",
+                f"The ledger {self.path} cannot be opened: {plain_error(exc)}.",
                 "Check that the folder is writable and the file is an SQLite database, "
                 "or give another file with --ledger.",
             ) from None
@@ -380,8 +155,8 @@ class Ledger:
         """The database, created first when the file does not exist yet."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
-            _create(self.path)
-        _refuse_foreign(self.path)
+            create_ledger_file(self.path)
+        refuse_foreign(self.path)
         db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
@@ -390,7 +165,7 @@ class Ledger:
 
     def _check_schema(self) -> None:
         """Refuse a database that is no ledger or of another version; bring version 1 up."""
-        found = _schema_version(self._db)
+        found = schema_version(self._db)
         if found is None:
             raise LedgerError(
                 f"{self.path} is an SQLite database but not a docmail ledger.",
@@ -453,7 +228,7 @@ class Ledger:
             yield
         except sqlite3.Error as exc:
             raise LedgerError(
-                f"The ledger {self.path} cannot be used: {_plain(exc)}.", _hint(exc)
+                f"The ledger {self.path} cannot be used: {plain_error(exc)}.", error_hint(exc)
             ) from None
 
     # -- runs ---------------------------------------------------------------------------
@@ -506,7 +281,7 @@ class Ledger:
                 rows = self._db.execute(
                     "SELECT * FROM messages WHERE campaign = ? ORDER BY created_at", (campaign,)
                 )
-            return [_entry(row) for row in rows.fetchall()]
+            return [entry_from_row(row) for row in rows.fetchall()]
 
     def document(self, campaign: str, key: str, name: str) -> DocumentRecord | None:
         """The record of the document ``name`` made for (campaign, key), if there is one."""
@@ -732,7 +507,7 @@ class Ledger:
         row = db.execute(
             "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
         ).fetchone()
-        return _entry(row) if row is not None else None
+        return entry_from_row(row) if row is not None else None
 
     def _update(
         self,
@@ -792,7 +567,7 @@ class Ledger:
             more_attempts=attempts,
             state="sent",
             accepted=json.dumps(list(accepted)),
-            refused=_refused_json(refused),
+            refused=refused_json(refused),
             reply=reply,
             error="",
             sent_at=self._clock(),
@@ -823,7 +598,7 @@ class Ledger:
             state=state,
             error=error,
             reply=reply,
-            refused=_refused_json(refused),
+            refused=refused_json(refused),
             owner_run=None,
         )
 
@@ -840,7 +615,7 @@ class Ledger:
                 "AND copy_data IS NOT NULL ORDER BY sent_at",
                 (account,),
             ).fetchall()
-        return [(_entry(row), bytes(row["copy_data"])) for row in rows]
+        return [(entry_from_row(row), bytes(row["copy_data"])) for row in rows]
 
     def mark_copied(
         self, campaign: str, key: str, how: Literal["appended", "found"] = "appended"
@@ -866,7 +641,7 @@ class Ledger:
             args.append(campaign)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY created_at", args).fetchall()
-        return [_entry(row) for row in rows]
+        return [entry_from_row(row) for row in rows]
 
     def settle(self, campaign: str, key: str, *, found: bool, note: str) -> bool:
         """Settle an unknown message from the mailbox: found → sent; not found → deferred,
@@ -891,21 +666,6 @@ class Ledger:
 
 #: where a run records: a Ledger, a ledger file, or None for the default ledger
 LedgerLike = Ledger | str | Path | None
-
-
-def elsewhere_note(campaign: str, elsewhere: dict[str, str]) -> str:
-    """The notice for keys that other campaigns sent ("" when there are none)."""
-    if not elsewhere:
-        return ""
-    campaigns = sorted(set(elsewhere.values()))
-    keys = list(elsewhere)
-    shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-    return (
-        f"{len(keys)} key(s) of campaign {campaign!r} were already sent in campaign "
-        f"{', '.join(map(repr, campaigns))} ({shown}). If the template was renamed, pass "
-        f"--campaign {campaigns[0]} to go on with that campaign; a new campaign (a reminder) "
-        "sends them again."
-    )
 
 
 @contextmanager

@@ -20,32 +20,34 @@ import click
 import tomli_w
 
 from docmail_nb._store.files import write_private
+from docmail_nb._store.presets import (
+    GOOGLE_PRESETS,
+    IMAP_PORT,
+    IMAP_SECURITIES,
+    PRESETS,
+    SECURITIES,
+    USUAL_PORT,
+    ImapSecurity,
+    Limits,
+    Security,
+)
+from docmail_nb._store.secrets import (
+    KEYRING_SERVICE,
+    PASSWORD_ENV,
+    SECRET_KEYS,
+    forget_password,
+    forget_secret,
+    get_password,
+    has_password,
+)
 from docmail_nb.errors import ProfileError, SecretStoreError
 
 __all__ = [
     "AUTH_METHODS",
-    "GOOGLE_PRESETS",
     "HOME_ENV",
-    "IMAP_PORT",
-    "IMAP_SECURITIES",
-    "KEYRING_SERVICE",
-    "PASSWORD_ENV",
-    "PRESETS",
-    "SECRET_KEYS",
-    "SECURITIES",
-    "USUAL_PORT",
     "AuthMethod",
-    "ImapSecurity",
-    "Limits",
-    "Preset",
     "Profile",
-    "Security",
     "docmail_home",
-    "forget_password",
-    "forget_secret",
-    "get_password",
-    "get_secret",
-    "has_password",
     "is_loopback",
     "list_profiles",
     "load_profile",
@@ -57,172 +59,17 @@ __all__ = [
     "remove_profile",
     "require_password",
     "save_profile",
-    "set_password",
-    "set_secret",
 ]
 
 _log = logging.getLogger("docmail_nb._store.profiles")
 
-Security = Literal["ssl", "starttls", "none"]
-SECURITIES: tuple[Security, ...] = get_args(Security)
 AuthMethod = Literal["password", "oauth2", "oauth2-app", "token-command"]
 AUTH_METHODS: tuple[AuthMethod, ...] = get_args(AuthMethod)
-GOOGLE_PRESETS = ("gmail", "google_workspace")
-USUAL_PORT: dict[Security, int] = {"ssl": 465, "starttls": 587, "none": 25}
-ImapSecurity = Literal["ssl", "starttls"]
-IMAP_SECURITIES: tuple[ImapSecurity, ...] = get_args(ImapSecurity)
-IMAP_PORT: dict[ImapSecurity, int] = {"ssl": 993, "starttls": 143}
 
-KEYRING_SERVICE = "docmail_nb"
-PASSWORD_ENV = "DOCMAIL_SMTP_PASSWORD"  # noqa: S105 - a variable name, not a secret
 HOME_ENV = "DOCMAIL_HOME"
 
 _NAME_RE = re.compile(r"^\w[\w.@-]{0,63}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Known sending limits of a provider; ``None`` means unknown or unlimited.
-
-    "day" is a rolling 24 hours and "hour" a rolling 60 minutes, as providers count them;
-    a recipient limit counts every envelope address (To, Cc and Bcc) of every message.
-    """
-
-    messages_per_minute: int | None = None
-    max_connections: int | None = None
-    messages_per_day: int | None = None
-    recipients_per_day: int | None = None
-    recipients_per_message: int | None = None
-    messages_per_hour: int | None = None
-    recipients_per_hour: int | None = None
-
-    def windows(self) -> list[tuple[float, int | None, int | None]]:
-        """(seconds, messages, recipients) of the hourly and daily rolling limits.
-
-        When one is reached, the rest of a batch waits for a later run; the per-minute limit
-        is a pace instead (a run waits for it).
-        """
-        found = [
-            (3600.0, self.messages_per_hour, self.recipients_per_hour),
-            (86400.0, self.messages_per_day, self.recipients_per_day),
-        ]
-        return [window for window in found if window[1] is not None or window[2] is not None]
-
-    def lines(self) -> list[str]:
-        """Each limit in words, for ``docmail profile show``."""
-        words = {
-            "messages_per_minute": "messages a minute",
-            "messages_per_hour": "messages an hour (rolling)",
-            "recipients_per_hour": "recipients an hour (rolling)",
-            "messages_per_day": "messages in 24 hours (rolling)",
-            "recipients_per_day": "recipients in 24 hours (rolling)",
-            "recipients_per_message": "recipients per message",
-            "max_connections": "connections at a time",
-        }
-        return [
-            f"{value:,} {text}"
-            for name, text in words.items()
-            if (value := getattr(self, name)) is not None
-        ]
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Server settings and limits of a common provider.
-
-    ``files_sent``: the provider puts mail submitted over SMTP into Sent itself, so no copy
-    is appended over IMAP.
-    """
-
-    key: str
-    label: str
-    host: str
-    port: int
-    security: Security
-    limits: Limits
-    imap_host: str = ""
-    files_sent: bool = False
-
-
-PRESETS: dict[str, Preset] = {
-    preset.key: preset
-    for preset in (
-        Preset("generic", "Other SMTP server", "", 587, "starttls", Limits()),
-        Preset(
-            "gmail",
-            "Gmail (personal account)",
-            "smtp.gmail.com",
-            465,
-            "ssl",
-            Limits(messages_per_day=500, recipients_per_message=100),
-            imap_host="imap.gmail.com",
-            files_sent=True,
-        ),
-        Preset(
-            "google_workspace",
-            "Google Workspace",
-            "smtp.gmail.com",
-            465,
-            "ssl",
-            Limits(messages_per_day=2000, recipients_per_day=10000, recipients_per_message=100),
-            imap_host="imap.gmail.com",
-            files_sent=True,
-        ),
-        Preset(
-            "microsoft365",
-            "Microsoft 365 / Exchange Online",
-            "smtp.office365.com",
-            587,
-            "starttls",
-            Limits(
-                messages_per_minute=30,
-                max_connections=3,
-                recipients_per_day=10000,
-                recipients_per_message=500,
-            ),
-            imap_host="outlook.office365.com",
-            files_sent=True,
-        ),
-        # Swiss hosters: limits as each publishes them (sources in docs/connect.md)
-        Preset(
-            "infomaniak",
-            "Infomaniak",
-            "mail.infomaniak.com",
-            465,
-            "ssl",
-            Limits(recipients_per_day=500, recipients_per_message=100),
-            imap_host="mail.infomaniak.com",
-        ),
-        Preset(
-            "cyon",
-            "cyon",
-            "mail.cyon.ch",
-            465,
-            "ssl",
-            Limits(recipients_per_hour=100, recipients_per_message=50),
-            imap_host="mail.cyon.ch",
-        ),
-        Preset(
-            "hostpoint",
-            "Hostpoint",
-            "asmtp.mail.hostpoint.ch",
-            465,
-            "ssl",
-            Limits(),
-            imap_host="imap.mail.hostpoint.ch",
-        ),
-        Preset(
-            "swisscom",
-            "Swisscom (bluewin.ch)",
-            "smtpauths.bluewin.ch",
-            465,
-            "ssl",
-            Limits(),
-            imap_host="imaps.bluewin.ch",
-        ),
-    )
-}
 
 
 @dataclass(frozen=True)
@@ -603,52 +450,6 @@ def remove_profile(name: str) -> None:
 
 # -- the password -----------------------------------------------------------------------
 
-_WAYS_OUT = (
-    "Install a keyring backend for this system (e.g. the Secret Service on a desktop, or the "
-    "keyrings.alt package where a plaintext file is acceptable), or set the password in the "
-    f"environment variable {PASSWORD_ENV} for the job that sends."
-)
-
-
-def set_password(name: str, password: str) -> None:
-    """Keep the password of profile ``name`` in keyring; never in a file of ours."""
-    if not password:
-        raise SecretStoreError(
-            f"No password was given for profile {name!r}.",
-            "Enter the password (or app password) of the mailbox.",
-        )
-    import keyring.errors  # on first use: keyring finds its backend in a tenth of a second
-
-    try:
-        keyring.set_password(KEYRING_SERVICE, name, password)
-        stored = keyring.get_password(KEYRING_SERVICE, name)
-    except keyring.errors.KeyringError as exc:
-        raise SecretStoreError(
-            f"The password for profile {name!r} cannot be saved: no usable keyring backend "
-            f"({type(exc).__name__}).",
-            _WAYS_OUT,
-        ) from None
-    if stored != password:
-        backend = type(keyring.get_keyring()).__module__
-        raise SecretStoreError(
-            f"The password for profile {name!r} was not kept by the keyring backend ({backend}).",
-            _WAYS_OUT,
-        )
-
-
-def get_password(name: str) -> str | None:
-    """``$DOCMAIL_SMTP_PASSWORD`` when set, else the keyring entry of ``name``, else None."""
-    from_env = os.environ.get(PASSWORD_ENV)
-    if from_env:
-        return from_env
-    import keyring.errors
-
-    try:
-        return keyring.get_password(KEYRING_SERVICE, name)
-    except keyring.errors.KeyringError as exc:
-        _log.debug("keyring unavailable while reading profile %r: %s", name, type(exc).__name__)
-        return None
-
 
 def password_status(profile: Profile) -> Literal["not needed", "environment", "stored", "missing"]:
     """Where the login password of ``profile`` comes from; "not needed" without a username.
@@ -660,23 +461,6 @@ def password_status(profile: Profile) -> Literal["not needed", "environment", "s
     if os.environ.get(PASSWORD_ENV):
         return "environment"
     return "stored" if has_password(profile.name) else "missing"
-
-
-def has_password(name: str) -> bool:
-    """Whether a password for ``name`` can be found (environment or keyring)."""
-    return get_password(name) is not None
-
-
-def forget_password(name: str) -> None:
-    """Remove the keyring entry of ``name``; nothing happens when there is none."""
-    import keyring.errors
-
-    try:
-        keyring.delete_password(KEYRING_SERVICE, name)
-    except keyring.errors.PasswordDeleteError:
-        pass
-    except keyring.errors.KeyringError as exc:
-        _log.debug("keyring unavailable while forgetting %r: %s", name, type(exc).__name__)
 
 
 def require_password(profile: Profile, password: str | None = None) -> str | None:
@@ -700,55 +484,3 @@ def require_password(profile: Profile, password: str | None = None) -> str | Non
 
 
 # -- other secrets of a profile (sign-in tokens, an app's client secret) -------------------
-
-#: keyring entries a profile may own besides its password: user = "<profile>/<key>"
-SECRET_KEYS = ("tokens", "client-secret")
-
-
-def _secret_user(name: str, key: str) -> str:
-    return f"{name}/{key}"  # "/" cannot occur in a profile name: no clash with a password
-
-
-def set_secret(name: str, key: str, value: str) -> None:
-    """Keep ``value`` in keyring as the ``key`` secret of profile ``name``; SecretStoreError."""
-    import keyring.errors
-
-    try:
-        keyring.set_password(KEYRING_SERVICE, _secret_user(name, key), value)
-        stored = keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
-    except keyring.errors.KeyringError as exc:
-        raise SecretStoreError(
-            f"The {key} of profile {name!r} cannot be saved in the keyring ({type(exc).__name__}).",
-            _WAYS_OUT,
-        ) from None
-    if stored != value:
-        raise SecretStoreError(
-            f"The {key} of profile {name!r} was not kept by the keyring backend "
-            f"({type(keyring.get_keyring()).__module__}).",
-            _WAYS_OUT,
-        )
-
-
-def get_secret(name: str, key: str) -> str | None:
-    """The ``key`` secret of profile ``name`` from keyring, or None."""
-    import keyring.errors
-
-    try:
-        return keyring.get_password(KEYRING_SERVICE, _secret_user(name, key))
-    except keyring.errors.KeyringError as exc:
-        _log.debug("keyring unavailable while reading %s of %r: %s", key, name, type(exc).__name__)
-        return None
-
-
-def forget_secret(name: str, key: str) -> None:
-    """Remove the ``key`` secret of profile ``name``; nothing happens when there is none."""
-    import keyring.errors
-
-    try:
-        keyring.delete_password(KEYRING_SERVICE, _secret_user(name, key))
-    except keyring.errors.PasswordDeleteError:
-        pass
-    except keyring.errors.KeyringError as exc:
-        _log.debug(
-            "keyring unavailable while forgetting %s of %r: %s", key, name, type(exc).__name__
-        )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:  # the commands import what they use when they run: --help stays quick
-    from docmail_nb._compose.plan import Problem
+    from docmail_nb._compose.rows import Problem
     from docmail_nb._run.report import MessageResult, Report
     from docmail_nb._run.send import SendOptions
     from docmail_nb.batch import Batch
@@ -126,7 +126,7 @@ def _orders_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @friendly_errors
 def check(source: _Source) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
-    from docmail_nb._compose.plan import describe_recipients, describe_skipped
+    from docmail_nb._compose.rows import describe_recipients, describe_skipped
 
     plan = source.batch().plan
     for notice in plan.notices:

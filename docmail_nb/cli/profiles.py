@@ -183,7 +183,7 @@ def _profile_from_options(
 
 def _save_password_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for a password login (none without a username)."""
-    from docmail_nb._store.profiles import PASSWORD_ENV
+    from docmail_nb._store.secrets import PASSWORD_ENV
 
     name, username = settings.name, settings.username
     password = _Secret(
@@ -249,7 +249,7 @@ def _ask_secret(
 
 def _save_signin_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
-    from docmail_nb._auth.signin import CLIENT_SECRET_ENV
+    from docmail_nb._auth.tokens import CLIENT_SECRET_ENV
 
     secret = _Secret(
         f"Client secret of app {settings.client_id}",
