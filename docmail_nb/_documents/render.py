@@ -32,10 +32,10 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import Template, TemplateSyntaxError, meta
 from markupsafe import Markup
@@ -66,6 +66,7 @@ __all__ = [
     "documents_changed",
     "first_page_png",
     "load_document_template",
+    "needs_drawing",
     "pdf_filename",
     "prepare_documents",
 ]
@@ -151,11 +152,16 @@ class DocumentRenderer:
 
     def __init__(self, template: DocumentTemplate, *, locale: str = "de_CH") -> None:
         self.template = template
+        self.locale = locale
         env = _environment(locale)
         self._compiled = _compile(env, template)
         names = meta.find_undeclared_variables(env.parse(template.source))
         #: the columns the template uses
         self.columns = frozenset(names - set(env.globals) - {"row", "qrbill"})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its template and locale (a drawing process compiles it once)."""
+        return (_renderer_for, (self.template, self.locale))
 
     def check(self, row: Mapping[str, Any]) -> list[PaymentProblem]:
         """Every problem of this row's document: rendering errors and payment data."""
@@ -328,6 +334,11 @@ def _drawing_setup(weasyprint: Any) -> tuple[Any, Any]:
     return setup
 
 
+@functools.lru_cache(maxsize=32)
+def _renderer_for(template: DocumentTemplate, locale: str) -> DocumentRenderer:
+    return DocumentRenderer(template, locale=locale)
+
+
 @functools.cache
 def _environment(locale: str) -> SandboxedEnvironment:
     env = make_environment(locale, autoescape=True)
@@ -413,32 +424,25 @@ def prepare_documents(
     ledger: Ledger,
     *,
     resend_changed: bool = False,
+    draw: Callable[[PlannedDocument], RenderedDocument] | None = None,
 ) -> tuple[int, str]:
     """Have each document on disk as the ledger records it, making only what is missing.
 
     A document recorded with the same fingerprint whose file still has the recorded sha256 is
     used as it is (nothing is drawn). A message already sent whose document would now be made
     from other data is left alone: returned is (documents made, why the message must not go).
+    ``draw`` makes a document's PDF (default: drawn here; a run passes its drawing pool's).
     """
     made = 0
-    sent = None
     for document in documents:
-        record = ledger.document(campaign, key, document.name)
-        if record is not None and record.fingerprint == document.fingerprint:
-            if _file_sha256(document.path) == record.sha256:
-                continue
-        elif record is not None and not resend_changed:
-            if sent is None:
-                entry = ledger.get(campaign, key)
-                sent = entry.state if entry is not None else ""
-            if sent == "sent":
-                return made, (
-                    f"The document {document.name} was sent made from other data; "
-                    "it is not made again."
-                )
-            if sent == "unknown":
-                continue  # the server may have the old one: keep it as it is
-        rendered = document.render()
+        verdict = _verdict(document, campaign, key, ledger, resend_changed)
+        if verdict == "keep":
+            continue
+        if verdict == "refuse":
+            return made, (
+                f"The document {document.name} was sent made from other data; it is not made again."
+            )
+        rendered = draw(document) if draw is not None else document.render()
         _write_atomically(document.path, rendered.pdf)
         ledger.record_document(
             campaign,
@@ -450,6 +454,33 @@ def prepare_documents(
         )
         made += 1
     return made, ""
+
+
+def needs_drawing(
+    document: PlannedDocument, campaign: str, key: str, ledger: Ledger, resend_changed: bool
+) -> bool:
+    """Whether ``prepare_documents`` would draw this document now (read only)."""
+    return _verdict(document, campaign, key, ledger, resend_changed) == "draw"
+
+
+def _verdict(
+    document: PlannedDocument, campaign: str, key: str, ledger: Ledger, resend_changed: bool
+) -> Literal["keep", "draw", "refuse"]:
+    """Keep the file as recorded, draw it, or refuse (sent made from other data)."""
+    record = ledger.document(campaign, key, document.name)
+    if record is None:
+        return "draw"
+    if record.fingerprint == document.fingerprint:
+        return "keep" if _file_sha256(document.path) == record.sha256 else "draw"
+    if resend_changed:
+        return "draw"
+    entry = ledger.get(campaign, key)
+    sent = entry.state if entry is not None else ""
+    if sent == "sent":
+        return "refuse"
+    if sent == "unknown":
+        return "keep"  # the server may have the old one: keep it as it is
+    return "draw"
 
 
 def documents_changed(

@@ -208,6 +208,10 @@ def preview(source: _Source, row: int, profile_name: str | None, campaign: str |
     help="Parallel connections (capped by the profile's provider).",
 )  # fmt: skip
 @click.option(
+    "--jobs", type=click.IntRange(min=1), default=None,
+    help="Processes drawing documents ahead of the sending. Default: one per core.",
+)  # fmt: skip
+@click.option(
     "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Write the report to this .xlsx or .csv file.",
 )  # fmt: skip
