@@ -20,6 +20,7 @@ from typing import Any
 import ipywidgets as w
 
 from docmail_nb._compose.plan import Plan
+from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._mail.transport import Transport
 from docmail_nb._panelkit import (
     CELL,
@@ -413,7 +414,7 @@ class SendPanel:
         assert plan is not None
         template_problems = [p for p in plan.problems if p.row is None]
         if template_problems:
-            listed = "; ".join(p.reason for p in template_problems)
+            listed = join_reasons(p.reason for p in template_problems)
             hints = " ".join(dict.fromkeys(p.hint for p in template_problems if p.hint))
             return error_line(f"The template has a problem, so no row can be sent: {listed}", hints)
         counts = count_states(self.entries)
