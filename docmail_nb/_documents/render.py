@@ -16,8 +16,8 @@ page, and the content moves to a new page when the payment part does not fit bel
 
 Pages are A4. Set the page margins with the CSS variables ``--page-margin-top``, ``-right``,
 ``-bottom`` and ``-left`` (on ``:root``), not with an ``@page`` margin of your own: the payment
-part is placed from them. Images and stylesheets load from the template's folder (or as
-``data:`` URLs) and from nowhere else.
+part is placed from them. Stylesheets, images, fonts and attachments load from the template's
+folder (or as ``data:`` URLs) and from nowhere else, each up to 20 MB (see ``fetcher``).
 
 ``DocumentRenderer.check(row)`` renders only the HTML and checks the payment data (cheap);
 ``DocumentRenderer.pdf(row)`` draws the PDF with WeasyPrint.
@@ -41,6 +41,7 @@ from jinja2 import Template, TemplateSyntaxError, meta
 from markupsafe import Markup
 
 from docmail_nb._compose.templates import make_environment
+from docmail_nb._documents.fetcher import folder_fetcher
 from docmail_nb._documents.qrbill import (
     PaymentProblem,
     check_payment,
@@ -288,29 +289,12 @@ def _html_to_pdf(html: str, template: DocumentTemplate) -> bytes:
     import weasyprint  # imported when drawing: loading it (and Pango) takes a moment
 
     folder = template.path.parent
-    fetcher = _folder_fetcher(weasyprint, folder)
+    fetcher = folder_fetcher(weasyprint, folder)
     document = weasyprint.HTML(string=html, base_url=str(folder), url_fetcher=fetcher)
     font_config, base_css = _drawing_setup(weasyprint)
     pdf = document.write_pdf(stylesheets=[base_css], font_config=font_config)
     assert isinstance(pdf, bytes)
     return pdf
-
-
-def _folder_fetcher(weasyprint: Any, folder: Path) -> Any:
-    """A URL fetcher for data: URLs and files inside ``folder``, and nothing else."""
-    base = weasyprint.urls.URLFetcher
-
-    class FolderFetcher(base):  # type: ignore[misc, valid-type]
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if url.startswith("file:"):
-                from urllib.parse import unquote, urlparse
-
-                path = Path(unquote(urlparse(url).path)).resolve()
-                if not path.is_relative_to(folder):
-                    raise ValueError(f"{path} is outside the template's folder {folder}")
-            return super().fetch(url, headers)
-
-    return FolderFetcher(allowed_protocols={"file", "data"})
 
 
 _DRAWING = threading.local()
@@ -390,7 +374,7 @@ class DocumentPlanner:
 
     def renderer(self, name: str) -> DocumentRenderer:
         """The renderer of the template ``name`` (beside the message template); DocumentError."""
-        path = (self.folder / name.strip()).resolve()
+        path = self._inside_folder(name.strip())
         found = self._renderers.get(path)
         if found is None:
             try:
@@ -401,6 +385,23 @@ class DocumentPlanner:
         if isinstance(found, DocmailError):
             raise found
         return found
+
+    def _inside_folder(self, name: str) -> Path:
+        """The template file ``name`` names, refused unless it is inside the template folder
+        once every link is followed (as attachments stay in the documents folder)."""
+        root = self.folder.resolve()
+        path = (root / name).resolve()
+        if (
+            Path(name).is_absolute()
+            or ".." in re.split(r"[/\\]", name)
+            or (not path.is_relative_to(root))
+        ):
+            raise DocumentError(
+                f"The document template {name[:200]!r} is outside the template folder {root}.",
+                "Name a file in the template folder (a subfolder is fine), without '..', "
+                "absolute paths or links leading out.",
+            )
+        return path
 
     def plan(
         self, name: str, values: Mapping[str, Any], key: str, suffix: str = ""
