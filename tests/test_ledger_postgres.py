@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 from pg_server import PASSWORD, PostgresCluster
 
+from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.postgres import masked_url, translate
 from docmail_nb.errors import LedgerError
-from docmail_nb._store.ledger import Ledger
 
 
 def claim(ledger: Ledger, run: str, key: str = "R-1") -> str:
