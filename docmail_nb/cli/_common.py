@@ -16,7 +16,14 @@ if TYPE_CHECKING:  # the commands import what they use when they run: --help sta
     pass
 
 
-__all__ = ["F", "friendly_errors", "ledger_option", "print_error", "profile_option"]
+__all__ = [
+    "F",
+    "LedgerTarget",
+    "friendly_errors",
+    "ledger_option",
+    "print_error",
+    "profile_option",
+]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +63,7 @@ def profile_option(help_text: str) -> Callable[[F], F]:
     return click.option("--profile", "profile_name", default=None, help=help_text)
 
 
-class _LedgerTarget(click.ParamType[Any]):
+class LedgerTarget(click.ParamType[Any]):
     """A ledger file (a path) or a PostgreSQL database (a ``postgresql://`` URL, kept as is)."""
 
     name = "FILE|URL"
@@ -74,7 +81,7 @@ class _LedgerTarget(click.ParamType[Any]):
 
 ledger_option = click.option(
     "--ledger",
-    type=_LedgerTarget(),
+    type=LedgerTarget(),
     default=None,
     help="Ledger file, or a shared PostgreSQL ledger (postgresql://user@host:port/db; the "
     "password from PGPASSWORD or ~/.pgpass). Default: $DOCMAIL_LEDGER, else ledger.sqlite in "
