@@ -73,6 +73,7 @@ __all__ = [
     "STALE_AFTER",
     "Ledger",
     "LedgerLike",
+    "Store",
     "default_ledger_path",
     "default_ledger_target",
     "existing_ledger",
