@@ -20,7 +20,7 @@ def ledger() -> None:
 @click.argument("source", metavar="FROM", type=LedgerTarget())
 @click.argument("target", metavar="TO", type=LedgerTarget())
 @friendly_errors
-def copy(source: Path | str, target: Path | str) -> None:
+def _copy(source: Path | str, target: Path | str) -> None:
     """Copy every record of the ledger FROM into the ledger TO.
 
     FROM and TO are ledger files or PostgreSQL URLs (postgresql://user@host:port/db, the
