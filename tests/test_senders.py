@@ -17,6 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from aiosmtpd.smtp import Envelope
@@ -122,3 +123,66 @@ def test_three_senders_send_a_campaign_exactly_once_through_a_kill(
     for output in [*outputs, rerun.stdout, rerun.stderr]:
         assert PG_PASSWORD not in output
     assert rerun.returncode == (1 if unknown else 0), rerun.stdout + rerun.stderr
+
+
+@pytest.mark.slow
+def test_three_senders_share_the_mailboxs_rate(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    postgres: PostgresCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three senders with --rate 4/min on one mailbox: four messages a minute in all."""
+    url = postgres.new_database()
+    server = smtp_server("starttls")
+    prepare_cli_batch(server, ca_file, tmp_path, 6, monkeypatch)
+    monkeypatch.setenv("DOCMAIL_LEDGER", url)  # the whole URL from the environment
+    go = tmp_path / "go"
+    args = send_command(tmp_path, "--rate", "4/min")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(go), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(SENDERS)
+    ]
+    go.touch()
+    outputs = [p.communicate(timeout=300)[0].decode() for p in processes]
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output
+        assert PG_PASSWORD not in output
+    with Ledger(url) as ledger:
+        entries = ledger.entries()
+    assert sorted(entry.state for entry in entries) == ["sent"] * 6
+    times = sorted(entry.attempted_at or 0.0 for entry in entries)
+    for start in times:
+        assert sum(1 for at in times if start <= at < start + 60) <= 4
+    assert Counter(keys_on(server)) == Counter(f"R-{1000 + n}" for n in range(6))
+
+
+def test_a_ledger_that_cannot_be_reached_sends_nothing(
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    postgres: PostgresCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server("starttls")
+    prepare_cli_batch(server, ca_file, tmp_path, 3, monkeypatch)
+    closed = postgres.url("docmail").replace(f":{postgres.port}/", ":1/")
+    done = subprocess.run(
+        [sys.executable, "-m", "docmail_nb", *send_command(tmp_path, "--ledger", closed)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "cannot be reached" in done.stdout + done.stderr
+    assert "Nothing was sent" in done.stdout + done.stderr
+    for secret in (PG_PASSWORD, quote(PG_PASSWORD, safe="")):
+        assert secret not in done.stdout + done.stderr
+    assert server.messages == []
+    assert server.record.connections == 0
