@@ -50,6 +50,7 @@ from docmail_nb._run.report import MessageResult, Report
 from docmail_nb._run.send import SendOptions
 from docmail_nb._sample import sample_dir
 from docmail_nb._sheets.orders import Orders, sheet_names
+from docmail_nb._store.files import write_private
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile, docmail_home, load_profile
 from docmail_nb.batch import Batch
@@ -337,10 +338,11 @@ class SendPanel:
         if not files:
             return
         item = files[0]
+        content = bytes(item["content"])
+        # customers' data: mode 0600 in a 0700 folder, as every file docmail writes
         folder = docmail_home() / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / Path(str(item["name"])).name
-        target.write_bytes(bytes(item["content"]))
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target = write_private(folder / Path(str(item["name"])).name, lambda h: h.write(content))
         self.upload.value = ()  # keep the file's bytes out of the saved widget state
         self.orders_path.value = str(target)
 

@@ -201,7 +201,7 @@ def preview(source: _Source, row: int, profile_name: str | None, campaign: str |
     "--campaign", default=None, help="Campaign name in the ledger. Default: template name."
 )
 @click.option("--dry-run", is_flag=True, help="Build every message; send and record nothing.")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="Send at most N messages.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages.")
 @click.option("--rate", default=None, metavar="N/min", help="At most N messages per minute.")
 @click.option(
     "--connections", type=click.IntRange(min=1), default=1, show_default=True,
