@@ -1,13 +1,17 @@
-"""Invoices made and sent: a PDF with a Swiss QR-bill per row, drawn by WeasyPrint, then mailed.
+"""Invoices made and sent: a PDF with lines, VAT and a Swiss QR-bill per row, then mailed.
 
-    .venv/bin/python benchmarks/documents.py            # 1,000 invoices
-    .venv/bin/python benchmarks/documents.py --n 50     # a quick look
+    .venv/bin/python benchmarks/documents.py                 # 1,000 plain PDFs, 1,000 Factur-X
+    .venv/bin/python benchmarks/documents.py --n 50          # a quick look
+    .venv/bin/python benchmarks/documents.py --kinds factur-x
 
 `docmail send` (the CLI, process start included) with the sample's invoice templates
-(data/templates/qr_invoice.txt and invoice.html) on N generated rows, against the counting
-STARTTLS+AUTH server of run.py in its own process; then the same command again, which makes
-and sends nothing. Each PDF's QR code is checked by the tests, not here. The table goes to
-stdout and to benchmarks/results/documents.md (and .json).
+(data/templates/qr_invoice.txt, invoice.html, seller.toml) on N generated rows with three
+lines each (two VAT rates), against the counting STARTTLS+AUTH server of run.py in its own
+process; then the same command again, which makes and sends nothing. Once with plain PDFs
+(``einvoice`` empty), once with every row a Factur-X invoice (the EN 16931 XML made, checked
+against the XSD and the rules, embedded into a PDF/A-3b). Each PDF's QR code and XML are
+checked by the tests, not here. The table goes to stdout and to
+benchmarks/results/documents.md (and .json).
 """
 
 from __future__ import annotations
@@ -30,16 +34,27 @@ from run import RESULTS, ROOT, CountingServer, Setup, docmail_profile, machine, 
 from docmail_nb.qrbill import qr_reference
 
 COLUMNS = [
-    "invoice_no", "customer_no", "company", "contact", "email", "cc", "amount", "due",
-    "street", "house_num", "pcode", "city", "country",
+    "invoice_no", "customer_no", "company", "contact", "email", "cc", "due",
+    "street", "house_num", "pcode", "city", "country", "invoice_date", "currency", "einvoice",
+    "buyer_vat_id", "buyer_reference",
 ]  # fmt: skip
+LINE_COLUMNS = ["invoice_no", "description", "quantity", "unit", "unit_price", "vat_rate"]
 STREETS = ["Marktgasse", "Stadthausstrasse", "Zürcherstrasse", "Obergasse", "Technikumstrasse"]
 TOWNS = [("8400", "Winterthur"), ("8404", "Winterthur"), ("8406", "Winterthur"), ("9490", "Vaduz")]
 
 
-def write_orders(path: Path, n: int) -> None:
-    """N invoices with structured addresses, as the sample's Rechnungen sheet has them."""
+def write_orders(path: Path, n: int, kind: str) -> None:
+    """N invoices with structured addresses, as the sample's Rechnungen sheet has them, and
+    their lines in positionen.csv beside them."""
     rng = random.Random(17)
+    with (path.parent / "positionen.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(LINE_COLUMNS)
+        for number in range(1, n + 1):
+            key = f"R-2026-{number:05d}"
+            writer.writerow([key, "Schreinerarbeit", rng.randrange(1, 40) / 4, "h", "96.50", "8.1"])
+            writer.writerow([key, "Eichenbrett", rng.randrange(1, 300) / 100, "m2", "41.15", "8.1"])
+            writer.writerow([key, "Fachbuch", rng.randrange(1, 4), "Stk", "29.00", "2.6"])
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(COLUMNS)
@@ -53,13 +68,17 @@ def write_orders(path: Path, n: int) -> None:
                     "Frau Jäggi",
                     f"kunde{number}@example.ch",
                     "",
-                    f"{rng.randrange(1000, 2_000_000) / 100:.2f}",
                     (dt.date(2026, 12, 1) + dt.timedelta(days=number % 60)).isoformat(),
                     rng.choice(STREETS),
                     str(rng.randrange(1, 200)),
                     pcode,
                     city,
                     "LI" if city == "Vaduz" else "CH",
+                    "2026-12-01",
+                    "CHF",
+                    kind,
+                    "",
+                    "",
                 ]
             )
     assert qr_reference("00042", "20261041")  # the template's reference helper is importable
@@ -68,9 +87,12 @@ def write_orders(path: Path, n: int) -> None:
 def prepare(work: Path) -> Setup:
     templates = work / "templates"
     templates.mkdir(parents=True, exist_ok=True)
-    for name in ("qr_invoice.txt", "invoice.html"):
+    for name in ("qr_invoice.txt", "invoice.html", "seller.toml"):
         shutil.copy(ROOT / "data" / "templates" / name, templates / name)
     template = templates / "qr_invoice.txt"
+    text = template.read_text(encoding="utf-8")
+    lines = "Lines: positionen.csv on invoice_no"
+    template.write_text(text.replace("Lines: Positionen on invoice_no", lines), encoding="utf-8")
     return new_setup(work, work / "made", template, template)
 
 
@@ -97,59 +119,76 @@ def made_now(log: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--kinds", default="plain,factur-x", help="plain, factur-x or both")
     parser.add_argument("--work", type=Path, default=Path("/tmp/docmail-bench-documents"))
     args = parser.parse_args()
 
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    setup = prepare(args.work)
-    orders = args.work / "orders.csv"
-    write_orders(orders, args.n)
     runs: list[dict[str, Any]] = []
-    for label in ("first run", "rerun"):
-        folder = args.work / label.replace(" ", "-")
-        folder.mkdir()
-        usage, stats = send(setup, orders, folder, label)
-        on_disk = len(list(setup.documents.glob("*.pdf")))
-        made = made_now(folder / f"{label}.log")
-        runs.append(
-            {"run": label, "usage": asdict(usage), "server": stats, "pdfs": on_disk, "made": made}
+    ok = True
+    sizes: dict[str, float] = {}
+    for kind in args.kinds.split(","):
+        work = args.work / kind
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        setup = prepare(work)
+        orders = work / "orders.csv"
+        write_orders(orders, args.n, "" if kind == "plain" else kind)
+        kind_runs = []
+        for label in ("first run", "rerun"):
+            folder = work / label.replace(" ", "-")
+            folder.mkdir()
+            usage, stats = send(setup, orders, folder, label)
+            on_disk = len(list(setup.documents.glob("*.pdf")))
+            made = made_now(folder / f"{label}.log")
+            kind_runs.append(
+                {
+                    "kind": kind,
+                    "run": label,
+                    "usage": asdict(usage),
+                    "server": stats,
+                    "pdfs": on_disk,
+                    "made": made,
+                }
+            )
+            print(
+                f"  {kind:<9} {label:<10} N={args.n}  {usage.wall:7.1f} s  "
+                f"cpu {usage.cpu:7.1f} s  peak {usage.peak_rss_mb:5.0f} MB  "
+                f"server got {stats.get('messages')}  PDFs made {made}, on disk {on_disk}  "
+                f"exit {usage.exit_code}",
+                flush=True,
+            )
+        first, again = kind_runs
+        ok = ok and (
+            first["usage"]["exit_code"] == 0
+            and first["server"].get("messages") == args.n
+            and again["server"].get("messages") == 0
+            and first["pdfs"] == args.n
+            and first["made"] == args.n
+            and again["made"] == 0
         )
-        print(
-            f"  {label:<10} N={args.n}  {usage.wall:7.1f} s  cpu {usage.cpu:7.1f} s  "
-            f"peak {usage.peak_rss_mb:5.0f} MB  server got {stats.get('messages')}  "
-            f"PDFs made {made}, on disk {on_disk}  exit {usage.exit_code}",
-            flush=True,
-        )
-    first, again = runs
-    sizes = [path.stat().st_size for path in setup.documents.glob("*.pdf")]
-    ok = (
-        first["usage"]["exit_code"] == 0
-        and first["server"].get("messages") == args.n
-        and again["server"].get("messages") == 0
-        and first["pdfs"] == args.n
-        and first["made"] == args.n
-        and again["made"] == 0
-    )
+        pdfs = [path.stat().st_size for path in setup.documents.glob("*.pdf")]
+        sizes[kind] = sum(pdfs) / max(1, len(pdfs)) / 1024
+        runs += kind_runs
     lines = [
         f"Invoices made and sent by `docmail send` on {machine()}, {dt.date.today()}:",
         "",
-        "| run | invoices | wall s | invoices/s | CPU s | CPU ms/invoice | peak MB | PDFs made "
-        "| sent |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| invoices as | run | invoices | wall s | invoices/s | CPU s | CPU ms/invoice | peak MB "
+        "| PDFs made | sent |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in runs:
         usage = r["usage"]
         rate = f"{args.n / usage['wall']:.2f}" if r["made"] else "—"
         lines.append(
-            f"| {r['run']} | {args.n:,} | {usage['wall']:.1f} | {rate} | {usage['cpu']:.1f} | "
-            f"{1000 * usage['cpu'] / args.n:.0f} | {usage['peak_rss_mb']:.0f} | {r['made']} | "
-            f"{r['server'].get('messages')} |"
+            f"| {r['kind']} | {r['run']} | {args.n:,} | {usage['wall']:.1f} | {rate} | "
+            f"{usage['cpu']:.1f} | {1000 * usage['cpu'] / args.n:.0f} | "
+            f"{usage['peak_rss_mb']:.0f} | {r['made']} | {r['server'].get('messages')} |"
         )
     lines += [
         "",
-        f"PDF size {sum(sizes) / max(1, len(sizes)) / 1024:.1f} kB on average; "
-        f"{'ok' if ok else 'NOT OK'}.",
+        "PDF size on average: "
+        + ", ".join(f"{kind} {size:.1f} kB" for kind, size in sizes.items())
+        + f"; {'ok' if ok else 'NOT OK'}.",
     ]
     table = "\n".join(lines)
     print("\n" + table)
