@@ -30,6 +30,8 @@ __all__ = [
     "Party",
     "Profile",
     "ReadInvoice",
+    "ReadLine",
+    "ReadVat",
     "build_cii",
     "read_cii",
 ]

@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "CATEGORIES",
     "COUNTRY_RATES",
+    "DEFAULT_EXEMPTION",
     "UNIT_WORDS",
     "Line",
     "LineProblem",
@@ -33,6 +34,7 @@ __all__ = [
     "money",
     "parse_line",
     "unit_code",
+    "unit_codes",
 ]
 
 #: VAT categories (UNCL 5305) a line may carry, with what they mean.
