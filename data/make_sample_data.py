@@ -252,6 +252,7 @@ def priced_lines(number: str, amount: float) -> list[tuple[Any, ...]]:
                 return candidate
     raise ValueError(f"no price makes the lines of {number} add up to {amount}")
 
+
 OFFERS = [
     # offer_no, customer_no, company, contact, email, cc, amount, valid_until
     (

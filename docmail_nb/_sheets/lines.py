@@ -74,7 +74,7 @@ def parse_lines_header(text: str) -> tuple[str, str]:
 
 def read_line_sheet(orders_source: Path, source: str, column: str) -> LineSheet:
     """Read the lines: a sheet of the orders' workbook, or a file beside the orders."""
-    from docmail_nb.orders import read_orders, sheet_names
+    from docmail_nb._sheets.orders import read_orders, sheet_names
 
     if source.lower().endswith(_FILE_SUFFIXES):
         path = (orders_source.parent / source).resolve()
