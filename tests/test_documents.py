@@ -264,12 +264,12 @@ _ADDRESS_LINES = ("type", "name", "street", "house_num", "pcode", "city", "count
 
 MEMORY_PROBE = """
 import tempfile
-from docmail_nb._compose.plan import plan_from_files
+from docmail_nb import Batch
 from docmail_nb._sample import sample_dir
-plan = plan_from_files(
+plan = Batch.from_files(
     sample_dir() / "orders.xlsx", sample_dir() / "templates" / "qr_invoice.txt",
     sheet="Rechnungen", documents_out=tempfile.mkdtemp(),
-)
+).plan
 # the sample's invoices: lines, VAT, QR-bill, and a Factur-X PDF/A-3 (all but one)
 documents = [d for draft in plan.drafts for d in draft.documents if d.renderer is not None]
 assert len(documents) == 10

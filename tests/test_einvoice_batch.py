@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from einvoice_read import XRECHNUNG_ID, official_failures, pdf_parts, recomputed, xsd_errors
 from pdfread import decode_qr, page_count, payload_fields, pdf_text
 
-from docmail_nb._compose.plan import plan_from_files
+from docmail_nb import Batch
 from docmail_nb._mail.transport import MemoryTransport
 from docmail_nb._run.send import SendOptions, send_plan
 from docmail_nb._sample import sample_dir
@@ -52,7 +52,7 @@ def attachments(message: EmailMessage) -> dict[str, bytes]:
 def test_the_sample_mails_en16931_invoices_and_an_xrechnung(tmp_path: Path) -> None:
     orders, template = sample_project(tmp_path)
     out = tmp_path / "made"
-    plan = plan_from_files(orders, template, sheet="Rechnungen", documents_out=out)
+    plan = Batch.from_files(orders, template, sheet="Rechnungen", documents_out=out).plan
     assert plan.ok, [str(p) for p in plan.problems]
     transport = MemoryTransport()
     report = send_plan(plan, PROFILE, ledger=tmp_path / "ledger.sqlite", transport=transport)
@@ -98,7 +98,7 @@ def test_the_sample_mails_en16931_invoices_and_an_xrechnung(tmp_path: Path) -> N
         factur_x += 1
     assert factur_x == 9
     again = send_plan(
-        plan_from_files(orders, template, sheet="Rechnungen", documents_out=out),
+        Batch.from_files(orders, template, sheet="Rechnungen", documents_out=out).plan,
         PROFILE,
         ledger=tmp_path / "ledger.sqlite",
         transport=transport,
@@ -258,7 +258,7 @@ def test_a_changed_line_after_sending_is_changed_and_a_rerun_makes_nothing(
     orders_path, template = csv_project(tmp_path, orders, lines)
     out, ledger = tmp_path / "made", tmp_path / "ledger.sqlite"
     transport = MemoryTransport()
-    first = send_plan(plan_from_files(orders_path, template, documents_out=out), PROFILE,
+    first = send_plan(Batch.from_files(orders_path, template, documents_out=out).plan, PROFILE,
                       ledger=ledger, transport=transport)  # fmt: skip
     assert first.counts() == {"sent": 2}
     plain = attachments(transport.stored[1].msg)["invoice-R-2.pdf"]
@@ -268,12 +268,12 @@ def test_a_changed_line_after_sending_is_changed_and_a_rerun_makes_nothing(
     # 241.25 + (61.73 − 6.17) = 296.81 net, VAT 8.1 % 24.04 (24.0416)
     assert recomputed(xml)["stated"]["gross"] == D("320.85")
 
-    again = send_plan(plan_from_files(orders_path, template, documents_out=out), PROFILE,
+    again = send_plan(Batch.from_files(orders_path, template, documents_out=out).plan, PROFILE,
                       ledger=ledger, transport=transport)  # fmt: skip
     assert again.counts() == {"skipped": 2}
     lines[1]["quantity"] = "1.75"  # corrected after it was sent
     csv_project(tmp_path, orders, lines)
-    plan = plan_from_files(orders_path, template, documents_out=out)
+    plan = Batch.from_files(orders_path, template, documents_out=out).plan
     dry = send_plan(plan, PROFILE, ledger=ledger, options=SendOptions(dry_run=True))
     assert [r.state for r in dry.results] == ["changed", "skipped"]
 
