@@ -1,28 +1,33 @@
 """Invoices made and sent: a PDF with lines, VAT and a Swiss QR-bill per row, then mailed.
 
-    .venv/bin/python benchmarks/documents.py                 # 1,000 plain PDFs, 1,000 Factur-X
+    .venv/bin/python benchmarks/documents.py                 # 1,000 invoices, --jobs 1 and 2
     .venv/bin/python benchmarks/documents.py --n 50          # a quick look
-    .venv/bin/python benchmarks/documents.py --kinds factur-x
+    .venv/bin/python benchmarks/documents.py --jobs 1 2 4    # other pool sizes
+    .venv/bin/python benchmarks/documents.py --kinds plain factur-x   # e-invoices beside PDFs
 
-`docmail send` (the CLI, process start included) with the sample's invoice templates
+`docmail send --jobs J` (the CLI, process start included) with the sample's invoice templates
 (data/templates/qr_invoice.txt, invoice.html, seller.toml) on N generated rows with three
-lines each (two VAT rates), against the counting STARTTLS+AUTH server of run.py in its own
-process; then the same command again, which makes and sends nothing. Once with plain PDFs
-(``einvoice`` empty), once with every row a Factur-X invoice (the EN 16931 XML made, checked
-against the XSD and the rules, embedded into a PDF/A-3b). Each PDF's QR code and XML are
-checked by the tests, not here. The table goes to stdout and to
-benchmarks/results/documents.md (and .json).
+lines each (two VAT rates, from positionen.csv), against the counting STARTTLS+AUTH server of
+run.py in its own process, once per J (each with a new ledger and documents folder); then the
+last command again, which makes and sends nothing. ``--kinds``: the invoices as plain PDFs
+(``einvoice`` empty, the default) and/or as Factur-X (every row's EN 16931 XML made, checked
+against the XSD and the rules, embedded into a PDF/A-3b). Then WeasyPrint alone draws the same
+HTML on every core (draw_alone.py): the ceiling. Each PDF's QR code and XML are checked by the
+tests, not here. The table goes to stdout and to benchmarks/results/documents.md (and .json).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as dt
 import json
+import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -43,7 +48,7 @@ STREETS = ["Marktgasse", "Stadthausstrasse", "Zürcherstrasse", "Obergasse", "Te
 TOWNS = [("8400", "Winterthur"), ("8404", "Winterthur"), ("8406", "Winterthur"), ("9490", "Vaduz")]
 
 
-def write_orders(path: Path, n: int, kind: str) -> None:
+def write_orders(path: Path, n: int, einvoice: str = "") -> None:
     """N invoices with structured addresses, as the sample's Rechnungen sheet has them, and
     their lines in positionen.csv beside them."""
     rng = random.Random(17)
@@ -76,7 +81,7 @@ def write_orders(path: Path, n: int, kind: str) -> None:
                     "LI" if city == "Vaduz" else "CH",
                     "2026-12-01",
                     "CHF",
-                    kind,
+                    einvoice,
                     "",
                     "",
                 ]
@@ -96,14 +101,16 @@ def prepare(work: Path) -> Setup:
     return new_setup(work, work / "made", template, template)
 
 
-def send(setup: Setup, orders: Path, folder: Path, label: str) -> tuple[Usage, dict[str, Any]]:
+def send(
+    setup: Setup, orders: Path, folder: Path, label: str, jobs: int
+) -> tuple[Usage, dict[str, Any]]:
     server = CountingServer(setup)
     try:
         env = docmail_profile(setup, server.port, folder)
         cmd = [str(Path(sys.executable).with_name("docmail")), "send", str(orders)]
         cmd += [str(setup.docmail_template), "--profile", "bench", "--yes"]
-        cmd += ["--ledger", str(setup.work / "ledger.sqlite")]
-        cmd += ["--documents-out", str(setup.documents)]
+        cmd += ["--ledger", str(setup.documents.with_suffix(".sqlite"))]
+        cmd += ["--documents-out", str(setup.documents), "--jobs", str(jobs)]
         usage = run_measured(cmd, env=env, log=folder / f"{label}.log", timeout=7200)
     finally:
         stats = server.stop()
@@ -116,34 +123,47 @@ def made_now(log: Path) -> int:
     return int(found[-1]) if found else -1
 
 
+def draw_alone(setup: Setup, orders: Path, jobs: int) -> Usage:
+    """WeasyPrint alone drawing the HTML docmail draws, in ``jobs`` processes (timed)."""
+    script = str(Path(__file__).with_name("draw_alone.py"))
+    out = setup.work / "alone"
+    html = [sys.executable, script, "html", str(orders), str(setup.docmail_template), str(out)]
+    subprocess.run(html, check=True, capture_output=True)
+    draw = [sys.executable, script, "draw", str(out), "--jobs", str(jobs)]
+    return run_measured(draw, log=setup.work / "alone.log", timeout=7200)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--kinds", default="plain,factur-x", help="plain, factur-x or both")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--kinds", nargs="+", default=["plain"], choices=["plain", "factur-x"])
     parser.add_argument("--work", type=Path, default=Path("/tmp/docmail-bench-documents"))
     args = parser.parse_args()
 
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    base = prepare(args.work)
+    cores = len(os.sched_getaffinity(0))
+    load = os.getloadavg()[0]
     runs: list[dict[str, Any]] = []
-    ok = True
-    sizes: dict[str, float] = {}
-    for kind in args.kinds.split(","):
-        work = args.work / kind
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        setup = prepare(work)
-        orders = work / "orders.csv"
+    for kind in args.kinds:
+        (args.work / kind).mkdir()
+        orders = args.work / kind / "orders.csv"
         write_orders(orders, args.n, "" if kind == "plain" else kind)
-        kind_runs = []
-        for label in ("first run", "rerun"):
-            folder = work / label.replace(" ", "-")
+        plan = [(f"--jobs {jobs}", jobs) for jobs in args.jobs] + [("rerun", args.jobs[-1])]
+        for label, jobs in plan:
+            setup = dataclasses.replace(base, documents=args.work / kind / f"made-jobs-{jobs}")
+            folder = args.work / kind / label.replace(" ", "").replace("-", "")
             folder.mkdir()
-            usage, stats = send(setup, orders, folder, label)
+            usage, stats = send(setup, orders, folder, label, jobs)
             on_disk = len(list(setup.documents.glob("*.pdf")))
             made = made_now(folder / f"{label}.log")
-            kind_runs.append(
+            runs.append(
                 {
                     "kind": kind,
                     "run": label,
+                    "jobs": jobs,
                     "usage": asdict(usage),
                     "server": stats,
                     "pdfs": on_disk,
@@ -151,50 +171,72 @@ def main() -> int:
                 }
             )
             print(
-                f"  {kind:<9} {label:<10} N={args.n}  {usage.wall:7.1f} s  "
+                f"  {kind:<8} {label:<10} N={args.n}  {usage.wall:7.1f} s  "
                 f"cpu {usage.cpu:7.1f} s  peak {usage.peak_rss_mb:5.0f} MB  "
                 f"server got {stats.get('messages')}  PDFs made {made}, on disk {on_disk}  "
                 f"exit {usage.exit_code}",
                 flush=True,
             )
-        first, again = kind_runs
-        ok = ok and (
-            first["usage"]["exit_code"] == 0
-            and first["server"].get("messages") == args.n
-            and again["server"].get("messages") == 0
-            and first["pdfs"] == args.n
-            and first["made"] == args.n
-            and again["made"] == 0
-        )
-        pdfs = [path.stat().st_size for path in setup.documents.glob("*.pdf")]
-        sizes[kind] = sum(pdfs) / max(1, len(pdfs)) / 1024
-        runs += kind_runs
+    orders = args.work / args.kinds[0] / "orders.csv"
+    alone = draw_alone(base, orders, cores)
+    print(f"  WeasyPrint alone, {cores} processes: {alone.wall:7.1f} s", flush=True)
+    firsts = [r for r in runs if r["run"] != "rerun"]
+    agains = [r for r in runs if r["run"] == "rerun"]
+    sizes = {
+        kind: [
+            path.stat().st_size
+            for path in (args.work / kind / f"made-jobs-{args.jobs[-1]}").glob("*.pdf")
+        ]
+        for kind in args.kinds
+    }
+    ok = (
+        all(r["usage"]["exit_code"] == 0 for r in runs)
+        and all(r["server"].get("messages") == args.n for r in firsts)
+        and all(r["pdfs"] == args.n and r["made"] == args.n for r in firsts)
+        and all(r["server"].get("messages") == 0 and r["made"] == 0 for r in agains)
+        and alone.exit_code == 0
+    )
+    ones = {r["kind"]: r for r in firsts if r["jobs"] == 1}
     lines = [
-        f"Invoices made and sent by `docmail send` on {machine()}, {dt.date.today()}:",
+        f"Invoices made and sent by `docmail send` on {machine()}, {dt.date.today()}; "
+        f"load average {load:.1f} when it began:",
         "",
-        "| invoices as | run | invoices | wall s | invoices/s | CPU s | CPU ms/invoice | peak MB "
-        "| PDFs made | sent |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| invoices as | run | invoices | wall s | invoices/s | vs --jobs 1 | CPU s "
+        "| CPU ms/invoice | peak MB | PDFs made | sent |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in runs:
         usage = r["usage"]
         rate = f"{args.n / usage['wall']:.2f}" if r["made"] else "—"
+        one = ones.get(r["kind"])
+        speedup = (
+            f"{one['usage']['wall'] / usage['wall']:.2f}x" if one is not None and r["made"] else "—"
+        )
         lines.append(
-            f"| {r['kind']} | {r['run']} | {args.n:,} | {usage['wall']:.1f} | {rate} | "
+            f"| {r['kind']} | {r['run']} | {args.n:,} | {usage['wall']:.1f} | {rate} | {speedup} | "
             f"{usage['cpu']:.1f} | {1000 * usage['cpu'] / args.n:.0f} | "
             f"{usage['peak_rss_mb']:.0f} | {r['made']} | {r['server'].get('messages')} |"
         )
+    best = min((r for r in firsts if r["kind"] == args.kinds[0]), key=lambda r: r["usage"]["wall"])
     lines += [
+        f"| {args.kinds[0]} | WeasyPrint alone, {cores} processes | {args.n:,} | "
+        f"{alone.wall:.1f} | "
+        f"{args.n / alone.wall:.2f} | — | {alone.cpu:.1f} | {1000 * alone.cpu / args.n:.0f} | "
+        f"{alone.peak_rss_mb:.0f} | {args.n} | — |",
         "",
+        f"`{best['run']}` draws and sends at {alone.wall / best['usage']['wall']:.2f}x the "
+        "documents per second of WeasyPrint alone on every core. "
         "PDF size on average: "
-        + ", ".join(f"{kind} {size:.1f} kB" for kind, size in sizes.items())
-        + f"; {'ok' if ok else 'NOT OK'}.",
+        + ", ".join(f"{k} {sum(v) / max(1, len(v)) / 1024:.1f} kB" for k, v in sizes.items())
+        + "; "
+        f"{'ok' if ok else 'NOT OK'}.",
     ]
     table = "\n".join(lines)
     print("\n" + table)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "documents.md").write_text(table + "\n", encoding="utf-8")
-    (RESULTS / "documents.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+    results = {"runs": runs, "alone": asdict(alone), "cores": cores, "load": load}
+    (RESULTS / "documents.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     return 0 if ok else 1
 
 

@@ -649,13 +649,18 @@ def test_token_command_prints_a_token_or_json(
         (
             f"{sys.executable} -c \"import sys; sys.exit('az: please run az login')\"",
             "token_command_failed",
-            "please run az login",
+            "exit status 1; its last error line was shown once, as a warning",
         ),
         ("true", "token_command_empty", "printed no access token"),
     ],
 )
 def test_token_command_that_fails_or_prints_nothing(
-    oauth_smtp: Callable[..., SMTPTestServer], ca_file: Path, command: str, kind: str, words: str
+    oauth_smtp: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    command: str,
+    kind: str,
+    words: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = oauth_smtp()
     profile = Profile(
@@ -673,6 +678,9 @@ def test_token_command_that_fails_or_prints_nothing(
     assert result.kind == kind
     assert words in result.summary
     assert server.record.auth_attempts == []
+    if "az login" in command:  # what it said on stderr: logged, never in the summary
+        assert "az: please run az login" in caplog.text
+        assert "az login" not in result.summary
 
 
 def test_server_without_xoauth2(smtp_server: Callable[..., SMTPTestServer], ca_file: Path) -> None:
