@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from docmail_nb._compose.message import size_text
-from docmail_nb._run.outbox import Entry
-from docmail_nb._store.profiles import docmail_home
-from docmail_nb.words import STATE_WORDS
+from docmail_nb import docmail_home
+from docmail_nb.batch import OutboxEntry
+from docmail_nb.words import STATE_WORDS, size_text
 
 if TYPE_CHECKING:
-    from docmail_nb._compose.preview import Preview
-    from docmail_nb._run.report import Report
+    from docmail_nb import Preview, Report
     from docmail_nb.errors import DocmailError
 
 __all__ = [
@@ -248,6 +246,14 @@ def mail_view(shown: Preview) -> str:
         f"src='data:image/png;base64,{base64.b64encode(d.first_page_png).decode('ascii')}'>"
         f"<figcaption>{esc(d.name)}, page 1 of {d.pages}</figcaption></figure>"
         for d in shown.documents
+        if d.pages
+    )
+    files += "".join(
+        f"<figure class='docmail-einvoice'><figcaption>{esc(d.name)}: the e-invoice as the "
+        f"customer's software reads it</figcaption><pre>{esc(chr(10).join(d.einvoice))}</pre>"
+        "</figure>"
+        for d in shown.documents
+        if d.einvoice
     )
     return (
         "<div class='docmail-preview docmail-mail'>"
@@ -292,7 +298,7 @@ def download_link(report: Report) -> str:
     )
 
 
-def state_line(entry: Entry) -> str:
+def state_line(entry: OutboxEntry) -> str:
     words = f"Row {', '.join(map(str, entry.rows))}" + (f" ({entry.key})" if entry.key else "")
     words += f": {STATE_WORDS[entry.state]}"
     if entry.state in ("problem", "failed", "unknown", "changed", "busy"):

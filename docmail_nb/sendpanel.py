@@ -19,11 +19,19 @@ from typing import Any
 
 import ipywidgets as w
 
-from docmail_nb._compose.plan import Plan
-from docmail_nb._compose.problem_list import join_reasons
-from docmail_nb._compose.templates import make_environment, money_columns, template_variables
+from docmail_nb import (
+    Ledger,
+    MessageResult,
+    Orders,
+    Plan,
+    Profile,
+    Report,
+    SendOptions,
+    Transport,
+    load_profile,
+    sheet_names,
+)
 from docmail_nb._grid import Cell, Column, ColumnKind, MessageGrid, number_value
-from docmail_nb._mail.transport import Transport
 from docmail_nb._panelkit import (
     CHANGED_RISK,
     CSS,
@@ -44,16 +52,17 @@ from docmail_nb._panelkit import (
     state_line,
     success_line,
 )
-from docmail_nb._run.outbox import Entry, count_states, progress_text
-from docmail_nb._run.pacing import rate
-from docmail_nb._run.report import MessageResult, Report
-from docmail_nb._run.send import SendOptions
 from docmail_nb._sample import sample_dir
-from docmail_nb._sheets.orders import Orders, sheet_names
-from docmail_nb._store.files import write_private
-from docmail_nb._store.ledger import Ledger
-from docmail_nb._store.profiles import Profile, docmail_home, load_profile
-from docmail_nb.batch import Batch
+from docmail_nb.batch import (
+    Batch,
+    OutboxEntry,
+    count_states,
+    join_reasons,
+    keep_upload,
+    money_text,
+    progress_text,
+    rate,
+)
 from docmail_nb.errors import DocmailError
 from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS
 
@@ -87,13 +96,12 @@ class SendPanel:
         self.transport = transport
         self.batch: Batch | None = None  # the checked batch the panel shows and sends
         self.report: Report | None = None
-        self.entries: list[Entry] = []
+        self.entries: list[OutboxEntry] = []
         self._profile = profile
         self._loading = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._positions: dict[int, int] | None = None  # sheet row → position in the frame
-        self._money = make_environment().filters["money"]  # amounts as the templates write them
         self._last_table_refresh = 0.0
         self._build_inputs(orders, template, documents, remembered)
         self._build_table()
@@ -338,11 +346,7 @@ class SendPanel:
         if not files:
             return
         item = files[0]
-        content = bytes(item["content"])
-        # customers' data: mode 0600 in a 0700 folder, as every file docmail writes
-        folder = docmail_home() / "uploads"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        target = write_private(folder / Path(str(item["name"])).name, lambda h: h.write(content))
+        target = keep_upload(str(item["name"]), bytes(item["content"]))
         self.upload.value = ()  # keep the file's bytes out of the saved widget state
         self.orders_path.value = str(target)
 
@@ -427,7 +431,7 @@ class SendPanel:
 
     def _grid_columns(self) -> list[Column]:
         """Row, state, key, To, the chosen sheet columns, and Problem when a row has one."""
-        money = money_columns(self.batch.template) if self.batch is not None else {}
+        money = self.batch.money_columns() if self.batch is not None else {}
         numeric = self._numeric_columns()
         columns = [
             Column("row", "Row", "number"),
@@ -455,7 +459,9 @@ class SendPanel:
                     found.add(name)
         return found
 
-    def _cells(self, entry: Entry, columns: list[Column], money: dict[str, str]) -> dict[str, Cell]:
+    def _cells(
+        self, entry: OutboxEntry, columns: list[Column], money: dict[str, str]
+    ) -> dict[str, Cell]:
         """The grid's cells of one message: money in the sheet's currency, the whole text."""
         values = self._row_values(entry.row) if entry.row else {}
         to = entry.to or ", ".join(  # a row with a problem: the address cells it has
@@ -476,7 +482,7 @@ class SendPanel:
             if is_empty(value):
                 cells[column.key] = Cell("")
             elif column.kind == "money" and number is not None:
-                text = str(self._money(number, money[column.label]))  # as the template writes it
+                text = money_text(number, money[column.label])  # as the template writes it
                 cells[column.key] = Cell(text, float(number))
             elif column.kind == "number" and number is not None:
                 cells[column.key] = Cell(str(value), float(number))
@@ -486,12 +492,7 @@ class SendPanel:
 
     def _to_columns(self) -> list[str]:
         """The columns the template's To header is made of."""
-        if self.batch is None:
-            return []
-        try:
-            return sorted(template_variables(self.batch.template).get("To", set()))
-        except DocmailError:
-            return []
+        return self.batch.address_columns("To") if self.batch is not None else []
 
     def _row_values(self, row: int) -> dict[str, Any]:
         """The sheet's cells of ``row``, as read."""
@@ -515,7 +516,7 @@ class SendPanel:
             ]
             self.show.value = shown if shown in counts else ""
             columns = self._grid_columns()
-            money = money_columns(self.batch.template) if self.batch is not None else {}
+            money = self.batch.money_columns() if self.batch is not None else {}
             records = [
                 (index, entry.state, self._cells(entry, columns, money))
                 for index, entry in enumerate(self.entries)
