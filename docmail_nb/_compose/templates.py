@@ -12,8 +12,10 @@ A template is a block of header lines, a blank line and the body::
 
 Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
 (repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
-Group-By, Send-If, and any ``X-`` header. Every header but Format and Group-By, and the body,
-are Jinja templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
+Group-By, Send-If, Lines (``Lines: Positionen on invoice_no``: the row's line items),
+E-Invoice (``factur-x``, ``xrechnung`` or empty), E-Invoice-Columns, and any ``X-`` header.
+Every header but Format, Group-By, Lines and E-Invoice-Columns, and the body, are Jinja
+templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
 "bezahlt" }}``): a row for which it is false is left out, and listed as left out.
 """
 
@@ -32,7 +34,7 @@ from typing import Any, Literal
 from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, pass_eval_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
@@ -58,6 +60,7 @@ __all__ = [
     "html_to_text",
     "load_template",
     "make_environment",
+    "money_columns",
     "parse_template",
     "round_amount",
     "shown",
@@ -82,6 +85,7 @@ FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 ADDRESS_HEADERS = ("To", "Cc", "Bcc")
 SINGLE_HEADERS = (
     "To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By", "Send-If",
+    "Lines", "E-Invoice", "E-Invoice-Columns",
 )  # fmt: skip
 KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
@@ -112,6 +116,8 @@ class MessageTemplate:
     name: str = "template"
     folder: Path | None = None  # where the file is: Document templates are looked up there
     send_if: str | None = None  # a Jinja expression; rows for which it is false are left out
+    lines: tuple[str, str] | None = None  # Lines: <sheet or file> on <column>
+    einvoice_columns: str | None = None  # E-Invoice-Columns: company=Firma, pcode=PLZ
 
     def header(self, name: str) -> str | None:
         """The source of the first header called ``name`` (case-insensitive), or None."""
@@ -182,6 +188,17 @@ def parse_template(
         )
     group_by = _pop(headers, "Group-By") or None
     send_if = _pop(headers, "Send-If")
+    lines_text = _pop(headers, "Lines")
+    einvoice_columns = _pop(headers, "E-Invoice-Columns")
+    if lines_text is not None:
+        from docmail_nb._sheets.lines import parse_lines_header
+
+        try:
+            lines_header: tuple[str, str] | None = parse_lines_header(lines_text)
+        except TemplateError as exc:
+            raise TemplateError(f"Template {name!r}: {exc.message}", exc.hint) from None
+    else:
+        lines_header = None
     template = MessageTemplate(
         headers=tuple(headers),
         body=body,
@@ -190,6 +207,8 @@ def parse_template(
         name=name,
         folder=Path(folder).expanduser().resolve() if folder is not None else None,
         send_if=None if send_if is None else _expression(send_if, name),
+        lines=lines_header,
+        einvoice_columns=einvoice_columns,
     )
     template_variables(template)  # compiles every part: syntax errors surface here
     return template
@@ -277,6 +296,30 @@ def template_variables(template: MessageTemplate) -> dict[str, set[str]]:
             ) from exc
         names = meta.find_undeclared_variables(tree) - set(env.globals) - CONTEXT_NAMES
         found.setdefault(part, set()).update(names)
+    return found
+
+
+def money_columns(template: MessageTemplate) -> dict[str, str]:
+    """The columns the template writes as money, with their currency:
+    ``{{ amount | money("EUR") }}`` → ``{"amount": "EUR"}`` (``money`` alone: CHF)."""
+    env = make_environment()
+    found: dict[str, str] = {}
+    for source in [source for _, source in template.headers] + [template.body]:
+        try:
+            tree = env.parse(source)
+        except TemplateSyntaxError:
+            continue  # the check reports it
+        for node in tree.find_all(nodes.Filter):
+            if node.name != "money" or not isinstance(node.node, nodes.Name):
+                continue
+            currency: Any = "CHF"
+            if node.args and isinstance(node.args[0], nodes.Const):
+                currency = node.args[0].value
+            for keyword in node.kwargs:
+                if keyword.key == "currency" and isinstance(keyword.value, nodes.Const):
+                    currency = keyword.value.value
+            if isinstance(currency, str):
+                found.setdefault(node.node.name, currency.upper())
     return found
 
 
