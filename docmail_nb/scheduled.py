@@ -250,12 +250,12 @@ def _path(name: str, value: Any) -> Path | None:
 
 def _ledger(value: Any) -> Path | str | None:
     """A ledger file, or a PostgreSQL URL without its password (papermill keeps parameters)."""
-    from docmail_nb._store.postgres import is_url, masked_url
+    from docmail_nb import ledger_name, ledger_target
 
-    if not is_url(value):
-        return _path("ledger", value)
-    url = str(value).strip()
-    if masked_url(url) != url:
+    if value is not None and not isinstance(value, str | Path):
+        return _path("ledger", value)  # says what it must be
+    target = ledger_target(value, setting="parameter ledger")
+    if isinstance(target, str) and ledger_name(target) != target:
         raise ConfigError(
             "Refusing the parameter ledger: its URL carries the database password, and "
             "papermill writes every parameter into the output notebook in plain text.",
@@ -263,7 +263,7 @@ def _ledger(value: Any) -> Path | str | None:
             "~/.pgpass (or set the whole URL as DOCMAIL_LEDGER in the job's environment); "
             "delete this output notebook, which now holds the password.",
         )
-    return url
+    return target
 
 
 def _identifier(name: str, value: Any) -> str | None:
@@ -338,14 +338,9 @@ def describe_job(job: Job) -> str:
 
 def _ledger_named(ledger: Path | str | None) -> str:
     """How the run's ledger is shown: never with a password."""
-    from docmail_nb._store.ledger import default_ledger_target
-    from docmail_nb._store.postgres import is_url, masked_url
+    from docmail_nb import ledger_name
 
-    if ledger:
-        return str(ledger)
-    target = default_ledger_target()
-    shown = masked_url(str(target)) if is_url(target) else str(target)
-    return f"{shown} (the default)"
+    return ledger_name(ledger) if ledger else f"{ledger_name()} (the default)"
 
 
 def describe_plan(plan: Plan, job: Job) -> str:

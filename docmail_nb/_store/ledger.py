@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from docmail_nb._store.postgres import PostgresStore, is_url
+from docmail_nb._store.postgres import PostgresStore, is_url, masked_url
 from docmail_nb._store.records import (
     Claim,
     DocumentRecord,
@@ -65,7 +65,7 @@ from docmail_nb._store.sqlite_file import (
     refused_json,
     schema_version,
 )
-from docmail_nb.errors import LedgerError
+from docmail_nb.errors import ConfigError, LedgerError
 from docmail_nb.words import Decision
 
 __all__ = [
@@ -77,6 +77,8 @@ __all__ = [
     "default_ledger_path",
     "default_ledger_target",
     "existing_ledger",
+    "ledger_name",
+    "ledger_target",
     "opened_ledger",
 ]
 
@@ -111,6 +113,30 @@ def default_ledger_target() -> str | Path:
     if not found:
         return default_ledger_path()
     return found if is_url(found) else Path(found).expanduser()
+
+
+def ledger_target(value: str | Path | None, *, setting: str = "--ledger") -> str | Path | None:
+    """A ledger as a person gives it: a file (a path), a PostgreSQL URL (kept as written), or
+    None (empty: the default ledger). ``setting`` names where it came from in an error."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if is_url(value):
+        return str(value).strip()
+    if not isinstance(value, str | Path):
+        raise ConfigError(
+            f"The {setting} {value!r} is neither a ledger file nor a postgresql:// URL.",
+            "Give a file name, or postgresql://user@host:port/database.",
+        )
+    return Path(value).expanduser()
+
+
+def ledger_name(ledger: Ledger | str | Path | None = None) -> str:
+    """How a ledger is shown to people: its file, or its URL with the password as ``***``;
+    None names the default ledger."""
+    if isinstance(ledger, Ledger):
+        return ledger.where
+    target = ledger if ledger is not None else default_ledger_target()
+    return masked_url(str(target)) if is_url(target) else str(target)
 
 
 #: the ledger's store: an SQLite file or a PostgreSQL database (the same methods)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -69,14 +68,12 @@ class LedgerTarget(click.ParamType[Any]):
     name = "FILE|URL"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, Path) or not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.lower().startswith(("postgresql://", "postgres://")):
-            return text
-        if not text:
+        from docmail_nb import ledger_target
+
+        target = ledger_target(value) if isinstance(value, str) else value
+        if target is None:
             self.fail("Give a ledger file or a postgresql:// URL.", param, ctx)
-        return Path(text).expanduser()
+        return target
 
 
 ledger_option = click.option(

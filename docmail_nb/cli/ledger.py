@@ -29,8 +29,7 @@ def _copy(source: Path | str, target: Path | str) -> None:
     record TO already has is left as it is, so copying twice copies nothing new. Copy while
     no run is sending.
     """
-    from docmail_nb._store.copy import copy_ledger
-    from docmail_nb._store.ledger import Ledger
+    from docmail_nb import Ledger, copy_ledger
     from docmail_nb.errors import LedgerError
 
     if isinstance(source, Path) and not source.exists():
