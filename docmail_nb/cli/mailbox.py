@@ -26,7 +26,8 @@ def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | Non
     """Settle unknown messages from the Sent folder and append the copies still owed.
 
     An unknown message found in Sent is recorded as sent; one not found is sent again by the
-    next run. Exit 1 when the mailbox could not be used.
+    next run where the provider files Sent itself, and stays unknown where docmail appends the
+    copies (--resend-unknown decides). Exit 1 when the mailbox could not be used.
     """
     from docmail_nb import Ledger, load_profile, sync_mailbox
 
