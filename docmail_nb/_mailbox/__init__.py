@@ -1,0 +1,1 @@
+"""Private: _mailbox of docmail_nb."""

@@ -1,0 +1,19 @@
+"""The delivery reports, replies and auto-replies of tests/data/reports, filled in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPORTS = Path(__file__).parent / "data" / "reports"
+
+#: every sample: (file, what docmail must make of it)
+BOUNCES = ("postfix_dsn", "exchange_ndr", "gmail", "exim_text", "qmail_text")
+NOT_BOUNCES = ("out_of_office", "reply", "newsletter")
+
+
+def report(name: str, message_id: str, recipient: str, envid: str = "") -> bytes:
+    """The sample ``name`` about ``message_id`` sent to ``recipient``, with CRLF line ends."""
+    text = (REPORTS / f"{name}.eml").read_text(encoding="utf-8")
+    text = text.replace("$MESSAGE_ID", message_id).replace("$RECIPIENT", recipient)
+    text = text.replace("$ENVID", envid or message_id.strip("<>"))
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
