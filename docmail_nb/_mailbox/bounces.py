@@ -16,7 +16,8 @@ no delivery report. What makes a report is its shape, never a header alone (real
   failed addresses come from ``flufl.bounce``'s detectors, the status code and the reason from
   the text around each address, the original Message-ID from the quoted headers.
 
-Nothing here touches a mailbox or a ledger: matching reports to sent messages is the caller's.
+``read_bounces`` reads the reports of the INBOX not read before (through a ``ReportSource``, the
+mailbox, which is left as it was) and records in the ledger what they say about its messages.
 """
 
 from __future__ import annotations
@@ -25,14 +26,24 @@ import email
 import email.policy
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parseaddr
-from typing import Literal
+from typing import Literal, Protocol
 
 from flufl.bounce import all_failures
 
-__all__ = ["Action", "Recipient", "Report", "read_report"]
+from docmail_nb._store.ledger import Bounce, Entry, Ledger
+
+__all__ = [
+    "Action",
+    "BouncesRead",
+    "Recipient",
+    "Report",
+    "ReportSource",
+    "read_bounces",
+    "read_report",
+]
 
 Action = Literal["failed", "delayed", "delivered"]
 
@@ -301,3 +312,136 @@ def _text_of(msg: Message) -> str:
 
 def _one_line(value: object) -> str:
     return " ".join(str(value).split())
+
+
+# -- reports matched to the ledger -------------------------------------------------------------
+
+
+class ReportSource(Protocol):
+    """Where reports come from: the INBOX, read without changing it (see ``Mailbox``)."""
+
+    def report_candidates(self, since: float | None) -> list[tuple[str, bytes]]:
+        """(the message's identity, its header block) of each message that may be a report."""
+        ...
+
+    def message_bytes(self, identity: str) -> bytes:
+        """The whole message, its flags left as they were."""
+        ...
+
+
+@dataclass
+class BouncesRead:
+    """What reading the INBOX's reports did."""
+
+    bounced: list[Bounce] = field(default_factory=list)
+    delayed: list[Bounce] = field(default_factory=list)
+    delivered: list[Bounce] = field(default_factory=list)
+    reports: int = 0  # reports read now
+    unmatched: int = 0  # reports that name no message of this ledger and account
+    not_reports: int = 0  # other mail looked at (replies, auto-replies) and left alone
+
+    def notes(self) -> list[str]:
+        """Plain sentences for a report's summary; empty when there is nothing to say."""
+        notes = [
+            f"Bounced: {b.campaign}/{b.key} to {b.recipient} ({b.status} {b.diagnostic})".rstrip()
+            for b in self.bounced
+        ]
+        notes += [
+            f"Delayed: {b.campaign}/{b.key} to {b.recipient} ({b.status}); the server still tries."
+            for b in self.delayed
+        ]
+        notes += [f"Delivered after a delay: {b.campaign}/{b.key}." for b in self.delivered]
+        if self.unmatched:
+            notes.append(
+                f"{self.unmatched} delivery report(s) in the INBOX name no message of this "
+                "ledger and profile; left alone."
+            )
+        return notes
+
+
+def read_bounces(
+    ledger: Ledger, source: ReportSource, account: str, campaign: str | None = None
+) -> BouncesRead:
+    """Read the delivery reports not read before and record what they say about sent messages.
+
+    Only a report naming a message of ``account`` in this ledger (by Message-ID, or the
+    envelope id docmail sent) counts, and only for that message's own recipients. Each report
+    is remembered (even one that matched nothing), so it is never counted twice.
+    """
+    result = BouncesRead()
+    for identity, head in source.report_candidates(ledger.first_sent_at(account)):
+        if ledger.report_read(account, identity):
+            continue
+        if not _may_be_report(head):
+            ledger.remember_report(account, identity, "not a report")
+            result.not_reports += 1
+            continue
+        report = read_report(source.message_bytes(identity))
+        if report is None:
+            ledger.remember_report(account, identity, "not a report")
+            result.not_reports += 1
+            continue
+        result.reports += 1
+        findings = _findings(ledger, report, account, campaign)
+        if campaign is not None and not findings and _names_other_campaign(
+            ledger, report, account, campaign
+        ):
+            continue  # another campaign's report: left for a reconcile of that campaign
+        applied = ledger.record_report(account, identity, findings)
+        if not findings:
+            result.unmatched += 1
+        for bounce in applied:
+            {"failed": result.bounced, "delayed": result.delayed}.get(
+                bounce.action, result.delivered
+            ).append(bounce)
+    return result
+
+
+def _may_be_report(head: bytes) -> bool:
+    msg = email.message_from_bytes(head, policy=email.policy.compat32)
+    if msg.get_content_type() == "multipart/report":
+        return True
+    return _from_a_daemon(msg) or (_null_sender(msg) and not _auto_reply(msg))
+
+
+def _entries(ledger: Ledger, report: Report, account: str) -> list[Entry]:
+    ids = list(report.message_ids)
+    if report.envelope_id:
+        ids.append(f"<{report.envelope_id.strip('<>')}>")
+    found: dict[tuple[str, str], Entry] = {}
+    for message_id in dict.fromkeys(ids):
+        entry = ledger.find_message(account, message_id)
+        if entry is not None and entry.state in ("sent", "delayed", "bounced"):
+            found[(entry.campaign, entry.key)] = entry
+    return list(found.values())
+
+
+def _findings(
+    ledger: Ledger, report: Report, account: str, campaign: str | None
+) -> list[Bounce]:
+    findings: list[Bounce] = []
+    for entry in _entries(ledger, report, account):
+        if campaign is not None and entry.campaign != campaign:
+            continue
+        ours = {address.lower() for address in entry.recipients}
+        for recipient in report.recipients:
+            if recipient.address not in ours and recipient.original not in ours:
+                continue  # not one of this message's recipients: a forged or confused report
+            findings.append(
+                Bounce(
+                    campaign=entry.campaign,
+                    key=entry.key,
+                    message_id=entry.message_id,
+                    recipient=recipient.original or recipient.address,
+                    action=recipient.action,
+                    status=recipient.status,
+                    diagnostic=recipient.diagnostic[:500],
+                    reported=report.date,
+                    report_id=report.report_id,
+                )
+            )
+    return findings
+
+
+def _names_other_campaign(ledger: Ledger, report: Report, account: str, campaign: str) -> bool:
+    return any(entry.campaign != campaign for entry in _entries(ledger, report, account))
