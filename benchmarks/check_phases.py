@@ -12,10 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import make_plan
-from docmail_nb.preview import preview
-from docmail_nb.templates import load_template
+from docmail_nb import load_template, make_plan, preview, read_orders
 
 
 def main() -> None:

@@ -11,9 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from docmail_nb.plan import plan_from_files
-from docmail_nb.profiles import load_profile
-from docmail_nb.send import SendOptions, send_plan
+from docmail_nb import SendOptions, load_profile, plan_from_files, send_plan
 
 
 def main() -> int:

@@ -27,7 +27,7 @@ from typing import Any
 from measure import Usage, run_measured
 from run import RESULTS, ROOT, CountingServer, Setup, docmail_profile, machine, new_setup
 
-from docmail_nb.qrbill import qr_reference
+from docmail_nb import qr_reference
 
 COLUMNS = [
     "invoice_no", "customer_no", "company", "contact", "email", "cc", "amount", "due",

@@ -16,15 +16,46 @@ Importing the package is cheap: each name is imported from its module on first u
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .auth import sign_in, sign_out
-    from .batch import Batch
-    from .diagnosis import diagnose
-    from .errors import (
+    from docmail_nb._auth.signin import sign_in, sign_out
+    from docmail_nb._compose.message import Attachment, Draft
+    from docmail_nb._compose.plan import Plan, make_plan, plan_from_files
+    from docmail_nb._compose.preview import Preview, preview
+    from docmail_nb._compose.rows import Problem
+    from docmail_nb._compose.templates import (
+        MessageTemplate,
+        load_template,
+        make_environment,
+        parse_template,
+    )
+    from docmail_nb._documents.qrbill import check_payment, qr_reference
+    from docmail_nb._documents.render import DocumentRenderer, load_document_template
+    from docmail_nb._mail.diagnosis import diagnose
+    from docmail_nb._mail.sink import CapturedMessage, CaptureServer
+    from docmail_nb._mail.smtp import Delivery, connect, deliver, test_connection
+    from docmail_nb._mail.transport import MemoryTransport, SMTPTransport, Transport
+    from docmail_nb._mailbox.imap import MailboxCheck, check_mailbox, open_mailbox
+    from docmail_nb._mailbox.reconcile import MailboxSync, sync_mailbox
+    from docmail_nb._run.send import MessageResult, Report, SendOptions, send_plan, send_test
+    from docmail_nb._sample import sample_dir
+    from docmail_nb._sheets.orders import Orders, read_orders, sheet_names
+    from docmail_nb._store.ledger import Ledger, default_ledger_path
+    from docmail_nb._store.presets import PRESETS, USUAL_PORT, Limits, Preset
+    from docmail_nb._store.profiles import (
+        Profile,
+        docmail_home,
+        list_profiles,
+        load_profile,
+        profile_from_preset,
+        remove_profile,
+        save_profile,
+    )
+    from docmail_nb._store.records import Entry
+    from docmail_nb._store.secrets import forget_password, get_password, has_password, set_password
+    from docmail_nb.batch import Batch
+    from docmail_nb.errors import (
         BatchFailed,
         ConfigError,
         Diagnosis,
@@ -40,36 +71,6 @@ if TYPE_CHECKING:
         SMTPProblem,
         TemplateError,
     )
-    from .ledger import Entry, Ledger, default_ledger_path
-    from .mailbox import MailboxCheck, check_mailbox, open_mailbox
-    from .message import Attachment, Draft
-    from .orders import Orders, read_orders, sheet_names
-    from .plan import Plan, Problem, make_plan, plan_from_files
-    from .preview import Preview, preview
-    from .profiles import (
-        PRESETS,
-        USUAL_PORT,
-        Limits,
-        Preset,
-        Profile,
-        docmail_home,
-        forget_password,
-        get_password,
-        has_password,
-        list_profiles,
-        load_profile,
-        profile_from_preset,
-        remove_profile,
-        save_profile,
-        set_password,
-    )
-    from .reconcile import MailboxSync, sync_mailbox
-    from .sample import sample_dir
-    from .send import MessageResult, Report, SendOptions, send_plan, send_test
-    from .sink import CapturedMessage, CaptureServer
-    from .smtp import Delivery, connect, deliver, test_connection
-    from .templates import MessageTemplate, load_template, make_environment, parse_template
-    from .transport import MemoryTransport, SMTPTransport, Transport
 
 __all__ = [
     "PRESETS",
@@ -84,6 +85,7 @@ __all__ = [
     "Diagnosis",
     "DocmailError",
     "DocumentError",
+    "DocumentRenderer",
     "Draft",
     "Entry",
     "InputError",
@@ -113,6 +115,7 @@ __all__ = [
     "TemplateError",
     "Transport",
     "check_mailbox",
+    "check_payment",
     "connect",
     "default_ledger_path",
     "deliver",
@@ -122,6 +125,7 @@ __all__ = [
     "get_password",
     "has_password",
     "list_profiles",
+    "load_document_template",
     "load_profile",
     "load_template",
     "make_environment",
@@ -131,6 +135,7 @@ __all__ = [
     "plan_from_files",
     "preview",
     "profile_from_preset",
+    "qr_reference",
     "read_orders",
     "remove_profile",
     "sample_dir",
@@ -147,10 +152,14 @@ __all__ = [
 
 # Where each public name lives.
 _WHERE = {
-    "sign_in": "auth",
-    "sign_out": "auth",
+    "check_payment": "_documents.qrbill",
+    "qr_reference": "_documents.qrbill",
+    "DocumentRenderer": "_documents.render",
+    "load_document_template": "_documents.render",
+    "sign_in": "_auth.signin",
+    "sign_out": "_auth.signin",
     "Batch": "batch",
-    "diagnose": "diagnosis",
+    "diagnose": "_mail.diagnosis",
     "BatchFailed": "errors",
     "ConfigError": "errors",
     "Diagnosis": "errors",
@@ -165,59 +174,59 @@ _WHERE = {
     "SignInProblem": "errors",
     "SMTPProblem": "errors",
     "TemplateError": "errors",
-    "Entry": "ledger",
-    "Ledger": "ledger",
-    "default_ledger_path": "ledger",
-    "MailboxCheck": "mailbox",
-    "check_mailbox": "mailbox",
-    "open_mailbox": "mailbox",
-    "Attachment": "message",
-    "Draft": "message",
-    "Orders": "orders",
-    "read_orders": "orders",
-    "sheet_names": "orders",
-    "Plan": "plan",
-    "Problem": "plan",
-    "make_plan": "plan",
-    "plan_from_files": "plan",
-    "Preview": "preview",
-    "preview": "preview",
-    "PRESETS": "profiles",
-    "USUAL_PORT": "profiles",
-    "Limits": "profiles",
-    "Preset": "profiles",
-    "Profile": "profiles",
-    "docmail_home": "profiles",
-    "forget_password": "profiles",
-    "get_password": "profiles",
-    "has_password": "profiles",
-    "list_profiles": "profiles",
-    "load_profile": "profiles",
-    "profile_from_preset": "profiles",
-    "remove_profile": "profiles",
-    "save_profile": "profiles",
-    "set_password": "profiles",
-    "MailboxSync": "reconcile",
-    "sync_mailbox": "reconcile",
-    "sample_dir": "sample",
-    "MessageResult": "send",
-    "Report": "send",
-    "SendOptions": "send",
-    "send_plan": "send",
-    "send_test": "send",
-    "CapturedMessage": "sink",
-    "CaptureServer": "sink",
-    "Delivery": "smtp",
-    "connect": "smtp",
-    "deliver": "smtp",
-    "test_connection": "smtp",
-    "MessageTemplate": "templates",
-    "load_template": "templates",
-    "make_environment": "templates",
-    "parse_template": "templates",
-    "MemoryTransport": "transport",
-    "SMTPTransport": "transport",
-    "Transport": "transport",
+    "Entry": "_store.records",
+    "Ledger": "_store.ledger",
+    "default_ledger_path": "_store.ledger",
+    "MailboxCheck": "_mailbox.imap",
+    "check_mailbox": "_mailbox.imap",
+    "open_mailbox": "_mailbox.imap",
+    "Attachment": "_compose.message",
+    "Draft": "_compose.message",
+    "Orders": "_sheets.orders",
+    "read_orders": "_sheets.orders",
+    "sheet_names": "_sheets.orders",
+    "Plan": "_compose.plan",
+    "Problem": "_compose.rows",
+    "make_plan": "_compose.plan",
+    "plan_from_files": "_compose.plan",
+    "Preview": "_compose.preview",
+    "preview": "_compose.preview",
+    "PRESETS": "_store.presets",
+    "USUAL_PORT": "_store.presets",
+    "Limits": "_store.presets",
+    "Preset": "_store.presets",
+    "Profile": "_store.profiles",
+    "docmail_home": "_store.profiles",
+    "forget_password": "_store.secrets",
+    "get_password": "_store.secrets",
+    "has_password": "_store.secrets",
+    "list_profiles": "_store.profiles",
+    "load_profile": "_store.profiles",
+    "profile_from_preset": "_store.profiles",
+    "remove_profile": "_store.profiles",
+    "save_profile": "_store.profiles",
+    "set_password": "_store.secrets",
+    "MailboxSync": "_mailbox.reconcile",
+    "sync_mailbox": "_mailbox.reconcile",
+    "sample_dir": "_sample",
+    "MessageResult": "_run.send",
+    "Report": "_run.send",
+    "SendOptions": "_run.send",
+    "send_plan": "_run.send",
+    "send_test": "_run.send",
+    "CapturedMessage": "_mail.sink",
+    "CaptureServer": "_mail.sink",
+    "Delivery": "_mail.smtp",
+    "connect": "_mail.smtp",
+    "deliver": "_mail.smtp",
+    "test_connection": "_mail.smtp",
+    "MessageTemplate": "_compose.templates",
+    "load_template": "_compose.templates",
+    "make_environment": "_compose.templates",
+    "parse_template": "_compose.templates",
+    "MemoryTransport": "_mail.transport",
+    "SMTPTransport": "_mail.transport",
+    "Transport": "_mail.transport",
 }
 
 
@@ -233,16 +242,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-class _Package(types.ModuleType):
-    """The package: a public name that is also a module's name (``preview``) stays the
-    function, as with an eager import, when the import system binds that submodule."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _WHERE and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -1,6 +1,6 @@
 """``python -m docmail_nb`` is the ``docmail`` command."""
 
-from .cli import main
+from docmail_nb.cli import main
 
 __all__: list[str] = []
 

@@ -19,21 +19,22 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
-from .errors import ProfileError
-from .ledger import LedgerLike
-from .orders import Orders
-from .outbox import Entry, outbox
-from .plan import Plan, RowChoice, make_plan, read_and_plan
-from .preview import Preview, preview
-from .profiles import Profile, load_profile
-from .send import Pending, SendOptions, pending, send_plan, send_test
-from .templates import MessageTemplate, parse_template
+from docmail_nb._compose.plan import Plan, make_plan, read_and_plan
+from docmail_nb._compose.preview import Preview, preview
+from docmail_nb._compose.rows import RowChoice
+from docmail_nb._compose.templates import MessageTemplate, parse_template
+from docmail_nb._run.outbox import Entry, outbox
+from docmail_nb._run.send import Pending, SendOptions, pending, send_plan, send_test
+from docmail_nb._sheets.orders import Orders
+from docmail_nb._store.ledger import LedgerLike
+from docmail_nb._store.profiles import Profile, load_profile
+from docmail_nb.errors import ProfileError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .report import MessageResult, Progress, Report
-    from .transport import Transport
+    from docmail_nb._mail.transport import Transport
+    from docmail_nb._run.report import MessageResult, Progress, Report
 
 __all__ = ["Batch", "BatchSettings"]
 

@@ -11,15 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .batch import Batch
-from .ledger import Ledger
-from .profiles import Profile
-from .report import Report
-from .sample import SAMPLE_BATCHES, sample_dir
-from .sink import CaptureServer
+from docmail_nb._mail.sink import CaptureServer
+from docmail_nb._run.report import Report
+from docmail_nb._sample import SAMPLE_BATCHES, sample_dir
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile
+from docmail_nb.batch import Batch
 
 if TYPE_CHECKING:
-    from .plan import Problem
+    from docmail_nb._compose.rows import Problem
 
 __all__ = ["run_demo"]
 

@@ -20,37 +20,55 @@ Every error a user can see says what happened, to which row or setting, and what
     ├── MailboxError              the IMAP server could not be used; ``.kind`` says why
     ├── BatchFailed               the check found problem rows or messages failed (exit 1)
     └── LedgerError               the ledger file cannot be opened or is from another version
+
+Internal signals, never shown to a user as they are (each is worded by ``diagnosis`` or caught
+where it is raised); they subclass what the standard library raises in their place, so code that
+catches ``smtplib.SMTPException`` or ``OSError`` sees them as such::
+
+    DisconnectedAfterData         smtplib.SMTPServerDisconnected after DATA began: may have arrived
+    UnclearAfterData              smtplib.SMTPException: no well-formed reply after the content
+    ReplyTooLong                  smtplib.SMTPException: a reply beyond our limits
+    TokenRefused                  smtplib.SMTPAuthenticationError for XOAUTH2, with its details
+    PlainOnTLSPort                OSError: a TLS answer where a plain greeting was expected
+    RefusedByCheck                our own check refused (before or instead of the server)
+    FileChanged                   the file to send is not the file that was checked
+    CallerFailure                 an error of the caller's callback, passed through unchanged
+    InsecureTLSWarning            (a warning) a profile turned certificate verification off
 """
 
 from __future__ import annotations
 
+import smtplib
 from dataclasses import dataclass
-from typing import Literal
+
+from docmail_nb.words import Outcome
 
 __all__ = [
     "BatchFailed",
+    "CallerFailure",
     "ConfigError",
     "Diagnosis",
+    "DisconnectedAfterData",
     "DocmailError",
     "DocumentError",
+    "FileChanged",
     "InputError",
+    "InsecureTLSWarning",
     "LedgerError",
     "MailboxError",
     "OrdersError",
-    "Outcome",
     "PaymentFileError",
+    "PlainOnTLSPort",
     "ProfileError",
+    "RefusedByCheck",
+    "ReplyTooLong",
     "SMTPProblem",
     "SecretStoreError",
     "SignInProblem",
     "TemplateError",
+    "TokenRefused",
+    "UnclearAfterData",
 ]
-
-
-#: What a failure means for the message and the batch:
-#: ok; retry (transient, not delivered); failed (permanent for this message); fatal (stop the
-#: batch: login, TLS, configuration); unknown (the connection broke after DATA began).
-Outcome = Literal["ok", "retry", "failed", "fatal", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -148,3 +166,59 @@ class LedgerError(DocmailError):
     """The ledger cannot be used."""
 
     exit_code = 2
+
+
+# -- internal signals ---------------------------------------------------------------------
+
+
+class DisconnectedAfterData(smtplib.SMTPServerDisconnected):
+    """The connection broke after the message content began: the server may have it."""
+
+
+class UnclearAfterData(smtplib.SMTPException):
+    """After the message content, the server answered no well-formed reply: it may have it."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(code, text)
+        self.smtp_code = code
+        self.text = text
+
+
+class PlainOnTLSPort(OSError):
+    """The server answered a TLS handshake where a plain greeting was expected."""
+
+
+class TokenRefused(smtplib.SMTPAuthenticationError):
+    """XOAUTH2 refused; ``details`` is the server's decoded JSON error (may be empty)."""
+
+    def __init__(self, code: int, reply: bytes, details: dict[str, object]) -> None:
+        super().__init__(code, reply)
+        self.details = details
+
+
+class RefusedByCheck(Exception):
+    """A refusal found by our own checks (before or instead of the server), with its diagnosis."""
+
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__(diagnosis.summary)
+        self.diagnosis = diagnosis
+
+
+class ReplyTooLong(smtplib.SMTPException):
+    """A reply with a line or a number of lines beyond the limits (see the module docstring)."""
+
+
+class FileChanged(Exception):
+    """The file to send is not the file that was checked; ``str()`` says how."""
+
+
+class InsecureTLSWarning(UserWarning):
+    """A profile turned certificate verification off."""
+
+
+class CallerFailure(Exception):
+    """``before_data`` raised: its exception goes back to the caller unchanged."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original

@@ -19,15 +19,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BatchFailed, ConfigError, DocmailError, SMTPProblem
+from docmail_nb.errors import BatchFailed, ConfigError, DocmailError, SMTPProblem
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .batch import Batch
-    from .plan import Plan, Problem
-    from .profiles import Profile
-    from .report import Report
+    from docmail_nb._compose.plan import Plan
+    from docmail_nb._compose.rows import Problem
+    from docmail_nb._run.report import Report
+    from docmail_nb._store.profiles import Profile
+    from docmail_nb.batch import Batch
 
 __all__ = [
     "PARAMETER_NAMES",
@@ -146,7 +147,8 @@ def refuse_secret_values(parameters: Mapping[str, Any], secrets: Iterable[str]) 
 def job_secrets(profile: str | None) -> list[str]:
     """The secrets a parameter must never hold: the profile's password (keyring or environment)
     and every ``DOCMAIL_*`` variable named like a secret (``DOCMAIL_SMTP_PASSWORD``)."""
-    from .profiles import get_password, list_profiles
+    from docmail_nb._store.profiles import list_profiles
+    from docmail_nb._store.secrets import get_password
 
     found = [
         value
@@ -225,7 +227,7 @@ def _check_parameters(namespace: Mapping[str, Any]) -> None:
 
 def _sample_files(documents: Path | None) -> tuple[Path, Path, Path]:
     """The sample's orders and template, and its documents unless ``documents`` is given."""
-    from .sample import sample_dir
+    from docmail_nb._sample import sample_dir
 
     sample = sample_dir()
     return (
@@ -287,7 +289,7 @@ def _count(name: str, value: Any) -> int | None:
 
 
 def _rate(value: Any) -> float | None:
-    from .pacing import messages_per_minute
+    from docmail_nb._run.pacing import messages_per_minute
 
     return messages_per_minute(value, "-p rate")
 
@@ -317,7 +319,7 @@ def describe_job(job: Job) -> str:
 
 def describe_plan(plan: Plan, job: Job) -> str:
     """The check's summary naming the orders file; then the notices and the rows left out."""
-    from .plan import describe_skipped
+    from docmail_nb._compose.rows import describe_skipped
 
     notices = [f"Notice: {notice}" for notice in plan.notices]
     skipped = describe_skipped(plan.skipped)
@@ -330,8 +332,8 @@ def load_job_profile(job: Job) -> Profile:
 
     A dry run of the sample with no profile saved yet uses the sample business's address.
     """
-    from .profiles import Profile, list_profiles, load_profile
-    from .sink import SINK_SENDER
+    from docmail_nb._mail.sink import SINK_SENDER
+    from docmail_nb._store.profiles import Profile, list_profiles, load_profile
 
     if job.dry_run and job.is_sample and job.profile is None and not list_profiles():
         return Profile(name="sample", host="localhost", security="none", from_addr=SINK_SENDER)
@@ -340,8 +342,8 @@ def load_job_profile(job: Job) -> Profile:
 
 def open_batch(job: Job, password: str | None = None) -> Batch:
     """Read the orders and check every row against the template, as the job says."""
-    from .batch import Batch
-    from .send import SendOptions
+    from docmail_nb._run.send import SendOptions
+    from docmail_nb.batch import Batch
 
     options = SendOptions(
         dry_run=job.dry_run,
@@ -476,7 +478,7 @@ class ScheduledRun:
 
     def markdown(self) -> str:
         """The run in a few lines of markdown: the verdict, then counts, problems, failures."""
-        from .plan import describe_skipped
+        from docmail_nb._compose.rows import describe_skipped
 
         lines = [f"**{_md(self._verdict())}**", ""]
         if self.report is not None:

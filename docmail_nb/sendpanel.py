@@ -19,20 +19,15 @@ from typing import Any
 
 import ipywidgets as w
 
-from .batch import Batch
-from .errors import DocmailError
-from .ledger import Ledger
-from .orders import Orders, sheet_names
-from .outbox import Entry, count_states, progress_text
-from .pacing import rate
-from .panelkit import (
+from docmail_nb._compose.plan import Plan
+from docmail_nb._mail.transport import Transport
+from docmail_nb._panelkit import (
     CELL,
     CHANGED_RISK,
     CSS,
     FIELD_LAYOUT,
     LABEL_STYLE,
     LINE,
-    STATE_WORDS,
     UNKNOWN_RISK,
     PathField,
     download_link,
@@ -49,12 +44,17 @@ from .panelkit import (
     success_line,
     table_line,
 )
-from .plan import Plan
-from .profiles import Profile, docmail_home, load_profile
-from .report import MessageResult, Report
-from .sample import sample_dir
-from .send import SendOptions
-from .transport import Transport
+from docmail_nb._run.outbox import Entry, count_states, progress_text
+from docmail_nb._run.pacing import rate
+from docmail_nb._run.report import MessageResult, Report
+from docmail_nb._run.send import SendOptions
+from docmail_nb._sample import sample_dir
+from docmail_nb._sheets.orders import Orders, sheet_names
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile, docmail_home, load_profile
+from docmail_nb.batch import Batch
+from docmail_nb.errors import DocmailError
+from docmail_nb.words import STATE_WORDS
 
 __all__ = ["SendPanel"]
 

@@ -20,11 +20,12 @@ from typing import Any
 
 import ipywidgets as w
 
-from .auth import auth_status, set_client_secret, sign_in
-from .diagnosis import password_notice
-from .errors import DocmailError
-from .mailbox import check_mailbox
-from .panelkit import (
+from docmail_nb._auth.signin import auth_status, sign_in
+from docmail_nb._auth.tokens import set_client_secret
+from docmail_nb._mail.diagnosis import password_notice
+from docmail_nb._mail.smtp import test_connection
+from docmail_nb._mailbox.imap import check_mailbox
+from docmail_nb._panelkit import (
     CSS,
     FIELD_LAYOUT,
     LABEL_STYLE,
@@ -37,22 +38,18 @@ from .panelkit import (
     remember,
     success_line,
 )
-from .profiles import (
-    PASSWORD_ENV,
-    PRESETS,
-    SECURITIES,
-    USUAL_PORT,
+from docmail_nb._store.presets import PRESETS, SECURITIES, USUAL_PORT, Security
+from docmail_nb._store.profiles import (
     Profile,
-    Security,
     list_profiles,
     password_status,
     preset_imap,
     preset_server,
     save_profile,
-    set_password,
 )
-from .sendpanel import SendPanel
-from .smtp import test_connection
+from docmail_nb._store.secrets import PASSWORD_ENV, set_password
+from docmail_nb.errors import DocmailError
+from docmail_nb.sendpanel import SendPanel
 
 __all__ = ["SendPanel", "SettingsPanel"]
 

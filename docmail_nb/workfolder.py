@@ -18,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DocmailError
-from .sample import sample_dir
+from docmail_nb._sample import sample_dir
+from docmail_nb.errors import ConfigError, DocmailError
 
 __all__ = [
     "NOTEBOOKS",

@@ -109,6 +109,6 @@ def identity(ca: trustme.CA, ca_file: Path, monkeypatch: pytest.MonkeyPatch) -> 
         yield server
     finally:
         server.stop()
-        from docmail_nb import auth
+        from docmail_nb._auth import tokens
 
-        auth._LIVE.clear()
+        tokens.LIVE.clear()

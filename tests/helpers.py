@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from servers import SMTPTestServer
 
-from docmail_nb import profiles
-from docmail_nb.orders import Orders, read_orders
-from docmail_nb.plan import Plan, make_plan
-from docmail_nb.profiles import Profile
-from docmail_nb.templates import parse_template
+from docmail_nb._compose.plan import Plan, make_plan
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._sheets.orders import Orders, read_orders
+from docmail_nb._store import profiles
+from docmail_nb._store.profiles import Profile
 
 PASSWORD = "correct horse"
 TEMPLATE = """To: {{ email }}
@@ -106,7 +106,7 @@ def crash_while_sending(ledger: Path, campaign: str, key: str) -> None:
     """A separate process claims ``key``, marks it "sending" and dies before the reply."""
     script = (
         "import os, sys\n"
-        "from docmail_nb.ledger import Ledger\n"
+        "from docmail_nb._store.ledger import Ledger\n"
         "ledger = Ledger(sys.argv[1])\n"
         "run = ledger.begin_run()\n"
         "ledger.claim(run, sys.argv[2], sys.argv[3], content_hash='x', message_id='<x@y>',\n"

@@ -12,8 +12,8 @@ from pathlib import Path
 import trustme
 from imap_server import PASSWORD, USER, DovecotServer
 
-from docmail_nb.mailbox import encode_folder_name
-from docmail_nb.profiles import Profile
+from docmail_nb._mailbox.imap import encode_folder_name
+from docmail_nb._store.profiles import Profile
 
 
 def imap_profile(

@@ -11,7 +11,7 @@ from typing import Any
 from identity import IdentityServer
 from servers import SMTPTestServer
 
-from docmail_nb.profiles import Profile
+from docmail_nb._store.profiles import Profile
 
 USER = "anna@example.ch"
 TEMPLATE = "To: {{ email }}\nSubject: Rechnung {{ no }}\nKey: {{ no }}\n\nGuten Tag {{ name }}.\n"

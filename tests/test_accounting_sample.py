@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from docmail_nb import profiles
+from docmail_nb._mail.sink import CaptureServer
+from docmail_nb._sample import sample_dir
+from docmail_nb._store import profiles
 from docmail_nb.cli import main
-from docmail_nb.sample import sample_dir
-from docmail_nb.sink import CaptureServer
 
 FOLDER = sample_dir() / "accounting"
 ARGS = [str(FOLDER / "debitoren.csv"), str(FOLDER / "templates" / "rechnung.txt")]

@@ -22,14 +22,16 @@ from identity import IdentityServer
 from servers import SMTPTestServer
 from signin import TEMPLATE, USER, app_profile, issued_secrets, ms_profile, oauth_server
 
-from docmail_nb import auth
+from docmail_nb._auth import signin as auth
+from docmail_nb._auth import tokens
+from docmail_nb._compose.plan import make_plan
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._mail.smtp import connect, test_connection
+from docmail_nb._run.send import SendOptions, send_plan
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._store.profiles import Profile, save_profile
+from docmail_nb._store.secrets import get_secret
 from docmail_nb.errors import SignInProblem
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import make_plan
-from docmail_nb.profiles import Profile, get_secret, save_profile
-from docmail_nb.send import SendOptions, send_plan
-from docmail_nb.smtp import connect, test_connection
-from docmail_nb.templates import parse_template
 
 
 def make_batch(folder: Path, count: int) -> Any:
@@ -223,10 +225,10 @@ def test_logout_forgets_the_tokens(
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)
     auth.sign_in(profile, show=lambda _: None)
-    assert auth.signed_in(profile)
+    assert tokens.signed_in(profile)
 
     assert auth.sign_out(profile) is True
-    assert not auth.signed_in(profile)
+    assert not tokens.signed_in(profile)
     assert memory_keyring.store == {}
     assert test_connection(profile).kind == "not_signed_in"
     assert auth.sign_out(profile) is False
@@ -244,7 +246,7 @@ def test_revoked_refresh_token_says_login_again(
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)
     auth.sign_in(profile, show=lambda _: None)
-    auth._LIVE.clear()  # a later process: only the keyring is left
+    tokens.LIVE.clear()  # a later process: only the keyring is left
     identity.revoke()
 
     result = test_connection(profile)
@@ -431,11 +433,11 @@ def test_app_only_with_a_client_secret_from_keyring_or_environment(
     profile = app_profile(identity, server, ca_file)
 
     assert test_connection(profile).kind == "no_client_secret"
-    monkeypatch.setenv(auth.CLIENT_SECRET_ENV, "s3cr3t-value")
+    monkeypatch.setenv(tokens.CLIENT_SECRET_ENV, "s3cr3t-value")
     assert test_connection(profile).ok
-    monkeypatch.delenv(auth.CLIENT_SECRET_ENV)
-    auth._LIVE.clear()
-    auth.set_client_secret(profile, "s3cr3t-value")
+    monkeypatch.delenv(tokens.CLIENT_SECRET_ENV)
+    tokens.LIVE.clear()
+    tokens.set_client_secret(profile, "s3cr3t-value")
     report = send_plan(make_batch(tmp_path, 2), profile, ledger=tmp_path / "l.sqlite")
 
     assert report.ok, report.summary()
@@ -456,10 +458,10 @@ def test_app_only_wrong_secret_and_missing_mailbox_permission(
     permission = oauth_smtp(token_reply="535 5.7.3 Authentication unsuccessful")
     profile = app_profile(identity, permission, ca_file)
 
-    monkeypatch.setenv(auth.CLIENT_SECRET_ENV, "wrong")
+    monkeypatch.setenv(tokens.CLIENT_SECRET_ENV, "wrong")
     wrong = test_connection(profile)
-    monkeypatch.setenv(auth.CLIENT_SECRET_ENV, "right")
-    auth._LIVE.clear()
+    monkeypatch.setenv(tokens.CLIENT_SECRET_ENV, "right")
+    tokens.LIVE.clear()
     missing = test_connection(profile)
 
     assert wrong.kind == "bad_client_secret"
@@ -494,7 +496,7 @@ def test_app_only_with_a_certificate(
     other = tmp_path / "other.pem"
     stranger = trustme.CA().issue_cert("x.example", key_type=trustme.KeyType.RSA)
     other.write_bytes(stranger.private_key_pem.bytes() + stranger.cert_chain_pems[0].bytes())
-    auth._LIVE.clear()
+    tokens.LIVE.clear()
     assert test_connection(app_profile(identity, server, ca_file, certificate=str(other))).kind == (
         "bad_client_secret"
     )
@@ -555,7 +557,7 @@ def test_google_sign_in_test_and_send(
     stored = json.loads(get_secret("gmail", "tokens") or "{}")
     assert stored["provider"] == "google"
     assert stored["authorized_user"]["refresh_token"]
-    auth._LIVE.clear()
+    tokens.LIVE.clear()
     assert test_connection(profile).ok
     report = send_plan(make_batch(tmp_path, 2), profile, ledger=tmp_path / "l.sqlite")
     assert report.ok
@@ -581,7 +583,7 @@ def test_google_app_in_testing_after_seven_days(
         open_browser=browser_for(ca_file),
         clock=lambda: eight_days_ago,
     )
-    auth._LIVE.clear()
+    tokens.LIVE.clear()
     identity.revoke()  # Google deletes a Testing app's refresh tokens after 7 days
 
     result = test_connection(profile)
@@ -601,7 +603,7 @@ def test_google_refresh_token_revoked_within_days(
 ) -> None:
     profile = google_profile(identity, oauth_smtp("ssl"), ca_file, tmp_path)
     auth.sign_in(profile, show=lambda _: None, open_browser=browser_for(ca_file))
-    auth._LIVE.clear()
+    tokens.LIVE.clear()
     identity.revoke()
 
     result = test_connection(profile)
@@ -709,7 +711,7 @@ def test_a_sign_in_too_large_for_the_keyring_is_never_written_in_plain_text(
         """Refuses secrets over 2,560 bytes, as Windows' credential store does."""
 
         def set_password(self, service: str, username: str, password: str) -> None:
-            if len(password) > auth.KEYRING_SECRET_LIMIT:
+            if len(password) > tokens.KEYRING_SECRET_LIMIT:
                 raise keyring.errors.PasswordSetError("The stub received bad data.")
             super().set_password(service, username, password)
 
@@ -721,7 +723,7 @@ def test_a_sign_in_too_large_for_the_keyring_is_never_written_in_plain_text(
         huge = "rt-" + "x" * 4000
         refused: SignInProblem | None = None
         try:
-            auth._save_state(profile, {"provider": "microsoft", "msal_cache": huge})
+            tokens.save_state(profile, {"provider": "microsoft", "msal_cache": huge})
         except SignInProblem as problem:  # no encrypted store on this machine
             refused = problem
         if refused is not None:
@@ -731,7 +733,7 @@ def test_a_sign_in_too_large_for_the_keyring_is_never_written_in_plain_text(
             assert json.loads(small.store[("docmail_nb", "big/tokens")]) == {
                 "persisted": str(docmail_home / "tokens" / "big.bin")
             }
-            assert auth._load_state(profile) == {"provider": "microsoft", "msal_cache": huge}
+            assert tokens.load_state(profile) == {"provider": "microsoft", "msal_cache": huge}
         assert secrets_in_files(docmail_home.parent, [huge]) == []
     finally:
         keyring.set_keyring(previous)
@@ -776,13 +778,13 @@ def test_removing_a_profile_forgets_its_tokens_and_client_secret(
     ca_file: Path,
     memory_keyring: Any,
 ) -> None:
-    from docmail_nb.profiles import remove_profile
+    from docmail_nb._store.profiles import remove_profile
 
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)
     save_profile(profile)
     auth.sign_in(profile, show=lambda _: None)
-    auth.set_client_secret(profile, "left-over")
+    tokens.set_client_secret(profile, "left-over")
     assert len(memory_keyring.store) == 2
 
     remove_profile("office")

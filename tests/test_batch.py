@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from helpers import NO_BCC, TEMPLATE, crash_while_sending, write_orders
 
-from docmail_nb import Batch, MemoryTransport, profiles
-from docmail_nb.ledger import Ledger
-from docmail_nb.profiles import Limits, Preset, Profile, save_profile
-from docmail_nb.send import SendOptions
+from docmail_nb import Batch, MemoryTransport
+from docmail_nb._run.send import SendOptions
+from docmail_nb._store import profiles
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.presets import Limits, Preset
+from docmail_nb._store.profiles import Profile, save_profile
 
 ME = "anna@example.ch"
 #: the shared template without its Bcc, so a message to one customer has one recipient

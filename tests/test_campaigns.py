@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import Plan, make_plan
-from docmail_nb.profiles import Profile
-from docmail_nb.send import SendOptions, pending, send_plan
-from docmail_nb.templates import parse_template
-from docmail_nb.transport import MemoryTransport
+from docmail_nb._compose.plan import Plan, make_plan
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._mail.transport import MemoryTransport
+from docmail_nb._run.send import SendOptions, pending, send_plan
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._store.profiles import Profile
 
 TEMPLATE = """\
 To: {{ email }}

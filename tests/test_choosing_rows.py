@@ -19,14 +19,15 @@ import pytest
 from click.testing import CliRunner
 from servers import SMTPTestServer
 
-from docmail_nb import profiles
+from docmail_nb._compose.plan import Plan, make_plan
+from docmail_nb._compose.preview import preview
+from docmail_nb._compose.rows import RowChoice
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._run.send import send_plan
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._store import profiles
 from docmail_nb.cli import main
 from docmail_nb.errors import ConfigError, DocmailError
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import Plan, RowChoice, make_plan
-from docmail_nb.preview import preview
-from docmail_nb.send import send_plan
-from docmail_nb.templates import parse_template
 
 PDF = b"%PDF-1.4\n% test document\n%%EOF\n"
 PASSWORD = "correct horse"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from docmail_nb._sample import sample_dir
 from docmail_nb.cli import main
-from docmail_nb.sample import sample_dir
 
 DATA = Path(__file__).parent / "data"
 BAD = [str(DATA / "bad_orders.xlsx"), str(DATA / "bad_invoice.txt")]

@@ -13,8 +13,8 @@ from conftest import MemoryKeyring
 from imap_server import DovecotServer
 from servers import SMTPTestServer
 
+from docmail_nb._store.profiles import load_profile, profiles_file
 from docmail_nb.cli import main
-from docmail_nb.profiles import load_profile, profiles_file
 
 USER = "anna@example.ch"
 PASSWORD = "correct horse"

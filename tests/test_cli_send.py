@@ -15,10 +15,10 @@ from click.testing import CliRunner, Result
 from helpers import PASSWORD, TEMPLATE, write_orders
 from servers import SMTPTestServer
 
+from docmail_nb._compose.plan import plan_from_files
+from docmail_nb._sample import sample_dir
+from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.cli import main
-from docmail_nb.plan import plan_from_files
-from docmail_nb.profiles import Profile, save_profile
-from docmail_nb.sample import sample_dir
 
 SAMPLE = sample_dir()
 INVOICES = [str(SAMPLE / "orders.xlsx"), str(SAMPLE / "templates" / "invoice.txt")]

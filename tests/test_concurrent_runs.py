@@ -15,7 +15,7 @@ from aiosmtpd.smtp import Envelope
 from helpers import keys_on, prepare_cli_batch
 from servers import SMTPTestServer
 
-from docmail_nb.ledger import Ledger
+from docmail_nb._store.ledger import Ledger
 
 COUNT = 40
 

@@ -23,7 +23,7 @@ from child_process import default_sigint
 from helpers import keys_on, prepare_cli_batch
 from servers import DROP, SMTPTestServer
 
-from docmail_nb.ledger import Ledger
+from docmail_nb._store.ledger import Ledger
 
 COUNT = 30
 KILLS = 5

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pdfread import decode_qr, payload_fields
 
-from docmail_nb.orders import read_orders
-from docmail_nb.qrbill import qr_reference
-from docmail_nb.sample import SAMPLE_BATCHES, sample_dir
+from docmail_nb._documents.qrbill import qr_reference
+from docmail_nb._sample import SAMPLE_BATCHES, sample_dir
+from docmail_nb._sheets.orders import read_orders
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_MESSAGES = 20

@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 from pdfread import decode_qr, payload_fields, pdf_text
 
+from docmail_nb._compose.plan import plan_from_files
+from docmail_nb._compose.preview import preview
+from docmail_nb._mail.transport import MemoryTransport
+from docmail_nb._run.send import SendOptions, send_plan
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile
 from docmail_nb.cli import main
-from docmail_nb.ledger import Ledger
-from docmail_nb.plan import plan_from_files
-from docmail_nb.preview import preview
-from docmail_nb.profiles import Profile
-from docmail_nb.send import SendOptions, send_plan
-from docmail_nb.transport import MemoryTransport
 
 COLUMNS = [
     "invoice_no", "customer_no", "company", "email", "amount", "account", "reference",
@@ -58,7 +58,7 @@ PROFILE = Profile("memory", host="memory.invalid", from_addr="buchhaltung@bergma
 
 
 def reference(customer: str, number: int) -> str:
-    from docmail_nb.qrbill import qr_reference
+    from docmail_nb._documents.qrbill import qr_reference
 
     return qr_reference(customer, number)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from docmail_nb.exports import save_table
-from docmail_nb.ledger import Ledger
-from docmail_nb.orders import read_orders
-from docmail_nb.profiles import Profile, profiles_file, save_profile
-from docmail_nb.send import MessageResult, Report
+from docmail_nb._run.send import MessageResult, Report
+from docmail_nb._sheets.exports import save_table
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile, profiles_file, save_profile
 
 # text cells a spreadsheet program would run as formulas if written naively
 FORMULAS = [

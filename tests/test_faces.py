@@ -21,11 +21,11 @@ from click.testing import CliRunner
 from helpers import crash_while_sending
 
 from docmail_nb import Batch, MemoryTransport
+from docmail_nb._mail.sink import CaptureServer
+from docmail_nb._sample import sample_dir
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.cli import main
-from docmail_nb.ledger import Ledger
-from docmail_nb.profiles import Profile, save_profile
-from docmail_nb.sample import sample_dir
-from docmail_nb.sink import CaptureServer
 from docmail_nb.widgets import SendPanel
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "scheduled_send.ipynb"

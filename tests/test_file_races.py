@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import Plan, make_plan
-from docmail_nb.profiles import Profile
-from docmail_nb.send import send_plan
-from docmail_nb.templates import parse_template
-from docmail_nb.transport import MemoryTransport
+from docmail_nb._compose.plan import Plan, make_plan
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._mail.transport import MemoryTransport
+from docmail_nb._run.send import send_plan
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._store.profiles import Profile
 
 PDF = b"%PDF-1.4\n% invoice %s\n%%EOF\n"
 SECRET = b"%PDF-1.4\n% SECRET salary list\n%%EOF\n"

@@ -16,13 +16,14 @@ from typing import Any
 import openpyxl
 import pytest
 
+from docmail_nb._compose.plan import Plan, make_plan
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile, save_profile
+from docmail_nb._store.secrets import set_password
 from docmail_nb.errors import ConfigError, LedgerError, OrdersError
-from docmail_nb.ledger import Ledger
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import Plan, make_plan
-from docmail_nb.profiles import Profile, save_profile, set_password
 from docmail_nb.scheduled import job_from_parameters
-from docmail_nb.templates import parse_template
 
 PDF = b"%PDF-1.4\n% test\n%%EOF\n"
 TEMPLATE = """\
@@ -147,7 +148,7 @@ READ_IN_CHILD = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 from docmail_nb.errors import OrdersError
-from docmail_nb.orders import read_orders
+from docmail_nb._sheets.orders import read_orders
 try:
     print("rows", len(read_orders(sys.argv[1])))
 except OrdersError as exc:
@@ -201,9 +202,9 @@ def test_a_sheet_as_spreadsheet_programs_save_it_is_read(tmp_path: Path) -> None
 def test_too_many_rows_are_refused_in_every_format(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import docmail_nb.orders
+    import docmail_nb._sheets.orders
 
-    monkeypatch.setattr(docmail_nb.orders, "check_rows", _check_rows_at(5))
+    monkeypatch.setattr(docmail_nb._sheets.orders, "check_rows", _check_rows_at(5))
     path = tmp_path / "many.csv"
     path.write_text("invoice_no\n" + "".join(f"R-{n}\n" for n in range(10)), encoding="utf-8")
     with pytest.raises(OrdersError, match="more than the 5"):
@@ -211,7 +212,7 @@ def test_too_many_rows_are_refused_in_every_format(
 
 
 def _check_rows_at(limit: int) -> Any:
-    import docmail_nb.sheet_limits as limits
+    import docmail_nb._sheets.limits as limits
 
     def check(source: Path, rows: int) -> None:
         saved = limits.MAX_ROWS

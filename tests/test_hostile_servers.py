@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from hostile_server import HostileSMTPServer
 
-import docmail_nb.replies
-from docmail_nb.ledger import Ledger
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import Plan, make_plan
-from docmail_nb.profiles import Profile
-from docmail_nb.report import Report
-from docmail_nb.send import SendOptions, send_plan
-from docmail_nb.smtp import test_connection
-from docmail_nb.templates import parse_template
+import docmail_nb._mail.replies
+from docmail_nb._compose.plan import Plan, make_plan
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._mail.smtp import test_connection
+from docmail_nb._run.report import Report
+from docmail_nb._run.send import SendOptions, send_plan
+from docmail_nb._sheets.orders import read_orders
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile
 
 USER = "anna@example.ch"
 TEMPLATE = """\
@@ -183,7 +183,7 @@ def test_a_trickling_greeting_is_cut_off_by_the_command_deadline(hostile: Any) -
 def test_a_trickling_final_reply_is_cut_off_by_the_message_deadline(
     tmp_path: Path, hostile: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(docmail_nb.replies, "MESSAGE_DEADLINE", 1.0)
+    monkeypatch.setattr(docmail_nb._mail.replies, "MESSAGE_DEADLINE", 1.0)
     server = hostile(after_data="trickle", trickle_every=0.3)
     report, _ = send(tmp_path, server, count=1, timeout=30.0)
     assert [r.state for r in report.results] == ["unknown"]

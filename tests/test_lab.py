@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from servers import ListeningProcess, free_port
 
-from docmail_nb.sink import CaptureServer
+from docmail_nb._mail.sink import CaptureServer
 
 # the first test also builds the fresh venv: a generous limit on a busy machine (never asserted)
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from helpers import FakeClock
 
+from docmail_nb._store.ledger import Ledger
 from docmail_nb.errors import LedgerError
-from docmail_nb.ledger import Ledger
 
 
 def claim(ledger: Ledger, run: str, key: str = "R-1", content: str = "h1", **kw: Any) -> str:
@@ -157,7 +157,7 @@ def _die_holding(path: Path, key: str, sending: bool) -> None:
     script = textwrap.dedent(
         f"""
         import os
-        from docmail_nb.ledger import Ledger
+        from docmail_nb._store.ledger import Ledger
         ledger = Ledger({str(path)!r})
         run = ledger.begin_run()
         ledger.claim(run, "invoices", {key!r}, content_hash="h1", message_id="<m>",

@@ -9,10 +9,10 @@ import pytest
 from helpers import PASSWORD, FakeClock, keys_on, make_batch, office
 from servers import SMTPTestServer
 
-from docmail_nb import profiles
-from docmail_nb.ledger import Ledger
-from docmail_nb.profiles import Limits, Preset
-from docmail_nb.send import pending, send_plan
+from docmail_nb._run.send import pending, send_plan
+from docmail_nb._store import profiles
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.presets import Limits, Preset
 
 
 @pytest.fixture

@@ -13,16 +13,16 @@ from imap_server import PASSWORD, USER, DovecotServer
 from mailboxes import fetch_all, imap_profile, invoice
 from servers import SMTPTestServer
 
-from docmail_nb.errors import MailboxError
-from docmail_nb.mailbox import (
+from docmail_nb._mail.smtp import connect, deliver
+from docmail_nb._mailbox.imap import (
     check_mailbox,
     decode_folder_name,
     encode_folder_name,
     open_mailbox,
     sent_copy,
 )
-from docmail_nb.profiles import Profile
-from docmail_nb.smtp import connect, deliver
+from docmail_nb._store.profiles import Profile
+from docmail_nb.errors import MailboxError
 
 
 def test_folder_names_round_trip_modified_utf7() -> None:

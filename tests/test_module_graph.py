@@ -1,4 +1,5 @@
-"""The package's shape: no import cycle between its modules, and each module's public surface
+"""The package's shape: its rooms, no import cycle between its modules, imports that run one
+way (faces over the public core over the private rooms), and each module's public surface
 declared in its ``__all__``."""
 
 from __future__ import annotations
@@ -12,32 +13,81 @@ import pytest
 import docmail_nb
 
 PACKAGE = Path(docmail_nb.__file__).parent
-MODULES = sorted(path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__")
+
+
+def _dotted(path: Path) -> str:
+    """``_store/ledger.py`` → ``_store.ledger``; a package's ``__init__.py`` → the package."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = sorted(_dotted(path) for path in PACKAGE.rglob("*.py") if path != PACKAGE / "__init__.py")
+#: The rooms: private subpackages, each named for its concern (their ``__init__`` only names them).
+ROOMS = sorted({name.split(".")[0] for name in MODULES if name.startswith("_") and "." in name})
 #: ``python -m docmail_nb`` runs the command line when imported: it has no surface of its own
-LIBRARY = [name for name in MODULES if name != "__main__"]
+LIBRARY = [name for name in MODULES if name != "__main__" and name not in ROOMS]
+#: The faces: presentation over the public core.
+FACES = sorted(
+    name
+    for name in MODULES
+    if name.split(".")[0] in {"cli", "widgets", "sendpanel", "scheduled", "demo", "workfolder"}
+    or name == "_panelkit"
+)
+
+
+def _path(name: str) -> Path:
+    module = PACKAGE.joinpath(*name.split("."))
+    return module / "__init__.py" if module.is_dir() else module.with_suffix(".py")
 
 
 def _tree(name: str) -> ast.Module:
-    return ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
+    return ast.parse(_path(name).read_text(encoding="utf-8"))
+
+
+def _resolve(target: str) -> str | None:
+    """The package module a dotted name (below ``docmail_nb``) is, or lives in."""
+    parts = target.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in MODULES:
+            return candidate
+        parts.pop()
+    return None
 
 
 def _imports(name: str) -> set[str]:
     """The package modules ``name`` imports anywhere: at the top, in functions, under
-    TYPE_CHECKING (``from .x import y``, ``from . import x``, ``import docmail_nb.x``)."""
+    TYPE_CHECKING (``from docmail_nb.x.y import z``, ``from docmail_nb.x import y``,
+    ``import docmail_nb.x``, and relative imports)."""
+    package = name.split(".")[:-1] if _path(name).name != "__init__.py" else name.split(".")
     found: set[str] = set()
     for node in ast.walk(_tree(name)):
+        targets: list[str] = []
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:
-                found.add(node.module.split(".")[0])
-            elif node.level == 1:
-                found.update(alias.name for alias in node.names)
-            elif node.level == 0 and (node.module or "").startswith("docmail_nb."):
-                found.add((node.module or "").split(".")[1])
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                stem = ".".join([*base, *([node.module] if node.module else [])])
+            elif (node.module or "").startswith("docmail_nb."):
+                stem = (node.module or "").removeprefix("docmail_nb.")
+            elif node.module == "docmail_nb":
+                stem = ""
+            else:
+                continue
+            targets = [f"{stem}.{alias.name}".lstrip(".") for alias in node.names]
+            targets += [stem] if stem else []
         elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("docmail_nb."):
-                    found.add(alias.name.split(".")[1])
-    return found & set(MODULES)
+            targets = [
+                alias.name.removeprefix("docmail_nb.")
+                for alias in node.names
+                if alias.name.startswith("docmail_nb.")
+            ]
+        for target in targets:
+            module = _resolve(target)
+            if module is not None:
+                found.add(module)
+    return found
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str]:
@@ -74,9 +124,28 @@ def test_cycle_finder_finds_a_cycle() -> None:
 
 def test_the_import_graph_has_no_cycle() -> None:
     graph = {name: _imports(name) - {name} for name in MODULES}
-    assert graph["send"] >= {"ledger", "workers"}  # the walk sees the package's imports
-    assert "ledger" in graph["documents"]  # ... and those under TYPE_CHECKING
+    assert graph["_run.send"] >= {"_store.ledger", "_run.pool"}  # the walk sees the imports
+    assert "_store.ledger" in graph["_documents.render"]  # ... and those under TYPE_CHECKING
+    # a subpackage's __init__ is a module of its own; a module of it does not import it back
+    graph = {
+        name: {t for t in targets if "." in t or t not in ROOMS} for name, targets in graph.items()
+    }
     assert _cycle(graph) == []
+
+
+def test_the_rooms_name_their_concerns() -> None:
+    concerns = {"_auth", "_compose", "_documents", "_mail", "_mailbox", "_run", "_sheets", "_store"}
+    assert set(ROOMS) >= concerns
+    # below the faces and the public core, nothing lives outside a room but these two
+    loose = {
+        n for n in MODULES if "." not in n and n.startswith("_") and n not in {*ROOMS, "__main__"}
+    }
+    assert loose == {"_panelkit", "_sample"}
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if m.split(".")[0] in ROOMS])
+def test_a_room_never_imports_a_face(name: str) -> None:
+    assert not _imports(name) & set(FACES), f"docmail_nb.{name} imports a face"
 
 
 def _is_type_variable(value: ast.expr | None) -> bool:

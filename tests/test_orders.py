@@ -10,8 +10,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from docmail_nb._sheets.orders import read_orders, sheet_names
 from docmail_nb.errors import OrdersError
-from docmail_nb.orders import read_orders, sheet_names
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_unusable_files(tmp_path: Path, name: str) -> None:
 
 
 def test_sample_data_keeps_leading_zeros() -> None:
-    from docmail_nb.sample import sample_dir
+    from docmail_nb._sample import sample_dir
 
     orders = read_orders(sample_dir() / "orders.xlsx", "Rechnungen")
     first = next(orders.records())[1]

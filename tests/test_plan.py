@@ -12,13 +12,13 @@ from typing import Any
 import openpyxl
 import pytest
 
-import docmail_nb.message
+import docmail_nb._compose.message
+from docmail_nb._compose.headers import header_problem, parse_addresses
+from docmail_nb._compose.plan import Draft, Plan, make_plan
+from docmail_nb._compose.preview import preview
+from docmail_nb._compose.templates import html_to_text, parse_template
+from docmail_nb._sheets.orders import read_orders
 from docmail_nb.errors import ConfigError, DocmailError
-from docmail_nb.headers import header_problem, parse_addresses
-from docmail_nb.orders import read_orders
-from docmail_nb.plan import Draft, Plan, make_plan
-from docmail_nb.preview import preview
-from docmail_nb.templates import html_to_text, parse_template
 
 TEMPLATE = """\
 To: {{ email }}
@@ -565,14 +565,14 @@ def test_build_reads_each_attachment_once(tmp_path: Path, monkeypatch: pytest.Mo
     (draft,) = plan_for(tmp_path, [good_row(1)]).drafts
     expected = draft.message_id("c", "buchhaltung@bergmann.example")
     reads: list[Path] = []
-    read_checked = docmail_nb.message.read_checked
+    read_checked = docmail_nb._compose.message.read_checked
 
     def counting(path: Path, identity: Any) -> bytes:
         reads.append(path)
         return read_checked(path, identity)
 
     expected_hash = draft.content_hash()
-    monkeypatch.setattr(docmail_nb.message, "read_checked", counting)
+    monkeypatch.setattr(docmail_nb._compose.message, "read_checked", counting)
     msg = draft.build("c", "buchhaltung@bergmann.example")
     assert reads == [draft.attachments[0].path]
     assert msg["Message-ID"] == expected

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from docmail_nb import profiles
-from docmail_nb.errors import ProfileError
-from docmail_nb.profiles import (
-    PRESETS,
-    USUAL_PORT,
+from docmail_nb._store import profiles
+from docmail_nb._store.presets import PRESETS, USUAL_PORT
+from docmail_nb._store.profiles import (
     Profile,
     list_profiles,
     load_profile,
@@ -20,6 +18,7 @@ from docmail_nb.profiles import (
     remove_profile,
     save_profile,
 )
+from docmail_nb.errors import ProfileError
 
 
 def test_home_comes_from_the_environment(docmail_home: Path) -> None:

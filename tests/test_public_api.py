@@ -26,6 +26,8 @@ PUBLIC = {
     # the mailbox (IMAP): Sent folder, copies, reconcile
     "MailboxError", "MailboxCheck", "MailboxSync", "open_mailbox", "check_mailbox",
     "sync_mailbox",
+    # documents: drawn from HTML, with a checked Swiss QR-bill
+    "DocumentRenderer", "load_document_template", "check_payment", "qr_reference",
     # capture server and sample data
     "CaptureServer", "CapturedMessage", "sample_dir",
 }  # fmt: skip

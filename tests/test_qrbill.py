@@ -12,8 +12,7 @@ from qrbill import QRBill
 from stdnum import iso11649
 from stdnum.ch import esr
 
-from docmail_nb.errors import DocumentError
-from docmail_nb.qrbill import (
+from docmail_nb._documents.qrbill import (
     _MODULE,
     check_payment,
     creditor_reference,
@@ -23,6 +22,7 @@ from docmail_nb.qrbill import (
     qr_reference,
     qr_reference_check_digit,
 )
+from docmail_nb.errors import DocumentError
 
 QR_IBAN = "CH44 3199 9123 0008 8901 2"
 IBAN = "CH93 0076 2011 6238 5295 7"

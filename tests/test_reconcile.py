@@ -11,11 +11,12 @@ from helpers import FakeClock
 from imap_server import PASSWORD, DovecotServer
 from mailboxes import imap_profile, invoice
 
+from docmail_nb._mailbox.imap import open_mailbox, sent_copy
+from docmail_nb._mailbox.reconcile import append_due, sync_mailbox
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.presets import PRESETS
+from docmail_nb._store.profiles import profile_from_preset
 from docmail_nb.errors import MailboxError
-from docmail_nb.ledger import Ledger
-from docmail_nb.mailbox import open_mailbox, sent_copy
-from docmail_nb.profiles import PRESETS, profile_from_preset
-from docmail_nb.reconcile import append_due, sync_mailbox
 
 ACCOUNT = "anna@example.ch@127.0.0.1"
 
@@ -321,8 +322,9 @@ def test_docmail_reconcile_settles_and_reports(
 ) -> None:
     from click.testing import CliRunner
 
+    from docmail_nb._store.profiles import save_profile
+    from docmail_nb._store.secrets import set_password
     from docmail_nb.cli import main
-    from docmail_nb.profiles import save_profile, set_password
 
     server = dovecot()
     profile = imap_profile(server, ca_file)

@@ -23,10 +23,10 @@ from notebook_runs import (
 )
 from servers import SMTPTestServer
 
+from docmail_nb._mail.sink import CaptureServer
+from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.errors import ConfigError
-from docmail_nb.profiles import Profile, save_profile
 from docmail_nb.scheduled import job_from_parameters, refuse_secret_parameters
-from docmail_nb.sink import CaptureServer
 
 pytestmark = pytest.mark.slow
 __all__ = ["batch"]  # the fixture, from notebook_runs

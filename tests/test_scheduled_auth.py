@@ -14,7 +14,7 @@ from notebook_runs import batch, outputs_text, params, run_cli
 from servers import SMTPTestServer
 from signin import USER, app_profile, ms_profile, oauth_server
 
-from docmail_nb.profiles import Profile, save_profile
+from docmail_nb._store.profiles import Profile, save_profile
 
 pytestmark = pytest.mark.slow
 __all__ = ["batch"]  # the fixture, shared with test_scheduled

@@ -15,18 +15,10 @@ import pytest
 from conftest import MemoryKeyring
 from servers import SMTPTestServer
 
+from docmail_nb._mail.smtp import connect, deliver, test_connection
+from docmail_nb._store.profiles import Profile, profiles_file, remove_profile, save_profile
+from docmail_nb._store.secrets import forget_password, get_password, has_password, set_password
 from docmail_nb.errors import SecretStoreError, SMTPProblem
-from docmail_nb.profiles import (
-    Profile,
-    forget_password,
-    get_password,
-    has_password,
-    profiles_file,
-    remove_profile,
-    save_profile,
-    set_password,
-)
-from docmail_nb.smtp import connect, deliver, test_connection
 
 USER = "anna@example.ch"
 SECRET = "S3cret-Pässwort!"
@@ -166,7 +158,7 @@ def test_password_never_leaks(
         seen += [str(cause), repr(cause)]
 
     ours = [r for r in caplog.records if not r.name.startswith("mail.log")]  # not the server's
-    assert any(r.name == "docmail_nb.smtp" for r in ours)
+    assert any(r.name == "docmail_nb._mail.smtp" for r in ours)
     seen += [r.getMessage() for r in ours]
     seen += [r.exc_text or "" for r in ours]
     seen.append(profiles_file().read_text("utf-8"))

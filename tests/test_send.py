@@ -11,18 +11,18 @@ import pytest
 from helpers import PASSWORD, TEMPLATE, FakeClock, keys_on, make_batch, office
 from servers import SMTPTestServer
 
-from docmail_nb import profiles
-from docmail_nb.errors import ConfigError, InputError
-from docmail_nb.ledger import Ledger
-from docmail_nb.pacing import RateLimiter, messages_per_minute
-from docmail_nb.profiles import Limits, Preset
-from docmail_nb.send import (
+from docmail_nb._run.pacing import RateLimiter, messages_per_minute
+from docmail_nb._run.send import (
     MessageResult,
     SendOptions,
     pending,
     send_plan,
     send_test,
 )
+from docmail_nb._store import profiles
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.presets import Limits, Preset
+from docmail_nb.errors import ConfigError, InputError
 
 
 @pytest.fixture

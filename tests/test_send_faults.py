@@ -10,8 +10,8 @@ from aiosmtpd.smtp import Envelope
 from helpers import NO_BCC, PASSWORD, TEMPLATE, FakeClock, keys_on, make_batch, office
 from servers import DROP, DROP_AFTER_STORE, SMTPTestServer
 
-from docmail_nb.ledger import Ledger
-from docmail_nb.send import SendOptions, send_plan
+from docmail_nb._run.send import SendOptions, send_plan
+from docmail_nb._store.ledger import Ledger
 
 
 def nth_calls(replies: dict[int, str]) -> Callable[[str], str | None]:

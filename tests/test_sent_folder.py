@@ -16,10 +16,10 @@ from imap_server import DovecotServer
 from mailboxes import fetch_all
 from servers import DROP_AFTER_STORE, SMTPTestServer
 
-from docmail_nb.ledger import Ledger
-from docmail_nb.mailbox import open_mailbox
-from docmail_nb.profiles import Profile
-from docmail_nb.send import send_plan
+from docmail_nb._mailbox.imap import open_mailbox
+from docmail_nb._run.send import send_plan
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile
 
 BCC_LINE = b"Bcc: archive@bergmann.example\r\n"
 
@@ -140,8 +140,9 @@ def test_docmail_send_reports_copies_and_settled_messages(
     tmp_path: Path,
     memory_keyring: object,
 ) -> None:
+    from docmail_nb._store.profiles import save_profile
+    from docmail_nb._store.secrets import set_password
     from docmail_nb.cli import main
-    from docmail_nb.profiles import save_profile, set_password
 
     smtp = smtp_server("starttls")
     mailbox = dovecot()

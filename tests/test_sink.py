@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from child_process import default_sigint
 
+from docmail_nb._mail.sink import CapturedMessage, CaptureServer, is_loopback
 from docmail_nb.errors import ConfigError
-from docmail_nb.sink import CapturedMessage, CaptureServer, is_loopback
 
 
 def make_message(subject: str, to: str, attachment: bytes, filename: str) -> EmailMessage:

@@ -12,15 +12,9 @@ import pytest
 import trustme
 from servers import DROP, DROP_AFTER_STORE, SMTPTestServer, free_port
 
-from docmail_nb.errors import SMTPProblem
-from docmail_nb.profiles import Profile
-from docmail_nb.smtp import (
-    InsecureTLSWarning,
-    connect,
-    deliver,
-    diagnose,
-    test_connection,
-)
+from docmail_nb._mail.smtp import connect, deliver, diagnose, test_connection
+from docmail_nb._store.profiles import Profile
+from docmail_nb.errors import InsecureTLSWarning, SMTPProblem
 
 USER = "anna@example.ch"
 PASSWORD = "correct horse"

@@ -20,11 +20,11 @@ import pytest
 from click.testing import CliRunner
 from spreadsheet_program import SpreadsheetProgram
 
+from docmail_nb._compose.headers import join_lines, parse_addresses
+from docmail_nb._compose.plan import Plan, make_plan, plan_from_files
+from docmail_nb._compose.templates import parse_template
+from docmail_nb._sheets.orders import ERROR_VALUES, CellError, read_orders
 from docmail_nb.cli import main
-from docmail_nb.headers import join_lines, parse_addresses
-from docmail_nb.orders import ERROR_VALUES, CellError, read_orders
-from docmail_nb.plan import Plan, make_plan, plan_from_files
-from docmail_nb.templates import parse_template
 
 DATA = Path(__file__).parent / "data"
 _spec = importlib.util.spec_from_file_location("make_messy_orders", DATA / "make_messy_orders.py")

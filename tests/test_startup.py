@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from servers import SMTPTestServer
 
-from docmail_nb.profiles import Profile, save_profile
+from docmail_nb._store.profiles import Profile, save_profile
 
 #: what the faces need only for a batch, a panel, a notebook run, a sign-in or a document
 HEAVY = (
@@ -132,10 +132,10 @@ def test_preview_is_the_function_whichever_comes_first(first: str, tmp_path: Pat
     probe = (
         "import docmail_nb, sys\n"
         + ("docmail_nb.preview\n" if first == "function" else "")
-        + "import docmail_nb.preview\n"
-        + "from docmail_nb.preview import Preview\n"
+        + "import docmail_nb._compose.preview\n"
+        + "from docmail_nb._compose.preview import Preview\n"
         + "assert callable(docmail_nb.preview) and not isinstance(docmail_nb.preview, type(sys))\n"
-        + "assert docmail_nb.preview is sys.modules['docmail_nb.preview'].preview\n"
+        + "assert docmail_nb.preview is sys.modules['docmail_nb._compose.preview'].preview\n"
         + "assert docmail_nb.Preview is Preview\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
+from docmail_nb._compose.templates import load_template, make_environment, parse_template, to_date
+from docmail_nb._sample import sample_dir
 from docmail_nb.errors import TemplateError
-from docmail_nb.sample import sample_dir
-from docmail_nb.templates import load_template, make_environment, parse_template, to_date
 
 
 def test_parse_headers_format_group_and_body() -> None:

@@ -22,18 +22,12 @@ from imap_server import DovecotServer
 from servers import SMTPTestServer
 
 from docmail_nb import Batch, MemoryTransport
+from docmail_nb._mail.sink import CaptureServer
+from docmail_nb._sample import sample_dir
+from docmail_nb._store.presets import PRESETS
+from docmail_nb._store.profiles import Profile, list_profiles, load_profile, save_profile
+from docmail_nb._store.secrets import PASSWORD_ENV, has_password
 from docmail_nb.cli import main
-from docmail_nb.profiles import (
-    PASSWORD_ENV,
-    PRESETS,
-    Profile,
-    has_password,
-    list_profiles,
-    load_profile,
-    save_profile,
-)
-from docmail_nb.sample import sample_dir
-from docmail_nb.sink import CaptureServer
 from docmail_nb.widgets import SendPanel, SettingsPanel
 
 PASSWORD = "correct horse"

@@ -9,7 +9,7 @@ from conftest import MemoryKeyring
 from identity import IdentityServer
 from servers import SMTPTestServer
 
-from docmail_nb.profiles import Profile, load_profile, save_profile
+from docmail_nb._store.profiles import Profile, load_profile, save_profile
 from docmail_nb.widgets import SettingsPanel
 
 USER = "anna@example.ch"

@@ -9,7 +9,7 @@ from email.policy import SMTP, SMTPUTF8
 
 import pytest
 
-from docmail_nb.wire import wire_bytes
+from docmail_nb._mail.wire import wire_bytes
 
 
 def text_only() -> EmailMessage:

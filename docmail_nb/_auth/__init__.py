@@ -1,0 +1,1 @@
+"""Private: _auth of docmail_nb."""

@@ -1,0 +1,1 @@
+"""Private: _compose of docmail_nb."""

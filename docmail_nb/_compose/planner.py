@@ -1,0 +1,585 @@
+"""The planner: renders and checks every row of the orders against the template."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import markdown
+from jinja2 import TemplateError as JinjaError
+from jinja2 import UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+from docmail_nb._compose.attachments import AttachmentFinder, Refusal
+from docmail_nb._compose.cells import TemplateCells
+from docmail_nb._compose.headers import header_problem, join_lines, parse_addresses
+from docmail_nb._compose.message import Attachment, Draft, size_text
+from docmail_nb._compose.recipients import compose_addresses, parts_environment, render_parts
+from docmail_nb._compose.rows import (
+    Problem,
+    RowChoice,
+    Skipped,
+)
+from docmail_nb._compose.templates import (
+    ADDRESS_HEADERS,
+    MessageTemplate,
+    html_to_text,
+    make_environment,
+    template_variables,
+)
+from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
+from docmail_nb._sheets.orders import CellError, Orders
+from docmail_nb.errors import DocmailError
+
+__all__ = []
+
+#: how many other rows a duplicate-key problem names before "and N more"
+_LISTED_ROWS = 5
+
+
+_ADDRESS_HINT = (
+    "Write addresses as name@example.ch or Name <name@example.ch>, separated by commas, "
+    "without line breaks; a name cell holds a name only."
+)
+
+
+@dataclass(frozen=True)
+class _Headers:
+    """A message's rendered and checked headers."""
+
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    sender: str
+    reply_to: str
+    subject: str
+    extra: tuple[tuple[str, str], ...]
+
+
+class _Planner:
+    """Does the work of make_plan; one instance per call."""
+
+    def __init__(
+        self,
+        orders: Orders,
+        template: MessageTemplate,
+        documents: Path,
+        max_bytes: int,
+        locale: str,
+        documents_out: Path,
+        choice: RowChoice | None = None,
+    ) -> None:
+        self.orders = orders
+        self.choice = choice
+        self.template = template
+        self.max_bytes = max_bytes
+        self.env = make_environment(locale)
+        # html bodies escape every value; markdown bodies escape values for markdown and html
+        # (the plain-text part of a markdown body is rendered with self.env, values as they are)
+        self.body_env: SandboxedEnvironment = make_environment(
+            locale, autoescape=template.format != "text", markdown=template.format == "markdown"
+        )
+        self.parts_env = parts_environment(self.env)
+        self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
+        self.attachments = AttachmentFinder(documents)
+        self.problems: list[Problem] = []
+        self.row_keys: dict[int, str] = {}
+        self.key_groups: dict[str, list[tuple[int, ...]]] = {}
+        self.skipped: list[Skipped] = []
+        self.notices: list[str] = []
+        self.cells = TemplateCells(orders, self.env)
+        self.document_planner = DocumentPlanner(template.folder, documents_out.resolve(), locale)
+
+    def run(self) -> tuple[list[Draft], list[Problem]]:
+        if not self._template_fits_columns():
+            return [], self.problems
+        groups = self._groups(self._chosen(list(self.orders.records())))
+        drafts: list[Draft] = []
+        for rows in groups:
+            draft = self._draft(rows)
+            if draft is not None:
+                drafts.append(draft)
+        drafts = self._drop_duplicate_keys(drafts)
+        self.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+        return drafts, self.problems
+
+    # --- template against the columns ----------------------------------------------------
+
+    def _template_fits_columns(self) -> bool:
+        columns = self.orders.columns
+        missing: dict[str, list[str]] = {}
+        for part, names in template_variables(self.template).items():
+            for name in sorted(names - set(columns)):
+                missing.setdefault(name, []).append(part)
+        for name, parts in missing.items():
+            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.75)
+            hint = f"Did you mean {{{{ {close[0]} }}}}? " if close else ""
+            self._problem(
+                None,
+                None,
+                parts[0],
+                f"The placeholder {{{{ {name} }}}} (in {', '.join(parts)}) names no column "
+                f"of the sheet{f' {self.orders.sheet!r}' if self.orders.sheet else ''}.",
+                f"{hint}The columns are: {', '.join(columns)}.",
+            )
+        fits = not missing and self._documents_fit_columns()
+        group_by = self.template.group_by
+        if group_by and group_by not in columns:
+            close = difflib.get_close_matches(group_by, columns, n=1, cutoff=0.5)
+            self._problem(
+                None,
+                None,
+                "Group-By",
+                f"Group-By names the column {group_by!r}, which the sheet does not have.",
+                f"Did you mean {close[0]!r}?"
+                if close
+                else f"The columns are: {', '.join(columns)}.",
+            )
+            fits = False
+        return fits
+
+    def _documents_fit_columns(self) -> bool:
+        """Each Document template (a fixed file name) loads and uses only the sheet's columns."""
+        fits = True
+        for source in self.template.header_all("Document"):
+            if "{" in source:
+                continue  # a name made from the row: checked row by row
+            try:
+                renderer = self.document_planner.renderer(source)
+            except DocmailError as exc:
+                self._problem(None, None, "Document", exc.message, exc.hint)
+                fits = False
+                continue
+            columns = self.orders.columns
+            for name in sorted(renderer.columns - set(columns)):
+                close = difflib.get_close_matches(name, columns, n=1, cutoff=0.75)
+                self._problem(
+                    None,
+                    None,
+                    "Document",
+                    f"The document {renderer.template.name} uses {{{{ {name} }}}}, which names "
+                    "no column of the sheet.",
+                    (f"Did you mean {{{{ {close[0]} }}}}? " if close else "")
+                    + f"The columns are: {', '.join(columns)}.",
+                )
+                fits = False
+        return fits
+
+    # --- which rows ----------------------------------------------------------------------
+
+    def _chosen(
+        self, records: list[tuple[int, dict[str, Any]]]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The records asked for (--rows) for which Send-If holds; the others are skipped."""
+        if self.choice is not None:
+            records = self._among_rows_asked(records, self.choice)
+        if self.template.send_if is None:
+            return records
+        return self._where_send_if_holds(records, self.template.send_if)
+
+    def _among_rows_asked(
+        self, records: list[tuple[int, dict[str, Any]]], choice: RowChoice
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The records --rows chose; the others are skipped, rows asked for but absent noted."""
+        reason = f"not among the rows chosen (--rows {choice.text})"
+        for number, values in records:
+            if number not in choice:
+                self.skipped.append(Skipped(number, self._quiet_key(values), reason))
+        present = {number for number, _ in records}
+        missing = [
+            f"{low}" if low == high else f"{low}-{high}"
+            for low, high in choice.spans
+            if high < 10**12 and not any(low <= n <= high for n in present)
+        ]
+        if missing:
+            self.notices.append(
+                f"--rows {choice.text}: the sheet has no order in row(s) {', '.join(missing)}."
+            )
+        return [(n, v) for n, v in records if n in choice]
+
+    def _where_send_if_holds(
+        self, records: list[tuple[int, dict[str, Any]]], expression: str
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The records for which Send-If is true; false ones are skipped, errors are problems."""
+        test = self.env.compile_expression(expression, undefined_to_none=False)
+        names = self.cells.names_in(f"{{{{ ({expression}) }}}}")[0]
+        kept: list[tuple[int, dict[str, Any]]] = []
+        for number, values in records:
+            wanted = self._send_if(expression, test, names, number, values)
+            if wanted:
+                kept.append((number, values))
+            elif wanted is not None:
+                shown = ", ".join(
+                    f"{n} empty" if values.get(n) is None else f"{n} = {values[n]!r}" for n in names
+                )
+                reason = f"Send-If {{{{ {expression} }}}} is false" + (
+                    f" ({shown})" if shown else ""
+                )
+                self.skipped.append(Skipped(number, self._quiet_key(values), reason))
+        return kept
+
+    def _send_if(
+        self,
+        expression: str,
+        test: Callable[..., Any],
+        names: list[str],
+        number: int,
+        values: dict[str, Any],
+    ) -> bool | None:
+        """Send-If for one row; None (and a problem) when it cannot be decided."""
+        errors = [values[n] for n in names if isinstance(values.get(n), CellError)]
+        if errors:
+            self._problem(
+                number,
+                None,
+                "Send-If",
+                f"Cannot decide Send-If: {errors[0].describe()}.",
+                errors[0].hint(),
+            )
+            return None
+        try:
+            return bool(test(dict(values, row=values, rows=[values])))
+        except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
+            self._problem(
+                number,
+                None,
+                "Send-If",
+                f"Cannot decide Send-If {{{{ {expression} }}}}: {exc}.",
+                self.cells.hint(f"{{{{ {expression} }}}}", number, values),
+            )
+            return None
+
+    def _quiet_key(self, values: dict[str, Any]) -> str | None:
+        """The row's Key for listing a skipped row, or None (a skipped row has no problems)."""
+        source = self.template.header("Key")
+        if source is None:
+            group = values.get(self.template.group_by or "")
+            return None if group is None else str(group)
+        try:
+            key = self.cells.compile(self.env, source).render(
+                dict(values, row=values, rows=[values])
+            )
+        except Exception:
+            return None
+        return " ".join(key.split()) or None
+
+    def _groups(
+        self, records: list[tuple[int, dict[str, Any]]]
+    ) -> list[list[tuple[int, dict[str, Any]]]]:
+        group_by = self.template.group_by
+        if not group_by:
+            return [[record] for record in records]
+        groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for number, values in records:
+            value = values.get(group_by)
+            if value is None:
+                self._problem(
+                    number,
+                    None,
+                    "Group-By",
+                    f"The {group_by} cell is empty, so the row belongs to no group.",
+                    f"Fill in {group_by}.",
+                )
+                continue
+            groups.setdefault(str(value), []).append((number, values))
+        return list(groups.values())
+
+    # --- one message ---------------------------------------------------------------------
+
+    def _draft(self, rows: list[tuple[int, dict[str, Any]]]) -> Draft | None:
+        """The message for ``rows`` (one row, or a Group-By group), or None: it has problems."""
+        numbers = [number for number, _ in rows]
+        first, values = rows[0]
+        context = dict(values, row=values, rows=[v for _, v in rows])
+        if self.template.group_by:
+            context["group"] = values[self.template.group_by]
+        before = len(self.problems)
+        self.cells.scope = rows
+
+        key = self._key(first, context)
+        self.row_keys.update(dict.fromkeys(numbers, key or ""))
+        if key:
+            self.key_groups.setdefault(key, []).append(tuple(numbers))
+        report_key = key or None
+
+        headers = self._headers(first, report_key, context, before)
+        attachments = self._attachments(rows, report_key)
+        documents = self._documents(rows, report_key)
+        attachments += tuple(
+            Attachment(path=doc.path, filename=doc.name, size=0) for doc in documents
+        )
+        body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
+        text, html = ("", None) if body is None else self._bodies(body)
+        if not headers.to and not self._has_problem(before, "To"):
+            self._no_recipient(headers, first, report_key, values)
+        if len(rows) > 1:
+            for name, message, hint in self.cells.disagreements(self.template, rows, context):
+                self._problem(rows[0][0], report_key, name, message, hint)
+        if len(self.problems) > before or not key:
+            return None
+        return Draft(
+            rows=tuple(numbers),
+            key=key,
+            sender=headers.sender,
+            reply_to=headers.reply_to,
+            to=headers.to,
+            cc=headers.cc,
+            bcc=headers.bcc,
+            subject=headers.subject,
+            text=text,
+            html=html,
+            attachments=attachments,
+            extra_headers=headers.extra,
+            documents=documents,
+        )
+
+    def _headers(self, row: int, key: str | None, context: dict[str, Any], before: int) -> _Headers:
+        """The message's headers for the row; problems since ``before`` count as this row's."""
+        to, cc, bcc = (self._address_header(row, key, name, context) for name in ADDRESS_HEADERS)
+        sender = self._single_address(row, key, "From", context)
+        reply_to = ", ".join(self._address_header(row, key, "Reply-To", context))
+        subject = self._header_text(
+            row, key, "Subject", self._optional(row, key, "Subject", context)
+        )
+        if not subject and not self._has_problem(before, "Subject"):
+            self._problem(row, key, "Subject", "The subject is empty.", "Fill in the Subject.")
+        extra = []
+        for name, source in self.template.headers:
+            if name.startswith("X-"):
+                rendered = self._render(self.env, source, row, key, name, context)
+                value = self._header_text(row, key, name, rendered or "")
+                if value:
+                    extra.append((name, value))
+        return _Headers(to, cc, bcc, sender, reply_to, subject, tuple(extra))
+
+    def _no_recipient(
+        self, headers: _Headers, row: int, key: str | None, values: dict[str, Any]
+    ) -> None:
+        copies = [*headers.cc, *headers.bcc]
+        self._problem(
+            row,
+            key,
+            "To",
+            "The message has no recipient: To is empty"
+            + (f", so it would go only to the copies ({', '.join(copies)})." if copies else "."),
+            self.cells.empty_hint(self.template.header("To") or "", row, values),
+        )
+
+    def _key(self, row: int, context: dict[str, Any]) -> str:
+        source = self.template.header("Key")
+        if source is None:
+            return str(context.get("group") or "")
+        rendered = self._render(self.env, source, row, None, "Key", context)
+        if rendered is None:
+            return ""
+        key = self._header_text(row, None, "Key", rendered)
+        if not key:
+            self._problem(
+                row,
+                None,
+                "Key",
+                "The Key is empty, so the message cannot be recorded in the ledger.",
+                "Fill in the column the Key header names (the document number).",
+            )
+        return key
+
+    def _optional(self, row: int, key: str | None, name: str, context: dict[str, Any]) -> str:
+        """Header ``name`` rendered for the row; "" when the template has none (or it failed)."""
+        source = self.template.header(name)
+        if source is None:
+            return ""
+        return self._render(self.env, source, row, key, name, context) or ""
+
+    def _render(
+        self,
+        env: SandboxedEnvironment,
+        source: str,
+        row: int,
+        key: str | None,
+        part: str,
+        context: Mapping[str, Any],
+    ) -> str | None:
+        try:
+            return self.cells.compile(env, source).render(context)
+        except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
+            self._render_failed(exc, source, row, key, part, context)
+        return None
+
+    def _render_failed(
+        self,
+        exc: Exception,
+        source: str,
+        row: int,
+        key: str | None,
+        part: str,
+        context: Mapping[str, Any],
+    ) -> None:
+        if isinstance(exc, UndefinedError):
+            self._problem(row, key, part, f"{exc.message}.", "Check the placeholder names.")
+        elif isinstance(exc, ValueError | TypeError | ArithmeticError | JinjaError):
+            self._problem(
+                row,
+                key,
+                part,
+                f"Cannot render the {part}: {exc}.",
+                self.cells.hint(source, row, context, str(exc)),
+            )
+        else:
+            raise exc
+
+    # --- where to look -------------------------------------------------------------------
+
+    def _header_text(self, row: int, key: str | None, name: str, value: str) -> str:
+        problem = header_problem(value)
+        if problem:
+            self._problem(
+                row,
+                key,
+                name,
+                f"The {name} value {problem}.",
+                "Remove line breaks and encoded words (=?...?=) from the cell; "
+                "a header must stay one line.",
+            )
+            return ""
+        return " ".join(value.split())
+
+    def _address_header(
+        self, row: int, key: str | None, name: str, context: Mapping[str, Any]
+    ) -> tuple[str, ...]:
+        """An address header composed from the template's text and the values (recipients)."""
+        source = self.template.header(name)
+        if source is None:
+            return ()
+        try:
+            skeleton, values = render_parts(self.cells.compile(self.parts_env, source), context)
+        except Exception as exc:  # the same failures as any rendering, reported the same way
+            self._render_failed(exc, source, row, key, name, context)
+            return ()
+        before = len(self.problems)
+        found, errors = compose_addresses(
+            skeleton, values, lambda value: self._checked_addresses(row, key, name, value)
+        )
+        for message in errors:
+            self._problem(row, key, name, message, _ADDRESS_HINT)
+        return () if len(self.problems) > before else tuple(found)
+
+    def _checked_addresses(
+        self, row: int, key: str | None, name: str, value: str
+    ) -> tuple[list[str], list[str]]:
+        """A cell meant to hold addresses (one or several), checked once per distinct value."""
+        value = join_lines(value)  # addresses on separate lines of one cell (Alt+Enter)
+        problem = header_problem(value)
+        if problem:
+            return [], [f"The {name} value {problem}."]
+        checked = self.checked_addresses.get(value)
+        if checked is None:
+            checked = self.checked_addresses[value] = parse_addresses(value)
+        return checked
+
+    def _single_address(
+        self, row: int, key: str | None, name: str, context: Mapping[str, Any]
+    ) -> str:
+        found = self._address_header(row, key, name, context)
+        if len(found) > 1:
+            self._problem(
+                row,
+                key,
+                name,
+                f"{name} holds {len(found)} addresses; a message has one sender.",
+                f"Put a single address in {name}.",
+            )
+            return ""
+        return found[0] if found else ""
+
+    def _each_rendered(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None, part: str
+    ) -> Iterator[tuple[int, dict[str, Any], str]]:
+        """(row, values, text) for every ``part`` header (Attachment, Document) of every row."""
+        sources = self.template.header_all(part)
+        for number, values in rows:
+            context = dict(values, row=values, rows=[v for _, v in rows])
+            for source in sources:
+                rendered = self._render(self.env, source, number, key, part, context)
+                if rendered is not None:
+                    yield number, values, rendered
+
+    def _attachments(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None
+    ) -> tuple[Attachment, ...]:
+        found: list[Attachment] = []
+        for number, _, rendered in self._each_rendered(rows, key, "Attachment"):
+            item = self.attachments.find(rendered)
+            if isinstance(item, Refusal):
+                self._problem(number, key, "Attachment", item.message, item.hint)
+            else:
+                found.append(item)
+        total = sum(item.size for item in found)
+        if total > self.max_bytes:
+            self._problem(
+                rows[0][0],
+                key,
+                "Attachment",
+                f"The attachments add up to {size_text(total)}, over the limit of "
+                f"{size_text(self.max_bytes)} a message.",
+                "Compress the documents or raise the limit (max_message_bytes) if your server "
+                "accepts larger messages.",
+            )
+        return tuple(found)
+
+    def _documents(
+        self, rows: list[tuple[int, dict[str, Any]]], key: str | None
+    ) -> tuple[PlannedDocument, ...]:
+        """Each Document header for each row: checked (payment data too), planned, not drawn."""
+        planned: list[PlannedDocument] = []
+        for number, values, name in self._each_rendered(rows, key, "Document"):
+            if not name or not key:
+                continue
+            suffix = f"-{number}" if self.template.group_by else ""
+            document, problems = self.document_planner.plan(name, values, key, suffix)
+            for problem in problems:
+                where = "Document" if problem.field == "Document" else f"{name}: {problem.field}"
+                self._problem(number, key, where, problem.message, problem.hint)
+            if document is not None:
+                planned.append(document)
+        return tuple(planned)
+
+    def _bodies(self, body: str) -> tuple[str, str | None]:
+        """The plain text and (for markdown and html) the html part of a rendered body."""
+        body = body.rstrip() + "\n"
+        if self.template.format == "markdown":
+            html = markdown.markdown(body, extensions=["nl2br"], output_format="html")
+            return html_to_text(html), html  # real plain text: no ** and links as "text (url)"
+        if self.template.format == "html":
+            return html_to_text(body), body
+        return body, None
+
+    def _drop_duplicate_keys(self, drafts: list[Draft]) -> list[Draft]:
+        duplicates = {key for key, groups in self.key_groups.items() if len(groups) > 1}
+        for key in duplicates:
+            rows = sorted(row for group in self.key_groups[key] for row in group)
+            # each problem names at most a few other rows: the report stays linear in the rows
+            listed = rows[: _LISTED_ROWS + 1]
+            for row in rows:
+                shown = [str(r) for r in listed if r != row][:_LISTED_ROWS]
+                more = len(rows) - 1 - len(shown)
+                others = ", ".join(shown) + (f" and {more} more" if more else "")
+                self._problem(
+                    row,
+                    key,
+                    "Key",
+                    f"The key {key!r} is also used by row{'s' * (len(rows) > 2)} {others}.",
+                    "Every message needs its own key (document number); remove the duplicate "
+                    "row or correct its number.",
+                )
+        return [draft for draft in drafts if draft.key not in duplicates]
+
+    def _has_problem(self, since: int, *fields: str) -> bool:
+        return any(problem.field in fields for problem in self.problems[since:])
+
+    def _problem(
+        self, row: int | None, key: str | None, part: str, message: str, hint: str
+    ) -> None:
+        self.problems.append(Problem(row=row, key=key, field=part, message=message, hint=hint))

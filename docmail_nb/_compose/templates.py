@@ -1,0 +1,490 @@
+"""The message template format and the sandboxed Jinja environment it is rendered with.
+
+A template is a block of header lines, a blank line and the body::
+
+    To: {{ email }}
+    Subject: Rechnung {{ invoice_no }}
+    Attachment: {{ invoice_no }}.pdf
+    Key: {{ invoice_no }}
+    Format: markdown
+
+    Guten Tag {{ contact }} ...
+
+Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
+(repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
+Group-By, Send-If, and any ``X-`` header. Every header but Format and Group-By, and the body,
+are Jinja templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
+"bezahlt" }}``): a row for which it is false is left out, and listed as left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Literal
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from docmail_nb._sheets.orders import CellError
+from docmail_nb.errors import TemplateError
+
+__all__ = [
+    "ADDRESS_HEADERS",
+    "CONTEXT_NAMES",
+    "FORMATS",
+    "KNOWN_HEADERS",
+    "SINGLE_HEADERS",
+    "Format",
+    "MessageTemplate",
+    "html_to_text",
+    "load_template",
+    "make_environment",
+    "parse_template",
+    "round_amount",
+    "template_variables",
+    "to_date",
+    "to_decimal",
+]
+
+Format = Literal["text", "markdown", "html"]
+FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
+ADDRESS_HEADERS = ("To", "Cc", "Bcc")
+SINGLE_HEADERS = (
+    "To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By", "Send-If",
+)  # fmt: skip
+KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
+CONTEXT_NAMES = frozenset({"row", "rows", "group"})
+_HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
+_SPACES = re.compile(r"[\u00a0\u202f]")
+#: the characters Python-Markdown takes as markup and lets be escaped with a backslash
+#: (``<``, ``>`` and ``&`` are HTML-escaped instead, which markdown leaves as they are)
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!]")
+_CURRENCY = r"(?:[A-Z]{3}|S?Fr\.?|sFr\.?|€|\$|£)"
+_AMOUNT = re.compile(
+    rf"^(?:{_CURRENCY}\s*)?(?P<sign>[-−–]\s*)?(?:{_CURRENCY}\s*)?"
+    r"(?P<number>\d[\d'’\u00a0\u202f ,]*(?:\.(?:\d+|[-–]{1,2}))?|\.\d+)"
+    rf"\s*(?:{_CURRENCY})?$",
+    re.IGNORECASE,
+)
+_GROUPING = re.compile(r"['’\u00a0\u202f ]")
+_WHOLE_FRANCS = re.compile(r"\.[-–]{1,2}$")
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A parsed template: header sources in file order, body source, format and grouping."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: str
+    format: Format = "text"
+    group_by: str | None = None
+    name: str = "template"
+    folder: Path | None = None  # where the file is: Document templates are looked up there
+    send_if: str | None = None  # a Jinja expression; rows for which it is false are left out
+
+    def header(self, name: str) -> str | None:
+        """The source of the first header called ``name`` (case-insensitive), or None."""
+        for key, source in self.headers:
+            if key.lower() == name.lower():
+                return source
+        return None
+
+    def header_all(self, name: str) -> list[str]:
+        """The sources of every header called ``name`` (Attachment repeats)."""
+        return [source for key, source in self.headers if key.lower() == name.lower()]
+
+
+def load_template(path: str | Path) -> MessageTemplate:
+    """Read a template file (UTF-8); its stem becomes the template's name."""
+    source = Path(path).expanduser()
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise TemplateError(
+            f"The template {source} does not exist.", "Check the path of the template file."
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(
+            f"Cannot read the template {source}: {exc}", "Save it as a UTF-8 text file."
+        ) from exc
+    return parse_template(text, name=source.stem, folder=source.parent)
+
+
+def parse_template(
+    text: str, name: str = "template", folder: str | Path | None = None
+) -> MessageTemplate:
+    """Parse the header block and body of a template given as a string.
+
+    ``folder`` is where the template's file is (Document templates are looked up there).
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    headers: list[tuple[str, str]] = []
+    body_start: int | None = None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            body_start = number
+            break
+        if line[0] in " \t" and headers:
+            key, value = headers[-1]
+            headers[-1] = (key, f"{value} {line.strip()}")
+            continue
+        match = _HEADER_LINE.match(line)
+        if not match:
+            raise TemplateError(
+                f"Template {name!r}, line {number}: {line.strip()[:60]!r} is not a header line.",
+                "Start the file with header lines such as 'To: {{ email }}', then a blank line, "
+                "then the body.",
+            )
+        headers.append((_canonical(match.group(1), name, number), match.group(2).strip()))
+    if body_start is None:
+        raise TemplateError(
+            f"Template {name!r} has no blank line between the headers and the body.",
+            "Put one empty line after the last header; the body follows it.",
+        )
+    body = "\n".join(lines[body_start:]).rstrip() + "\n"
+    _check_headers(headers, name)
+    fmt_name = (_pop(headers, "Format") or "text").lower()
+    fmt = next((known for known in FORMATS if known == fmt_name), None)
+    if fmt is None:
+        raise TemplateError(
+            f"Template {name!r}: unknown Format {fmt_name!r}.", "Use text, markdown or html."
+        )
+    group_by = _pop(headers, "Group-By") or None
+    send_if = _pop(headers, "Send-If")
+    template = MessageTemplate(
+        headers=tuple(headers),
+        body=body,
+        format=fmt,
+        group_by=group_by,
+        name=name,
+        folder=Path(folder).expanduser().resolve() if folder is not None else None,
+        send_if=None if send_if is None else _expression(send_if, name),
+    )
+    template_variables(template)  # compiles every part: syntax errors surface here
+    return template
+
+
+def _expression(source: str, name: str) -> str:
+    """The expression of ``Send-If: {{ expr }}`` (the braces may be left out)."""
+    match = re.fullmatch(r"\s*\{\{(.*)\}\}\s*", source, re.DOTALL)
+    expression = (match.group(1) if match else source).strip()
+    if not expression or "{{" in expression or "}}" in expression or "{%" in expression:
+        raise TemplateError(
+            f"Template {name!r}: Send-If must be one expression, not {source!r}.",
+            'Write it as Send-If: {{ status != "bezahlt" }} (and, or, not combine conditions).',
+        )
+    return expression
+
+
+def _canonical(key: str, name: str, number: int) -> str:
+    for known in KNOWN_HEADERS:
+        if key.lower() == known.lower():
+            return known
+    if key.lower().startswith("x-") and len(key) > 2:
+        return "X-" + key[2:]
+    close = difflib.get_close_matches(key.title(), KNOWN_HEADERS, n=1, cutoff=0.6)
+    suggestion = f"Did you mean {close[0]!r}? " if close else ""
+    raise TemplateError(
+        f"Template {name!r}, line {number}: unknown header {key!r}.",
+        f"{suggestion}Known headers: {', '.join(KNOWN_HEADERS)}, or your own X- header.",
+    )
+
+
+def _check_headers(headers: list[tuple[str, str]], name: str) -> None:
+    keys = [key for key, _ in headers]
+    for single in SINGLE_HEADERS:
+        if keys.count(single) > 1:
+            raise TemplateError(
+                f"Template {name!r} has the header {single} {keys.count(single)} times.",
+                "Give it once; To, Cc and Bcc take several addresses separated by commas.",
+            )
+    if not any(key in ADDRESS_HEADERS for key in keys):
+        raise TemplateError(
+            f"Template {name!r} has no To, Cc or Bcc header, so no message has a recipient.",
+            "Add a header such as 'To: {{ email }}'.",
+        )
+    if "To" not in keys:
+        raise TemplateError(
+            f"Template {name!r} has no To header: its messages would go to the copies (Cc, "
+            "Bcc) only.",
+            "Add a header such as 'To: {{ email }}'; Cc and Bcc are copies.",
+        )
+    if "Key" not in keys and "Group-By" not in keys:
+        raise TemplateError(
+            f"Template {name!r} has no Key header.",
+            "Add 'Key: {{ invoice_no }}' (the column that names each document); the ledger "
+            "records every message under its key so that none is sent twice.",
+        )
+
+
+def _pop(headers: list[tuple[str, str]], key: str) -> str | None:
+    for index, (name, value) in enumerate(headers):
+        if name == key:
+            del headers[index]
+            return value.strip()
+    return None
+
+
+def template_variables(template: MessageTemplate) -> dict[str, set[str]]:
+    """Compile every part and return, per part ("Subject", "body", ...), the names it uses."""
+    env = make_environment()
+    found: dict[str, set[str]] = {}
+    parts = [(key, source) for key, source in template.headers]
+    parts.append(("body", template.body))
+    if template.send_if is not None:
+        parts.append(("Send-If", f"{{{{ ({template.send_if}) }}}}"))
+    for part, source in parts:
+        try:
+            tree = env.parse(source)
+            env.compile(tree)
+        except TemplateSyntaxError as exc:
+            where = "the body" if part == "body" else f"the {part} header"
+            line = f", line {exc.lineno}" if part == "body" else ""
+            raise TemplateError(
+                f"Template {template.name!r}: Jinja syntax error in {where}{line}: {exc.message}",
+                "Placeholders look like {{ column }}; blocks like {% if x %}...{% endif %}.",
+            ) from exc
+        names = meta.find_undeclared_variables(tree) - set(env.globals) - CONTEXT_NAMES
+        found.setdefault(part, set()).update(names)
+    return found
+
+
+def to_decimal(value: Any) -> Decimal:
+    """A number cell, or an amount as typed into a text cell, as an exact Decimal.
+
+    Text may carry a currency (``CHF 980.–``, ``1’234.50 CHF``), thousands separators (``'``,
+    ``’``, spaces, or ``,`` before a decimal point), the Swiss ``.–`` / ``.-`` for whole francs
+    and a leading minus (``-``, ``−``).
+    """
+    if value is None:
+        raise ValueError("an empty cell is not an amount")
+    if isinstance(value, CellError):
+        raise ValueError(value.describe())
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an amount")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    match = _AMOUNT.match(str(value).strip())
+    if match is None:
+        raise ValueError(f"{value!r} is not a number")
+    digits = _GROUPING.sub("", match.group("number"))
+    if "," in digits:
+        if "." not in digits or digits.index(",") > digits.index("."):
+            raise ValueError(f"{value!r} is not a number (a decimal comma?)")
+        digits = digits.replace(",", "")
+    digits = _WHOLE_FRANCS.sub("", digits)
+    try:
+        number = Decimal(digits)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    return -number if match.group("sign") else number
+
+
+def round_amount(amount: Decimal, step: Decimal, places: int) -> Decimal:
+    """``amount`` rounded half away from zero to a multiple of ``step`` (as Excel's ROUND and
+    invoice programs do: 24.525 → 24.53), with ``places`` decimal places."""
+    units = (amount / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return (units * step).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def to_date(value: Any) -> dt.date:
+    """A date cell, or ISO text such as "2026-12-31" or Swiss "31.12.2026", as a date."""
+    if value is None:
+        raise ValueError("an empty cell is not a date")
+    if isinstance(value, CellError):
+        raise ValueError(value.describe())
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) == 10 and text[4] == text[7] == "-":
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                pass
+        for pattern in ("%Y-%m-%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+            try:
+                return dt.datetime.strptime(text, pattern).date()
+            except ValueError:
+                continue
+    raise ValueError(f"{value!r} is not a date")
+
+
+def make_environment(
+    locale: str = "de_CH", *, autoescape: bool = False, markdown: bool = False
+) -> SandboxedEnvironment:
+    """A sandboxed Jinja environment: undefined names are errors, empty cells render empty.
+
+    ``autoescape``: every value is HTML-escaped (html bodies). ``markdown``: every value is
+    also escaped for markdown (``[text](url)``, ``**``, ``#`` stay text), so a cell can never
+    add a link or a tag to a markdown body; the template's own markup still works.
+
+    Filters: ``money(value, currency="CHF", round=None)`` → ``CHF 1’234.50`` (rounded half
+    away from zero to the currency's cents, or to ``round``: ``round=0.05`` for 5 Rappen;
+    negative as ``CHF -250.00``); ``date(value, format="medium")`` → ``31.12.2026`` (Babel
+    patterns such as ``"d. MMMM yyyy"`` too); ``number(value, digits=None)`` → ``1’234.5``.
+    All follow ``locale``. A cell holding an Excel error is never rendered: it fails, naming it.
+    """
+
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        finalize=_finalize_markdown if markdown else _finalize,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        money=functools.partial(_money, locale=locale),
+        date=functools.partial(_date, locale=locale),
+        number=functools.partial(_number, locale=locale),
+    )
+    return env
+
+
+def _money(value: Any, currency: str = "CHF", round: Any = None, *, locale: str) -> str:
+    """The ``money`` filter: ``CHF 1’234.50``, rounded half away from zero."""
+    amount = to_decimal(value)
+    places = get_currency_precision(currency)
+    step = Decimal(1).scaleb(-places)
+    if round is not None:
+        step = to_decimal(round)
+        if step <= 0:
+            raise ValueError(f"money(round={round!r}): the step must be positive")
+        places = max(places, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
+    amount = round_amount(amount, step, places)
+    text = format_currency(
+        amount,
+        currency,
+        format=_signed_pattern(locale, places),
+        locale=_locale(locale),
+        currency_digits=False,
+    )
+    return _swiss_apostrophe(_plain_spaces(text))
+
+
+def _date(value: Any, format: str = "medium", *, locale: str) -> str:
+    """The ``date`` filter: ``31.12.2026``, or a Babel pattern such as ``"d. MMMM yyyy"``."""
+    day = to_date(value)
+    if isinstance(day, dt.datetime) and format not in ("short", "medium", "long", "full"):
+        return _plain_spaces(format_datetime(day, format, locale=_locale(locale)))
+    return _plain_spaces(format_date(day, format, locale=_locale(locale)))
+
+
+def _number(value: Any, digits: int | None = None, *, locale: str) -> str:
+    """The ``number`` filter: ``1’234.5``, or with ``digits`` places."""
+    amount = to_decimal(value)
+    if digits is not None:
+        amount = round_amount(amount, Decimal(1).scaleb(-digits), digits)
+        pattern = "#,##0." + "0" * digits if digits else "#,##0"
+        text = format_decimal(amount, pattern, locale=_locale(locale))
+        return _swiss_apostrophe(_plain_spaces(text))
+    if amount.as_tuple().exponent < -3:  # type: ignore[operator]
+        amount = round_amount(amount, Decimal("0.001"), 3).normalize()
+    return _swiss_apostrophe(_plain_spaces(format_decimal(amount, locale=_locale(locale))))
+
+
+@functools.cache
+def _signed_pattern(locale: str, places: int) -> str:
+    """The locale's currency pattern with the minus next to the number (``CHF -250.00``)."""
+    pattern = _locale(locale).currency_formats["standard"].pattern.split(";")[0]
+    decimals = "0" * places
+    pattern = re.sub(r"0\.0+", f"0.{decimals}" if places else "0", pattern)
+    return f"{pattern};{pattern.replace('#', '-#', 1)}"
+
+
+@functools.cache
+def _locale(name: str) -> Locale:
+    """The parsed Babel locale (parsing a locale name anew on every call is slow)."""
+    return Locale.parse(name)
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, CellError):
+        raise ValueError(value.describe())
+    return "" if value is None else value
+
+
+def _finalize_markdown(value: Any) -> Any:
+    """A value as markdown text: every character markdown would act on, backslash-escaped."""
+    value = _finalize(value)  # an Excel error fails here, as everywhere
+    if isinstance(value, Markup):  # the template marked it safe on purpose
+        return value
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", str(value))
+
+
+def _plain_spaces(text: str) -> str:
+    return _SPACES.sub(" ", text)
+
+
+def _swiss_apostrophe(text: str) -> str:
+    """Digits grouped with the typographic apostrophe (1’234.50), whatever Babel's CLDR says.
+
+    CLDR versions differ between ' and ’ for de_CH; a formatted number has no other quote.
+    """
+    return text.replace("'", "’")
+
+
+class _TextExtractor(HTMLParser):
+    """Plain text from simple HTML mail: paragraphs, line breaks, links, lists."""
+
+    BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "ul", "ol"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+        self.href: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script", "head"):
+            self.skip += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n")
+        elif tag == "li":
+            self.parts.append("\n- ")
+        elif tag == "a":
+            self.href.append(dict(attrs).get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script", "head"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n")
+        elif tag == "a" and self.href:
+            href = self.href.pop()
+            if href and not href.startswith("#") and href not in self.parts[-1:]:
+                self.parts.append(f" ({href.removeprefix('mailto:')})")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    """A readable plain-text version of an HTML body (for the text/plain part)."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = [line.strip() for line in "".join(parser.parts).split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return text + "\n"

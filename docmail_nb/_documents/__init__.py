@@ -1,0 +1,1 @@
+"""Private: _documents of docmail_nb."""

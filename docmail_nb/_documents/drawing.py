@@ -1,0 +1,63 @@
+"""A draft with its documents drawn outside the documents-out folder, recorded nowhere.
+
+A dry run, a test message and a preview must show the documents exactly as a send will make
+them, without touching the documents-out folder or the ledger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from docmail_nb._compose.message import Draft
+from docmail_nb._documents.render import DocumentPreview, RenderedDocument, first_page_png
+
+__all__ = ["draw_into", "drawn_temporarily", "preview_documents"]
+
+
+def draw_into(draft: Draft, folder: Path) -> tuple[Draft, tuple[RenderedDocument, ...]]:
+    """The draft with its documents drawn into ``folder`` (recorded nowhere): for a dry run,
+    a test message or a preview, which must not touch the documents-out folder or the ledger."""
+    if not draft.documents:
+        return draft, ()
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn: dict[Path, tuple[Path, int]] = {}
+    rendered = []
+    for document in draft.documents:
+        made = document.render()
+        target = folder / document.name
+        target.write_bytes(made.pdf)
+        drawn[document.path] = (target, len(made.pdf))
+        rendered.append(made)
+    attachments = tuple(
+        dataclasses.replace(item, path=drawn[item.path][0], size=drawn[item.path][1])
+        if item.path in drawn
+        else item
+        for item in draft.attachments
+    )
+    return dataclasses.replace(draft, attachments=attachments), tuple(rendered)
+
+
+def preview_documents(draft: Draft, folder: Path) -> tuple[Draft, tuple[DocumentPreview, ...]]:
+    """``draw_into`` plus the first page of each document as a PNG image (saved beside)."""
+    drawn, rendered = draw_into(draft, folder)
+    shown = []
+    for made, document in zip(rendered, draft.documents, strict=True):
+        png, pages = first_page_png(made.pdf)
+        path = folder / document.name
+        path.with_suffix(".png").write_bytes(png)
+        shown.append(DocumentPreview(document.name, path, len(made.pdf), pages, png))
+    return drawn, tuple(shown)
+
+
+@contextlib.contextmanager
+def drawn_temporarily(draft: Draft) -> Iterator[Draft]:
+    """The draft with its documents drawn into a temporary folder, removed afterwards."""
+    if not draft.documents:
+        yield draft
+        return
+    with tempfile.TemporaryDirectory(prefix="docmail-documents-") as folder:
+        yield draw_into(draft, Path(folder))[0]

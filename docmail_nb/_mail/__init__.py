@@ -1,0 +1,1 @@
+"""Private: _mail of docmail_nb."""

@@ -1,0 +1,551 @@
+"""IMAP: the mailbox's own record of what was sent.
+
+One verified IMAP connection with the profile's credentials (implicit TLS or STARTTLS, the
+profile's CA file), the Sent folder (found by its SPECIAL-USE ``\\Sent`` attribute, RFC 6154,
+else by the usual names), APPEND of a copy as mail clients keep it (flag ``\\Seen``, the bytes
+as sent plus the Bcc header), and the search for a Message-ID.
+"""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import logging
+import re
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from typing import Literal
+
+from docmail_nb._mail.wire import wire_bytes
+from docmail_nb._store.profiles import Profile, require_password
+from docmail_nb.errors import DocmailError, MailboxError, SecretStoreError
+
+__all__ = [
+    "SENT_NAMES",
+    "Folder",
+    "Kind",
+    "Mailbox",
+    "MailboxCheck",
+    "check_mailbox",
+    "decode_folder_name",
+    "encode_folder_name",
+    "open_mailbox",
+    "sent_copy",
+]
+
+_log = logging.getLogger("docmail_nb._mailbox.imap")
+
+#: names a Sent folder goes by when the server marks none with \Sent (compared case-blind,
+#: on the last part of the folder's name)
+SENT_NAMES = (
+    "Sent",
+    "Sent Items",
+    "Sent Messages",
+    "Sent Mail",
+    "Gesendet",
+    "Gesendete Objekte",
+    "Gesendete Elemente",
+    "Gesendete Nachrichten",
+    "Envoyés",
+    "Éléments envoyés",
+    "Messages envoyés",
+    "Posta inviata",
+    "Elementi inviati",
+    "Inviata",
+)
+
+_LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.+)$')
+
+
+# -- folder names (modified UTF-7, RFC 3501 section 5.1.3) -----------------------------------
+
+
+def decode_folder_name(raw: str) -> str:
+    """A folder name as the server spells it (modified UTF-7) → text."""
+
+    def part(match: re.Match[str]) -> str:
+        chunk = match.group(1)
+        if not chunk:
+            return "&"
+        data = chunk.replace(",", "/")
+        data += "=" * (-len(data) % 4)
+        return base64.b64decode(data).decode("utf-16-be")
+
+    return re.sub(r"&([^-]*)-", part, raw)
+
+
+def encode_folder_name(name: str) -> str:
+    """Text → the modified UTF-7 the server expects."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            data = base64.b64encode("".join(pending).encode("utf-16-be")).decode()
+            out.append("&" + data.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", text[1:-1])
+    return text
+
+
+@dataclass(frozen=True)
+class Folder:
+    """One folder of the mailbox: its name as text, as the server spells it, its attributes."""
+
+    name: str
+    raw: str
+    flags: tuple[str, ...]
+    delimiter: str = "/"
+
+    @property
+    def special_sent(self) -> bool:
+        return any(flag.lower() == "\\sent" for flag in self.flags)
+
+    @property
+    def selectable(self) -> bool:
+        return not any(flag.lower() in ("\\noselect", "\\nonexistent") for flag in self.flags)
+
+    @property
+    def leaf(self) -> str:
+        return self.name.rsplit(self.delimiter, 1)[-1] if self.delimiter else self.name
+
+
+def _parse_list(lines: Sequence[object]) -> list[Folder]:
+    folders: list[Folder] = []
+    pending: bytes | None = None
+    for item in lines:
+        if isinstance(item, tuple):  # a name sent as a literal: (b'(flags) "/" {n}', b'name')
+            head, literal = item[0], item[1]
+            pending = head.rsplit(b" ", 1)[0] + b" " + _quote(literal.decode()).encode()
+            item = pending
+        if not isinstance(item, bytes):
+            continue
+        match = _LIST_LINE.match(item)
+        if match is None:
+            _log.debug("unparsed LIST line %r", item)
+            continue
+        raw = _unquote(match.group("name").decode("ascii", "replace"))
+        delim_raw = match.group("delim").decode()
+        delimiter = "" if delim_raw == "NIL" else _unquote(delim_raw)
+        flags = tuple(match.group("flags").decode().split())
+        folders.append(Folder(decode_folder_name(raw), raw, flags, delimiter))
+    return folders
+
+
+# -- the copy in Sent --------------------------------------------------------------------------
+
+
+def sent_copy(msg: EmailMessage, bcc: Sequence[str] = ()) -> bytes:
+    """The message as a mail client keeps it in Sent: the bytes as sent, plus a Bcc header.
+
+    Identical to what the SMTP server received (before dot-stuffing) apart from the Bcc line,
+    which goes right before the blank line that ends the header block.
+    """
+    data = wire_bytes(msg)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    addresses = [address for address in bcc if address]
+    if not addresses or "Bcc" in msg:
+        return data
+    line = SMTP.fold_binary("Bcc", ", ".join(addresses))
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return data + line
+    return data[: end + 2] + line + data[end + 2 :]
+
+
+# -- diagnosis ---------------------------------------------------------------------------------
+
+Kind = Literal[
+    "no_imap",
+    "no_login",
+    "no_password",
+    "bad_ca_file",
+    "untrusted_certificate",
+    "hostname_mismatch",
+    "connection_refused",
+    "unknown_host",
+    "timeout",
+    "tls_failed",
+    "starttls_unavailable",
+    "login_failed",
+    "disconnected",
+    "folder_missing",
+    "no_sent_folder",
+    "refused",
+]
+
+_CONFIG_KINDS = frozenset(
+    {"no_imap", "no_login", "no_password", "bad_ca_file", "folder_missing", "no_sent_folder"}
+)
+
+
+def _problem(kind: Kind, message: str, hint: str) -> MailboxError:
+    error = MailboxError(message, hint, kind=kind)
+    if kind in _CONFIG_KINDS:
+        error.exit_code = 2
+    return error
+
+
+def _where(profile: Profile) -> str:
+    return f"IMAP server {profile.imap_host}:{profile.imap_port_or_default}"
+
+
+# table: exception type → (kind, what happened, what to do); the first match wins
+_NETWORK: tuple[tuple[type[BaseException], Kind, str, str], ...] = (
+    (
+        ConnectionRefusedError,
+        "connection_refused",
+        "refused the connection",
+        "Check the IMAP host and port (993 for ssl, 143 for starttls).",
+    ),
+    (
+        socket.gaierror,
+        "unknown_host",
+        "cannot be found (unknown host name)",
+        "Check the spelling of the IMAP host and that this computer is online.",
+    ),
+    (
+        TimeoutError,
+        "timeout",
+        "did not answer in time",
+        "Check host and port and whether a firewall blocks them; ssl on a starttls port "
+        "(or the other way round) also looks like this.",
+    ),
+    (
+        ssl.SSLError,
+        "tls_failed",
+        "could not agree on TLS",
+        "Check --imap-security: 'ssl' for port 993, 'starttls' for port 143.",
+    ),
+    (
+        imaplib.IMAP4.abort,
+        "disconnected",
+        "closed the connection",
+        "Try again later; if it persists, check the IMAP settings with 'docmail test'.",
+    ),
+    (
+        OSError,
+        "disconnected",
+        "could not be reached",
+        "Check the IMAP host and port and the network.",
+    ),
+)
+
+
+def _diagnose(exc: BaseException, profile: Profile) -> MailboxError:
+    where = _where(profile)
+    if isinstance(exc, MailboxError):
+        return exc
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        if "hostname" in str(exc.verify_message).lower() or "IP address" in str(exc):
+            return _problem(
+                "hostname_mismatch",
+                f"The certificate of the {where} is not issued for that name "
+                f"({exc.verify_message}).",
+                "Use the IMAP host name your provider documents, not an alias or IP address.",
+            )
+        ca = f" (the profile trusts only {profile.ca_file})" if profile.ca_file else ""
+        return _problem(
+            "untrusted_certificate",
+            f"The certificate of the {where} is not trusted{ca}: {exc.verify_message}.",
+            "For a server with its own certificate authority give its PEM file as the "
+            "profile's CA file (--ca-file).",
+        )
+    for kind_type, kind, what, hint in _NETWORK:
+        if isinstance(exc, kind_type):
+            return _problem(kind, f"The {where} {what}.", hint)
+    return _problem("refused", f"The {where} answered: {_words(exc)}", "")
+
+
+def _words(exc: BaseException) -> str:
+    text = exc.args[0] if exc.args else exc
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).strip()
+
+
+# -- the connection ----------------------------------------------------------------------------
+
+
+def _tls_context(profile: Profile) -> ssl.SSLContext:
+    try:
+        context = ssl.create_default_context(cafile=profile.ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise _problem(
+            "bad_ca_file",
+            f"Profile {profile.name!r}: the CA file {profile.ca_file!r} cannot be read ({exc}).",
+            "Give the path of a PEM file with your mail server's CA certificate.",
+        ) from None
+    if not profile.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        _log.warning("Profile %r: TLS certificate verification is OFF for IMAP.", profile.name)
+    return context
+
+
+class Mailbox:
+    """One logged-in IMAP connection; a context manager."""
+
+    def __init__(self, conn: imaplib.IMAP4, profile: Profile) -> None:
+        self._conn = conn
+        self.profile = profile
+        self._sent: Folder | None = None
+        self._selected: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Mailbox({self.profile.imap_host!r}, user={self.profile.username!r})"
+
+    def __enter__(self) -> Mailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            if self._selected is not None:
+                self._conn.close()
+            self._conn.logout()
+        except (imaplib.IMAP4.error, OSError) as exc:
+            _log.debug("logout: %s", type(exc).__name__)
+        finally:
+            self._selected = None
+
+    def _call(self, what: str, typ_data: tuple[str, list[object]]) -> list[object]:
+        typ, data = typ_data
+        if typ != "OK":
+            words = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
+            raise _problem("refused", f"The {_where(self.profile)} refused to {what}: {words}", "")
+        return data
+
+    def _run(self, what: str, command: str, *args: str) -> list[object]:
+        try:
+            method = getattr(self._conn, command)
+            return self._call(what, method(*args))
+        except MailboxError:
+            raise
+        except (imaplib.IMAP4.error, OSError) as exc:
+            if isinstance(exc, imaplib.IMAP4.abort | OSError):
+                raise _diagnose(exc, self.profile) from None
+            raise _problem(
+                "refused", f"The {_where(self.profile)} refused to {what}: {_words(exc)}", ""
+            ) from None
+
+    # -- folders --------------------------------------------------------------------------
+    def folders(self) -> list[Folder]:
+        """Every folder the server lists."""
+        return _parse_list(self._run("list the folders", "list", '""', "*"))
+
+    def sent_folder(self) -> Folder:
+        """The profile's Sent folder; else the one marked \\Sent; else the usual names."""
+        if self._sent is not None:
+            return self._sent
+        folders = [folder for folder in self.folders() if folder.selectable]
+        wanted = self.profile.sent_folder
+        if wanted:
+            for folder in folders:
+                if wanted in (folder.name, folder.raw):
+                    self._sent = folder
+                    return folder
+            names = ", ".join(sorted(f.name for f in folders)) or "none"
+            raise _problem(
+                "folder_missing",
+                f"Profile {self.profile.name!r}: the Sent folder {wanted!r} does not exist on "
+                f"the {_where(self.profile)} (its folders: {names}).",
+                "Give one of those names with --sent-folder, or leave it empty to find the "
+                "Sent folder automatically.",
+            )
+        marked = [folder for folder in folders if folder.special_sent]
+        if marked:
+            self._sent = marked[0]
+            return self._sent
+        usual = {name.casefold(): rank for rank, name in enumerate(SENT_NAMES)}
+        named = sorted(
+            (usual[folder.leaf.casefold()], folder)
+            for folder in folders
+            if folder.leaf.casefold() in usual
+        )
+        if named:
+            self._sent = named[0][1]
+            return self._sent
+        names = ", ".join(sorted(f.name for f in folders)) or "none"
+        raise _problem(
+            "no_sent_folder",
+            f"The {_where(self.profile)} has no folder marked as Sent and none of the usual "
+            f"names (its folders: {names}).",
+            "Name the folder to keep sent mail in with --sent-folder.",
+        )
+
+    # -- messages -------------------------------------------------------------------------
+    def append(self, data: bytes, folder: Folder | None = None, when: float | None = None) -> None:
+        """Store ``data`` in ``folder`` (default: Sent), flagged \\Seen."""
+        target = folder or self.sent_folder()
+        moment = imaplib.Time2Internaldate(when if when is not None else time.time())
+        self._run(
+            f"store a copy in {target.name!r}",
+            "append",
+            _quote(target.raw),
+            "(\\Seen)",
+            moment,
+            data,  # type: ignore[arg-type]
+        )
+
+    def contains(self, message_id: str, folder: Folder | None = None) -> bool:
+        """Whether ``folder`` (default: Sent) holds a message with this Message-ID."""
+        target = folder or self.sent_folder()
+        if self._selected != target.raw:
+            self._run(f"open {target.name!r}", "select", _quote(target.raw), True)  # type: ignore[arg-type]
+            self._selected = target.raw
+        data = self._run(
+            f"search {target.name!r}", "uid", "SEARCH", "HEADER", "Message-ID", _quote(message_id)
+        )
+        found = b" ".join(d for d in data if isinstance(d, bytes)).split()
+        return bool(found)
+
+
+def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
+    """Connect to the profile's IMAP server, verify TLS, log in with the SMTP credentials."""
+    if not profile.imap_host:
+        raise _problem(
+            "no_imap",
+            f"Profile {profile.name!r} has no IMAP server.",
+            f"Add one with 'docmail profile add {profile.name} ... --imap-host HOST'.",
+        )
+    if not profile.username:
+        raise _problem(
+            "no_login",
+            f"Profile {profile.name!r} has an IMAP server but no username to log in with.",
+            "IMAP uses the profile's SMTP login: add --username (and its password).",
+        )
+    try:
+        secret = require_password(profile, password) or ""
+    except SecretStoreError as exc:
+        raise _problem("no_password", exc.message, exc.hint) from None
+    conn = _imap_connect(profile)
+    _imap_login(conn, profile, secret)
+    return Mailbox(conn, profile)
+
+
+def _imap_connect(profile: Profile) -> imaplib.IMAP4:
+    """A connection to the profile's IMAP server, TLS verified (implicit, or STARTTLS)."""
+    context = _tls_context(profile)
+    port = profile.imap_port_or_default
+    conn: imaplib.IMAP4 | None = None
+    try:
+        if profile.imap_security == "ssl":
+            return imaplib.IMAP4_SSL(
+                profile.imap_host, port, ssl_context=context, timeout=profile.timeout
+            )
+        conn = imaplib.IMAP4(profile.imap_host, port, timeout=profile.timeout)
+        if "STARTTLS" not in conn.capabilities:
+            raise _problem(
+                "starttls_unavailable",
+                f"The {_where(profile)} does not offer STARTTLS.",
+                "Use --imap-security ssl (usually port 993).",
+            )
+        conn.starttls(ssl_context=context)
+        return conn
+    except (OSError, imaplib.IMAP4.error) as exc:
+        if conn is not None:
+            _shutdown(conn)
+        raise _diagnose(exc, profile) from None
+    except MailboxError:
+        if conn is not None:
+            _shutdown(conn)
+        raise
+
+
+def _imap_login(conn: imaplib.IMAP4, profile: Profile, secret: str) -> None:
+    """Log in with the SMTP credentials (password, or the sign-in's token); shut down if not."""
+    try:
+        if profile.auth == "password":
+            conn.login(profile.username, secret)
+        else:  # the SMTP sign-in's access token, over SASL XOAUTH2
+            from docmail_nb._auth.signin import access_token
+            from docmail_nb._auth.tokens import xoauth2
+
+            token = access_token(profile).value
+            conn.authenticate("XOAUTH2", lambda _: xoauth2(profile.username, token).encode())
+    except imaplib.IMAP4.abort as exc:
+        _shutdown(conn)
+        raise _diagnose(exc, profile) from None
+    except imaplib.IMAP4.error as exc:
+        _shutdown(conn)
+        raise _problem(
+            "login_failed",
+            f"The {_where(profile)} did not accept the login of {profile.username}: {_words(exc)}",
+            "IMAP uses the profile's SMTP username and password: check both (with two-factor "
+            "authentication, an app password).",
+        ) from None
+    except OSError as exc:
+        _shutdown(conn)
+        raise _diagnose(exc, profile) from None
+    except DocmailError as exc:  # no access token (sign-in expired, token command failed)
+        _shutdown(conn)
+        raise _problem("login_failed", exc.message, exc.hint) from None
+
+
+def _shutdown(conn: imaplib.IMAP4) -> None:
+    try:
+        conn.shutdown()
+    except OSError as exc:
+        _log.debug("shutdown: %s", type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class MailboxCheck:
+    """What Test connection found on the IMAP side."""
+
+    ok: bool
+    summary: str
+    hint: str = ""
+    folder: str = ""
+    kind: str = "ok"
+
+
+def check_mailbox(profile: Profile, password: str | None = None) -> MailboxCheck:
+    """Log in to IMAP and find the Sent folder; never raises for what the server says."""
+    try:
+        with open_mailbox(profile, password) as mailbox:
+            folder = mailbox.sent_folder()
+    except MailboxError as exc:
+        return MailboxCheck(False, exc.message, exc.hint, kind=exc.kind)
+    how = "marked as Sent" if folder.special_sent and not profile.sent_folder else "by name"
+    if profile.sent_folder:
+        how = "as set in the profile"
+    security = "TLS" if profile.imap_security == "ssl" else "STARTTLS"
+    copies = (
+        "copies of sent messages go there"
+        if profile.copy_to_sent
+        else "the provider files sent mail there itself"
+    )
+    return MailboxCheck(
+        True,
+        f"IMAP: connected to {profile.imap_host}:{profile.imap_port_or_default} with "
+        f"{security}, certificate verified, logged in as {profile.username}; Sent folder "
+        f"{folder.name!r} ({how}); {copies}.",
+        folder=folder.name,
+    )

@@ -1,0 +1,221 @@
+"""The ledger and the mailbox brought together: copies owed to Sent, unknowns settled.
+
+``sync_mailbox`` is what every send with IMAP settings does first (and ``docmail reconcile``
+does alone): log in once, settle each ``unknown`` message of the account by looking for its
+Message-ID in Sent (found → sent; not found → deferred, so the next run sends it), then append
+every copy still owed. The mailbox never makes a message go out twice: a copy that fails stays
+owed in the ledger and is tried again by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from docmail_nb._mailbox.imap import Mailbox, open_mailbox
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.profiles import Profile
+from docmail_nb.errors import MailboxError
+
+__all__ = ["MailboxRun", "MailboxSync", "Settled", "append_due", "reconcile", "sync_mailbox"]
+
+_log = logging.getLogger("docmail_nb._mailbox.reconcile")
+
+
+@dataclass(frozen=True)
+class Settled:
+    """An unknown message decided from the mailbox."""
+
+    campaign: str
+    key: str
+    message_id: str
+    found: bool
+
+    @property
+    def text(self) -> str:
+        if self.found:
+            return f"{self.key}: found in Sent, recorded as sent"
+        return f"{self.key}: not in Sent, will be sent by the next run"
+
+
+@dataclass
+class MailboxSync:
+    """What one visit to the mailbox did."""
+
+    folder: str = ""
+    settled: list[Settled] = field(default_factory=list)
+    appended: list[str] = field(default_factory=list)  # keys whose copy went to Sent now
+    still_due: int = 0  # copies owed after this visit
+    error: MailboxError | None = None  # the mailbox could not be used (nothing was changed)
+
+    @property
+    def found(self) -> int:
+        return sum(1 for item in self.settled if item.found)
+
+    @property
+    def not_found(self) -> int:
+        return sum(1 for item in self.settled if not item.found)
+
+    def notes(self) -> list[str]:
+        """Plain sentences for a report's summary; empty when there is nothing to say."""
+        notes: list[str] = []
+        if self.appended:
+            notes.append(
+                f"{len(self.appended)} copy(ies) appended to the Sent folder {self.folder!r}."
+            )
+        if self.settled:
+            notes.append(
+                f"Settled from the Sent folder: {self.found} unknown message(s) found "
+                f"(recorded as sent), {self.not_found} not found (sent again by the next run)."
+            )
+        if self.error is not None:
+            notes.append(f"The mailbox could not be used: {self.error}")
+        if self.still_due:
+            notes.append(
+                f"{self.still_due} copy(ies) for the Sent folder are still owed; "
+                "the next run appends them."
+            )
+        return notes
+
+
+def reconcile(
+    ledger: Ledger, mailbox: Mailbox, account: str, campaign: str | None = None
+) -> list[Settled]:
+    """Settle every unknown message of ``account`` (and ``campaign``) from the Sent folder."""
+    folder = mailbox.sent_folder()
+    settled: list[Settled] = []
+    for entry in ledger.unknowns(account, campaign):
+        found = mailbox.contains(entry.message_id, folder)
+        note = (
+            f"Found in the Sent folder {folder.name!r} by its Message-ID."
+            if found
+            else f"Not found in the Sent folder {folder.name!r}: the next run sends it again."
+        )
+        if ledger.settle(entry.campaign, entry.key, found=found, note=note):
+            settled.append(Settled(entry.campaign, entry.key, entry.message_id, found))
+            _log.info("settled %s/%s from the mailbox: %s", entry.campaign, entry.key, found)
+    return settled
+
+
+def append_due(
+    ledger: Ledger, mailbox: Mailbox, account: str, done: list[str] | None = None
+) -> list[str]:
+    """Append every copy ``account`` still owes to Sent, oldest first; return their keys
+    (also added to ``done`` as they go).
+
+    The first failure is recorded on its message (``copy_error``) and raised; that copy and
+    the ones after it stay owed.
+    """
+    done = [] if done is None else done
+    for entry, data in ledger.copies_due(account):
+        try:
+            mailbox.append(data, when=entry.sent_at)
+        except MailboxError as exc:
+            ledger.mark_copy_failed(entry.campaign, entry.key, str(exc))
+            raise
+        ledger.mark_copied(entry.campaign, entry.key)
+        done.append(entry.key)
+    return done
+
+
+def sync_mailbox(
+    profile: Profile,
+    ledger: Ledger,
+    *,
+    password: str | None = None,
+    campaign: str | None = None,
+    copies: bool = True,
+    opener: Callable[[Profile, str | None], Mailbox] = open_mailbox,
+) -> MailboxSync:
+    """Reconcile unknowns and append owed copies in one IMAP session; never raises for the
+    mailbox (its trouble is ``MailboxSync.error``)."""
+    result = MailboxSync()
+    account = profile.account
+    try:
+        with opener(profile, password) as mailbox:
+            result.folder = mailbox.sent_folder().name
+            result.settled = reconcile(ledger, mailbox, account, campaign)
+            if copies:
+                append_due(ledger, mailbox, account, result.appended)
+    except MailboxError as exc:
+        result.error = exc
+        result.still_due = len(ledger.copies_due(account)) if copies else 0
+        _log.warning("mailbox of profile %r: %s", profile.name, exc)
+    return result
+
+
+class MailboxRun:
+    """The mailbox side of one send: settle unknowns first, then a copy after each delivery.
+
+    One IMAP session for the whole run, opened at the start, shared by the sending threads
+    (one at a time). The first trouble ends the mailbox's part of the run, never the sending:
+    what is owed stays in the ledger for the next run.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        ledger: Ledger,
+        password: str | None = None,
+        *,
+        opener: Callable[[Profile, str | None], Mailbox] = open_mailbox,
+    ) -> None:
+        self.profile = profile
+        self.ledger = ledger
+        self.result = MailboxSync()
+        self._password = password
+        self._opener = opener
+        self._mailbox: Mailbox | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MailboxRun({self.profile.name!r})"
+
+    def start(self, campaign: str) -> MailboxSync:
+        """Settle the campaign's unknown messages and append the copies owed from before."""
+        with self._lock:
+            try:
+                self._mailbox = self._opener(self.profile, self._password)
+                self.result.folder = self._mailbox.sent_folder().name
+                self.result.settled = reconcile(
+                    self.ledger, self._mailbox, self.profile.account, campaign
+                )
+                if self.profile.appends_to_sent:
+                    append_due(
+                        self.ledger, self._mailbox, self.profile.account, self.result.appended
+                    )
+            except MailboxError as exc:
+                self._give_up(exc)
+        return self.result
+
+    def copy(self) -> None:
+        """Append what is owed now (the message just recorded as sent, and any before it)."""
+        if not self.profile.appends_to_sent:
+            return
+        with self._lock:
+            if self._mailbox is None:
+                return
+            try:
+                append_due(self.ledger, self._mailbox, self.profile.account, self.result.appended)
+            except MailboxError as exc:
+                self._give_up(exc)
+
+    def finish(self) -> MailboxSync:
+        """Close the session; count what is still owed."""
+        with self._lock:
+            if self._mailbox is not None:
+                self._mailbox.close()
+                self._mailbox = None
+            if self.profile.appends_to_sent:
+                self.result.still_due = len(self.ledger.copies_due(self.profile.account))
+        return self.result
+
+    def _give_up(self, exc: MailboxError) -> None:
+        _log.warning("mailbox of profile %r: %s", self.profile.name, exc)
+        if self.result.error is None:
+            self.result.error = exc
+        if self._mailbox is not None:
+            self._mailbox.close()
+            self._mailbox = None

@@ -1,0 +1,1 @@
+"""Private: _run of docmail_nb."""

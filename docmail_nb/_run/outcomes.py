@@ -1,0 +1,72 @@
+"""A draft's result in a run, and the plain words for each reason a message is not sent now.
+
+The dry run, the confirmation count, the outbox and the real run all describe a message the
+ledger holds back (sent, unknown, changed, busy, capped) with these same words.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from docmail_nb._run.report import MessageResult
+from docmail_nb.errors import DocmailError
+from docmail_nb.words import ResultState
+
+if TYPE_CHECKING:
+    from docmail_nb._compose.message import Draft
+    from docmail_nb.words import Decision
+
+__all__ = ["CHANGED_HINT", "draft_result", "held_back_result", "unbuildable_result"]
+
+_UNKNOWN_TEXT = "An earlier run lost the connection after handing this message over; not resent."
+_UNKNOWN_HINT = (
+    "Check the Sent folder or ask the recipient; send it again with --resend-unknown "
+    "(resend_unknown=True) only if it did not arrive."
+)
+_CHANGED_TEXT = "This key was already sent with other content; not resent."
+CHANGED_HINT = (
+    "If the new version must go out too, send again with --resend-changed (resend_changed=True)."
+)
+
+
+def draft_result(draft: Draft, state: ResultState, **values: Any) -> MessageResult:
+    """The result of ``draft`` in ``state`` (``values``: message_id, reply, error, ...)."""
+    return MessageResult(draft.rows, draft.key, draft.to, draft.cc, draft.bcc, state, **values)
+
+
+def unbuildable_result(draft: Draft, exc: Exception) -> MessageResult:
+    """A message that cannot be built now (e.g. an attachment removed since the check)."""
+    if isinstance(exc, DocmailError):
+        return draft_result(draft, "failed", error=exc.message, hint=exc.hint)
+    name = getattr(exc, "filename", None) or "a file"
+    return draft_result(
+        draft,
+        "failed",
+        error=f"Message {draft.key!r}: cannot read {name}: {getattr(exc, 'strerror', exc)}.",
+        hint="Put the file back (or run the check again), then send again.",
+    )
+
+
+def held_back_result(
+    draft: Draft, decision: Decision, message_id: str, found_in_sent: str = ""
+) -> MessageResult:
+    """The result of a message the ledger keeps from being sent now.
+
+    ``found_in_sent``: the ledger's words when an earlier unknown was settled from the Sent
+    folder (the report says so).
+    """
+    if decision == "sent":
+        return draft_result(draft, "skipped", message_id=message_id, reply=found_in_sent)
+    if decision == "unknown":
+        return draft_result(
+            draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT
+        )
+    if decision == "changed":
+        return draft_result(
+            draft, "changed", message_id=message_id, error=_CHANGED_TEXT, hint=CHANGED_HINT
+        )
+    if decision == "busy":
+        return draft_result(
+            draft, "busy", message_id=message_id, error="Another run is sending it right now."
+        )
+    return draft_result(draft, "planned", error="Not sent: a sending limit is reached.")

@@ -1,0 +1,1 @@
+"""Private: _sheets of docmail_nb."""

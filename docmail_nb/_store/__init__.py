@@ -1,0 +1,1 @@
+"""Private: _store of docmail_nb."""

@@ -1,0 +1,692 @@
+"""The ledger: a SQLite record of every message, so that each one goes out exactly once.
+
+One record per (campaign, key). States::
+
+    planned ──► sending ──► sent
+       ▲           ├──────► failed     (the server refused it for good; tried again on a rerun)
+       │           ├──────► deferred   (temporary trouble or not attempted; tried again)
+       │           └──────► unknown    (lost after DATA began: the server may have it)
+       └── released (not attempted in this run)
+
+Beside its state, a sent message may owe a copy in the mailbox's Sent folder (``copy``):
+"due" (the bytes wait in the ledger until an IMAP APPEND succeeds, tried again by every run),
+"appended", or "found" (the mailbox already had it). Sending and copying are separate: a copy
+that fails never makes a message go out again.
+
+A run claims a message in a ``BEGIN IMMEDIATE`` transaction before sending it, recording its
+owner (run id, pid, host). Another run skips a message claimed by a live run; a message left
+"sending" by a run that died becomes "unknown" and is never resent unless asked.
+
+Documents made for a message (a PDF per row, see ``documents``) are recorded beside it, one
+record per (campaign, key, file name): the sha256 of the PDF and a fingerprint of what it was
+made from. A rerun finds the file as recorded and makes nothing new.
+
+Durability: in WAL mode every commit survives a crash of the process; only the "sending" mark
+(just before DATA) and the end of a run are also synced to disk (``synchronous=FULL``), and that
+sync makes every earlier commit durable too. A power loss can thus only undo records written
+after the last "sending" mark, which leaves that message "sending" (then "unknown"), never resent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from docmail_nb._store.records import (
+    Claim,
+    DocumentRecord,
+    Entry,
+    Window,
+    rule,
+)
+from docmail_nb._store.sqlite_file import (
+    _SCHEMA,
+    SCHEMA_VERSION,
+    create_ledger_file,
+    entry_from_row,
+    error_hint,
+    plain_error,
+    refuse_foreign,
+    refused_json,
+    schema_version,
+)
+from docmail_nb.errors import LedgerError
+from docmail_nb.words import Decision
+
+__all__ = [
+    "DAY",
+    "STALE_AFTER",
+    "Ledger",
+    "LedgerLike",
+    "default_ledger_path",
+    "existing_ledger",
+    "opened_ledger",
+]
+
+
+#: a run on another host whose heartbeat is older than this is taken for dead
+STALE_AFTER = 15 * 60.0
+DAY = 24 * 3600.0
+
+# what version 1 lacks (a ledger written before copies in Sent)
+_MIGRATE_1 = (
+    "ALTER TABLE messages ADD COLUMN copy TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE messages ADD COLUMN copy_data BLOB",
+    "ALTER TABLE messages ADD COLUMN copy_error TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE messages ADD COLUMN copied_at REAL",
+)
+
+# runs of this process that are still going; a claim by any other run of this pid is stale
+_ACTIVE_RUNS: set[str] = set()
+
+
+def default_ledger_path() -> Path:
+    """``ledger.sqlite`` in the docmail home folder."""
+    from docmail_nb._store.profiles import docmail_home
+
+    return docmail_home() / "ledger.sqlite"
+
+
+# a claim writes the message as "planned", owned by the claiming run
+_CLAIM_NEW = (
+    "INSERT INTO messages (campaign, key, state, content_hash, message_id, rows, account, "
+    "recipients, accepted, refused, reply, error, attempts, owner_run, created_at, updated_at, "
+    "attempted_at, sent_at) VALUES (:campaign, :key, 'planned', :content_hash, :message_id, "
+    ":rows, :account, :recipients, '[]', '{}', '', '', 0, :owner_run, :now, :now, NULL, NULL)"
+)
+_CLAIM_AGAIN = (
+    "UPDATE messages SET state = 'planned', content_hash = :content_hash, "
+    "message_id = :message_id, rows = :rows, account = :account, recipients = :recipients, "
+    "owner_run = :owner_run, updated_at = :now WHERE campaign = :campaign AND key = :key"
+)
+
+
+def _found_in_sent(entry: Entry | None) -> str:
+    """The ledger's words for a message settled from the Sent folder ("" for any other)."""
+    return entry.reply if entry is not None and entry.copy == "found" else ""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Ledger:
+    """The SQLite ledger (WAL mode); safe to share between threads and processes."""
+
+    def __init__(
+        self, path: str | Path | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.path = Path(path) if path is not None else default_ledger_path()
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._host = socket.gethostname()
+        try:
+            self._db = self._connect()
+            with self._transaction():
+                self._check_schema()
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"The ledger {self.path} cannot be opened: {plain_error(exc)}.",
+                "Check that the folder is writable and the file is an SQLite database, "
+                "or give another file with --ledger.",
+            ) from None
+        except OSError as exc:
+            raise LedgerError(
+                f"The ledger {self.path} cannot be created: {exc.strerror or exc}.",
+                "Check that the folder exists and is writable, or give another file with --ledger.",
+            ) from None
+
+    def _connect(self) -> sqlite3.Connection:
+        """The database, created first when the file does not exist yet."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            create_ledger_file(self.path)
+        refuse_foreign(self.path)
+        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # FULL when synced (module docstring)
+        return db
+
+    def _check_schema(self) -> None:
+        """Refuse a database that is no ledger or of another version; bring version 1 up."""
+        found = schema_version(self._db)
+        if found is None:
+            raise LedgerError(
+                f"{self.path} is an SQLite database but not a docmail ledger.",
+                "Give the ledger file itself with --ledger, or a new file name to "
+                "start a new ledger.",
+            )
+        if found == "1":
+            for statement in _MIGRATE_1:
+                self._db.execute(statement)
+            self._db.execute(
+                "UPDATE meta SET value = ? WHERE name = 'schema_version'",
+                (str(SCHEMA_VERSION),),
+            )
+        elif found != str(SCHEMA_VERSION):
+            raise LedgerError(
+                f"The ledger {self.path} is from another version of docmail_nb "
+                f"(schema {found}, expected {SCHEMA_VERSION}).",
+                "Use the docmail_nb version that wrote it, or give another file with --ledger.",
+            )
+        for statement in _SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
+            if statement.strip():
+                self._db.execute(statement)
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self, *, synced: bool = False) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; ``synced``: on disk (with all before it) when it returns."""
+        with self._lock, self._plain_errors():
+            if synced:
+                self._db.execute("PRAGMA synchronous=FULL")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if synced:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def _plain_errors(self) -> Iterator[None]:
+        """An SQLite error (disk full, read-only, damaged file) as a LedgerError in plain words."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"The ledger {self.path} cannot be used: {plain_error(exc)}.", error_hint(exc)
+            ) from None
+
+    # -- runs ---------------------------------------------------------------------------
+    def begin_run(self) -> str:
+        """Register a new run of this process and return its id."""
+        run_id = uuid.uuid4().hex
+        now = self._clock()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
+                (run_id, os.getpid(), self._host, now, now),
+            )
+        _ACTIVE_RUNS.add(run_id)
+        return run_id
+
+    def end_run(self, run_id: str) -> None:
+        """Release what the run claimed but did not attempt; it is no longer live."""
+        _ACTIVE_RUNS.discard(run_id)
+        with self._transaction(synced=True) as db:
+            db.execute(
+                "UPDATE messages SET owner_run = NULL WHERE owner_run = ? AND state = 'planned'",
+                (run_id,),
+            )
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    def _run_alive(self, db: sqlite3.Connection, run_id: str | None) -> bool:
+        if run_id is None:
+            return False
+        if run_id in _ACTIVE_RUNS:
+            return True
+        run = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if run is None:
+            return False
+        if run["host"] != self._host:
+            return bool(self._clock() - run["heartbeat_at"] < STALE_AFTER)
+        if run["pid"] == os.getpid():
+            return False  # a run of this very process that is no longer active
+        return _pid_alive(int(run["pid"]))
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, campaign: str, key: str) -> Entry | None:
+        with self._lock, self._plain_errors():
+            return self._read(self._db, campaign, key)
+
+    def entries(self, campaign: str | None = None) -> list[Entry]:
+        with self._lock, self._plain_errors():
+            if campaign is None:
+                rows = self._db.execute("SELECT * FROM messages ORDER BY campaign, created_at")
+            else:
+                rows = self._db.execute(
+                    "SELECT * FROM messages WHERE campaign = ? ORDER BY created_at", (campaign,)
+                )
+            return [entry_from_row(row) for row in rows.fetchall()]
+
+    def document(self, campaign: str, key: str, name: str) -> DocumentRecord | None:
+        """The record of the document ``name`` made for (campaign, key), if there is one."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM documents WHERE campaign = ? AND key = ? AND name = ?",
+                (campaign, key, name),
+            ).fetchone()
+        return DocumentRecord(**dict(row)) if row is not None else None
+
+    def documents(self, campaign: str | None = None) -> list[DocumentRecord]:
+        """Every document record (of one campaign), in the order they were made."""
+        query = "SELECT * FROM documents"
+        args: tuple[str, ...] = ()
+        if campaign is not None:
+            query, args = query + " WHERE campaign = ?", (campaign,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY rendered_at, key, name", args).fetchall()
+        return [DocumentRecord(**dict(row)) for row in rows]
+
+    def record_document(
+        self, campaign: str, key: str, name: str, *, path: str, sha256: str, fingerprint: str
+    ) -> None:
+        """Record (or replace the record of) a document made for (campaign, key)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (campaign, key, name, path, sha256, fingerprint, self._clock()),
+            )
+
+    def usage_last_day(self, account: str) -> tuple[int, int]:
+        """Messages and recipients sent (or possibly sent) by ``account`` in the last 24 hours."""
+        return self.usage(account, DAY)
+
+    def sent_elsewhere(self, campaign: str, keys: Sequence[str]) -> dict[str, str]:
+        """Which of ``keys`` another campaign has sent (or may have): key → that campaign.
+
+        A renamed template starts a new campaign (its name is the default), and its keys
+        would all look new: this is how a run notices and says so before sending.
+        """
+        found: dict[str, str] = {}
+        wanted = list(dict.fromkeys(keys))
+        with self._lock, self._plain_errors():
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, campaign FROM messages WHERE campaign != ? AND key IN ({marks}) "  # noqa: S608 - placeholders only
+                    "AND state IN ('sent', 'sending', 'unknown') ORDER BY updated_at",
+                    (campaign, *chunk),
+                ).fetchall()
+                found.update((row["key"], row["campaign"]) for row in rows)
+        return found
+
+    def usage(self, account: str, seconds: float) -> tuple[int, int]:
+        """Messages and recipients sent (or possibly sent) by ``account``, all runs, in the
+        last ``seconds``."""
+        with self._lock, self._plain_errors():
+            attempts = self._attempts(self._db, account, seconds)
+        return len(attempts), sum(count for _, count in attempts)
+
+    def attempt_ages(self, account: str, seconds: float) -> list[float]:
+        """How many seconds ago each message of ``account`` went out, within ``seconds``."""
+        with self._lock:
+            now = self._clock()
+            return [now - at for at, _ in self._attempts(self._db, account, seconds)]
+
+    def _attempts(
+        self, db: sqlite3.Connection, account: str, seconds: float
+    ) -> list[tuple[float, int]]:
+        rows = db.execute(
+            "SELECT attempted_at, recipients FROM messages WHERE account = ? "
+            "AND attempted_at >= ? AND state IN ('sending', 'sent', 'unknown') "
+            "ORDER BY attempted_at",
+            (account, self._clock() - seconds),
+        ).fetchall()
+        return [(row["attempted_at"], len(json.loads(row["recipients"]))) for row in rows]
+
+    def room(self, account: str, windows: Sequence[Window], recipients: Sequence[int]) -> int:
+        """How many of these messages (their recipient counts, in order) fit the windows now."""
+        with self._lock:
+            used = [
+                (len(attempts), sum(count for _, count in attempts), messages, people)
+                for seconds, messages, people in windows
+                for attempts in [self._attempts(self._db, account, seconds)]
+            ]
+        for fitted, count in enumerate(recipients):
+            for index, (sent, reached, messages, people) in enumerate(used):
+                if (messages is not None and sent + 1 > messages) or (
+                    people is not None and reached + count > people
+                ):
+                    return fitted
+                used[index] = (sent + 1, reached + count, messages, people)
+        return len(recipients)
+
+    def _window_exceeded(
+        self, db: sqlite3.Connection, account: str, recipients: int, windows: Sequence[Window]
+    ) -> tuple[float, float] | None:
+        """The first window one more message would exceed, and when it fits again."""
+        now = self._clock()
+        for seconds, max_messages, max_recipients in windows:
+            attempts = self._attempts(db, account, seconds)
+            sent = len(attempts)
+            reached = sum(count for _, count in attempts)
+            too_many = max_messages is not None and sent + 1 > max_messages
+            too_wide = max_recipients is not None and reached + recipients > max_recipients
+            if not (too_many or too_wide):
+                continue
+            free_at = now
+            left_messages, left_recipients = sent, reached
+            for at, count in attempts:  # oldest first: when enough of them left the window
+                fits_messages = max_messages is None or left_messages + 1 <= max_messages
+                fits_recipients = (
+                    max_recipients is None or left_recipients + recipients <= max_recipients
+                )
+                if fits_messages and fits_recipients:
+                    break
+                left_messages -= 1
+                left_recipients -= count
+                free_at = at + seconds
+            return seconds, free_at
+        return None
+
+    # -- claiming and recording ------------------------------------------------------------
+    def claim(
+        self,
+        run_id: str,
+        campaign: str,
+        key: str,
+        *,
+        content_hash: str,
+        message_id: str,
+        rows: Sequence[int],
+        recipients: Sequence[str],
+        account: str = "",
+        resend_unknown: bool = False,
+        resend_changed: bool = False,
+        messages_per_day: int | None = None,
+        recipients_per_day: int | None = None,
+        windows: Sequence[Window] = (),
+    ) -> Claim:
+        """Decide, atomically, whether this run may send the message now (see :func:`rule`).
+
+        ``windows`` are rolling limits counted over every run of ``account`` in this ledger;
+        ``messages_per_day``/``recipients_per_day`` add a 24-hour one.
+        """
+        now = self._clock()
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", (now, run_id))
+            current = self._read(db, campaign, key)
+            decision, crashed = rule(
+                current,
+                lambda: content_hash,
+                run_id=run_id,
+                owner_alive=lambda owner: self._run_alive(db, owner),
+                resend_unknown=resend_unknown,
+                resend_changed=resend_changed,
+            )
+            if crashed:
+                self._mark_crashed(db, campaign, key)
+            if decision != "claimed":
+                return Claim(decision, found_in_sent=_found_in_sent(current))
+            limits = list(windows)
+            if messages_per_day is not None or recipients_per_day is not None:
+                limits.append((DAY, messages_per_day, recipients_per_day))
+            over = self._window_exceeded(db, account, len(recipients), limits) if limits else None
+            if over is not None:
+                return Claim("capped", window=over[0], free_at=over[1])
+            values = {
+                "campaign": campaign,
+                "key": key,
+                "content_hash": content_hash,
+                "message_id": message_id,
+                "rows": ",".join(str(r) for r in rows),
+                "account": account,
+                "recipients": json.dumps(list(recipients)),
+                "owner_run": run_id,
+                "now": now,
+            }
+            db.execute(_CLAIM_NEW if current is None else _CLAIM_AGAIN, values)
+            return Claim("claimed")
+
+    def decide(
+        self,
+        campaign: str,
+        key: str,
+        content_hash: Callable[[], str],
+        *,
+        resend_unknown: bool = False,
+        resend_changed: bool = False,
+    ) -> Decision:
+        """What ``claim`` would decide for a new run now; reads only, changes nothing.
+
+        "claimed" means a run would send it. Dry runs, the confirmation question and the
+        pending count ask this, so they count exactly what a real run sends.
+        """
+        with self._lock:
+            current = self._read(self._db, campaign, key)
+            decision, _crashed = rule(
+                current,
+                content_hash,
+                run_id=None,
+                owner_alive=lambda owner: self._run_alive(self._db, owner),
+                resend_unknown=resend_unknown,
+                resend_changed=resend_changed,
+            )
+        return decision
+
+    def _mark_crashed(self, db: sqlite3.Connection, campaign: str, key: str) -> None:
+        db.execute(
+            "UPDATE messages SET state = 'unknown', owner_run = NULL, updated_at = ?, "
+            "error = ? WHERE campaign = ? AND key = ?",
+            (
+                self._clock(),
+                "The run sending this message stopped before the server answered.",
+                campaign,
+                key,
+            ),
+        )
+
+    @staticmethod
+    def _read(db: sqlite3.Connection, campaign: str, key: str) -> Entry | None:
+        row = db.execute(
+            "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
+        ).fetchone()
+        return entry_from_row(row) if row is not None else None
+
+    def _update(
+        self,
+        campaign: str,
+        key: str,
+        run_id: str | None,
+        *,
+        synced: bool = False,
+        more_attempts: int = 0,
+        **fields: Any,
+    ) -> None:
+        fields["updated_at"] = self._clock()
+        assignments = ", ".join(f"{name} = :{name}" for name in fields)
+        if more_attempts:
+            assignments += ", attempts = attempts + :more_attempts"
+        condition = "campaign = :campaign AND key = :key"
+        if run_id is not None:
+            condition += " AND owner_run = :run_id"
+        values = {**fields, "campaign": campaign, "key": key, "run_id": run_id}
+        with self._transaction(synced=synced) as db:
+            changed = db.execute(
+                f"UPDATE messages SET {assignments} WHERE {condition}",  # noqa: S608 - names are ours
+                {**values, "more_attempts": more_attempts},
+            ).rowcount
+            if changed != 1:
+                raise LedgerError(
+                    f"The ledger record of {key!r} in campaign {campaign!r} is no longer held "
+                    "by this run.",
+                    "Another run took it over; look at the ledger before sending again.",
+                )
+
+    def mark_sending(self, run_id: str, campaign: str, key: str) -> None:
+        """Synced to disk just before DATA: from now on a crash leaves the message "unknown"."""
+        now = self._clock()
+        self._update(campaign, key, run_id, synced=True, state="sending", attempted_at=now)
+
+    def mark_sent(
+        self,
+        run_id: str,
+        campaign: str,
+        key: str,
+        *,
+        accepted: Sequence[str],
+        refused: dict[str, tuple[int, str]] | None = None,
+        reply: str = "",
+        attempts: int = 1,
+        copy: bytes | None = None,
+    ) -> None:
+        """Committed right after the server's 250 to DATA.
+
+        ``copy``: the bytes to append to the Sent folder; kept until ``mark_copied``.
+        """
+        self._update(
+            campaign,
+            key,
+            run_id,
+            more_attempts=attempts,
+            state="sent",
+            accepted=json.dumps(list(accepted)),
+            refused=refused_json(refused),
+            reply=reply,
+            error="",
+            sent_at=self._clock(),
+            owner_run=None,
+            copy="due" if copy is not None else "",
+            copy_data=copy,
+            copy_error="",
+        )
+
+    def mark_outcome(
+        self,
+        run_id: str,
+        campaign: str,
+        key: str,
+        state: Literal["failed", "deferred", "unknown"],
+        *,
+        error: str,
+        reply: str = "",
+        refused: dict[str, tuple[int, str]] | None = None,
+        attempts: int = 0,
+    ) -> None:
+        """Record that the message was not (or may not have been) delivered."""
+        self._update(
+            campaign,
+            key,
+            run_id,
+            more_attempts=attempts,
+            state=state,
+            error=error,
+            reply=reply,
+            refused=refused_json(refused),
+            owner_run=None,
+        )
+
+    def release(self, run_id: str, campaign: str, key: str) -> None:
+        """Give back a claimed message that this run did not attempt."""
+        self._update(campaign, key, run_id, owner_run=None)
+
+    # -- the mailbox's record --------------------------------------------------------------
+    def copies_due(self, account: str) -> list[tuple[Entry, bytes]]:
+        """Sent messages of ``account`` whose copy in Sent is still owed, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM messages WHERE account = ? AND state = 'sent' AND copy = 'due' "
+                "AND copy_data IS NOT NULL ORDER BY sent_at",
+                (account,),
+            ).fetchall()
+        return [(entry_from_row(row), bytes(row["copy_data"])) for row in rows]
+
+    def mark_copied(
+        self, campaign: str, key: str, how: Literal["appended", "found"] = "appended"
+    ) -> None:
+        """The copy is in Sent: forget its bytes."""
+        self._update(
+            campaign, key, None, copy=how, copy_data=None, copy_error="", copied_at=self._clock()
+        )
+
+    def mark_copy_failed(self, campaign: str, key: str, error: str) -> None:
+        """The copy could not be appended; it stays due for the next run."""
+        self._update(campaign, key, None, copy_error=error)
+
+    def unknowns(self, account: str | None = None, campaign: str | None = None) -> list[Entry]:
+        """Messages whose fate is unknown, optionally of one account and campaign."""
+        query = "SELECT * FROM messages WHERE state = 'unknown'"
+        args: list[str] = []
+        if account is not None:
+            query += " AND account = ?"
+            args.append(account)
+        if campaign is not None:
+            query += " AND campaign = ?"
+            args.append(campaign)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created_at", args).fetchall()
+        return [entry_from_row(row) for row in rows]
+
+    def settle(self, campaign: str, key: str, *, found: bool, note: str) -> bool:
+        """Settle an unknown message from the mailbox: found → sent; not found → deferred,
+        so the next run sends it. False when it was no longer unknown."""
+        now = self._clock()
+        with self._transaction(synced=True) as db:
+            if found:
+                changed = db.execute(
+                    "UPDATE messages SET state = 'sent', sent_at = COALESCE(attempted_at, ?), "
+                    "error = '', reply = ?, copy = 'found', copied_at = ?, updated_at = ? "
+                    "WHERE campaign = ? AND key = ? AND state = 'unknown'",
+                    (now, note, now, now, campaign, key),
+                ).rowcount
+            else:
+                changed = db.execute(
+                    "UPDATE messages SET state = 'deferred', error = ?, owner_run = NULL, "
+                    "updated_at = ? WHERE campaign = ? AND key = ? AND state = 'unknown'",
+                    (note, now, campaign, key),
+                ).rowcount
+        return bool(changed)
+
+
+#: where a run records: a Ledger, a ledger file, or None for the default ledger
+LedgerLike = Ledger | str | Path | None
+
+
+@contextmanager
+def existing_ledger(ledger: LedgerLike) -> Iterator[Ledger | None]:
+    """The ledger to consult without creating one: None when its file does not exist yet."""
+    if isinstance(ledger, Ledger):
+        yield ledger
+        return
+    path = Path(ledger) if ledger is not None else default_ledger_path()
+    if not path.exists():
+        yield None
+        return
+    with Ledger(path) as opened:
+        yield opened
+
+
+@contextmanager
+def opened_ledger(ledger: LedgerLike) -> Iterator[Ledger]:
+    """The ledger a run records in: the one given, else opened (and created) from its path."""
+    if isinstance(ledger, Ledger):
+        yield ledger
+        return
+    with Ledger(ledger) as opened:
+        yield opened

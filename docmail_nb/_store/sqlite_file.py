@@ -1,0 +1,166 @@
+"""The ledger's SQLite file: its schema, created privately; a file that is not a ledger refused;
+SQLite's errors in plain words."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from docmail_nb._store.records import (
+    Entry,
+)
+from docmail_nb.errors import LedgerError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "create_ledger_file",
+    "entry_from_row",
+    "error_hint",
+    "plain_error",
+    "refuse_foreign",
+    "refused_json",
+    "schema_version",
+]
+
+SCHEMA_VERSION = 2
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    started_at REAL NOT NULL, heartbeat_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    campaign TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+    content_hash TEXT NOT NULL, message_id TEXT NOT NULL, rows TEXT NOT NULL,
+    account TEXT NOT NULL, recipients TEXT NOT NULL, accepted TEXT NOT NULL,
+    refused TEXT NOT NULL, reply TEXT NOT NULL, error TEXT NOT NULL,
+    attempts INTEGER NOT NULL, owner_run TEXT,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, attempted_at REAL, sent_at REAL,
+    copy TEXT NOT NULL DEFAULT '', copy_data BLOB, copy_error TEXT NOT NULL DEFAULT '',
+    copied_at REAL,
+    PRIMARY KEY (campaign, key)
+);
+CREATE INDEX IF NOT EXISTS messages_attempted ON messages (account, attempted_at);
+CREATE TABLE IF NOT EXISTS documents (
+    campaign TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL, rendered_at REAL NOT NULL,
+    PRIMARY KEY (campaign, key, name)
+);
+"""
+
+
+def entry_from_row(row: sqlite3.Row) -> Entry:
+    refused = {
+        addr: (int(code), str(text)) for addr, (code, text) in json.loads(row["refused"]).items()
+    }
+    return Entry(
+        campaign=row["campaign"],
+        key=row["key"],
+        state=row["state"],
+        content_hash=row["content_hash"],
+        message_id=row["message_id"],
+        rows=tuple(int(r) for r in row["rows"].split(",") if r),
+        account=row["account"],
+        recipients=tuple(json.loads(row["recipients"])),
+        accepted=tuple(json.loads(row["accepted"])),
+        refused=refused,
+        reply=row["reply"],
+        error=row["error"],
+        attempts=row["attempts"],
+        owner_run=row["owner_run"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        attempted_at=row["attempted_at"],
+        sent_at=row["sent_at"],
+        copy=row["copy"],
+        copy_error=row["copy_error"],
+        copied_at=row["copied_at"],
+    )
+
+
+def refused_json(refused: dict[str, tuple[int, str]] | None) -> str:
+    return json.dumps({address: list(reply) for address, reply in (refused or {}).items()})
+
+
+def create_ledger_file(path: Path) -> None:
+    """A new, empty ledger at ``path``, mode 0600, appearing whole or not at all.
+
+    The database is made under a temporary name and linked into place: a run that dies half
+    way leaves no empty file behind, and of two runs creating the same ledger one wins.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        db = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(f"BEGIN; {_SCHEMA}; COMMIT;")
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        finally:
+            db.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def refuse_foreign(path: Path) -> None:
+    """Refuse an empty file or one that is no SQLite database before SQLite sees it."""
+    with path.open("rb") as handle:
+        head = handle.read(len(_SQLITE_MAGIC))
+    if not head:
+        raise LedgerError(
+            f"The ledger {path} is an empty file (0 bytes), not a ledger.",
+            "A ledger copied without its -wal file, or a file created by hand, loses the "
+            "record of what was sent: restore your backup of the ledger (the file together "
+            "with its -wal file), or give a new file name with --ledger.",
+        )
+    if head != _SQLITE_MAGIC:
+        raise LedgerError(
+            f"{path} is not a docmail ledger (not an SQLite database).",
+            "Give the ledger file itself with --ledger, or a new file name to start a new ledger.",
+        )
+
+
+def schema_version(db: sqlite3.Connection) -> str | None:
+    """The ledger's schema version, or None when the database is no docmail ledger."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not {"meta", "runs", "messages"} <= tables:
+        return None
+    found = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    return None if found is None else str(found[0])
+
+
+def plain_error(exc: sqlite3.Error) -> str:
+    """SQLite's message without its jargon."""
+    text = str(exc).strip().rstrip(".")
+    plain = {
+        "database or disk is full": "the disk is full",
+        "attempt to write a readonly database": "the file is read-only",
+        "database is locked": "another program holds it locked",
+        "file is not a database": "the file is not a ledger (or is damaged)",
+        "database disk image is malformed": "the file is damaged",
+        "disk I/O error": "the disk reported an error",
+        "unable to open database file": "the file cannot be opened",
+    }
+    return plain.get(text, text)
+
+
+def error_hint(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "full" in text:
+        return "Free some disk space, then run again: nothing is sent twice."
+    if "readonly" in text:
+        return "Make the ledger file and its folder writable, then run again."
+    if "locked" in text:
+        return "Close the program that holds the ledger open, then run again."
+    return "Restore the ledger from its backup, or give another file with --ledger."

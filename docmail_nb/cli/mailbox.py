@@ -1,0 +1,49 @@
+"""``docmail reconcile``: the ledger brought together with the mailbox."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:  # the commands import what they use when they run: --help stays quick
+    pass
+
+
+from docmail_nb.cli._common import friendly_errors, ledger_option, print_error, profile_option
+
+__all__ = ["reconcile"]
+
+
+@click.command(short_help="Settle unknown messages from the Sent folder.")
+@profile_option("Default: the only profile.")
+@ledger_option
+@click.option("--campaign", default=None, help="Only this campaign. Default: all of them.")
+@friendly_errors
+def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | None) -> None:
+    """Settle unknown messages from the Sent folder and append the copies still owed.
+
+    An unknown message found in Sent is recorded as sent; one not found is sent again by the
+    next run. Exit 1 when the mailbox could not be used.
+    """
+    from docmail_nb._mailbox.reconcile import sync_mailbox
+    from docmail_nb._store.ledger import Ledger
+    from docmail_nb._store.profiles import load_profile
+
+    settings = load_profile(profile_name)
+    with Ledger(ledger) as opened:
+        result = sync_mailbox(settings, opened, campaign=campaign)
+    if result.error is not None:
+        print_error(result.error.message, result.error.hint)
+        sys.exit(result.error.exit_code)
+    click.echo(f"Sent folder: {result.folder}")
+    for item in result.settled:
+        click.echo(f"  {item.campaign}/{item.text}")
+    if not result.settled:
+        click.echo("No unknown messages to settle.")
+    if result.appended:
+        click.echo(f"Copies appended to Sent: {len(result.appended)}.")
+    for note in result.notes():
+        click.echo(note)

@@ -1,0 +1,92 @@
+"""The one vocabulary: a message's states, the words for each, and counts with their nouns.
+
+Every layer speaks of a message with the states below; each uses the part that concerns it::
+
+    LedgerState   what the ledger records:    planned, sending, sent, failed, deferred, unknown
+    Decision      what the send rule decides: claimed, sent, unknown, changed, busy, capped
+    ResultState   what a run did with it:     sent, dry-run, skipped, failed, deferred, unknown,
+                                              changed, busy, planned (left for a later run),
+                                              problem
+    OutboxState   what a list of messages shows before and after a run: ready, problem, sent,
+                                              skipped, failed, unknown, changed, not sent, busy,
+                                              dry-run
+    Outcome       what a failure means:       ok, retry, failed, fatal, unknown
+
+``STATE_WORDS`` words a state in a list of messages, ``RUN_WORDS`` in the summary of a run.
+Texts of the core say what to do without naming one face's options; a face adds its spelling.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = [
+    "OUTBOX_ORDER",
+    "RUN_WORDS",
+    "STATE_WORDS",
+    "Decision",
+    "LedgerState",
+    "OutboxState",
+    "Outcome",
+    "ResultState",
+    "counted",
+    "plural",
+]
+
+LedgerState = Literal["planned", "sending", "sent", "failed", "deferred", "unknown"]
+Decision = Literal["claimed", "sent", "unknown", "changed", "busy", "capped"]
+ResultState = Literal[
+    "sent", "failed", "deferred", "unknown", "skipped", "changed", "busy", "planned", "dry-run",
+    "problem",
+]  # fmt: skip
+OutboxState = Literal[
+    "ready", "problem", "sent", "skipped", "failed", "unknown", "changed", "not sent", "busy",
+    "dry-run",
+]  # fmt: skip
+#: What a failure means for the message and the batch: ok; retry (transient, not delivered);
+#: failed (permanent for this message); fatal (stop the batch: login, TLS, configuration);
+#: unknown (the connection broke after DATA began).
+Outcome = Literal["ok", "retry", "failed", "fatal", "unknown"]
+
+#: every outbox state in the order a list of messages is sorted by state (trouble first)
+OUTBOX_ORDER: tuple[OutboxState, ...] = (
+    "problem", "unknown", "changed", "failed", "not sent", "busy", "ready", "dry-run", "skipped",
+    "sent",
+)  # fmt: skip
+
+#: a state in a list of messages: "3 unknown (may have arrived)"
+STATE_WORDS: dict[OutboxState, str] = {
+    "ready": "ready",
+    "problem": "with a problem",
+    "sent": "sent",
+    "skipped": "sent before (skipped)",
+    "failed": "failed",
+    "unknown": "unknown (may have arrived)",
+    "changed": "changed since sent",
+    "not sent": "not sent in this run",
+    "busy": "being sent by another run",
+    "dry-run": "would be sent (dry run)",
+}
+
+#: a state in the summary of a run, in the order the summary names them
+RUN_WORDS: dict[ResultState, str] = {
+    "sent": "sent",
+    "dry-run": "would be sent (dry run)",
+    "skipped": "skipped (already sent)",
+    "failed": "failed",
+    "deferred": "deferred (try again later)",
+    "unknown": "unknown (the server may have them; not resent)",
+    "changed": "changed since sent (not resent)",
+    "busy": "being sent by another run",
+    "planned": "left for a later run",
+}
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """The noun for ``count`` things: ``noun`` for one, ``many`` (default ``noun + "s"``) else."""
+    return noun if count == 1 else (many or f"{noun}s")
+
+
+def counted(count: int, noun: str, many: str | None = None) -> str:
+    """``"1 message"``, ``"3 messages"``, ``"2 addresses"`` (with ``many="addresses"``)."""
+    return f"{count} {plural(count, noun, many)}"
