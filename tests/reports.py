@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 REPORTS = Path(__file__).parent / "data" / "reports"
@@ -16,4 +17,6 @@ def report(name: str, message_id: str, recipient: str, envid: str = "") -> bytes
     text = (REPORTS / f"{name}.eml").read_text(encoding="utf-8")
     text = text.replace("$MESSAGE_ID", message_id).replace("$RECIPIENT", recipient)
     text = text.replace("$ENVID", envid or message_id.strip("<>"))
+    serial = hashlib.sha256(f"{name}|{message_id}|{recipient}".encode()).hexdigest()[:12]
+    text = text.replace("$SERIAL", serial)  # each report its own Message-ID
     return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")

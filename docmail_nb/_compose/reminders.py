@@ -17,15 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from docmail_nb._compose.templates import MessageTemplate, to_date
-from docmail_nb._store.ledger import DocumentRecord, Ledger, ReminderSent
+from docmail_nb._compose.templates import REMINDER_NAMES, MessageTemplate, to_date
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.records import DocumentRecord, ReminderSent
 from docmail_nb._store.status import KeyStatus, campaign_status
 from docmail_nb.errors import TemplateError
 
 __all__ = ["REMINDER_NAMES", "Reminders", "reminder_basis", "reminder_spec"]
-
-#: the names a reminder's rows have besides the sheet's columns
-REMINDER_NAMES = frozenset({"days_overdue", "open_amount", "paid_amount"})
 
 
 def reminder_spec(template: MessageTemplate) -> tuple[str, int] | None:

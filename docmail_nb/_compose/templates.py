@@ -12,9 +12,13 @@ A template is a block of header lines, a blank line and the body::
 
 Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
 (repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
-Group-By, Send-If, and any ``X-`` header. Every header but Format and Group-By, and the body,
-are Jinja templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
-"bezahlt" }}``): a row for which it is false is left out, and listed as left out.
+Group-By, Send-If, Reference and Amount (what the message asks to be paid, kept in the ledger
+to match payments; a QR-bill's own reference and amount otherwise), Reminder-Of and
+Reminder-Level (see ``reminders``), and any ``X-`` header. Every header but Format, Group-By and
+the Reminder ones, and the body, are Jinja templates over the row's columns; Send-If is one
+Jinja expression (``{{ status != "bezahlt" }}``): a row for which it is false is left out, and
+listed as left out. A reminder's rows also know ``days_overdue``, ``open_amount`` and
+``paid_amount``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ __all__ = [
     "CONTEXT_NAMES",
     "FORMATS",
     "KNOWN_HEADERS",
+    "REMINDER_NAMES",
     "SINGLE_HEADERS",
     "Format",
     "MessageTemplate",
@@ -62,7 +67,10 @@ FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 ADDRESS_HEADERS = ("To", "Cc", "Bcc")
 SINGLE_HEADERS = (
     "To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By", "Send-If",
+    "Reference", "Amount", "Reminder-Of", "Reminder-Level",
 )  # fmt: skip
+#: the names a reminder's rows have besides the sheet's columns (see ``reminders``)
+REMINDER_NAMES = frozenset({"days_overdue", "open_amount", "paid_amount"})
 KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
@@ -92,6 +100,8 @@ class MessageTemplate:
     name: str = "template"
     folder: Path | None = None  # where the file is: Document templates are looked up there
     send_if: str | None = None  # a Jinja expression; rows for which it is false are left out
+    reminder_of: str | None = None  # the campaign this template reminds of
+    reminder_level: int = 1
 
     def header(self, name: str) -> str | None:
         """The source of the first header called ``name`` (case-insensitive), or None."""
@@ -162,6 +172,9 @@ def parse_template(
         )
     group_by = _pop(headers, "Group-By") or None
     send_if = _pop(headers, "Send-If")
+    reminder_of, reminder_level = _reminder(
+        _pop(headers, "Reminder-Of"), _pop(headers, "Reminder-Level"), name
+    )
     template = MessageTemplate(
         headers=tuple(headers),
         body=body,
@@ -170,9 +183,35 @@ def parse_template(
         name=name,
         folder=Path(folder).expanduser().resolve() if folder is not None else None,
         send_if=None if send_if is None else _expression(send_if, name),
+        reminder_of=reminder_of,
+        reminder_level=reminder_level,
     )
     template_variables(template)  # compiles every part: syntax errors surface here
     return template
+
+
+def _reminder(of: str | None, level: str | None, name: str) -> tuple[str | None, int]:
+    """Reminder-Of (a campaign's name) and Reminder-Level (1, 2, ...), checked."""
+    if of is None:
+        if level is not None:
+            raise TemplateError(
+                f"Template {name!r} has Reminder-Level but no Reminder-Of.",
+                "Add 'Reminder-Of: invoices' (the campaign whose invoices it reminds of).",
+            )
+        return None, 1
+    if not of or "{" in of:
+        raise TemplateError(
+            f"Template {name!r}: Reminder-Of must name a campaign, not {of!r}.",
+            "Write the campaign's name, e.g. 'Reminder-Of: invoices' (the invoice template's "
+            "name, or the --campaign it was sent with).",
+        )
+    text = (level or "1").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise TemplateError(
+            f"Template {name!r}: Reminder-Level must be 1, 2, 3 ..., not {text!r}.",
+            "Write 'Reminder-Level: 1' for the first reminder, 2 for the second.",
+        )
+    return of, int(text)
 
 
 def _expression(source: str, name: str) -> str:
@@ -256,6 +295,8 @@ def template_variables(template: MessageTemplate) -> dict[str, set[str]]:
                 "Placeholders look like {{ column }}; blocks like {% if x %}...{% endif %}.",
             ) from exc
         names = meta.find_undeclared_variables(tree) - set(env.globals) - CONTEXT_NAMES
+        if template.reminder_of is not None:
+            names -= REMINDER_NAMES
         found.setdefault(part, set()).update(names)
     return found
 

@@ -431,7 +431,7 @@ def prepare_documents(
             if sent is None:
                 entry = ledger.get(campaign, key)
                 sent = entry.state if entry is not None else ""
-            if sent == "sent":
+            if sent in ("sent", "delayed", "bounced"):
                 return made, (
                     f"The document {document.name} was sent made from other data; "
                     "it is not made again."

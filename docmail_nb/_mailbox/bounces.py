@@ -33,7 +33,8 @@ from typing import Literal, Protocol
 
 from flufl.bounce import all_failures
 
-from docmail_nb._store.ledger import Bounce, Entry, Ledger
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.records import Bounce, Entry
 
 __all__ = [
     "Action",
@@ -383,8 +384,10 @@ def read_bounces(
             continue
         result.reports += 1
         findings = _findings(ledger, report, account, campaign)
-        if campaign is not None and not findings and _names_other_campaign(
-            ledger, report, account, campaign
+        if (
+            campaign is not None
+            and not findings
+            and _names_other_campaign(ledger, report, account, campaign)
         ):
             continue  # another campaign's report: left for a reconcile of that campaign
         applied = ledger.record_report(account, identity, findings)
@@ -416,9 +419,7 @@ def _entries(ledger: Ledger, report: Report, account: str) -> list[Entry]:
     return list(found.values())
 
 
-def _findings(
-    ledger: Ledger, report: Report, account: str, campaign: str | None
-) -> list[Bounce]:
+def _findings(ledger: Ledger, report: Report, account: str, campaign: str | None) -> list[Bounce]:
     findings: list[Bounce] = []
     for entry in _entries(ledger, report, account):
         if campaign is not None and entry.campaign != campaign:

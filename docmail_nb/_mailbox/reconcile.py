@@ -4,7 +4,9 @@
 does alone): log in once, settle each ``unknown`` message of the account by looking for its
 Message-ID in Sent (found → sent; not found → deferred, so the next run sends it), then append
 every copy still owed. The mailbox never makes a message go out twice: a copy that fails stays
-owed in the ledger and is tried again by the next run.
+owed in the ledger and is tried again by the next run. The same visit reads the delivery reports
+in the INBOX (``bounces.read_bounces``: bounced and delayed messages), leaving the INBOX as it
+was.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from docmail_nb._mailbox.bounces import BouncesRead, read_bounces
 from docmail_nb._mailbox.imap import Mailbox, open_mailbox
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile
@@ -49,6 +52,7 @@ class MailboxSync:
     appended: list[str] = field(default_factory=list)  # keys whose copy went to Sent now
     still_due: int = 0  # copies owed after this visit
     error: MailboxError | None = None  # the mailbox could not be used (nothing was changed)
+    bounces: BouncesRead = field(default_factory=BouncesRead)  # what the INBOX's reports said
 
     @property
     def found(self) -> int:
@@ -70,6 +74,7 @@ class MailboxSync:
                 f"Settled from the Sent folder: {self.found} unknown message(s) found "
                 f"(recorded as sent), {self.not_found} not found (sent again by the next run)."
             )
+        notes.extend(self.bounces.notes())
         if self.error is not None:
             notes.append(f"The mailbox could not be used: {self.error}")
         if self.still_due:
@@ -137,6 +142,7 @@ def sync_mailbox(
         with opener(profile, password) as mailbox:
             result.folder = mailbox.sent_folder().name
             result.settled = reconcile(ledger, mailbox, account, campaign)
+            result.bounces = read_bounces(ledger, mailbox, account, campaign)
             if copies:
                 append_due(ledger, mailbox, account, result.appended)
     except MailboxError as exc:
@@ -182,6 +188,7 @@ class MailboxRun:
                 self.result.settled = reconcile(
                     self.ledger, self._mailbox, self.profile.account, campaign
                 )
+                self.result.bounces = read_bounces(self.ledger, self._mailbox, self.profile.account)
                 if self.profile.appends_to_sent:
                     append_due(
                         self.ledger, self._mailbox, self.profile.account, self.result.appended

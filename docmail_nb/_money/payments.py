@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docmail_nb._money.camt import BankFile, Credit, read_camt
-from docmail_nb._store.ledger import Ledger, Payment, PaymentReference
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.records import Payment, PaymentReference
 
 __all__ = ["Matched", "PaymentsRead", "Unmatched", "read_payments"]
 

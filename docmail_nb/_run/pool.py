@@ -265,6 +265,7 @@ class WorkerPool:
             account=self.account,
             resend_unknown=self.options.resend_unknown,
             resend_changed=self.options.resend_changed,
+            resend_bounced=self.options.resend_bounced,
             windows=self.profile.limits.windows(),
         )
         if claim.ok:
@@ -274,7 +275,9 @@ class WorkerPool:
             if claim.decision == "capped":
                 self.capped = True
                 self.capped_at = (claim.window, claim.free_at)
-        return held_back_result(draft, claim.decision, message_id, claim.found_in_sent)
+        return held_back_result(
+            draft, claim.decision, message_id, claim.found_in_sent, claim.bounce
+        )
 
     # -- the wire ---------------------------------------------------------------------------
     def _connect(self) -> Session:

@@ -27,7 +27,7 @@ from docmail_nb.words import RUN_WORDS, ResultState, plural
 __all__ = ["REPORT_COLUMNS", "TROUBLE_STATES", "MessageResult", "Progress", "Report"]
 
 #: states that make a run unsuccessful (exit status 1)
-TROUBLE_STATES = frozenset({"problem", "failed", "deferred", "unknown", "changed"})
+TROUBLE_STATES = frozenset({"problem", "failed", "deferred", "unknown", "changed", "bounced"})
 REPORT_COLUMNS = [
     "rows", "key", "to", "cc", "bcc", "state", "message_id", "reply", "error", "hint", "attempts",
 ]  # fmt: skip

@@ -17,7 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docmail_nb._store.ledger import Bounce, Ledger, Payment, PaymentReference
+from docmail_nb._store.ledger import Ledger
+from docmail_nb._store.records import Bounce, Payment, PaymentReference
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,8 +105,8 @@ def campaign_status(ledger: Ledger, campaign: str | None = None) -> list[KeyStat
     """Every message of ``campaign`` (None: of every campaign), in the ledger's order."""
     entries = ledger.entries(campaign)
     last_bounce: dict[tuple[str, str], Bounce] = {}
-    for bounce in ledger.bounces(campaign):
-        last_bounce[(bounce.campaign, bounce.key)] = bounce
+    for finding in ledger.bounces(campaign):
+        last_bounce[(finding.campaign, finding.key)] = finding
     references = {(r.campaign, r.key): r for r in ledger.references(campaign)}
     paid: dict[tuple[str, str], list[Payment]] = {}
     for payment in ledger.payments(campaign):
@@ -117,7 +118,7 @@ def campaign_status(ledger: Ledger, campaign: str | None = None) -> list[KeyStat
     found: list[KeyStatus] = []
     for entry in entries:
         where = (entry.campaign, entry.key)
-        bounce = last_bounce.get(where)
+        bounce: Bounce | None = last_bounce.get(where)
         if bounce is not None and bounce.message_id != entry.message_id:
             bounce = None  # about the message before a resend
         found.append(
@@ -247,9 +248,7 @@ def status_lines(statuses: Sequence[KeyStatus]) -> list[str]:
     counts: dict[str, int] = {}
     for s in statuses:
         counts[s.state] = counts.get(s.state, 0) + 1
-    lines.append(
-        ", ".join(f"{count} {state}" for state, count in counts.items()) or "No messages."
-    )
+    lines.append(", ".join(f"{count} {state}" for state, count in counts.items()) or "No messages.")
     return lines
 
 
