@@ -151,3 +151,37 @@ def test_a_version_2_ledger_opens_and_gains_the_after_sent_tables(tmp_path: Path
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() == ("3",)
     db.close()
+
+
+def test_the_commands_record_payments_and_show_the_states(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from docmail_nb.cli import main
+
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as ledger:
+        invoices_sent(ledger)
+    runner = CliRunner()
+    read = runner.invoke(main, ["payments", str(CAMT / "camt054_qrr.xml"), "--ledger", str(path)])
+    assert read.exit_code == 1  # one credit matched nothing: listed, for a look by hand
+    assert "qr_invoice/R-2026-1042: CHF 200.00 paid, booked 2026-12-02" in read.output
+    assert "not matched: CHF 50.00 booked 2026-12-02 from Unbekannt GmbH" in read.output
+    bad = runner.invoke(main, ["payments", str(CAMT / "pain001.xml"), "--ledger", str(path)])
+    assert bad.exit_code == 2
+    assert "nothing was recorded" in bad.output
+
+    report = tmp_path / "status.csv"
+    shown = runner.invoke(
+        main, ["status", "--ledger", str(path), "--campaign", "qr_invoice", "--report", str(report)]
+    )
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert any(
+        line.startswith("qr_invoice/R-2026-1042  partly paid")
+        and "paid CHF 200.00 on 2026-12-02 of 486.00" in line
+        for line in lines
+    ), shown.output
+    assert "2 paid, 1 partly paid, 1 overpaid, 2 sent" in shown.output
+    text = report.read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].startswith("key,state,campaign,when,recipients,status_code")
+    assert "R-2026-1043,overpaid," in text

@@ -23,7 +23,7 @@ from docmail_nb._store.records import DocumentRecord, ReminderSent
 from docmail_nb._store.status import KeyStatus, campaign_status
 from docmail_nb.errors import TemplateError
 
-__all__ = ["REMINDER_NAMES", "Reminders", "reminder_basis", "reminder_spec"]
+__all__ = ["REMINDER_NAMES", "Refused", "Reminders", "reminder_basis", "reminder_spec"]
 
 
 def reminder_spec(template: MessageTemplate) -> tuple[str, int] | None:

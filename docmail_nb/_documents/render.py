@@ -42,6 +42,7 @@ from markupsafe import Markup
 
 from docmail_nb._compose.templates import make_environment
 from docmail_nb._documents.qrbill import (
+    PaymentData,
     PaymentProblem,
     check_payment,
     creditor_reference,
@@ -161,15 +162,18 @@ class DocumentRenderer:
         """Every problem of this row's document: rendering errors and payment data."""
         return self.check_and_fingerprint(row)[0]
 
-    def check_and_fingerprint(self, row: Mapping[str, Any]) -> tuple[list[PaymentProblem], str]:
+    def check_and_fingerprint(
+        self, row: Mapping[str, Any], payments: list[PaymentData] | None = None
+    ) -> tuple[list[PaymentProblem], str]:
         """The problems of this row's document, and a fingerprint of what it is made from.
 
         Two rows with the same fingerprint give the same PDF (same template, same values,
-        same payment data); nothing is drawn to find out.
+        same payment data); nothing is drawn to find out. ``payments`` gets the QR-bill's
+        checked payment data, if the document has one.
         """
         problems: list[PaymentProblem] = []
         try:
-            html = self._html(row, problems, draw=False)
+            html = self._html(row, problems, draw=False, payments=payments)
         except DocmailError as exc:
             problems.append(PaymentProblem(self.template.name, exc.message, exc.hint))
             return problems, ""
@@ -192,7 +196,14 @@ class DocumentRenderer:
         """This row's document as a PDF."""
         return RenderedDocument(self.template.name, _html_to_pdf(self.html(row), self.template))
 
-    def _html(self, row: Mapping[str, Any], problems: list[PaymentProblem], *, draw: bool) -> str:
+    def _html(
+        self,
+        row: Mapping[str, Any],
+        problems: list[PaymentProblem],
+        *,
+        draw: bool,
+        payments: list[PaymentData] | None = None,
+    ) -> str:
         missing = sorted(self.columns - set(row))
         if missing:
             close = difflib.get_close_matches(missing[0], [str(name) for name in row], n=1)
@@ -221,6 +232,8 @@ class DocumentRenderer:
             problems.extend(found)
             if data is None:
                 return Markup("")
+            if payments is not None:
+                payments.append(data)
             if not draw:  # what the payment part is drawn from, for the fingerprint
                 return Markup("<!-- qrbill {} -->").format(repr(data))
             svg = base64.b64encode(payment_part_svg(data).encode("utf-8")).decode("ascii")
@@ -357,6 +370,7 @@ class PlannedDocument:
     fingerprint: str
     renderer: DocumentRenderer = field(compare=False, repr=False)
     values: Mapping[str, Any] = field(compare=False, repr=False)
+    payment: PaymentData | None = field(default=None, compare=False, repr=False)  # its QR-bill
 
     @property
     def name(self) -> str:
@@ -399,11 +413,13 @@ class DocumentPlanner:
             renderer = self.renderer(name)
         except DocmailError as exc:
             return None, [PaymentProblem("Document", exc.message, exc.hint)]
-        problems, fingerprint = renderer.check_and_fingerprint(values)
+        payments: list[PaymentData] = []
+        problems, fingerprint = renderer.check_and_fingerprint(values, payments)
         if problems:
             return None, problems
         filename = pdf_filename(renderer.template, key + suffix)
-        return PlannedDocument(self.out / filename, fingerprint, renderer, values), []
+        payment = payments[0] if payments else None
+        return PlannedDocument(self.out / filename, fingerprint, renderer, values, payment), []
 
 
 def prepare_documents(

@@ -112,7 +112,7 @@ def pending(
         if windows and drafts and existing is not None:
             counts = [len(draft.recipients) for draft in drafts]
             fit_now = existing.room(profile.account, windows, counts)
-        elsewhere = _elsewhere(plan, existing, drafts)
+        elsewhere = "" if plan.reminder is not None else _elsewhere(plan, existing, drafts)
     return Pending(
         drafts,
         profile.host,
@@ -278,7 +278,10 @@ def send_plan(
             if transport is None:
                 transport = SMTPTransport(profile, secret)
             with opened_ledger(ledger) as record:
-                _add_note(report, _elsewhere(plan, record, list(plan.drafts)))
+                if plan.reminder is not None:  # its keys are the reminded campaign's, on purpose
+                    record.record_reminder_campaign(plan.campaign, *plan.reminder)
+                else:
+                    _add_note(report, _elsewhere(plan, record, list(plan.drafts)))
                 pool = WorkerPool(
                     plan, profile, transport, record, options, report, callback, clock, sleep
                 )

@@ -12,7 +12,7 @@ from docmail_nb.cli._common import friendly_errors, ledger_option
 __all__ = ["payments", "status"]
 
 
-@click.command(short_help="Each message's state: sent, bounced, delayed, paid, ...")
+@click.command(short_help="Each message's state: sent, bounced, delayed, paid.")
 @ledger_option
 @click.option("--campaign", default=None, help="Only this campaign. Default: all of them.")
 @click.option(
