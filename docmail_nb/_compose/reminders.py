@@ -74,8 +74,9 @@ class Reminders:
             )
         levels = self.sent.get(key, {})
         other = levels.get(self.level)
-        if other is not None and other != self.campaign:
-            return Refused(f"reminder level {self.level} already sent (campaign {other!r})")
+        if other is not None:
+            where = "" if other == self.campaign else f" (campaign {other!r})"
+            return Refused(f"reminder level {self.level} already sent{where}")
         if self.level > 1 and (self.level - 1) not in levels:
             return Refused(f"reminder level {self.level - 1} not sent yet")
         return None
