@@ -12,7 +12,8 @@ import json
 import time
 from pathlib import Path
 
-from docmail_nb import load_template, make_plan, preview, read_orders
+from docmail_nb import load_template, preview, read_orders
+from docmail_nb._compose.plan import make_plan
 
 
 def main() -> None:

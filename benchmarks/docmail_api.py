@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from docmail_nb import SendOptions, load_profile, plan_from_files, send_plan
+from docmail_nb import Batch, SendOptions
 
 
 def main() -> int:
@@ -23,11 +23,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=1)
     args = parser.parse_args()
 
-    profile = load_profile("bench")
-    plan = plan_from_files(args.orders, args.template, documents=args.documents)
-    report = send_plan(
-        plan, profile, ledger=args.ledger, options=SendOptions(connections=args.connections)
+    batch = Batch.from_files(
+        args.orders,
+        args.template,
+        documents=args.documents,
+        profile="bench",
+        ledger=args.ledger,
+        options=SendOptions(connections=args.connections),
     )
+    report = batch.send()
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -1,24 +1,30 @@
 """Invoices made and sent: a PDF with a Swiss QR-bill per row, drawn by WeasyPrint, then mailed.
 
-    .venv/bin/python benchmarks/documents.py            # 1,000 invoices
-    .venv/bin/python benchmarks/documents.py --n 50     # a quick look
+    .venv/bin/python benchmarks/documents.py                 # 1,000 invoices, --jobs 1 and 2
+    .venv/bin/python benchmarks/documents.py --n 50          # a quick look
+    .venv/bin/python benchmarks/documents.py --jobs 1 2 4    # other pool sizes
 
-`docmail send` (the CLI, process start included) with the sample's invoice templates
+`docmail send --jobs J` (the CLI, process start included) with the sample's invoice templates
 (data/templates/qr_invoice.txt and invoice.html) on N generated rows, against the counting
-STARTTLS+AUTH server of run.py in its own process; then the same command again, which makes
-and sends nothing. Each PDF's QR code is checked by the tests, not here. The table goes to
-stdout and to benchmarks/results/documents.md (and .json).
+STARTTLS+AUTH server of run.py in its own process, once per J (each with a new ledger and
+documents folder); then the last command again, which makes and sends nothing. Then
+WeasyPrint alone draws the same HTML on every core (draw_alone.py): the ceiling. Each PDF's
+QR code is checked by the tests, not here. The table goes to stdout and to
+benchmarks/results/documents.md (and .json).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as dt
 import json
+import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -74,14 +80,16 @@ def prepare(work: Path) -> Setup:
     return new_setup(work, work / "made", template, template)
 
 
-def send(setup: Setup, orders: Path, folder: Path, label: str) -> tuple[Usage, dict[str, Any]]:
+def send(
+    setup: Setup, orders: Path, folder: Path, label: str, jobs: int
+) -> tuple[Usage, dict[str, Any]]:
     server = CountingServer(setup)
     try:
         env = docmail_profile(setup, server.port, folder)
         cmd = [str(Path(sys.executable).with_name("docmail")), "send", str(orders)]
         cmd += [str(setup.docmail_template), "--profile", "bench", "--yes"]
-        cmd += ["--ledger", str(setup.work / "ledger.sqlite")]
-        cmd += ["--documents-out", str(setup.documents)]
+        cmd += ["--ledger", str(setup.documents.with_suffix(".sqlite"))]
+        cmd += ["--documents-out", str(setup.documents), "--jobs", str(jobs)]
         usage = run_measured(cmd, env=env, log=folder / f"{label}.log", timeout=7200)
     finally:
         stats = server.stop()
@@ -94,26 +102,48 @@ def made_now(log: Path) -> int:
     return int(found[-1]) if found else -1
 
 
+def draw_alone(setup: Setup, orders: Path, jobs: int) -> Usage:
+    """WeasyPrint alone drawing the HTML docmail draws, in ``jobs`` processes (timed)."""
+    script = str(Path(__file__).with_name("draw_alone.py"))
+    out = setup.work / "alone"
+    html = [sys.executable, script, "html", str(orders), str(setup.docmail_template), str(out)]
+    subprocess.run(html, check=True, capture_output=True)
+    draw = [sys.executable, script, "draw", str(out), "--jobs", str(jobs)]
+    return run_measured(draw, log=setup.work / "alone.log", timeout=7200)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--work", type=Path, default=Path("/tmp/docmail-bench-documents"))
     args = parser.parse_args()
 
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
-    setup = prepare(args.work)
+    base = prepare(args.work)
     orders = args.work / "orders.csv"
     write_orders(orders, args.n)
+    cores = len(os.sched_getaffinity(0))
+    load = os.getloadavg()[0]
     runs: list[dict[str, Any]] = []
-    for label in ("first run", "rerun"):
-        folder = args.work / label.replace(" ", "-")
+    plan = [(f"--jobs {jobs}", jobs) for jobs in args.jobs] + [("rerun", args.jobs[-1])]
+    for label, jobs in plan:
+        setup = dataclasses.replace(base, documents=args.work / f"made-jobs-{jobs}")
+        folder = args.work / label.replace(" ", "").replace("-", "")
         folder.mkdir()
-        usage, stats = send(setup, orders, folder, label)
+        usage, stats = send(setup, orders, folder, label, jobs)
         on_disk = len(list(setup.documents.glob("*.pdf")))
         made = made_now(folder / f"{label}.log")
         runs.append(
-            {"run": label, "usage": asdict(usage), "server": stats, "pdfs": on_disk, "made": made}
+            {
+                "run": label,
+                "jobs": jobs,
+                "usage": asdict(usage),
+                "server": stats,
+                "pdfs": on_disk,
+                "made": made,
+            }
         )
         print(
             f"  {label:<10} N={args.n}  {usage.wall:7.1f} s  cpu {usage.cpu:7.1f} s  "
@@ -121,33 +151,48 @@ def main() -> int:
             f"PDFs made {made}, on disk {on_disk}  exit {usage.exit_code}",
             flush=True,
         )
-    first, again = runs
-    sizes = [path.stat().st_size for path in setup.documents.glob("*.pdf")]
+    alone = draw_alone(base, orders, cores)
+    print(f"  WeasyPrint alone, {cores} processes: {alone.wall:7.1f} s", flush=True)
+    *firsts, again = runs
+    sizes = [
+        path.stat().st_size for path in (args.work / f"made-jobs-{args.jobs[-1]}").glob("*.pdf")
+    ]
     ok = (
-        first["usage"]["exit_code"] == 0
-        and first["server"].get("messages") == args.n
+        all(r["usage"]["exit_code"] == 0 for r in runs)
+        and all(r["server"].get("messages") == args.n for r in firsts)
+        and all(r["pdfs"] == args.n and r["made"] == args.n for r in firsts)
         and again["server"].get("messages") == 0
-        and first["pdfs"] == args.n
-        and first["made"] == args.n
         and again["made"] == 0
+        and alone.exit_code == 0
     )
+    one = next((r for r in firsts if r["jobs"] == 1), None)
     lines = [
-        f"Invoices made and sent by `docmail send` on {machine()}, {dt.date.today()}:",
+        f"Invoices made and sent by `docmail send` on {machine()}, {dt.date.today()}; "
+        f"load average {load:.1f} when it began:",
         "",
-        "| run | invoices | wall s | invoices/s | CPU s | CPU ms/invoice | peak MB | PDFs made "
-        "| sent |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| run | invoices | wall s | invoices/s | vs --jobs 1 | CPU s | CPU ms/invoice "
+        "| peak MB | PDFs made | sent |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in runs:
         usage = r["usage"]
         rate = f"{args.n / usage['wall']:.2f}" if r["made"] else "—"
-        lines.append(
-            f"| {r['run']} | {args.n:,} | {usage['wall']:.1f} | {rate} | {usage['cpu']:.1f} | "
-            f"{1000 * usage['cpu'] / args.n:.0f} | {usage['peak_rss_mb']:.0f} | {r['made']} | "
-            f"{r['server'].get('messages')} |"
+        speedup = (
+            f"{one['usage']['wall'] / usage['wall']:.2f}x" if one is not None and r["made"] else "—"
         )
+        lines.append(
+            f"| {r['run']} | {args.n:,} | {usage['wall']:.1f} | {rate} | {speedup} | "
+            f"{usage['cpu']:.1f} | {1000 * usage['cpu'] / args.n:.0f} | "
+            f"{usage['peak_rss_mb']:.0f} | {r['made']} | {r['server'].get('messages')} |"
+        )
+    best = min(firsts, key=lambda r: r["usage"]["wall"])
     lines += [
+        f"| WeasyPrint alone, {cores} processes | {args.n:,} | {alone.wall:.1f} | "
+        f"{args.n / alone.wall:.2f} | — | {alone.cpu:.1f} | {1000 * alone.cpu / args.n:.0f} | "
+        f"{alone.peak_rss_mb:.0f} | {args.n} | — |",
         "",
+        f"`{best['run']}` draws and sends at {alone.wall / best['usage']['wall']:.2f}x the "
+        "documents per second of WeasyPrint alone on every core. "
         f"PDF size {sum(sizes) / max(1, len(sizes)) / 1024:.1f} kB on average; "
         f"{'ok' if ok else 'NOT OK'}.",
     ]
@@ -155,7 +200,8 @@ def main() -> int:
     print("\n" + table)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "documents.md").write_text(table + "\n", encoding="utf-8")
-    (RESULTS / "documents.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+    results = {"runs": runs, "alone": asdict(alone), "cores": cores, "load": load}
+    (RESULTS / "documents.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     return 0 if ok else 1
 
 

@@ -1,11 +1,14 @@
 """docmail_nb: send documents by e-mail from a spreadsheet, through your own SMTP server.
 
-The flow, one function per step::
+One batch is the door: the orders, the template, every row checked, then a preview, what a run
+would send now, and the run itself, each message once::
 
-    orders = read_orders("orders.xlsx", sheet="Rechnungen")
-    plan = make_plan(orders, load_template("invoice.txt"), documents="documents/")
-    preview(plan, row=2)                       # exactly what row 2 will send
-    report = send_plan(plan, load_profile())   # each message once, recorded in the ledger
+    batch = Batch.from_files("orders.xlsx", "invoice.txt", sheet="Rechnungen", profile="office")
+    print(batch.plan.summary())        # every problem of every row, before anything is sent
+    batch.preview(2)                   # exactly what row 2 will send
+    report = batch.send()              # each message once, recorded in the ledger
+
+A DataFrame you already have: ``Batch(read_orders(frame), load_template("invoice.txt"))``.
 
 The notebook panels live in ``docmail_nb.widgets``.
 
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from docmail_nb._auth.signin import sign_in, sign_out
     from docmail_nb._compose.message import Attachment, Draft
-    from docmail_nb._compose.plan import Plan, make_plan, plan_from_files
+    from docmail_nb._compose.plan import Plan
     from docmail_nb._compose.preview import Preview, preview
     from docmail_nb._compose.rows import Problem
     from docmail_nb._compose.templates import (
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     from docmail_nb._mail.transport import MemoryTransport, SMTPTransport, Transport
     from docmail_nb._mailbox.imap import MailboxCheck, check_mailbox, open_mailbox
     from docmail_nb._mailbox.reconcile import MailboxSync, sync_mailbox
-    from docmail_nb._run.send import MessageResult, Report, SendOptions, send_plan, send_test
+    from docmail_nb._run.send import MessageResult, Report, SendOptions
     from docmail_nb._sample import sample_dir
     from docmail_nb._sheets.orders import Orders, read_orders, sheet_names
     from docmail_nb._store.ledger import Ledger, default_ledger_path
@@ -129,10 +132,8 @@ __all__ = [
     "load_profile",
     "load_template",
     "make_environment",
-    "make_plan",
     "open_mailbox",
     "parse_template",
-    "plan_from_files",
     "preview",
     "profile_from_preset",
     "qr_reference",
@@ -140,8 +141,6 @@ __all__ = [
     "remove_profile",
     "sample_dir",
     "save_profile",
-    "send_plan",
-    "send_test",
     "set_password",
     "sheet_names",
     "sign_in",
@@ -187,8 +186,6 @@ _WHERE = {
     "sheet_names": "_sheets.orders",
     "Plan": "_compose.plan",
     "Problem": "_compose.rows",
-    "make_plan": "_compose.plan",
-    "plan_from_files": "_compose.plan",
     "Preview": "_compose.preview",
     "preview": "_compose.preview",
     "PRESETS": "_store.presets",
@@ -212,8 +209,6 @@ _WHERE = {
     "MessageResult": "_run.send",
     "Report": "_run.send",
     "SendOptions": "_run.send",
-    "send_plan": "_run.send",
-    "send_test": "_run.send",
     "CapturedMessage": "_mail.sink",
     "CaptureServer": "_mail.sink",
     "Delivery": "_mail.smtp",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -140,6 +139,7 @@ def init_folder(folder: str | Path) -> WorkFolder:
             "Give the name of a new folder, e.g. docmail init invoices.",
         )
     planned = _planned_files(target)
+    _refuse_links(target, planned)
     existing = [path for path in planned if path.exists() or path.is_symlink()]
     if existing:
         shown = ", ".join(str(path.relative_to(target)) for path in existing[:5])
@@ -152,11 +152,28 @@ def init_folder(folder: str | Path) -> WorkFolder:
     (target / "runs").mkdir(parents=True, exist_ok=True)  # papermill writes no new folder
     for path, source in planned.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(source, Path):
-            shutil.copyfile(source, path)
-        else:
-            path.write_text(source, encoding="utf-8")
+        _refuse_links(target, {path: source})  # a link made meanwhile
+        data = source.read_bytes() if isinstance(source, Path) else source.encode("utf-8")
+        with path.open("xb") as handle:  # O_EXCL: never through a link, never over a file
+            handle.write(data)
     return WorkFolder(target, tuple(planned))
+
+
+def _refuse_links(target: Path, planned: dict[Path, Path | str]) -> None:
+    """ConfigError when the folder, or a folder or file ``init`` would write to, is a link:
+    init writes only into the folder it was given, never through a link to elsewhere."""
+    inside = {target, target / "runs"}
+    for path in planned:
+        inside.add(path)
+        inside.update(parent for parent in path.parents if parent.is_relative_to(target))
+    links = sorted(path for path in inside if path.is_symlink())
+    if links:
+        shown = ", ".join(str(path) for path in links[:3])
+        raise ConfigError(
+            f"{shown} {'is a link' if len(links) == 1 else 'are links'} (symlink); docmail "
+            "init writes nothing through a link.",
+            "Give a new folder, or replace the link by a real folder.",
+        )
 
 
 def localize_notebook(text: str, values: dict[str, str]) -> str:

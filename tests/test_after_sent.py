@@ -22,9 +22,8 @@ from click.testing import CliRunner
 from helpers import PASSWORD, office
 from imap_server import DovecotServer
 from mailboxes import fetch_all
-from reports import report
+from reports import deliver_to_inbox, report
 from servers import SMTPTestServer
-from test_bounce_reading import deliver_to_inbox
 
 from docmail_nb import Batch
 from docmail_nb._run.options import SendOptions

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,28 @@ def oauth_smtp(
     return start
 
 
+@dataclass(frozen=True)
+class SignInSetup:
+    """What a sign-in test needs: the identity server, an SMTP server that takes its tokens,
+    the CA file both are trusted with, and the in-memory keyring the tokens are kept in."""
+
+    identity: IdentityServer
+    smtp: Callable[..., SMTPTestServer]
+    ca_file: Path
+    keyring: Any
+
+
+@pytest.fixture
+def oauth(
+    identity: IdentityServer,
+    oauth_smtp: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    memory_keyring: Any,
+) -> SignInSetup:
+    """The four fixtures every sign-in test takes, as one."""
+    return SignInSetup(identity, oauth_smtp, ca_file, memory_keyring)
+
+
 def secrets_in_files(folder: Path, secrets: list[str]) -> list[str]:
     found = []
     for path in folder.rglob("*"):
@@ -66,13 +89,11 @@ def secrets_in_files(folder: Path, secrets: list[str]) -> list[str]:
 
 
 def test_device_code_sign_in_then_test_and_send(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     tmp_path: Path,
     docmail_home: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     server = oauth_smtp()
     profile = ms_profile(identity, server, ca_file)
@@ -107,11 +128,9 @@ def test_device_code_sign_in_then_test_and_send(
 
 
 def test_access_token_is_refreshed_before_it_expires(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)
     auth.sign_in(profile, show=lambda _: None)
@@ -132,12 +151,10 @@ def test_access_token_is_refreshed_before_it_expires(
 
 
 def test_token_expiring_in_the_middle_of_a_batch_is_refreshed_once_and_the_batch_goes_on(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     tmp_path: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     expired = threading.Event()
 
@@ -172,11 +189,9 @@ def test_token_expiring_in_the_middle_of_a_batch_is_refreshed_once_and_the_batch
 
 
 def test_a_refused_fresh_token_costs_exactly_one_auth_attempt_and_the_json_is_diagnosed(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    oauth_smtp, ca_file = oauth.smtp, oauth.ca_file
     server = oauth_smtp()
     profile = Profile(
         "tokens",
@@ -200,11 +215,9 @@ def test_a_refused_fresh_token_costs_exactly_one_auth_attempt_and_the_json_is_di
 
 
 def test_silent_sign_in_needs_a_stored_sign_in(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     server = oauth_smtp()
     profile = ms_profile(identity, server, ca_file)
@@ -217,11 +230,14 @@ def test_silent_sign_in_needs_a_stored_sign_in(
 
 
 def test_logout_forgets_the_tokens(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    identity, oauth_smtp, ca_file, memory_keyring = (
+        oauth.identity,
+        oauth.smtp,
+        oauth.ca_file,
+        oauth.keyring,
+    )
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)
     auth.sign_in(profile, show=lambda _: None)
@@ -238,11 +254,9 @@ def test_logout_forgets_the_tokens(
 
 
 def test_revoked_refresh_token_says_login_again(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)
     auth.sign_in(profile, show=lambda _: None)
@@ -278,14 +292,12 @@ def test_revoked_refresh_token_says_login_again(
     ],
 )
 def test_device_code_errors_are_diagnosed(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     error: dict[str, Any],
     kind: str,
     words: str,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     identity.state.pending_polls = 0
     identity.state.fail_next["urn:ietf:params:oauth:grant-type:device_code"] = error
@@ -300,11 +312,9 @@ def test_device_code_errors_are_diagnosed(
 
 
 def test_unknown_tenant_and_unknown_client(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     server = oauth_smtp()
     nowhere = ms_profile(identity, server, ca_file, authority=identity.authority("fabrikam"))
@@ -324,13 +334,11 @@ def test_unknown_tenant_and_unknown_client(
 
 
 def test_untrusted_identity_server_is_named(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
@@ -348,11 +356,9 @@ def test_untrusted_identity_server_is_named(
 
 
 def test_smtp_auth_disabled_for_the_mailbox(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     server = oauth_smtp(
         token_reply="535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
@@ -421,13 +427,11 @@ def test_microsoft_365_password_profile_gets_the_notice(
 
 
 def test_app_only_with_a_client_secret_from_keyring_or_environment(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-only", secret="s3cr3t-value", public=False, mailboxes=(USER,))
     server = oauth_smtp()
     profile = app_profile(identity, server, ca_file)
@@ -448,12 +452,10 @@ def test_app_only_with_a_client_secret_from_keyring_or_environment(
 
 
 def test_app_only_wrong_secret_and_missing_mailbox_permission(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-only", secret="right", public=False, mailboxes=())
     permission = oauth_smtp(token_reply="535 5.7.3 Authentication unsuccessful")
     profile = app_profile(identity, permission, ca_file)
@@ -473,12 +475,10 @@ def test_app_only_wrong_secret_and_missing_mailbox_permission(
 
 
 def test_app_only_with_a_certificate(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     tmp_path: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     app_cert = trustme.CA().issue_cert("docmail-app.example", key_type=trustme.KeyType.RSA)
     pem = tmp_path / "app.pem"
     pem.write_bytes(app_cert.private_key_pem.bytes() + app_cert.cert_chain_pems[0].bytes())
@@ -539,12 +539,10 @@ def google_profile(
 
 
 def test_google_sign_in_test_and_send(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     tmp_path: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     server = oauth_smtp("ssl")
     profile = google_profile(identity, server, ca_file, tmp_path)
     shown: list[str] = []
@@ -569,12 +567,10 @@ def test_google_sign_in_test_and_send(
 
 
 def test_google_app_in_testing_after_seven_days(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     tmp_path: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     profile = google_profile(identity, oauth_smtp("ssl"), ca_file, tmp_path)
     eight_days_ago = time.time() - 8 * 86400
     auth.sign_in(
@@ -595,12 +591,10 @@ def test_google_app_in_testing_after_seven_days(
 
 
 def test_google_refresh_token_revoked_within_days(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     tmp_path: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     profile = google_profile(identity, oauth_smtp("ssl"), ca_file, tmp_path)
     auth.sign_in(profile, show=lambda _: None, open_browser=browser_for(ca_file))
     tokens.LIVE.clear()
@@ -655,13 +649,18 @@ def test_token_command_prints_a_token_or_json(
         (
             f"{sys.executable} -c \"import sys; sys.exit('az: please run az login')\"",
             "token_command_failed",
-            "please run az login",
+            "exit status 1; its last error line was shown once, as a warning",
         ),
         ("true", "token_command_empty", "printed no access token"),
     ],
 )
 def test_token_command_that_fails_or_prints_nothing(
-    oauth_smtp: Callable[..., SMTPTestServer], ca_file: Path, command: str, kind: str, words: str
+    oauth_smtp: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    command: str,
+    kind: str,
+    words: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = oauth_smtp()
     profile = Profile(
@@ -679,6 +678,9 @@ def test_token_command_that_fails_or_prints_nothing(
     assert result.kind == kind
     assert words in result.summary
     assert server.record.auth_attempts == []
+    if "az login" in command:  # what it said on stderr: logged, never in the summary
+        assert "az: please run az login" in caplog.text
+        assert "az login" not in result.summary
 
 
 def test_server_without_xoauth2(smtp_server: Callable[..., SMTPTestServer], ca_file: Path) -> None:
@@ -740,12 +742,10 @@ def test_a_sign_in_too_large_for_the_keyring_is_never_written_in_plain_text(
 
 
 def test_profile_file_holds_no_secret(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
     docmail_home: Path,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)
     path = save_profile(profile)
@@ -759,11 +759,9 @@ def test_profile_file_holds_no_secret(
 
 
 def test_connect_raises_the_sign_in_problem(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    identity, oauth_smtp, ca_file = oauth.identity, oauth.smtp, oauth.ca_file
     identity.add_client("app-user")
     profile = ms_profile(identity, oauth_smtp(), ca_file)
     with pytest.raises(SignInProblem) as caught:
@@ -773,11 +771,14 @@ def test_connect_raises_the_sign_in_problem(
 
 
 def test_removing_a_profile_forgets_its_tokens_and_client_secret(
-    identity: IdentityServer,
-    oauth_smtp: Callable[..., SMTPTestServer],
-    ca_file: Path,
-    memory_keyring: Any,
+    oauth: SignInSetup,
 ) -> None:
+    identity, oauth_smtp, ca_file, memory_keyring = (
+        oauth.identity,
+        oauth.smtp,
+        oauth.ca_file,
+        oauth.keyring,
+    )
     from docmail_nb._store.profiles import remove_profile
 
     identity.add_client("app-user")

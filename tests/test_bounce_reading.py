@@ -8,36 +8,19 @@ the mailbox as it was, and counts nothing twice.
 
 from __future__ import annotations
 
-import imaplib
-import ssl
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import trustme
-from imap_server import PASSWORD, USER, DovecotServer
+from imap_server import PASSWORD, DovecotServer
 from mailboxes import fetch_all, imap_profile
-from reports import report
+from reports import deliver_to_inbox, report
 
 from docmail_nb._mailbox.reconcile import sync_mailbox
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.status import campaign_status
 
 ACCOUNT = "anna@example.ch@127.0.0.1"
-
-
-def deliver_to_inbox(server: DovecotServer, ca: trustme.CA, *messages: bytes) -> None:
-    """Put ``messages`` into the INBOX as the mail server would (unread, no flags)."""
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    conn = imaplib.IMAP4_SSL(server.host, server.ssl_port, ssl_context=context)
-    try:
-        conn.login(USER, PASSWORD)
-        for data in messages:
-            typ, _ = conn.append("INBOX", "", imaplib.Time2Internaldate(time.time()), data)
-            assert typ == "OK"
-    finally:
-        conn.logout()
 
 
 def sent(ledger: Ledger, key: str, to: str, *, account: str = ACCOUNT) -> str:

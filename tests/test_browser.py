@@ -107,7 +107,7 @@ def voila(
         DOCMAIL_HOME=str(docmail_home),
         DOCMAIL_TEST_KEYRING_DIR=str(keyring_dir),
         PYTHON_KEYRING_BACKEND="file_keyring.TmpDirKeyring",
-        PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")]),
+        PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "support"), env.get("PYTHONPATH", "")]),
         JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
         JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
     )

@@ -17,7 +17,7 @@ from identity import IdentityServer
 from servers import SMTPTestServer
 from signin import TEMPLATE, USER, issued_secrets, oauth_server
 
-TESTS = Path(__file__).parent
+SUPPORT = Path(__file__).parent / "support"
 
 
 class Cli:
@@ -27,7 +27,7 @@ class Cli:
         self.home = tmp_path / "home"
         browser = tmp_path / "browser"  # BROWSER names one program, as a desktop's does
         browser.write_text(
-            f'#!/bin/sh\nexec "{sys.executable}" "{TESTS / "fake_browser.py"}" "$1"\n',
+            f'#!/bin/sh\nexec "{sys.executable}" "{SUPPORT / "fake_browser.py"}" "$1"\n',
             encoding="utf-8",
         )
         browser.chmod(0o700)
@@ -37,7 +37,7 @@ class Cli:
             "REQUESTS_CA_BUNDLE": str(ca_file),
             "PYTHON_KEYRING_BACKEND": "file_keyring.TmpDirKeyring",
             "DOCMAIL_TEST_KEYRING_DIR": str(self.keyring_dir),
-            "PYTHONPATH": str(TESTS),
+            "PYTHONPATH": str(SUPPORT),
             "BROWSER": str(browser),
         }
         for name in ("DOCMAIL_SMTP_PASSWORD", "DOCMAIL_OAUTH_CLIENT_SECRET"):

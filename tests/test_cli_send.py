@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from helpers import PASSWORD, TEMPLATE, write_orders
 from servers import SMTPTestServer
 
-from docmail_nb._compose.plan import plan_from_files
+from docmail_nb import Batch
 from docmail_nb._sample import sample_dir
 from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.cli import main
@@ -157,7 +157,7 @@ def test_a_bad_rate_is_a_usage_error(server: SMTPTestServer, rate: str) -> None:
 
 
 def test_on_a_terminal_send_asks_first(server: SMTPTestServer) -> None:
-    plan = plan_from_files(*INVOICES, sheet="Rechnungen", documents=SAMPLE / "documents")
+    plan = Batch.from_files(*INVOICES, sheet="Rechnungen", documents=SAMPLE / "documents").plan
     recipients = {address for draft in plan.drafts[:2] for address in draft.recipients}
     command = [sys.executable, "-m", "docmail_nb", "send", *INVOICES, *SHEET, "--limit", "2"]
     pid, fd = pty.fork()

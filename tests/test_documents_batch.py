@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from pdfread import decode_qr, payload_fields, pdf_text
 
-from docmail_nb._compose.plan import plan_from_files
+from docmail_nb import Batch
 from docmail_nb._compose.preview import preview
 from docmail_nb._mail.transport import MemoryTransport
 from docmail_nb._run.send import SendOptions, send_plan
@@ -130,7 +130,7 @@ def test_check_names_the_row_and_field_of_every_payment_problem(tmp_path: Path) 
     ]
     assert "fails the IBAN checksum" in out
     assert "U+2713 check mark" in out
-    assert "1 messages ready to send" in out or "1 message ready to send" in out
+    assert "1 message ready to send" in out
     assert not (tmp_path / "documents" / "generated").exists()  # nothing drawn by a check
 
 
@@ -156,7 +156,7 @@ def test_send_attaches_made_documents_records_them_and_a_rerun_makes_nothing(
     out = tmp_path / "made"
     ledger_path = tmp_path / "ledger.sqlite"
     transport = MemoryTransport()
-    plan = plan_from_files(orders, template, documents_out=out)
+    plan = Batch.from_files(orders, template, documents_out=out).plan
     assert plan.ok
     report = send_plan(plan, PROFILE, ledger=ledger_path, transport=transport)
     assert report.counts() == {"sent": 3}
@@ -179,7 +179,7 @@ def test_send_attaches_made_documents_records_them_and_a_rerun_makes_nothing(
 
     stamps = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
     again = send_plan(
-        plan_from_files(orders, template, documents_out=out),
+        Batch.from_files(orders, template, documents_out=out).plan,
         PROFILE,
         ledger=ledger_path,
         transport=transport,
@@ -196,11 +196,11 @@ def test_a_lost_document_is_made_again_the_same_and_not_resent(tmp_path: Path) -
     orders, template = project(tmp_path, good_rows(1))
     out, ledger_path = tmp_path / "made", tmp_path / "ledger.sqlite"
     transport = MemoryTransport()
-    send_plan(plan_from_files(orders, template, documents_out=out), PROFILE,
+    send_plan(Batch.from_files(orders, template, documents_out=out).plan, PROFILE,
               ledger=ledger_path, transport=transport)  # fmt: skip
     first = (out / "invoice-R-1.pdf").read_bytes()
     (out / "invoice-R-1.pdf").unlink()
-    again = send_plan(plan_from_files(orders, template, documents_out=out), PROFILE,
+    again = send_plan(Batch.from_files(orders, template, documents_out=out).plan, PROFILE,
                       ledger=ledger_path, transport=transport)  # fmt: skip
     assert again.counts() == {"skipped": 1}
     assert (out / "invoice-R-1.pdf").read_bytes() == first
@@ -213,7 +213,7 @@ def test_a_sent_document_whose_row_changed_is_reported_not_remade(tmp_path: Path
     transport = MemoryTransport({"failing@example.ch": (550, "5.1.1 No such user")})
     rows[1]["email"] = "failing@example.ch"
     orders, _ = project_rows(tmp_path, rows)
-    first = send_plan(plan_from_files(orders, template, documents_out=out), PROFILE,
+    first = send_plan(Batch.from_files(orders, template, documents_out=out).plan, PROFILE,
                       ledger=ledger_path, transport=transport)  # fmt: skip
     assert first.counts() == {"sent": 1, "failed": 1}
     sent_pdf = (out / "invoice-R-1.pdf").read_bytes()
@@ -222,7 +222,7 @@ def test_a_sent_document_whose_row_changed_is_reported_not_remade(tmp_path: Path
     rows[1]["amount"] = "555.55"  # corrected before it went out
     rows[1]["email"] = "mueller@example.ch"
     orders, _ = project_rows(tmp_path, rows)
-    plan = plan_from_files(orders, template, documents_out=out)
+    plan = Batch.from_files(orders, template, documents_out=out).plan
     dry = send_plan(plan, PROFILE, ledger=ledger_path, options=SendOptions(dry_run=True))
     assert [r.state for r in dry.results] == ["changed", "dry-run"]
     again = send_plan(plan, PROFILE, ledger=ledger_path, transport=transport)
@@ -245,7 +245,7 @@ def project_rows(tmp_path: Path, rows: list[dict[str, Any]]) -> tuple[Path, None
 def test_dry_run_and_preview_draw_but_record_nothing(tmp_path: Path) -> None:
     orders, template = project(tmp_path, good_rows(2))
     out, ledger_path = tmp_path / "made", tmp_path / "ledger.sqlite"
-    plan = plan_from_files(orders, template, documents_out=out)
+    plan = Batch.from_files(orders, template, documents_out=out).plan
     dry = send_plan(plan, PROFILE, ledger=ledger_path, options=SendOptions(dry_run=True))
     assert [r.state for r in dry.results] == ["dry-run", "dry-run"]
     assert not out.exists()
@@ -279,7 +279,7 @@ def test_group_by_makes_one_document_per_row(tmp_path: Path, grouped: bool) -> N
         text = MESSAGE.replace("Key: {{ invoice_no }}", "Group-By: customer_no")
         text = text.replace("Rechnung {{ invoice_no }}", "Rechnungen")
         template.write_text(text, encoding="utf-8")
-    plan = plan_from_files(orders, template, documents_out=tmp_path / "made")
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     names = [[doc.name for doc in draft.documents] for draft in plan.drafts]
     if grouped:
         assert names == [["invoice-00042-2.pdf", "invoice-00042-3.pdf"]]
@@ -308,7 +308,7 @@ def test_reminders_as_campaigns_each_level_once_with_the_original_invoice(tmp_pa
     ledger_path, transport = tmp_path / "ledger.sqlite", MemoryTransport()
 
     def run(name: str) -> dict[str, list[str]]:
-        plan = plan_from_files(orders, tmp_path / "templates" / name)
+        plan = Batch.from_files(orders, tmp_path / "templates" / name).plan
         assert plan.ok, plan.problems
         report = send_plan(plan, PROFILE, ledger=ledger_path, transport=transport)
         states: dict[str, list[str]] = {}

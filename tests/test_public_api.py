@@ -19,10 +19,10 @@ PUBLIC = {
     # orders, templates, plan
     "Orders", "read_orders", "sheet_names", "MessageTemplate", "parse_template",
     "load_template", "make_environment", "Plan", "Draft", "Problem", "Attachment", "Preview",
-    "make_plan", "plan_from_files", "preview",
+    "preview",
     # sending and the ledger
     "Ledger", "Entry", "default_ledger_path", "SendOptions", "Report", "MessageResult",
-    "Batch", "send_plan", "send_test", "Transport", "SMTPTransport", "MemoryTransport",
+    "Batch", "Transport", "SMTPTransport", "MemoryTransport",
     # the mailbox (IMAP): Sent folder, copies, reconcile
     "MailboxError", "MailboxCheck", "MailboxSync", "open_mailbox", "check_mailbox",
     "sync_mailbox",

@@ -172,7 +172,7 @@ def test_reconcile_settles_unknowns_both_ways(
     dovecot: Callable[..., DovecotServer], ca_file: Path, tmp_path: Path
 ) -> None:
     server = dovecot()
-    profile = imap_profile(server, ca_file)
+    profile = imap_profile(server, ca_file, copy_to_sent=False)  # the provider files Sent
     with Ledger(tmp_path / "l.sqlite") as ledger:
         run = ledger.begin_run()
         lost_after_data(ledger, run, "R-7")  # the server had it and filed it in Sent
@@ -327,7 +327,7 @@ def test_docmail_reconcile_settles_and_reports(
     from docmail_nb.cli import main
 
     server = dovecot()
-    profile = imap_profile(server, ca_file)
+    profile = imap_profile(server, ca_file, copy_to_sent=False)  # the provider files Sent
     save_profile(profile)
     set_password(profile.name, PASSWORD)
     ledger_path = tmp_path / "l.sqlite"

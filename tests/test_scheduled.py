@@ -312,7 +312,7 @@ def test_password_from_a_keyring_backend_reaches_the_headless_job(
     save_office_profile(server, ca_file)
     monkeypatch.setenv("DOCMAIL_TEST_KEYRING_DIR", str(tmp_path))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.TmpDirKeyring")
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent / "support"))
     TmpDirKeyring().set_password("docmail_nb", "office", PASSWORD)
     args = [*params(batch, dry_run=False), "-r", "profile", "office"]
     proc, _nb, text = run_cli(tmp_path, "keyring.ipynb", *args)

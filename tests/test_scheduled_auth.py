@@ -93,7 +93,7 @@ def test_delegated_sign_in_works_headless_after_one_login(
     keyring_dir.mkdir()
     monkeypatch.setenv("DOCMAIL_TEST_KEYRING_DIR", str(keyring_dir))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.TmpDirKeyring")
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent / "support"))
     login = subprocess.run(
         [sys.executable, "-m", "docmail_nb", "login", "office"],
         capture_output=True,

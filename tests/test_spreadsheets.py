@@ -20,8 +20,9 @@ import pytest
 from click.testing import CliRunner
 from spreadsheet_program import SpreadsheetProgram
 
+from docmail_nb import Batch
 from docmail_nb._compose.headers import join_lines, parse_addresses
-from docmail_nb._compose.plan import Plan, make_plan, plan_from_files
+from docmail_nb._compose.plan import Plan, make_plan
 from docmail_nb._compose.templates import parse_template
 from docmail_nb._sheets.orders import ERROR_VALUES, CellError, read_orders
 from docmail_nb.cli import main
@@ -62,9 +63,9 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Messy:
 
 def plan_of(messy: Messy, source: Path) -> Plan:
     sheet = None if source.suffix == ".csv" else "2026"
-    return plan_from_files(
+    return Batch.from_files(
         source, messy.template, documents=messy.documents, sheet=sheet, header_row=4
-    )
+    ).plan
 
 
 def problems_by_row(plan: Plan) -> dict[int | None, list[str]]:

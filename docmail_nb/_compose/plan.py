@@ -37,7 +37,6 @@ __all__ = [
     "Plan",
     "default_documents",
     "make_plan",
-    "plan_from_files",
     "read_and_plan",
 ]
 
@@ -88,16 +87,16 @@ class Plan:
         return next((draft for draft in self.drafts if row in draft.rows), None)
 
 
-def default_documents(orders_path: str | Path, template_path: str | Path | None = None) -> Path:
-    """Where attachments are looked for when no folder is given.
+def default_documents(orders_path: str | Path, template_folder: str | Path | None = None) -> Path:
+    """Where attachments are looked for when no folder is given: the one rule for every face.
 
     A ``documents`` folder beside the template's folder, else a ``documents`` folder beside the
     orders file, else the orders file's own folder.
     """
     orders_dir = Path(orders_path).expanduser().resolve().parent
     candidates = [orders_dir / "documents"]
-    if template_path is not None:
-        candidates.insert(0, Path(template_path).expanduser().resolve().parent.parent / "documents")
+    if template_folder is not None:
+        candidates.insert(0, Path(template_folder).expanduser().resolve().parent / "documents")
     return next((folder for folder in candidates if folder.is_dir()), orders_dir)
 
 
@@ -129,7 +128,11 @@ def make_plan(
     sheet row number; rows not chosen, and rows for which the template's Send-If is false, are
     listed in ``Plan.skipped``, not checked.
     """
-    folder = Path(documents).expanduser() if documents else default_documents(orders.source)
+    folder = (
+        Path(documents).expanduser()
+        if documents
+        else default_documents(orders.source, template.folder)
+    )
     out = Path(documents_out).expanduser() if documents_out else folder / "generated"
     choice = RowChoice.parse(rows) if isinstance(rows, str) else rows
     name = campaign or template.name
@@ -208,11 +211,10 @@ def read_and_plan(
         check_file_order(orders_path, template_path)
         template = load_template(template_path)
     orders = read_orders(orders_path, sheet=sheet, header_row=header_row)
-    folder = documents if documents else default_documents(orders_path, template_path)
     plan = make_plan(
         orders,
         template,
-        documents=folder,
+        documents=documents,
         campaign=campaign,
         max_recipients=max_recipients,
         documents_out=documents_out,
@@ -226,29 +228,3 @@ def read_and_plan(
                 replace(p, hint=p.hint + advice) if p.row is None else p for p in plan.problems
             ]
     return orders, template, plan
-
-
-def plan_from_files(
-    orders_path: str | Path,
-    template_path: str | Path,
-    *,
-    documents: str | Path | None = None,
-    sheet: str | int | None = None,
-    campaign: str | None = None,
-    header_row: int | None = None,
-    documents_out: str | Path | None = None,
-    rows: RowChoice | str | None = None,
-    ledger: LedgerLike = None,
-) -> Plan:
-    """The plan of :func:`read_and_plan` (what ``docmail check`` shows)."""
-    return read_and_plan(
-        orders_path,
-        template_path,
-        documents=documents,
-        sheet=sheet,
-        campaign=campaign,
-        header_row=header_row,
-        documents_out=documents_out,
-        rows=rows,
-        ledger=ledger,
-    )[2]

@@ -43,6 +43,8 @@ __all__ = []
 
 #: how many other rows a duplicate-key problem names before "and N more"
 _LISTED_ROWS = 5
+#: the longest problem text; a longer one (a huge cell quoted) loses its middle
+_LONGEST_MESSAGE = 1000
 
 
 _ADDRESS_HINT = (
@@ -110,6 +112,7 @@ class _Planner:
             if draft is not None:
                 drafts.append(draft)
         drafts = self._drop_duplicate_keys(drafts)
+        drafts = self._drop_shared_documents(drafts)
         self.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
         return drafts, self.problems
 
@@ -654,10 +657,54 @@ class _Planner:
                 )
         return [draft for draft in drafts if draft.key not in duplicates]
 
+    def _drop_shared_documents(self, drafts: list[Draft]) -> list[Draft]:
+        """Drafts of keys whose document would be saved under one file name are problems of
+        them all: the file attached must be the one made for its key.
+
+        Names are compared case-blind (a documents folder on Windows or macOS holds one file
+        for ``A-7`` and ``a-7``).
+        """
+        owners: dict[str, dict[str, tuple[int, ...]]] = {}
+        shown: dict[str, str] = {}
+        for draft in drafts:
+            for document in draft.documents:
+                name = str(document.path).casefold()
+                owners.setdefault(name, {}).setdefault(draft.key, draft.rows)
+                shown.setdefault(name, document.name)
+        dropped: set[str] = set()
+        for name, keys in owners.items():
+            if len(keys) < 2:
+                continue
+            for key, rows in keys.items():
+                others = [
+                    f"{other!r} (row {', '.join(map(str, other_rows[:_LISTED_ROWS]))})"
+                    for other, other_rows in keys.items()
+                    if other != key
+                ][:_LISTED_ROWS]
+                for row in rows:
+                    self._problem(
+                        row,
+                        key,
+                        "Document",
+                        f"The document of key {key!r} would be saved as {shown[name]}, the file "
+                        f"name of key{'s' * (len(others) > 1)} {', '.join(others)} too.",
+                        "Make the keys differ in letters or digits, not only in spaces, "
+                        "punctuation or capitals (file names keep only letters, digits, '.', "
+                        "'_' and '-').",
+                    )
+            dropped.update(keys)
+        return [draft for draft in drafts if draft.key not in dropped]
+
     def _has_problem(self, since: int, *fields: str) -> bool:
         return any(problem.field in fields for problem in self.problems[since:])
 
     def _problem(
         self, row: int | None, key: str | None, part: str, message: str, hint: str
     ) -> None:
+        if len(message) > _LONGEST_MESSAGE:  # a huge cell quoted whole: its middle goes
+            left_out = len(message) - _LONGEST_MESSAGE
+            message = (
+                f"{message[: _LONGEST_MESSAGE - 200]} … ({left_out:,} characters left out) … "
+                f"{message[-200:]}"
+            )
         self.problems.append(Problem(row=row, key=key, field=part, message=message, hint=hint))

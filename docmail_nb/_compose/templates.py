@@ -37,7 +37,9 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum
 from markupsafe import Markup
 
 from docmail_nb._sheets.orders import CellError
@@ -48,8 +50,13 @@ __all__ = [
     "CONTEXT_NAMES",
     "FORMATS",
     "KNOWN_HEADERS",
+    "MAX_AMOUNT_DIGITS",
+    "MAX_LIPSUM",
+    "MAX_REPEAT",
     "REMINDER_NAMES",
+    "SHOWN_CELL",
     "SINGLE_HEADERS",
+    "BoundedSandbox",
     "Format",
     "MessageTemplate",
     "html_to_text",
@@ -57,10 +64,20 @@ __all__ = [
     "make_environment",
     "parse_template",
     "round_amount",
+    "shown",
     "template_variables",
     "to_date",
     "to_decimal",
 ]
+
+#: the longest string or list a template may make with ``*`` (and ``lipsum``'s words)
+MAX_REPEAT = 100_000
+#: the most paragraphs ``lipsum`` makes
+MAX_LIPSUM = 100
+#: the largest amount (in units) docmail computes with: 10**15, far beyond any invoice
+MAX_AMOUNT_DIGITS = 15
+#: how much of a cell a problem quotes
+SHOWN_CELL = 60
 
 Format = Literal["text", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
@@ -81,7 +98,7 @@ _MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!]")
 _CURRENCY = r"(?:[A-Z]{3}|S?Fr\.?|sFr\.?|€|\$|£)"
 _AMOUNT = re.compile(
     rf"^(?:{_CURRENCY}\s*)?(?P<sign>[-−–]\s*)?(?:{_CURRENCY}\s*)?"
-    r"(?P<number>\d[\d'’\u00a0\u202f ,]*(?:\.(?:\d+|[-–]{1,2}))?|\.\d+)"
+    r"(?P<number>[0-9][0-9'’\u00a0\u202f ,]*(?:\.(?:[0-9]+|[-–]{1,2}))?|\.[0-9]+)"
     rf"\s*(?:{_CURRENCY})?$",
     re.IGNORECASE,
 )
@@ -313,29 +330,47 @@ def to_decimal(value: Any) -> Decimal:
     if isinstance(value, CellError):
         raise ValueError(value.describe())
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an amount")
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    match = _AMOUNT.match(str(value).strip())
+        raise ValueError(f"{shown(value)} is not an amount")
+    if isinstance(value, Decimal | int | float):
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        return _bounded(number, value)
+    text = str(value).strip()
+    if len(text) > 4 * MAX_AMOUNT_DIGITS:
+        raise ValueError(f"{shown(text)} is too long for a number")
+    match = _AMOUNT.match(text)
     if match is None:
-        raise ValueError(f"{value!r} is not a number")
+        raise ValueError(f"{shown(value)} is not a number")
     digits = _GROUPING.sub("", match.group("number"))
     if "," in digits:
         if "." not in digits or digits.index(",") > digits.index("."):
-            raise ValueError(f"{value!r} is not a number (a decimal comma?)")
+            raise ValueError(f"{shown(value)} is not a number (a decimal comma?)")
         digits = digits.replace(",", "")
     digits = _WHOLE_FRANCS.sub("", digits)
     try:
         number = Decimal(digits)
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
+        raise ValueError(f"{shown(value)} is not a number") from None
+    return _bounded(-number if match.group("sign") else number, value)
+
+
+def _bounded(number: Decimal, value: Any) -> Decimal:
+    """``number``, unless it is no finite number or too large to be an amount."""
     if not number.is_finite():
-        raise ValueError(f"{value!r} is not a number")
-    return -number if match.group("sign") else number
+        raise ValueError(f"{shown(value)} is not a number")
+    if number and number.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise ValueError(
+            f"{shown(value)} is too large a number (more than {MAX_AMOUNT_DIGITS} digits "
+            "before the decimal point)"
+        )
+    return number
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, shortened to about ``SHOWN_CELL`` characters for a message."""
+    text = repr(value)
+    if len(text) <= SHOWN_CELL:
+        return text
+    return f"{text[: SHOWN_CELL - 10]}…{text[-5:]} ({len(text):,} characters)"
 
 
 def round_amount(amount: Decimal, step: Decimal, places: int) -> Decimal:
@@ -367,7 +402,7 @@ def to_date(value: Any) -> dt.date:
                 return dt.datetime.strptime(text, pattern).date()
             except ValueError:
                 continue
-    raise ValueError(f"{value!r} is not a date")
+    raise ValueError(f"{shown(value)} is not a date")
 
 
 def make_environment(
@@ -386,18 +421,79 @@ def make_environment(
     All follow ``locale``. A cell holding an Excel error is never rendered: it fails, naming it.
     """
 
-    env = SandboxedEnvironment(
+    env = BoundedSandbox(
         undefined=StrictUndefined,
         autoescape=autoescape,
         finalize=_finalize_markdown if markdown else _finalize,
         keep_trailing_newline=True,
     )
+    env.globals["lipsum"] = _lipsum
     env.filters.update(
+        center=_center,
         money=functools.partial(_money, locale=locale),
         date=functools.partial(_date, locale=locale),
         number=functools.partial(_number, locale=locale),
     )
     return env
+
+
+class BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with bounds: nothing a template makes with ``*``, ``**`` or ``%`` grows
+    past ``MAX_REPEAT``, and no object given to it (the row) can be changed."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            _check_repeat(left, right)
+            _check_repeat(right, left)
+        elif operator == "**":
+            _check_power(left, right)
+        elif operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
+            raise SecurityError("a format width that large is too much for a template")
+        return super().call_binop(context, operator, left, right)
+
+
+_WIDE_FORMAT = re.compile(r"%[-+ #0]*(?:\*|[0-9]{6,}|\.(?:\*|[0-9]{6,}))")
+
+
+def _check_repeat(sequence: Any, times: Any) -> None:
+    if (
+        isinstance(sequence, str | list | tuple)
+        and isinstance(times, int)
+        and times > 0
+        and len(sequence) * times > MAX_REPEAT
+    ):
+        raise SecurityError(
+            f"repeating {len(sequence):,} items {times:,} times is too much for a "
+            f"template (at most {MAX_REPEAT:,})"
+        )
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    numbers = (int, float, Decimal)
+    if not (isinstance(base, numbers) and isinstance(exponent, numbers)):
+        return
+    size: Any = abs(base)
+    power: Any = abs(exponent)
+    if size > 1 and power > 1000:
+        raise SecurityError("a power that large is too much for a template")
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    """Jinja's ``lipsum``, with at most ``MAX_LIPSUM`` paragraphs of at most 100 words."""
+    if not (0 <= n <= MAX_LIPSUM and 0 < min <= max <= 100):
+        raise SecurityError(
+            f"lipsum takes at most {MAX_LIPSUM} paragraphs of at most 100 words; this is too much"
+        )
+    return str(generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+
+
+def _center(value: Any, width: int = 80) -> str:
+    """Jinja's ``center``, up to ``MAX_REPEAT`` characters wide."""
+    if width > MAX_REPEAT:
+        raise SecurityError(f"center({width:,}) is too wide for a template")
+    return str(value).center(width)
 
 
 def _money(value: Any, currency: str = "CHF", round: Any = None, *, locale: str) -> str:

@@ -311,19 +311,30 @@ def _check_iban(value: str, found: _Problems) -> str | None:
     if iban[:2] not in ("CH", "LI"):
         add(
             "account",
-            f"{value!r} is not a Swiss or Liechtenstein IBAN.",
+            f"{_short(value)} is not a Swiss or Liechtenstein IBAN.",
             "A QR-bill needs an account starting with CH or LI.",
         )
         return None
-    if len(iban) != 21 or not iban[2:].isalnum() or not iban[2:4].isdigit():
+    strange = sorted({char for char in iban if not ("A" <= char <= "Z" or "0" <= char <= "9")})
+    if strange:
         add(
-            "account", f"{value!r} is not 21 characters long.", "Copy the IBAN again from the bank."
+            "account",
+            f"{_short(value)} contains {', '.join(_show(char) for char in strange[:3])}; an "
+            "IBAN has only the letters A-Z and the digits 0-9.",
+            "Type the IBAN again with plain letters and digits (as the bank prints it).",
+        )
+        return None
+    if len(iban) != 21 or not iban[2:4].isdigit():
+        add(
+            "account",
+            f"{_short(value)} is not 21 characters long.",
+            "Copy the IBAN again from the bank.",
         )
         return None
     if _mod97(iban[4:] + iban[:4]) != 1:
         add(
             "account",
-            f"{value!r} fails the IBAN checksum (a typo?).",
+            f"{_short(value)} fails the IBAN checksum (a typo?).",
             "Copy the IBAN again from the bank's documents.",
         )
         return None
@@ -367,7 +378,7 @@ def _check_creditor_reference(
 ) -> None:
     """An ISO 11649 reference (RF…): well formed, its check digits right, a plain IBAN."""
     if (
-        not re.fullmatch(r"RF\d{2}[A-Z0-9]{1,21}", reference)
+        not re.fullmatch(r"RF[0-9]{2}[A-Z0-9]{1,21}", reference)
         or _mod97(reference[4:] + reference[:4]) != 1
     ):
         found.add(
@@ -389,7 +400,7 @@ def _check_qr_reference(
     value: str, reference: str, iban: str | None, qr_account: bool, found: _Problems
 ) -> None:
     """A QR reference: 27 digits, its check digit right, a QR-IBAN."""
-    if not re.fullmatch(r"\d{27}", reference):
+    if not re.fullmatch(r"[0-9]{27}", reference):
         found.add(
             "reference",
             f"{value!r} is neither a QR reference (27 digits) nor a creditor reference (RF…).",
@@ -415,23 +426,30 @@ def _check_amount(value: Any, found: _Problems) -> Decimal | None:
     add = found.add
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, str) and any(char.isdigit() and not char.isascii() for char in value):
+        add(
+            "amount",
+            f"{_short(value)} has digits other than 0-9.",
+            "Write the amount with the digits 0-9, e.g. 1234.50.",
+        )
+        return None
     try:
         amount = to_decimal(value)
     except ValueError as exc:
         add("amount", f"{exc}.", "Write the amount as a number, e.g. 1234.50.")
         return None
+    if not MIN_AMOUNT <= amount <= MAX_AMOUNT:  # before any rounding: no Decimal overflow
+        add(
+            "amount",
+            f"{_short(str(amount))} is outside 0.01 to 999,999,999.99.",
+            "A QR-bill carries a positive amount; leave the cell empty for an open amount.",
+        )
+        return None
     if amount != amount.quantize(Decimal("0.01")):
         add(
             "amount",
-            f"{value} has more than two decimals.",
+            f"{_short(str(value))} has more than two decimals.",
             "Round the amount to 0.01 (or 0.05) in the sheet.",
-        )
-        return None
-    if not MIN_AMOUNT <= amount <= MAX_AMOUNT:
-        add(
-            "amount",
-            f"{amount} is outside 0.01 to 999,999,999.99.",
-            "A QR-bill carries a positive amount; leave the cell empty for an open amount.",
         )
         return None
     return amount.quantize(Decimal("0.01"))
@@ -570,6 +588,12 @@ def _text(value: Any) -> str:
     if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
         return str(int(value))
     return str(value).strip()
+
+
+def _short(value: Any) -> str:
+    """A value as a message quotes it: ``repr``, at most about 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}… ({len(text):,} characters)"
 
 
 def _compact(value: str) -> str:

@@ -16,8 +16,8 @@ page, and the content moves to a new page when the payment part does not fit bel
 
 Pages are A4. Set the page margins with the CSS variables ``--page-margin-top``, ``-right``,
 ``-bottom`` and ``-left`` (on ``:root``), not with an ``@page`` margin of your own: the payment
-part is placed from them. Images and stylesheets load from the template's folder (or as
-``data:`` URLs) and from nowhere else.
+part is placed from them. Stylesheets, images, fonts and attachments load from the template's
+folder (or as ``data:`` URLs) and from nowhere else, each up to 20 MB (see ``fetcher``).
 
 ``DocumentRenderer.check(row)`` renders only the HTML and checks the payment data (cheap);
 ``DocumentRenderer.pdf(row)`` draws the PDF with WeasyPrint.
@@ -32,15 +32,16 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import Template, TemplateSyntaxError, meta
 from markupsafe import Markup
 
 from docmail_nb._compose.templates import make_environment
+from docmail_nb._documents.fetcher import folder_fetcher
 from docmail_nb._documents.qrbill import (
     PaymentData,
     PaymentProblem,
@@ -67,6 +68,7 @@ __all__ = [
     "documents_changed",
     "first_page_png",
     "load_document_template",
+    "needs_drawing",
     "pdf_filename",
     "prepare_documents",
 ]
@@ -152,11 +154,16 @@ class DocumentRenderer:
 
     def __init__(self, template: DocumentTemplate, *, locale: str = "de_CH") -> None:
         self.template = template
+        self.locale = locale
         env = _environment(locale)
         self._compiled = _compile(env, template)
         names = meta.find_undeclared_variables(env.parse(template.source))
         #: the columns the template uses
         self.columns = frozenset(names - set(env.globals) - {"row", "qrbill"})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its template and locale (a drawing process compiles it once)."""
+        return (_renderer_for, (self.template, self.locale))
 
     def check(self, row: Mapping[str, Any]) -> list[PaymentProblem]:
         """Every problem of this row's document: rendering errors and payment data."""
@@ -295,29 +302,12 @@ def _html_to_pdf(html: str, template: DocumentTemplate) -> bytes:
     import weasyprint  # imported when drawing: loading it (and Pango) takes a moment
 
     folder = template.path.parent
-    fetcher = _folder_fetcher(weasyprint, folder)
+    fetcher = folder_fetcher(weasyprint, folder)
     document = weasyprint.HTML(string=html, base_url=str(folder), url_fetcher=fetcher)
     font_config, base_css = _drawing_setup(weasyprint)
     pdf = document.write_pdf(stylesheets=[base_css], font_config=font_config)
     assert isinstance(pdf, bytes)
     return pdf
-
-
-def _folder_fetcher(weasyprint: Any, folder: Path) -> Any:
-    """A URL fetcher for data: URLs and files inside ``folder``, and nothing else."""
-    base = weasyprint.urls.URLFetcher
-
-    class FolderFetcher(base):  # type: ignore[misc, valid-type]
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if url.startswith("file:"):
-                from urllib.parse import unquote, urlparse
-
-                path = Path(unquote(urlparse(url).path)).resolve()
-                if not path.is_relative_to(folder):
-                    raise ValueError(f"{path} is outside the template's folder {folder}")
-            return super().fetch(url, headers)
-
-    return FolderFetcher(allowed_protocols={"file", "data"})
 
 
 _DRAWING = threading.local()
@@ -339,6 +329,11 @@ def _drawing_setup(weasyprint: Any) -> tuple[Any, Any]:
             weasyprint.CSS(string=BASE_CSS, font_config=font_config),
         )
     return setup
+
+
+@functools.lru_cache(maxsize=32)
+def _renderer_for(template: DocumentTemplate, locale: str) -> DocumentRenderer:
+    return DocumentRenderer(template, locale=locale)
 
 
 @functools.cache
@@ -393,7 +388,7 @@ class DocumentPlanner:
 
     def renderer(self, name: str) -> DocumentRenderer:
         """The renderer of the template ``name`` (beside the message template); DocumentError."""
-        path = (self.folder / name.strip()).resolve()
+        path = self._inside_folder(name.strip())
         found = self._renderers.get(path)
         if found is None:
             try:
@@ -404,6 +399,23 @@ class DocumentPlanner:
         if isinstance(found, DocmailError):
             raise found
         return found
+
+    def _inside_folder(self, name: str) -> Path:
+        """The template file ``name`` names, refused unless it is inside the template folder
+        once every link is followed (as attachments stay in the documents folder)."""
+        root = self.folder.resolve()
+        path = (root / name).resolve()
+        if (
+            Path(name).is_absolute()
+            or ".." in re.split(r"[/\\]", name)
+            or (not path.is_relative_to(root))
+        ):
+            raise DocumentError(
+                f"The document template {name[:200]!r} is outside the template folder {root}.",
+                "Name a file in the template folder (a subfolder is fine), without '..', "
+                "absolute paths or links leading out.",
+            )
+        return path
 
     def plan(
         self, name: str, values: Mapping[str, Any], key: str, suffix: str = ""
@@ -429,32 +441,25 @@ def prepare_documents(
     ledger: Ledger,
     *,
     resend_changed: bool = False,
+    draw: Callable[[PlannedDocument], RenderedDocument] | None = None,
 ) -> tuple[int, str]:
     """Have each document on disk as the ledger records it, making only what is missing.
 
     A document recorded with the same fingerprint whose file still has the recorded sha256 is
     used as it is (nothing is drawn). A message already sent whose document would now be made
     from other data is left alone: returned is (documents made, why the message must not go).
+    ``draw`` makes a document's PDF (default: drawn here; a run passes its drawing pool's).
     """
     made = 0
-    sent = None
     for document in documents:
-        record = ledger.document(campaign, key, document.name)
-        if record is not None and record.fingerprint == document.fingerprint:
-            if _file_sha256(document.path) == record.sha256:
-                continue
-        elif record is not None and not resend_changed:
-            if sent is None:
-                entry = ledger.get(campaign, key)
-                sent = entry.state if entry is not None else ""
-            if sent in ("sent", "delayed", "bounced"):
-                return made, (
-                    f"The document {document.name} was sent made from other data; "
-                    "it is not made again."
-                )
-            if sent == "unknown":
-                continue  # the server may have the old one: keep it as it is
-        rendered = document.render()
+        verdict = _verdict(document, campaign, key, ledger, resend_changed)
+        if verdict == "keep":
+            continue
+        if verdict == "refuse":
+            return made, (
+                f"The document {document.name} was sent made from other data; it is not made again."
+            )
+        rendered = draw(document) if draw is not None else document.render()
         _write_atomically(document.path, rendered.pdf)
         ledger.record_document(
             campaign,
@@ -466,6 +471,33 @@ def prepare_documents(
         )
         made += 1
     return made, ""
+
+
+def needs_drawing(
+    document: PlannedDocument, campaign: str, key: str, ledger: Ledger, resend_changed: bool
+) -> bool:
+    """Whether ``prepare_documents`` would draw this document now (read only)."""
+    return _verdict(document, campaign, key, ledger, resend_changed) == "draw"
+
+
+def _verdict(
+    document: PlannedDocument, campaign: str, key: str, ledger: Ledger, resend_changed: bool
+) -> Literal["keep", "draw", "refuse"]:
+    """Keep the file as recorded, draw it, or refuse (sent made from other data)."""
+    record = ledger.document(campaign, key, document.name)
+    if record is None:
+        return "draw"
+    if record.fingerprint == document.fingerprint:
+        return "keep" if _file_sha256(document.path) == record.sha256 else "draw"
+    if resend_changed:
+        return "draw"
+    entry = ledger.get(campaign, key)
+    sent = entry.state if entry is not None else ""
+    if sent in ("sent", "delayed", "bounced"):
+        return "refuse"
+    if sent == "unknown":
+        return "keep"  # the server may have the old one: keep it as it is
+    return "draw"
 
 
 def documents_changed(

@@ -23,6 +23,7 @@ from email.policy import SMTP
 from typing import Literal
 
 from docmail_nb._mail.wire import wire_bytes
+from docmail_nb._mailbox.bounded import BoundedIMAP4, BoundedIMAP4_SSL
 from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb.errors import DocmailError, MailboxError, SecretStoreError
 
@@ -67,7 +68,8 @@ _LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL
 
 
 def decode_folder_name(raw: str) -> str:
-    """A folder name as the server spells it (modified UTF-7) → text."""
+    """A folder name as the server spells it (modified UTF-7) → text; ValueError when a
+    ``&…-`` sequence is not base64 of UTF-16."""
 
     def part(match: re.Match[str]) -> str:
         chunk = match.group(1)
@@ -75,7 +77,7 @@ def decode_folder_name(raw: str) -> str:
             return "&"
         data = chunk.replace(",", "/")
         data += "=" * (-len(data) % 4)
-        return base64.b64decode(data).decode("utf-16-be")
+        return base64.b64decode(data, validate=True).decode("utf-16-be")
 
     return re.sub(r"&([^-]*)-", part, raw)
 
@@ -133,26 +135,42 @@ class Folder:
         return self.name.rsplit(self.delimiter, 1)[-1] if self.delimiter else self.name
 
 
-def _parse_list(lines: Sequence[object]) -> list[Folder]:
+def _parse_list(lines: Sequence[object], skipped: list[str] | None = None) -> list[Folder]:
+    """The folders of a LIST answer; a name that cannot be read (not UTF-8, a malformed
+    modified UTF-7 sequence) is left out with a note in ``skipped``."""
     folders: list[Folder] = []
-    pending: bytes | None = None
     for item in lines:
         if isinstance(item, tuple):  # a name sent as a literal: (b'(flags) "/" {n}', b'name')
             head, literal = item[0], item[1]
-            pending = head.rsplit(b" ", 1)[0] + b" " + _quote(literal.decode()).encode()
-            item = pending
+            quoted = literal.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+            item = head.rsplit(b" ", 1)[0] + b' "' + quoted + b'"'
         if not isinstance(item, bytes):
             continue
         match = _LIST_LINE.match(item)
         if match is None:
-            _log.debug("unparsed LIST line %r", item)
+            _log.debug("unparsed LIST line %r", item[:200])
             continue
-        raw = _unquote(match.group("name").decode("ascii", "replace"))
-        delim_raw = match.group("delim").decode()
-        delimiter = "" if delim_raw == "NIL" else _unquote(delim_raw)
-        flags = tuple(match.group("flags").decode().split())
-        folders.append(Folder(decode_folder_name(raw), raw, flags, delimiter))
+        try:
+            folders.append(_folder(match))
+        except ValueError as exc:  # UnicodeDecodeError, binascii.Error
+            note = (
+                f"The folder {match.group('name')[:100].decode('ascii', 'backslashreplace')} "
+                f"was skipped: its name cannot be read ({type(exc).__name__})."
+            )
+            _log.warning("%s", note)
+            if skipped is not None:
+                skipped.append(note)
     return folders
+
+
+def _folder(match: re.Match[bytes]) -> Folder:
+    """One LIST line's folder; ValueError when its name is not UTF-8 or not modified UTF-7."""
+    raw = _unquote(match.group("name").decode("utf-8"))
+    delim_raw = match.group("delim").decode("utf-8")
+    delimiter = "" if delim_raw == "NIL" else _unquote(delim_raw)
+    flags = tuple(match.group("flags").decode("utf-8").split())
+    name = decode_folder_name(raw) if raw.isascii() else raw  # UTF-8 names (UTF8=ACCEPT)
+    return Folder(name, raw, flags, delimiter)
 
 
 # -- the copy in Sent --------------------------------------------------------------------------
@@ -316,6 +334,8 @@ class Mailbox:
         self._sent: Folder | None = None
         self._selected: str | None = None
         self._inbox_uids: dict[str, str] = {}
+        #: folders left out because their names cannot be read, one note each
+        self.skipped: list[str] = []
 
     def __repr__(self) -> str:
         return f"Mailbox({self.profile.imap_host!r}, user={self.profile.username!r})"
@@ -333,6 +353,7 @@ class Mailbox:
             self._conn.logout()
         except (imaplib.IMAP4.error, OSError) as exc:
             _log.debug("logout: %s", type(exc).__name__)
+            _shutdown(self._conn)  # logout closes the socket only when the server answers
         finally:
             self._selected = None
 
@@ -350,6 +371,14 @@ class Mailbox:
         except MailboxError:
             raise
         except (imaplib.IMAP4.error, OSError) as exc:
+            given_up = getattr(self._conn, "given_up", "")
+            if given_up:  # imaplib rewords the abort: the reason is kept on the connection
+                raise _problem(
+                    "disconnected",
+                    f"The {_where(self.profile)} was left: {given_up}.",
+                    "The server does not answer as an IMAP server should; check the IMAP "
+                    "host and port, or ask the provider.",
+                ) from None
             if isinstance(exc, imaplib.IMAP4.abort | OSError):
                 raise _diagnose(exc, self.profile) from None
             raise _problem(
@@ -359,7 +388,8 @@ class Mailbox:
     # -- folders --------------------------------------------------------------------------
     def folders(self) -> list[Folder]:
         """Every folder the server lists."""
-        return _parse_list(self._run("list the folders", "list", '""', "*"))
+        self.skipped = []
+        return _parse_list(self._run("list the folders", "list", '""', "*"), self.skipped)
 
     def sent_folder(self) -> Folder:
         """The profile's Sent folder; else the one marked \\Sent; else the usual names."""
@@ -512,10 +542,10 @@ def _imap_connect(profile: Profile) -> imaplib.IMAP4:
     conn: imaplib.IMAP4 | None = None
     try:
         if profile.imap_security == "ssl":
-            return imaplib.IMAP4_SSL(
+            return BoundedIMAP4_SSL(
                 profile.imap_host, port, ssl_context=context, timeout=profile.timeout
             )
-        conn = imaplib.IMAP4(profile.imap_host, port, timeout=profile.timeout)
+        conn = BoundedIMAP4(profile.imap_host, port, timeout=profile.timeout)
         if "STARTTLS" not in conn.capabilities:
             raise _problem(
                 "starttls_unavailable",

@@ -2,11 +2,20 @@
 
 ``sync_mailbox`` is what every send with IMAP settings does first (and ``docmail reconcile``
 does alone): log in once, settle each ``unknown`` message of the account by looking for its
-Message-ID in Sent (found → sent; not found → deferred, so the next run sends it), then append
-every copy still owed. The mailbox never makes a message go out twice: a copy that fails stays
-owed in the ledger and is tried again by the next run. The same visit reads the delivery reports
-in the INBOX (``bounces.read_bounces``: bounced and delayed messages), leaving the INBOX as it
-was.
+Message-ID in Sent, then append every copy still owed.
+
+Found in Sent → sent. Not found → deferred (the next run sends it) only where the provider
+files sent mail itself (``Profile.provider_files_sent``: Microsoft 365, Gmail, or copies
+off). Where docmail appends the copies, a copy is appended only after a message is recorded
+sent, so an unknown message is never in Sent: "not found" proves nothing and the message stays
+``unknown`` (reported; ``--resend-unknown`` sends it again).
+
+The mailbox never makes a message go out twice, nor a copy go to Sent twice: a copy that
+fails stays owed in the ledger and is tried again by the next run, which first looks for it
+by its Message-ID when an APPEND was begun before (its answer may have been lost).
+
+The same visit reads the delivery reports in the INBOX (``bounces.read_bounces``: bounced and
+delayed messages), leaving the INBOX exactly as it was.
 """
 
 from __future__ import annotations
@@ -22,9 +31,20 @@ from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile
 from docmail_nb.errors import MailboxError
 
-__all__ = ["MailboxRun", "MailboxSync", "Settled", "append_due", "reconcile", "sync_mailbox"]
+__all__ = [
+    "APPEND_BEGUN",
+    "MailboxRun",
+    "MailboxSync",
+    "Settled",
+    "append_due",
+    "reconcile",
+    "sync_mailbox",
+]
 
 _log = logging.getLogger("docmail_nb._mailbox.reconcile")
+
+#: the copy error recorded while an APPEND is under way (it stays if the run is killed)
+APPEND_BEGUN = "An APPEND to the Sent folder was begun; its answer did not arrive."
 
 
 @dataclass(frozen=True)
@@ -35,11 +55,14 @@ class Settled:
     key: str
     message_id: str
     found: bool
+    kept_unknown: bool = False  # not found, where that proves nothing
 
     @property
     def text(self) -> str:
         if self.found:
             return f"{self.key}: found in Sent, recorded as sent"
+        if self.kept_unknown:
+            return f"{self.key}: not in Sent, which proves nothing here; still unknown"
         return f"{self.key}: not in Sent, will be sent by the next run"
 
 
@@ -60,7 +83,14 @@ class MailboxSync:
 
     @property
     def not_found(self) -> int:
-        return sum(1 for item in self.settled if not item.found)
+        return sum(1 for item in self.settled if not item.found and not item.kept_unknown)
+
+    @property
+    def kept_unknown(self) -> int:
+        return sum(1 for item in self.settled if item.kept_unknown)
+
+    #: folders the mailbox listed whose names cannot be read (left out)
+    skipped: list[str] = field(default_factory=list)
 
     def notes(self) -> list[str]:
         """Plain sentences for a report's summary; empty when there is nothing to say."""
@@ -69,11 +99,19 @@ class MailboxSync:
             notes.append(
                 f"{len(self.appended)} copy(ies) appended to the Sent folder {self.folder!r}."
             )
-        if self.settled:
+        if self.found or self.not_found:
             notes.append(
                 f"Settled from the Sent folder: {self.found} unknown message(s) found "
                 f"(recorded as sent), {self.not_found} not found (sent again by the next run)."
             )
+        if self.kept_unknown:
+            notes.append(
+                f"{self.kept_unknown} unknown message(s) are not in the Sent folder, which "
+                "proves nothing where docmail appends the copies: they stay unknown. Check "
+                "with the recipients; send them again with --resend-unknown only if they did "
+                "not arrive."
+            )
+        notes.extend(self.skipped)
         notes.extend(self.bounces.notes())
         if self.error is not None:
             notes.append(f"The mailbox could not be used: {self.error}")
@@ -90,9 +128,13 @@ def reconcile(
 ) -> list[Settled]:
     """Settle every unknown message of ``account`` (and ``campaign``) from the Sent folder."""
     folder = mailbox.sent_folder()
+    absence_proves = mailbox.profile.provider_files_sent
     settled: list[Settled] = []
     for entry in ledger.unknowns(account, campaign):
         found = mailbox.contains(entry.message_id, folder)
+        if not found and not absence_proves:
+            settled.append(Settled(entry.campaign, entry.key, entry.message_id, False, True))
+            continue  # docmail's own copy comes only after "sent": its absence says nothing
         note = (
             f"Found in the Sent folder {folder.name!r} by its Message-ID."
             if found
@@ -111,11 +153,17 @@ def append_due(
     (also added to ``done`` as they go).
 
     The first failure is recorded on its message (``copy_error``) and raised; that copy and
-    the ones after it stay owed.
+    the ones after it stay owed. An APPEND is marked as begun first: a copy whose earlier
+    APPEND was begun (and maybe stored, its answer lost) is looked for by its Message-ID
+    before it is appended again, so it is in Sent at most once.
     """
     done = [] if done is None else done
     for entry, data in ledger.copies_due(account):
         try:
+            if entry.copy_error and mailbox.contains(entry.message_id):
+                ledger.mark_copied(entry.campaign, entry.key, "found")
+                continue
+            ledger.mark_copy_failed(entry.campaign, entry.key, APPEND_BEGUN)
             mailbox.append(data, when=entry.sent_at)
         except MailboxError as exc:
             ledger.mark_copy_failed(entry.campaign, entry.key, str(exc))
@@ -141,6 +189,7 @@ def sync_mailbox(
     try:
         with opener(profile, password) as mailbox:
             result.folder = mailbox.sent_folder().name
+            result.skipped = list(mailbox.skipped)
             result.settled = reconcile(ledger, mailbox, account, campaign)
             result.bounces = read_bounces(ledger, mailbox, account, campaign)
             if copies:
@@ -185,6 +234,7 @@ class MailboxRun:
             try:
                 self._mailbox = self._opener(self.profile, self._password)
                 self.result.folder = self._mailbox.sent_folder().name
+                self.result.skipped = list(self._mailbox.skipped)
                 self.result.settled = reconcile(
                     self.ledger, self._mailbox, self.profile.account, campaign
                 )

@@ -22,3 +22,4 @@ class SendOptions:
     retry_delay: float = 5.0  # first backoff in seconds, doubled per attempt
     max_retry_delay: float = 60.0
     all_or_nothing: bool = False  # send nothing when any row has a problem
+    jobs: int | None = None  # processes drawing documents; None: one per core, 1: in the run

@@ -17,12 +17,13 @@ from typing import Literal
 
 from docmail_nb._compose.message import Draft
 from docmail_nb._compose.plan import Plan
-from docmail_nb._documents.render import prepare_documents
+from docmail_nb._documents.render import needs_drawing, prepare_documents
 from docmail_nb._mail.sessions import SessionOpener
 from docmail_nb._mail.smtp import Delivery
 from docmail_nb._mail.transport import Session, Transport
 from docmail_nb._mailbox.imap import sent_copy
 from docmail_nb._mailbox.reconcile import MailboxRun
+from docmail_nb._run.drawpool import DrawingPool, drawing_jobs
 from docmail_nb._run.options import SendOptions
 from docmail_nb._run.outcomes import (
     CHANGED_HINT,
@@ -96,6 +97,7 @@ class WorkerPool:
         )
         self.mailbox: MailboxRun | None = None
         self.documents_made = 0
+        self.drawing = DrawingPool((), 1)  # the run's, started by run()
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -104,8 +106,10 @@ class WorkerPool:
             self.mailbox.start(self.plan.campaign)
         self.run_id = self.ledger.begin_run()
         try:
+            self.drawing = self._drawing_pool()
             self._run_workers()
         finally:
+            self.drawing.close()
             self.ledger.end_run(self.run_id)
             if self.mailbox is not None:
                 self.report.notes.extend(self.mailbox.finish().notes())
@@ -113,6 +117,19 @@ class WorkerPool:
         self._add_notes()
         if self.errors:
             raise self.errors[0]
+
+    def _drawing_pool(self) -> DrawingPool:
+        """The processes that draw the run's documents ahead, in the order of sending."""
+        campaign, resend = self.plan.campaign, self.options.resend_changed
+        order = [
+            (draft.key, document) for draft in self.plan.drafts for document in draft.documents
+        ]
+        keys = {document.path: key for key, document in order}
+        return DrawingPool(
+            [document for _, document in order],
+            drawing_jobs(self.options.jobs) if order else 1,
+            wanted=lambda doc: needs_drawing(doc, campaign, keys[doc.path], self.ledger, resend),
+        )
 
     def _run_workers(self) -> None:
         if self.workers == 1:
@@ -245,6 +262,7 @@ class WorkerPool:
             draft.key,
             self.ledger,
             resend_changed=self.options.resend_changed,
+            draw=self.drawing.draw,
         )
         with self.lock:
             self.documents_made += made

@@ -2,8 +2,8 @@
 
 ``Report.frame`` is a DataFrame (pandas is imported only when a frame is asked for); ``save``
 and ``save_failed_rows`` write .xlsx or .csv that open safely in a spreadsheet program: a csv
-has a BOM (so Excel reads it as UTF-8) and the separator the orders csv had (``;`` as Swiss
-Excel writes it; ``,`` when the orders were no csv).
+has a BOM (so Excel reads it as UTF-8) and the separator asked for (``--csv-separator ';'``
+for Swiss Excel), else the one the orders csv had (``,`` when the orders were no csv).
 """
 
 from __future__ import annotations
@@ -189,9 +189,10 @@ class Report:
         table = self.frame.to_html(index=False, escape=True)
         return f"<p>{escape(self.summary())}</p>{table}"
 
-    def save(self, path: str | Path) -> Path:
-        """Write the report as .xlsx or .csv (chosen by the file's suffix)."""
-        return save_table(self.frame, path, "report", self.delimiter)
+    def save(self, path: str | Path, delimiter: str | None = None) -> Path:
+        """Write the report as .xlsx or .csv (chosen by the file's suffix); a csv with
+        ``delimiter``, else the separator the orders csv had."""
+        return save_table(self.frame, path, "report", delimiter or self.delimiter)
 
     def failed_rows(self, orders: Orders) -> pd.DataFrame:
         """The original columns of every row that needs attention, plus an ``error`` column."""
@@ -210,8 +211,11 @@ class Report:
         frame.insert(0, "row", [orders.row_numbers[i] for i in positions])
         return frame.reset_index(drop=True)
 
-    def save_failed_rows(self, orders: Orders, path: str | Path) -> Path | None:
-        """Write ``failed_rows`` as .xlsx or .csv, ready to fix and send again.
+    def save_failed_rows(
+        self, orders: Orders, path: str | Path, delimiter: str | None = None
+    ) -> Path | None:
+        """Write ``failed_rows`` as .xlsx or .csv (with ``delimiter``, else the orders'
+        separator), ready to fix and send again.
 
         Writes nothing and returns None when no row needs attention (an old file of that name
         is left as it is: the caller says that nothing failed).
@@ -219,7 +223,8 @@ class Report:
         frame = self.failed_rows(orders)
         if frame.empty:
             return None
-        return save_table(frame, path, "failed rows", orders.delimiter or self.delimiter)
+        separator = delimiter or orders.delimiter or self.delimiter
+        return save_table(frame, path, "failed rows", separator)
 
 
 def _as_cell(value: Any) -> Any:

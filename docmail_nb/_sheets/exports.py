@@ -6,14 +6,20 @@ report is opened. So every text cell is written as text:
 
 - xlsx: the cell's type is *string*, whatever its first character;
 - csv: a text cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a
-  leading apostrophe (the OWASP rule), which ``read_orders`` removes again when it reads a csv.
+  leading apostrophe (the OWASP rule), which ``read_orders`` removes again when it reads a csv;
+  and every field holding any separator a spreadsheet program may split on (``,`` ``;`` tab),
+  a quote, a line break, or starting like a formula is quoted, whatever the file's own
+  separator: a ``,`` report opened by Swiss Excel (which splits on ``;``) keeps
+  ``Muster AG;=1+41;`` in one cell, as text.
+
+A csv is written with a BOM and the separator asked for (``;`` for Swiss Excel and
+LibreOffice, ``,``, or tab).
 
 Files are written readable by the user only (see ``files``).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
@@ -28,10 +34,14 @@ from docmail_nb.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMULA_START", "csv_cell", "save_table", "uncsv_cell"]
+__all__ = ["CSV_SEPARATORS", "FORMULA_START", "csv_cell", "csv_field", "save_table", "uncsv_cell"]
 
 #: first characters that make a spreadsheet program read a cell as a formula
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: the separators a csv may be written with (``--csv-separator``)
+CSV_SEPARATORS = (",", ";", "\t")
+#: characters that make a csv field quoted, whatever the file's separator
+_NEEDS_QUOTES = re.compile(r'[,;\t"\r\n]')
 #: characters an xlsx file cannot hold (XML 1.0 forbids them)
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -39,6 +49,19 @@ _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 def csv_cell(value: str) -> str:
     """A text value as written to csv: an apostrophe before anything read as a formula."""
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def csv_field(value: Any) -> str:
+    """One csv field: text made safe (``csv_cell``) and quoted when it holds a separator of
+    any kind, a quote or a line break or starts like a formula; numbers and dates as text."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return str(value)
+    text = csv_cell(value)
+    if _NEEDS_QUOTES.search(text) or value.startswith(FORMULA_START):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def uncsv_cell(value: str) -> str:
@@ -51,8 +74,13 @@ def uncsv_cell(value: str) -> str:
 def save_table(frame: pd.DataFrame, path: str | Path, what: str, delimiter: str = ",") -> Path:
     """Write ``frame`` as .xlsx or .csv (by the suffix), text cells as text, mode 0600.
 
-    A csv gets a BOM and ``delimiter`` (the separator the orders csv had), as Excel reads it.
+    A csv gets a BOM and ``delimiter`` (``,``, ``;`` or tab), as Excel reads it.
     """
+    if delimiter not in CSV_SEPARATORS:
+        raise ConfigError(
+            f"{delimiter!r} cannot separate the fields of a csv file.",
+            "Use ';' (Swiss Excel, LibreOffice), ',' or a tab.",
+        )
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
@@ -127,13 +155,7 @@ def _write_csv(
     handle: IO[bytes], header: Sequence[str], rows: Iterable[Sequence[Any]], delimiter: str
 ) -> None:
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    writer = csv.writer(text, delimiter=delimiter)
-
-    def cells(values: Sequence[Any]) -> list[Any]:
-        return [csv_cell(value) if isinstance(value, str) else value for value in values]
-
-    writer.writerow(cells(header))
-    for values in rows:
-        writer.writerow(cells(values))
+    for values in (header, *rows):
+        text.write(delimiter.join(csv_field(value) for value in values) + "\r\n")
     text.flush()
     text.detach()

@@ -259,6 +259,14 @@ class Profile:
         """Whether each sent message gets a copy in the Sent folder over IMAP."""
         return bool(self.imap_host) and self.copy_to_sent
 
+    @property
+    def provider_files_sent(self) -> bool:
+        """Whether the provider files mail sent over SMTP in Sent itself: its preset says so
+        (Microsoft 365, Gmail), or the profile appends no copies (``copy_to_sent`` off, as for
+        a server that files them). Only then does a message missing from Sent prove that it
+        was not sent; where docmail appends the copies, it proves nothing."""
+        return PRESETS[self.preset].files_sent or not self.copy_to_sent
+
 
 def is_loopback(host: str) -> bool:
     """True for this machine only: ``localhost``, 127.0.0.0/8 and ::1 (brackets allowed)."""

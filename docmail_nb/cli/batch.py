@@ -199,12 +199,21 @@ def preview(source: _Source, row: int, profile_name: str | None, campaign: str |
     help="Parallel connections (capped by the profile's provider).",
 )  # fmt: skip
 @click.option(
+    "--jobs", type=click.IntRange(min=1), default=None,
+    help="Processes drawing documents ahead of the sending. Default: one per core.",
+)  # fmt: skip
+@click.option(
     "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Write the report to this .xlsx or .csv file.",
 )  # fmt: skip
 @click.option(
     "--failed-rows", "failed_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Write the rows that need attention, with an error column, to this .xlsx or .csv.",
+)  # fmt: skip
+@click.option(
+    "--csv-separator", type=click.Choice([",", ";", "tab"]), default=None,
+    help="Separator of --report and --failed-rows csv files: ';' for Swiss Excel and "
+    "LibreOffice. Default: that of the orders csv, else ','.",
 )  # fmt: skip
 @click.option("--resend-unknown", is_flag=True, help="Send again messages whose fate is unknown.")
 @click.option("--resend-changed", is_flag=True, help="Send again keys sent with other content.")
@@ -226,6 +235,7 @@ def send(
     campaign: str | None,
     report_path: Path | None,
     failed_path: Path | None,
+    csv_separator: str | None,
     test_row: int | None,
     yes: bool,
     **options: Any,
@@ -247,7 +257,8 @@ def send(
     report = batch.send(progress="bar" if sys.stderr.isatty() else _progress_lines(stopped))
     _print_trouble(report)
     click.echo(report.summary())
-    _save_reports(batch, report, report_path, failed_path)
+    separator = "\t" if csv_separator == "tab" else csv_separator
+    _save_reports(batch, report, report_path, failed_path, separator)
     if report.fatal is not None and not stopped:
         print_error(report.fatal.summary, report.fatal.hint)
     if not report.ok:
@@ -304,13 +315,17 @@ def _print_trouble(report: Report) -> None:
 
 
 def _save_reports(
-    batch: Batch, report: Report, report_path: Path | None, failed_path: Path | None
+    batch: Batch,
+    report: Report,
+    report_path: Path | None,
+    failed_path: Path | None,
+    separator: str | None = None,
 ) -> None:
     """--report and --failed-rows: write the files asked for and say where they went."""
     if report_path is not None:
-        click.echo(f"Report written to {report.save(report_path)}")
+        click.echo(f"Report written to {report.save(report_path, separator)}")
     if failed_path is not None:
-        written = batch.save_failed_rows(report, failed_path)
+        written = report.save_failed_rows(batch.orders, failed_path, separator)
         click.echo(
             f"Rows to fix written to {written}"
             if written is not None

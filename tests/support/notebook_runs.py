@@ -11,7 +11,7 @@ from typing import Any
 import nbformat
 import pytest
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "scheduled_send.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "scheduled_send.ipynb"
 PAPERMILL = Path(sys.executable).parent / "papermill"
 
 ORDERS = """invoice_no;customer_no;company;email;amount

@@ -2,7 +2,7 @@
 
 It keeps passwords in a JSON file inside the folder named by ``DOCMAIL_TEST_KEYRING_DIR``
 (a pytest tmp dir), so a test can look into the store a kernel wrote. Select it with
-``PYTHON_KEYRING_BACKEND=file_keyring.TmpDirKeyring`` and ``tests/`` on ``PYTHONPATH``.
+``PYTHON_KEYRING_BACKEND=file_keyring.TmpDirKeyring`` and ``tests/support/`` on ``PYTHONPATH``.
 Never use it outside tests: it stores in plain text.
 """
 
