@@ -12,6 +12,12 @@ BIN := $(VENV)/bin
 PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
 TEST_DEBS := poppler-utils libreoffice-calc-nogui dovecot-imapd
 
+# $(call quietly,COMMAND): run COMMAND with its output kept aside; shown only when it fails
+define quietly
+log=$$(mktemp); if { $(1); } >"$$log" 2>&1; then rm -f "$$log"; \
+else status=$$?; cat "$$log" >&2; rm -f "$$log"; exit $$status; fi
+endef
+
 # $(call apt_install,PACKAGES): install those of PACKAGES that are missing (Debian/Ubuntu only)
 define apt_install
 missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -19,20 +25,22 @@ missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
   SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
   echo "Installing Debian packages:" $$missing; \
-  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+  $(call quietly,$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing); \
 fi
 endef
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(call quietly,$(BIN)/python -m pip install --quiet --upgrade pip)
 
 $(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "Installing docmail_nb into $(VENV) …"
+	@$(call quietly,$(BIN)/python -m pip install --quiet -e .)
 	touch $@
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "Installing docmail_nb with its test tools into $(VENV) …"
+	@$(call quietly,$(BIN)/python -m pip install --quiet -e '.[test]')
 	touch $@ $(VENV)/.runtime
 
 ## demo: set up and run the demo on the embedded capture server
@@ -40,7 +48,8 @@ demo: $(VENV)/.runtime pdf-deps
 	$(BIN)/docmail demo
 
 $(VENV)/.lab: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[lab]'
+	@echo "Installing docmail_nb with JupyterLab into $(VENV) …"
+	@$(call quietly,$(BIN)/python -m pip install --quiet -e '.[lab]')
 	touch $@ $(VENV)/.runtime
 
 ## lab: a working folder (lab-work/) opened in JupyterLab
@@ -51,7 +60,8 @@ lab: $(VENV)/.lab pdf-deps
 ## wheelhouse: the wheels of every dependency with [lab], for the test that installs the
 ## built wheel into a fresh venv without reaching a package index
 .wheelhouse/.done: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip wheel --quiet --wheel-dir .wheelhouse '.[lab]'
+	@echo "Collecting the wheels of every dependency in .wheelhouse …"
+	@$(call quietly,$(BIN)/python -m pip wheel --quiet --wheel-dir .wheelhouse '.[lab]')
 	rm -f .wheelhouse/docmail_nb-*.whl
 	touch $@
 
@@ -59,7 +69,7 @@ lab: $(VENV)/.lab pdf-deps
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	  $(call quietly,$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium); \
 	fi
 
 ## pdf-deps: the libraries and fonts WeasyPrint draws documents with

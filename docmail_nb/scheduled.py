@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from docmail_nb._compose.plan import Plan
-    from docmail_nb._compose.rows import Problem
+    from docmail_nb._compose.problem_list import ProblemGroup
     from docmail_nb._run.report import Report
     from docmail_nb._store.profiles import Profile
     from docmail_nb.batch import Batch
@@ -367,9 +367,14 @@ def problems_table(plan: Plan) -> pd.DataFrame:
     """The check's problems, one line each, as the notebook shows them."""
     import pandas as pd
 
+    from docmail_nb._compose.problem_list import group_problems
+
     return pd.DataFrame(
-        [(p.row, p.key, p.field, p.message, p.hint) for p in plan.problems],
-        columns=["row", "key", "field", "problem", "what to do"],
+        [
+            (group.row_text, ", ".join(group.keys[:3]), group.field, group.message, group.hint)
+            for group in group_problems(plan.problems)
+        ],
+        columns=["rows", "key", "field", "problem", "what to do"],
     )
 
 
@@ -377,7 +382,10 @@ def raise_for_problems(plan: Plan, job: Job) -> None:
     """Raise BatchFailed naming every problem row, when the job fails on problems."""
     if not plan.problems or not job.fail_on_problems:
         return
-    lines = [str(p) for p in plan.problems]
+    from docmail_nb._compose.problem_list import group_problems
+
+    lines = [f"{group.label}: problem in {group.field}: {group.message}" for group in
+             group_problems(plan.problems)]  # fmt: skip
     rows = len(plan.problem_rows)
     raise BatchFailed(
         f"The check found {len(plan.problems)} problem(s) in {rows} of {plan.total_rows} "
@@ -505,10 +513,13 @@ class ScheduledRun:
         if trouble:
             lines.append(f"- {len(trouble)} message(s) that did not go out as they should")
         if self.plan is not None and self.plan.problems:
+            from docmail_nb._compose.problem_list import capped, group_problems
+
+            groups, rest = capped(group_problems(self.plan.problems), _LISTED)
             lines += ["", "**Problems** (row as in the sheet):", ""]
-            lines += [f"- {_md(_problem_line(p))}" for p in self.plan.problems[:_LISTED]]
-            if len(self.plan.problems) > _LISTED:
-                lines.append(f"- … and {len(self.plan.problems) - _LISTED} more (table below)")
+            lines += [f"- {_md(_problem_line(group))}" for group in groups]
+            if rest:
+                lines.append(f"- {_md(rest)} (table below)")
         if trouble:
             lines += ["", "**Messages that need attention:**", ""]
             lines += [f"- {_md(str(r))}" for r in trouble[:_LISTED]]
@@ -563,8 +574,9 @@ def run(namespace: Mapping[str, Any]) -> ScheduledRun:
     return outcome
 
 
-def _problem_line(problem: Problem) -> str:
-    return f"{problem} → {problem.hint}" if problem.hint else str(problem)
+def _problem_line(group: ProblemGroup) -> str:
+    line = f"{group.label}: problem in {group.field}: {group.message}"
+    return f"{line} → {group.hint}" if group.hint else line
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")

@@ -20,6 +20,7 @@ from typing import Any
 import ipywidgets as w
 
 from docmail_nb._compose.plan import Plan
+from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._mail.transport import Transport
 from docmail_nb._panelkit import (
     CELL,
@@ -50,6 +51,7 @@ from docmail_nb._run.report import MessageResult, Report
 from docmail_nb._run.send import SendOptions
 from docmail_nb._sample import sample_dir
 from docmail_nb._sheets.orders import Orders, sheet_names
+from docmail_nb._store.files import write_private
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile, docmail_home, load_profile
 from docmail_nb.batch import Batch
@@ -352,10 +354,11 @@ class SendPanel:
         if not files:
             return
         item = files[0]
+        content = bytes(item["content"])
+        # customers' data: mode 0600 in a 0700 folder, as every file docmail writes
         folder = docmail_home() / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / Path(str(item["name"])).name
-        target.write_bytes(bytes(item["content"]))
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target = write_private(folder / Path(str(item["name"])).name, lambda h: h.write(content))
         self.upload.value = ()  # keep the file's bytes out of the saved widget state
         self.orders_path.value = str(target)
 
@@ -411,7 +414,7 @@ class SendPanel:
         assert plan is not None
         template_problems = [p for p in plan.problems if p.row is None]
         if template_problems:
-            listed = "; ".join(p.reason for p in template_problems)
+            listed = join_reasons(p.reason for p in template_problems)
             hints = " ".join(dict.fromkeys(p.hint for p in template_problems if p.hint))
             return error_line(f"The template has a problem, so no row can be sent: {listed}", hints)
         counts = count_states(self.entries)

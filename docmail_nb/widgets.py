@@ -1,11 +1,13 @@
 """Notebook panels (ipywidgets 8): SMTP settings, and preview-and-send (:mod:`sendpanel`).
 
-Thin faces over :mod:`profiles` and :mod:`smtp` (and, for sending, the core behind
+Thin faces over :class:`~docmail_nb.setup.ProfileSetup` (and, for sending, the core behind
 :mod:`sendpanel`). Each panel holds its widget tree in ``.widget`` and displays itself.
 Building a panel reads files only: nothing is sent and keyring is not touched until a button
-is pressed. A typed password is cleared from its field after Test connection and Save, so it
-never stays in the widget state a notebook may save. Layouts follow the notebook's width (no
-fixed pixel widths); the choices made last are remembered per user.
+is pressed. Testing and saving go through the setup core, as the command line does. A typed
+password is taken out of its field at once (so it never stays in the widget state a notebook
+may save) and kept by the panel, in the kernel, through Test connection: Save stores the
+password that was tested. Choosing another profile forgets it. Layouts follow the notebook's
+width (no fixed pixel widths); the choices made last are remembered per user.
 """
 
 from __future__ import annotations
@@ -21,10 +23,6 @@ from typing import Any
 import ipywidgets as w
 
 from docmail_nb._auth.signin import auth_status, sign_in
-from docmail_nb._auth.tokens import set_client_secret
-from docmail_nb._mail.diagnosis import password_notice
-from docmail_nb._mail.smtp import test_connection
-from docmail_nb._mailbox.imap import check_mailbox
 from docmail_nb._panelkit import (
     CSS,
     FIELD_LAYOUT,
@@ -42,14 +40,13 @@ from docmail_nb._store.presets import PRESETS, SECURITIES, USUAL_PORT, Security
 from docmail_nb._store.profiles import (
     Profile,
     list_profiles,
-    password_status,
     preset_imap,
     preset_server,
-    save_profile,
 )
-from docmail_nb._store.secrets import PASSWORD_ENV, set_password
-from docmail_nb.errors import DocmailError
+from docmail_nb._store.secrets import PASSWORD_ENV
+from docmail_nb.errors import DocmailError, SecretStoreError
 from docmail_nb.sendpanel import SendPanel
+from docmail_nb.setup import ProfileSetup, describe_preset, password_state
 
 __all__ = ["SendPanel", "SettingsPanel"]
 
@@ -133,6 +130,7 @@ class SettingsPanel:
         self._typed: set[str] = set()  # fields the user changed: presets leave them alone
         self._sign_in_thread: threading.Thread | None = None
         self._shown: Profile | None = None  # the saved profile in the form, if any
+        self._kept: str | None = None  # the password typed, out of the field, until Save
         self._build_server_fields()
         self._build_login_fields()
         self._build_advanced()
@@ -216,6 +214,8 @@ class SettingsPanel:
 
     def _wire_events(self) -> None:
         self.preset.observe(self._on_preset, names="value")
+        self.port.observe(self._show_preset_note, names="value")
+        self.security.observe(self._show_preset_note, names="value")
         self.security.observe(self._on_security, names="value")
         self.auth.observe(self._on_auth, names="value")
         self.sign_in_button.on_click(self._on_sign_in)
@@ -351,33 +351,24 @@ class SettingsPanel:
 
     def _password_note(self, profile: Profile) -> str:
         """What is true about this profile's password, from the one rule in profiles."""
-        if profile.auth != "password":
-            return note_line(auth_status(profile))
-        notice = password_notice(profile)
+        setup = ProfileSetup(profile)
+        notice = setup.notice()
         if notice:
             return note_line(notice)
-        status = password_status(profile)
-        if status == "stored":
-            return note_line(
-                f"A password for '{profile.name}' is stored in keyring; leave Password empty "
-                "to keep it."
-            )
-        if status == "environment":
-            return note_line(
-                "The password comes from DOCMAIL_SMTP_PASSWORD in this kernel's environment; "
-                "nothing is stored in keyring."
-            )
-        if status == "not needed":
-            return note_line("No username: this server is used without a login or password.")
-        return note_line(f"No password is stored for '{profile.name}' yet.")
+        state = password_state(profile)
+        if state.kind == "stored":
+            return note_line(f"{state.sentence} Leave Password empty to keep it.")
+        if state.kind == "missing":
+            return note_line(f"{state.sentence} Type it above; Save keeps it in keyring.")
+        return note_line(state.sentence)
 
-    def _show_preset_note(self) -> None:
-        preset = PRESETS[self.preset.value]
-        limits = ", ".join(preset.limits.lines())
-        usual = f"{preset.host or 'your server'}, port {preset.port} with {preset.security}"
+    def _show_preset_note(self, _change: Any = None) -> None:
+        """The preset's server and limits, in words that agree with the port and security
+        the form shows."""
         self.preset_note.value = note_line(
-            f"{preset.label}: {usual}. "
-            + (f"Known limits, applied when sending: {limits}." if limits else "No known limits.")
+            describe_preset(
+                self.preset.value, port=int(self.port.value), security=self.security.value
+            )
         )
 
     # -- reactions ------------------------------------------------------------------------
@@ -480,6 +471,7 @@ class SettingsPanel:
             return
         name = change["new"]
         self.status.value = ""
+        self._forget_typed()  # a password typed for another profile is not this one's
         if name == _NEW_PROFILE:
             self._show_profile_cleared()
             return
@@ -509,19 +501,29 @@ class SettingsPanel:
         self._show_preset_note()
         self.password_note.value = note_line("A new profile: fill in the server and Save.")
 
-    def _take_password(self) -> str | None:
-        """The typed password, removed from the field at once."""
+    def _setup(self) -> ProfileSetup:
+        """The form's profile with the password typed: taken out of the field, kept until
+        Save stores it (a new one typed replaces it)."""
         typed = str(self.password.value)
+        if typed:
+            self._kept = typed
+            self.password.value = ""
+            self.password.placeholder = "typed password kept for Save (type to replace it)"
+        return ProfileSetup(self.profile(), self._kept)
+
+    def _forget_typed(self) -> None:
+        """Forget the password typed (stored, or another profile chosen)."""
+        self._kept = None
         self.password.value = ""
-        return typed or None
+        self.password.placeholder = "password or app password"
 
     def _on_test(self, _button: w.Button | None = None) -> None:
-        password = self._take_password()
         try:
-            profile = self.profile()
+            setup = self._setup()
         except DocmailError as exc:
             self.status.value = problem_line(exc)
             return
+        profile = setup.profile
         self.status.value = note_line(
             f"Connecting to {profile.host}:{profile.port} … (waiting up to "
             f"{profile.timeout:g} s for the server)"
@@ -530,54 +532,44 @@ class SettingsPanel:
         self.test_button.icon = "spinner"
         self.test_button.description = "Testing …"
         try:
-            result = test_connection(profile, password)
+            checked = setup.test()  # SMTP, then IMAP unless there is no password
         finally:
             self.test_button.disabled = self.save_button.disabled = False
             self.test_button.icon = ""
             self.test_button.description = "Test connection"
-        if result.ok:
-            self.status.value = success_line(result.summary) + (
-                note_line(result.hint) if result.hint else ""
-            )
-        else:
-            said = " ".join(str(part) for part in (result.code, result.reply) if part)
-            detail = f" (server said: {said})" if said else ""
-            self.status.value = error_line(result.summary + detail, result.hint)
-        if profile.imap_host and result.kind != "no_password":
-            self.status.value += note_line(f"Looking for the Sent folder on {profile.imap_host} …")
-            imap = check_mailbox(profile, password)
-            self.status.value = self.status.value.rsplit("<div class='docmail-note'", 1)[0] + (
-                success_line(imap.summary) if imap.ok else error_line(imap.summary, imap.hint)
-            )
-        if password:
+        self.status.value = "".join(
+            success_line(summary) + (note_line(hint) if hint else "")
+            if ok
+            else error_line(summary, hint)
+            for ok, summary, hint in checked.lines()
+        )
+        if setup.password:
             self.password_note.value = note_line(
-                "The password was cleared from the form; type it again before Save to keep it."
+                setup.password_state().sentence
+                if checked.smtp.ok
+                else "The password you typed is kept for Save; type another to replace it."
             )
 
     def _on_save(self, _button: w.Button | None = None) -> None:
-        password = self._take_password()
         try:
-            profile = self.profile()
-            if password:  # the keyring first: when it cannot store, nothing is written
-                if profile.auth == "oauth2-app":
-                    set_client_secret(profile, password)
-                else:
-                    set_password(profile.name, password)
-            path = save_profile(profile)
-        except DocmailError as exc:
-            nothing = " Nothing was saved." if password else ""
-            self.status.value = error_line(exc.message + nothing, exc.hint)
+            setup = self._setup()
+            saved = setup.save()  # the keyring first: when it cannot store, nothing is written
+        except SecretStoreError as exc:  # keyring cannot keep it: typing it again won't help
+            self._forget_typed()
+            self.status.value = problem_line(exc)
             self.password_note.value = note_line(
-                "The password was cleared from the form; type it again to retry."
-                if password
-                else ""
+                f"The password was not kept. {exc.hint}" if exc.hint else ""
             )
             return
+        except DocmailError as exc:  # a field to correct: the typed password stays
+            self.status.value = problem_line(exc)
+            return
+        self._forget_typed()  # stored: the panel keeps no copy
+        profile = saved.profile
         self._set_saved_options(list_profiles())
         self._loading = True
         self.saved.value = profile.name
         self._loading = False
         remember("settings", profile=profile.name)
-        stored = " The password is stored in keyring." if password else ""
-        self.status.value = success_line(f"Saved profile '{profile.name}' in {path}.{stored}")
+        self.status.value = success_line(saved.words())
         self.password_note.value = self._password_note(profile)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -45,16 +46,16 @@ def test_check_bad_spreadsheet_lists_every_problem() -> None:
     assert code == 1
     lines = out.splitlines()
     assert lines[0].split() == ["Row", "Key", "Field", "Problem"]
-    problems = [line.split(maxsplit=3)[:3] for line in lines[1:] if " R-" in line[:8]]
+    # columns are two spaces apart; rows sharing a problem (the key R-2) share its line
+    problems = [re.split(r"\s{2,}", line)[:3] for line in lines[1:] if " R-" in line[:10]]
     assert problems == [
         ["3", "R-2", "To"],
-        ["3", "R-2", "Key"],
+        ["3, 7", "R-2", "Key"],
         ["4", "R-3", "Attachment"],
         ["4", "R-3", "To"],
         ["5", "R-4", "Subject"],
         ["5", "R-4", "body"],
         ["6", "R-5", "Cc"],
-        ["7", "R-2", "Key"],
         ["8", "R-7", "Attachment"],
         ["8", "R-7", "body"],
     ]

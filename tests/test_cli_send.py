@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from helpers import PASSWORD, TEMPLATE, write_orders
 from servers import SMTPTestServer
 
-from docmail_nb import Batch
+from docmail_nb import Batch, ConfigError, SendOptions
 from docmail_nb._sample import sample_dir
 from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.cli import main
@@ -154,6 +154,20 @@ def test_a_bad_rate_is_a_usage_error(server: SMTPTestServer, rate: str) -> None:
     assert result.exit_code == 2
     assert "--rate 30/min" in result.output
     assert not server.messages
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_a_limit_below_one_is_a_usage_error(server: SMTPTestServer, limit: str) -> None:
+    result = docmail("send", *INVOICES, *SHEET, "--yes", "--limit", limit)
+    assert result.exit_code == 2
+    assert "--limit" in result.output
+    assert not server.messages
+
+
+def test_send_options_take_the_same_limit_rule_for_every_face() -> None:
+    with pytest.raises(ConfigError, match="whole number above 0"):
+        SendOptions(limit=0)
+    assert SendOptions(limit=1).limit == 1
 
 
 def test_on_a_terminal_send_asks_first(server: SMTPTestServer) -> None:

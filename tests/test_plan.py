@@ -283,7 +283,7 @@ def test_duplicate_keys_block_both_rows_only(tmp_path: Path) -> None:
         (2, "Key", "R-0001"),
         (4, "Key", "R-0001"),
     ]
-    assert "also used by row 4" in plan.problems[0].message
+    assert plan.problems[0].message == "The key 'R-0001' is used by 2 rows: 2, 4."
     assert [d.rows for d in plan.drafts] == [(3,)]
 
 

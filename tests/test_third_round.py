@@ -120,6 +120,14 @@ def test_a_document_linked_out_of_the_template_folder_is_refused(tmp_path: Path)
         "lipsum(3, min=10**9, max=10**9)",
         "2 ** (10**9)",
         "'%099999999d' % 1",
+        "'%099999999d' | format(1)",
+        "'{:>9999999999}'.format(1)",
+        "'x'.center(10**10)",
+        "'x'.ljust(10**10)",
+        "('x' * 100000).replace('x', 'y' * 100000)",
+        "('x' * 100000) | replace('x', 'y' * 100000)",
+        "('-' * 100000).join(['a'] * 100000)",
+        "'x' | indent(10**10, true)",
     ],
 )
 @pytest.mark.parametrize("where", ["Subject", "Send-If"])
@@ -139,15 +147,27 @@ def test_repetition_and_lipsum_are_bounded(tmp_path: Path, expression: str, wher
     assert any("too" in p.message or "unsafe" in p.message for p in plan.problems), plan.problems
 
 
+def test_a_template_that_renders_without_end_is_stopped(tmp_path: Path) -> None:
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
+    orders, template = project(tmp_path, [customer("R-1")], MESSAGE.replace("Guten Tag", loops))
+    plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
+    (problem,) = plan.problems
+    assert "too much" in problem.message
+
+
 def test_small_repetition_and_lipsum_still_work(tmp_path: Path) -> None:
     message = MESSAGE.replace(
-        "Guten Tag", "{{ '-' * 40 }} {{ ([1, 2] * 3) | length }} {{ lipsum(1, html=False) }}"
+        "Guten Tag",
+        "{{ '-' * 40 }} {{ ([1, 2] * 3) | length }} {{ lipsum(1, html=False) }} "
+        "{{ 'a-b' | replace('-', '+') }} {{ '%05d' | format(7) }} {{ '{:>4}'.format(1) }} "
+        "{{ 'x' | indent(2, true) }} {{ 'ab'.center(4) }}|",
     )
     orders, template = project(tmp_path, [customer("R-1")], message)
     plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
     assert plan.ok, plan.problems
     (draft,) = plan.drafts
     assert "-" * 40 + " 6 " in draft.text
+    assert "a+b 00007    1   x  ab |" in draft.text
 
 
 def test_a_template_cannot_rewrite_its_row(tmp_path: Path) -> None:

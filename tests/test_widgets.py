@@ -726,6 +726,8 @@ def test_upload_replaces_the_orders_file_and_choices_are_remembered(
         },
     )
     assert panel.orders_path.value == str(docmail_home / "uploads" / "mine.csv")
+    assert (docmail_home / "uploads" / "mine.csv").stat().st_mode & 0o777 == 0o600
+    assert (docmail_home / "uploads").stat().st_mode & 0o777 == 0o700
     assert "1 with a problem" in panel.summary.value
     # the next panel (e.g. after a kernel restart) starts where this one ended
     again = SendPanel(profile=capture.profile(), ledger=ledger_file)

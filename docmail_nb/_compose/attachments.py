@@ -7,24 +7,30 @@ the check found (size, type, the file's identity) is what the send must find aga
 
 from __future__ import annotations
 
-import difflib
 import errno
 import mimetypes
 import os
 import re
 import stat
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from docmail_nb._compose.closest import document_suggestion
 from docmail_nb._compose.docfolder import locate, normalized
 from docmail_nb._compose.headers import header_problem
 from docmail_nb._compose.message import Attachment
 from docmail_nb._store.files import FileIdentity
 
-__all__ = ["AttachmentFinder", "Refusal"]
+__all__ = ["MISSING_HINT", "AttachmentFinder", "Refusal"]
 
 _INSIDE = "Attachments are relative to the documents folder and must stay inside it."
+#: what to do about a missing attachment when no file could be it written differently
+MISSING_HINT = (
+    "Put the document into the documents folder under that name, or correct the name in the "
+    "sheet (or the template's Attachment header)."
+)
 _NO_LINK = "Copy the file into the documents folder instead of linking to it."
 
 
@@ -34,6 +40,7 @@ class Refusal:
 
     message: str
     hint: str
+    missing: str = ""  # the name looked for, when no such file is there
 
 
 class AttachmentFinder:
@@ -43,6 +50,7 @@ class AttachmentFinder:
         self.documents = documents
         self.root = documents.resolve()
         self._inodes: Counter[tuple[int, int]] | None = None  # files below the folder
+        self._listings: dict[Path, list[str]] = {}  # the files of a folder, for suggestions
 
     def find(self, value: str) -> Attachment | Refusal:
         """The attachment ``value`` (a rendered Attachment header) names, or why not."""
@@ -74,10 +82,11 @@ class AttachmentFinder:
             return Refusal(f"The attachment {name!r} leaves the documents folder.", _INSIDE)
         path = locate(self.documents, relative)  # names matched Unicode-normalized
         if not path.exists() and not path.is_symlink():
-            close = self._close_files(relative.name)
             return Refusal(
-                f"The attachment {name} is not in the documents folder {self.documents}.",
-                f"Did you mean {close}?" if close else "Check the file name and --documents.",
+                f"The attachment {name} is not in the documents folder {self.documents}: "
+                "it was looked for there, and no file has that name.",
+                MISSING_HINT,
+                missing=name,
             )
         if not self._inside_documents(path.relative_to(self.documents)):
             return Refusal(
@@ -145,13 +154,32 @@ class AttachmentFinder:
                 return (self.root / relative).resolve().is_relative_to(self.root)
         return True  # no links below the (resolved) folder: the path is its own real path
 
-    def _close_files(self, name: str) -> str:
-        try:
-            names = [normalized(p.name) for p in self.documents.iterdir() if p.is_file()]
-        except OSError:
-            return ""
-        close = difflib.get_close_matches(normalized(name), names, n=1, cutoff=0.7)
-        return close[0] if close else ""
+    def suggestion(
+        self, name: str, *, claimed: Iterable[str], keys: Iterable[str], own_key: str | None
+    ) -> str | None:
+        """A file beside where ``name`` was looked for that may be it written differently.
+
+        Never a file another row attaches (``claimed``) nor one differing in its number or
+        key (:func:`~docmail_nb._compose.closest.document_suggestion`).
+        """
+        relative = Path(name.strip())
+        folder = self.documents / relative.parent
+        if folder not in self._listings:
+            try:
+                self._listings[folder] = [
+                    normalized(p.name) for p in folder.iterdir() if p.is_file()
+                ]
+            except OSError:
+                self._listings[folder] = []
+        others = {Path(other.strip()).name for other in claimed}
+        found = document_suggestion(
+            normalized(relative.name),
+            self._listings[folder],
+            claimed=others,
+            keys=keys,
+            own_key=own_key,
+        )
+        return None if found is None else str(relative.parent / found)
 
 
 def _file_trouble(exc: BaseException) -> str:

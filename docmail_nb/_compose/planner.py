@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,10 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from docmail_nb._compose.attachments import AttachmentFinder, Refusal
 from docmail_nb._compose.cells import TemplateCells
+from docmail_nb._compose.closest import closest_column
 from docmail_nb._compose.headers import header_problem, join_lines, parse_addresses
 from docmail_nb._compose.message import Attachment, Draft, PaymentAsked, size_text
+from docmail_nb._compose.problem_list import row_spans
 from docmail_nb._compose.recipients import compose_addresses, parts_environment, render_parts
 from docmail_nb._compose.reminders import Reminders
 from docmail_nb._compose.rows import (
@@ -41,7 +42,7 @@ from docmail_nb.errors import DocmailError
 
 __all__ = []
 
-#: how many other rows a duplicate-key problem names before "and N more"
+#: how many other keys (and their rows) a shared-document problem names
 _LISTED_ROWS = 5
 #: the longest problem text; a longer one (a huge cell quoted) loses its middle
 _LONGEST_MESSAGE = 1000
@@ -94,6 +95,8 @@ class _Planner:
         self.parts_env = parts_environment(self.env)
         self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
         self.attachments = AttachmentFinder(documents)
+        self.attachment_names: dict[int, list[str]] = {}  # row → the names it attaches
+        self.missing: list[tuple[int, int, str]] = []  # (problem index, row, name looked for)
         self.problems: list[Problem] = []
         self.row_keys: dict[int, str] = {}
         self.key_groups: dict[str, list[tuple[int, ...]]] = {}
@@ -113,6 +116,7 @@ class _Planner:
                 drafts.append(draft)
         drafts = self._drop_duplicate_keys(drafts)
         drafts = self._drop_shared_documents(drafts)
+        self._suggest_missing_attachments()
         self.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
         return drafts, self.problems
 
@@ -125,8 +129,8 @@ class _Planner:
             for name in sorted(names - set(columns)):
                 missing.setdefault(name, []).append(part)
         for name, parts in missing.items():
-            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.75)
-            hint = f"Did you mean {{{{ {close[0]} }}}}? " if close else ""
+            close = closest_column(name, columns)
+            hint = f"Did you mean {{{{ {close} }}}}? " if close else ""
             self._problem(
                 None,
                 None,
@@ -138,15 +142,13 @@ class _Planner:
         fits = not missing and self._documents_fit_columns()
         group_by = self.template.group_by
         if group_by and group_by not in columns:
-            close = difflib.get_close_matches(group_by, columns, n=1, cutoff=0.5)
+            close = closest_column(group_by, columns)
             self._problem(
                 None,
                 None,
                 "Group-By",
                 f"Group-By names the column {group_by!r}, which the sheet does not have.",
-                f"Did you mean {close[0]!r}?"
-                if close
-                else f"The columns are: {', '.join(columns)}.",
+                f"Did you mean {close!r}?" if close else f"The columns are: {', '.join(columns)}.",
             )
             fits = False
         return fits
@@ -165,14 +167,14 @@ class _Planner:
                 continue
             columns = self.orders.columns
             for name in sorted(renderer.columns - set(columns)):
-                close = difflib.get_close_matches(name, columns, n=1, cutoff=0.75)
+                close = closest_column(name, columns)
                 self._problem(
                     None,
                     None,
                     "Document",
                     f"The document {renderer.template.name} uses {{{{ {name} }}}}, which names "
                     "no column of the sheet.",
-                    (f"Did you mean {{{{ {close[0]} }}}}? " if close else "")
+                    (f"Did you mean {{{{ {close} }}}}? " if close else "")
                     + f"The columns are: {', '.join(columns)}.",
                 )
                 fits = False
@@ -592,8 +594,11 @@ class _Planner:
     ) -> tuple[Attachment, ...]:
         found: list[Attachment] = []
         for number, _, rendered in self._each_rendered(rows, key, "Attachment"):
+            self.attachment_names.setdefault(number, []).append(rendered)
             item = self.attachments.find(rendered)
             if isinstance(item, Refusal):
+                if item.missing:  # its hint waits for every row's names (a suggestion)
+                    self.missing.append((len(self.problems), number, item.missing))
                 self._problem(number, key, "Attachment", item.message, item.hint)
             else:
                 found.append(item)
@@ -641,21 +646,38 @@ class _Planner:
         duplicates = {key for key, groups in self.key_groups.items() if len(groups) > 1}
         for key in duplicates:
             rows = sorted(row for group in self.key_groups[key] for row in group)
-            # each problem names at most a few other rows: the report stays linear in the rows
-            listed = rows[: _LISTED_ROWS + 1]
+            # one text for every row: a list of problems groups them into one line
+            message = f"The key {key!r} is used by {len(rows):,} rows: {row_spans(rows)}."
             for row in rows:
-                shown = [str(r) for r in listed if r != row][:_LISTED_ROWS]
-                more = len(rows) - 1 - len(shown)
-                others = ", ".join(shown) + (f" and {more} more" if more else "")
                 self._problem(
                     row,
                     key,
                     "Key",
-                    f"The key {key!r} is also used by row{'s' * (len(rows) > 2)} {others}.",
+                    message,
                     "Every message needs its own key (document number); remove the duplicate "
                     "row or correct its number.",
                 )
         return [draft for draft in drafts if draft.key not in duplicates]
+
+    def _suggest_missing_attachments(self) -> None:
+        """The hint of each missing attachment: a file that may be it, written differently,
+        never another row's document (its name, number or key)."""
+        keys = [key for key in self.row_keys.values() if key]
+        for index, row, name in self.missing:
+            claimed = [
+                other
+                for number, names in self.attachment_names.items()
+                if number != row
+                for other in names
+            ]
+            own = self.row_keys.get(row) or None
+            found = self.attachments.suggestion(name, claimed=claimed, keys=keys, own_key=own)
+            if found is not None:
+                self.problems[index] = replace(
+                    self.problems[index],
+                    hint=f"A file named {found} is there: if it is this document, rename it to "
+                    f"{name.strip()} (or correct the name in the sheet).",
+                )
 
     def _drop_shared_documents(self, drafts: list[Draft]) -> list[Draft]:
         """Drafts of keys whose document would be saved under one file name are problems of

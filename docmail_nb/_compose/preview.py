@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from docmail_nb._compose.headers import addr_spec
 from docmail_nb._compose.message import Attachment, Draft, size_text
+from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._mail.wire import readable_bytes
 from docmail_nb.errors import ConfigError, DocmailError
 
@@ -160,9 +161,15 @@ def _explain_unsendable(plan: Plan, row: int) -> None:
         )
     problems = [p for p in plan.problems if p.row == row or p.row is None]
     if problems:
-        listed = "; ".join(p.reason for p in problems)
+        listed = join_reasons(p.reason for p in problems)
         key = plan.row_keys.get(row)
         label = f"Row {row}" + (f" ({key})" if key else "")
+        if all(p.row is None for p in problems):  # the template's mistake, not the row's
+            hints = " ".join(dict.fromkeys(p.hint for p in problems if p.hint))
+            raise DocmailError(
+                f"{label} will not be sent: the template has a problem. {listed}",
+                f"{hints} Fix the template, then run the check again.".strip(),
+            )
         raise DocmailError(
             f"{label} will not be sent: {listed}", "Fix the row, then run the check again."
         )

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
@@ -52,6 +52,7 @@ __all__ = [
     "KNOWN_HEADERS",
     "MAX_AMOUNT_DIGITS",
     "MAX_LIPSUM",
+    "MAX_OUTPUT",
     "MAX_REPEAT",
     "REMINDER_NAMES",
     "SHOWN_CELL",
@@ -76,6 +77,8 @@ MAX_REPEAT = 100_000
 MAX_LIPSUM = 100
 #: the largest amount (in units) docmail computes with: 10**15, far beyond any invoice
 MAX_AMOUNT_DIGITS = 15
+#: the most characters one rendering (a header, a body, a document) may make
+MAX_OUTPUT = 5_000_000
 #: how much of a cell a problem quotes
 SHOWN_CELL = 60
 
@@ -430,6 +433,9 @@ def make_environment(
     env.globals["lipsum"] = _lipsum
     env.filters.update(
         center=_center,
+        indent=_indent,
+        replace=pass_eval_context(_replace),
+        format=_format,
         money=functools.partial(_money, locale=locale),
         date=functools.partial(_date, locale=locale),
         number=functools.partial(_number, locale=locale),
@@ -437,11 +443,109 @@ def make_environment(
     return env
 
 
+_WIDE_FORMAT = re.compile(r"%[-+ #0]*(?:\*|[0-9]{6,}|\.(?:\*|[0-9]{6,}))")
+_WIDE_FIELD = re.compile(r"\{[^{}]*:[^{}]*[0-9]{6,}")
+
+
+def _check_string_call(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """A string method called by a template: refused when its result could be huge."""
+    owner = getattr(function, "__self__", None)
+    if not isinstance(owner, str):
+        return
+    name = getattr(function, "__name__", "")
+    values = [*args, *kwargs.values()]
+    if name in ("center", "ljust", "rjust", "zfill") and values:
+        _check_width(values[0])
+    elif name == "expandtabs" and values:
+        _check_width(owner.count("\t") * values[0] if isinstance(values[0], int) else 0)
+    elif name == "replace" and len(values) >= 2:
+        _check_width(_replaced_length(owner, values[0], values[1]))
+    elif name == "join" and isinstance(values[0] if values else None, list | tuple):
+        _check_width(len(owner) * len(values[0]))
+
+
+def _refuse_wide_format(*args: Any, **kwargs: Any) -> str:
+    raise SecurityError("a format width that large is too much for a template")
+
+
+def _check_width(width: Any) -> None:
+    if isinstance(width, int) and width > MAX_REPEAT * 10:
+        raise SecurityError(f"a text of {width:,} characters is too much for a template")
+
+
+def _replaced_length(text: str, old: Any, new: Any) -> int:
+    if not isinstance(old, str) or not isinstance(new, str):
+        return 0
+    count = text.count(old) if old else len(text) + 1
+    return len(text) + count * max(0, len(new) - len(old))
+
+
+def _bounded_concat(parts: Any) -> str:
+    """Join what a template renders, stopping once it passes ``MAX_OUTPUT`` characters."""
+    kept: list[str] = []
+    size = 0
+    for part in parts:
+        size += len(part)
+        if size > MAX_OUTPUT:
+            raise SecurityError(
+                f"the template makes more than {MAX_OUTPUT:,} characters, too much for a "
+                "message or a document"
+            )
+        kept.append(part)
+    return "".join(kept)
+
+
+def _indent(value: Any, width: Any = 4, first: bool = False, blank: bool = False) -> str:
+    """Jinja's ``indent``, bounded like the rest."""
+    from jinja2.filters import do_indent
+
+    if isinstance(width, int):
+        _check_width(width * (str(value).count("\n") + 1))
+    elif isinstance(width, str):
+        _check_width(len(width) * (str(value).count("\n") + 1))
+    return str(do_indent(value, width, first, blank))
+
+
+def _replace(eval_ctx: Any, value: Any, old: Any, new: Any, count: int | None = None) -> Any:
+    """Jinja's ``replace``, bounded like the rest."""
+    from jinja2.filters import do_replace
+
+    _check_width(_replaced_length(str(value), str(old), str(new)))
+    return do_replace(eval_ctx, value, old, new, count)
+
+
+def _format(value: Any, *args: Any, **kwargs: Any) -> str:
+    """Jinja's ``format``, without widths of a million."""
+    from jinja2.filters import do_format
+
+    if _WIDE_FORMAT.search(str(value)):
+        raise SecurityError("a format width that large is too much for a template")
+    return str(do_format(value, *args, **kwargs))
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with bounds: nothing a template makes with ``*``, ``**`` or ``%`` grows
-    past ``MAX_REPEAT``, and no object given to it (the row) can be changed."""
+    """The sandbox, with bounds: nothing a template makes with ``*``, ``**`` or ``%``, a
+    string method or a filter that pads or replaces grows past ``MAX_REPEAT``; no rendering
+    makes more than ``MAX_OUTPUT`` characters; no object given to it (the row) can be
+    changed."""
 
     intercepted_binops = frozenset({"*", "**", "%"})
+    concat = staticmethod(_bounded_concat)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_string_call(__obj, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        owner = getattr(value, "__self__", None)
+        name = getattr(value, "__name__", "")
+        if (
+            isinstance(owner, str)
+            and name in ("format", "format_map")
+            and _WIDE_FIELD.search(owner)
+        ):
+            return _refuse_wide_format
+        return super().wrap_str_format(value)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -452,9 +556,6 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         elif operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
             raise SecurityError("a format width that large is too much for a template")
         return super().call_binop(context, operator, left, right)
-
-
-_WIDE_FORMAT = re.compile(r"%[-+ #0]*(?:\*|[0-9]{6,}|\.(?:\*|[0-9]{6,}))")
 
 
 def _check_repeat(sequence: Any, times: Any) -> None:

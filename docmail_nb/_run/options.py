@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from docmail_nb.errors import ConfigError
+
 __all__ = ["SendOptions"]
 
 
@@ -23,3 +25,11 @@ class SendOptions:
     max_retry_delay: float = 60.0
     all_or_nothing: bool = False  # send nothing when any row has a problem
     jobs: int | None = None  # processes drawing documents; None: one per core, 1: in the run
+
+    def __post_init__(self) -> None:
+        """One rule for every face: a limit is a whole number above 0 (None: no limit)."""
+        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 1):
+            raise ConfigError(
+                f"The limit must be a whole number above 0, not {self.limit!r}.",
+                "Give the most messages this run may send (e.g. 10), or no limit at all.",
+            )

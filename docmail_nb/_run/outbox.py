@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._store.ledger import LedgerLike, existing_ledger
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def _problem_entries(problems: list[Problem], keys: dict[int, str]) -> list[Entr
             keys.get(row) or listed[0].key or "",
             "",
             "problem",
-            "; ".join(p.reason for p in listed),
+            join_reasons(p.reason for p in listed),
             " ".join(dict.fromkeys(p.hint for p in listed if p.hint)),
         )
         for row, listed in sorted(by_row.items())

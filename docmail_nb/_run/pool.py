@@ -97,6 +97,7 @@ class WorkerPool:
         )
         self.mailbox: MailboxRun | None = None
         self.documents_made = 0
+        self.documents_ready: set[str] = set()  # keys whose documents were made or found
         self.drawing = DrawingPool((), 1)  # the run's, started by run()
 
     # -- the run ----------------------------------------------------------------------------
@@ -148,11 +149,20 @@ class WorkerPool:
         """The report's notes on documents made and on a sending limit reached."""
         planned = [doc for draft in self.plan.drafts for doc in draft.documents]
         if planned:
-            made, before = self.documents_made, len(planned) - self.documents_made
-            self.report.notes.append(
-                f"Documents in {planned[0].path.parent}: {made} made now"
-                + (f", {before} as made before (the ledger has them)." if before else ".")
+            skipped = {i for i, result in self.results.items() if result.state == "skipped"}
+            ready = sum(
+                len(draft.documents)
+                for i, draft in enumerate(self.plan.drafts)
+                if draft.key in self.documents_ready or i in skipped
             )
+            made = self.documents_made
+            before, never = ready - made, len(planned) - ready
+            parts = [f"{made} made now"]
+            if before:
+                parts.append(f"{before} as made before (the ledger has them)")
+            if never:
+                parts.append(f"{never} not made (their messages were not reached)")
+            self.report.notes.append(f"Documents in {planned[0].path.parent}: {', '.join(parts)}.")
         if self.capped:
             left = sum(1 for r in self.report.results if r.state == "planned")
             self.report.notes.append(limit_note(self.profile, left, *self.capped_at))
@@ -266,6 +276,7 @@ class WorkerPool:
         )
         with self.lock:
             self.documents_made += made
+            self.documents_ready.add(draft.key)
         if refused:
             return draft_result(draft, "changed", error=refused, hint=CHANGED_HINT)
         return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._sheets.exports import save_table
 from docmail_nb.errors import Diagnosis
 
@@ -207,7 +208,7 @@ class Report:
                     errors.setdefault(row, []).append(text)
         positions = [i for i, row in enumerate(orders.row_numbers) if row in errors]
         frame = orders.frame.iloc[positions].map(_as_cell)
-        frame["error"] = ["; ".join(errors[orders.row_numbers[i]]) for i in positions]
+        frame["error"] = [join_reasons(errors[orders.row_numbers[i]]) for i in positions]
         frame.insert(0, "row", [orders.row_numbers[i] for i in positions])
         return frame.reset_index(drop=True)
 

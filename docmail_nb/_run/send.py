@@ -278,19 +278,28 @@ def send_plan(
             if transport is None:
                 transport = SMTPTransport(profile, secret)
             with opened_ledger(ledger) as record:
+                elsewhere = ""
                 if plan.reminder is not None:  # its keys are the reminded campaign's, on purpose
                     record.record_reminder_campaign(plan.campaign, *plan.reminder)
                 else:
-                    _add_note(report, _elsewhere(plan, record, list(plan.drafts)))
+                    elsewhere = _elsewhere(plan, record, list(plan.drafts))
                 pool = WorkerPool(
                     plan, profile, transport, record, options, report, callback, clock, sleep
                 )
                 pool.mailbox = MailboxRun(profile, record, secret) if profile.imap_host else None
                 pool.halt = stop or pool.halt
                 pool.run()
+                # keys another campaign sent matter to a run that sent something; a run that
+                # stopped before any message (a refused login) has only its own story to tell
+                if any(r.state in _WENT for r in report.results):
+                    _add_note(report, elsewhere)
         return report
     finally:
         close_bar()
+
+
+#: results of a message that was handed to the server (or may have been)
+_WENT = frozenset({"sent", "unknown", "failed", "deferred"})
 
 
 def _add_note(report: Report, note: str) -> None:

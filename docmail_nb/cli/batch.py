@@ -149,11 +149,18 @@ def check(source: _Source) -> None:
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
-    """The problems as a table: Row, Key, Field, Problem, and each hint below its line."""
+    """The problems as a table: Row, Key, Field, Problem, and each hint below its line.
+
+    Rows with the same problem share one line; past the first groups, a count of the rest.
+    """
+    from docmail_nb._compose.problem_list import capped, group_problems
+
+    groups, rest = capped(group_problems(problems))
     lines = [
-        ("all" if p.row is None else str(p.row), p.key or "", p.field, p.message, p.hint)
-        for p in problems
-    ]
+        (group.row_text, group.keys[0] if len(group.keys) == 1 else "", group.field,
+         group.message, group.hint)
+        for group in groups
+    ]  # fmt: skip
     table = [("Row", "Key", "Field", "", ""), *lines]
     widths = [max(len(r[i]) for r in table) for i in (0, 1, 2)]
     indent = sum(widths) + 6
@@ -162,6 +169,8 @@ def _print_problems(problems: Sequence[Problem]) -> None:
         click.echo(f"{row:<{widths[0]}}  {key:<{widths[1]}}  {field:<{widths[2]}}  {message}")
         if hint:
             click.echo(f"{'':<{indent}}→ {hint}")
+    if rest:
+        click.echo(rest)
     click.echo("")
 
 
@@ -192,7 +201,7 @@ def preview(source: _Source, row: int, profile_name: str | None, campaign: str |
     "--campaign", default=None, help="Campaign name in the ledger. Default: template name."
 )
 @click.option("--dry-run", is_flag=True, help="Build every message; send and record nothing.")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="Send at most N messages.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages.")
 @click.option("--rate", default=None, metavar="N/min", help="At most N messages per minute.")
 @click.option(
     "--connections", type=click.IntRange(min=1), default=1, show_default=True,
@@ -261,6 +270,12 @@ def send(
     _save_reports(batch, report, report_path, failed_path, separator)
     if report.fatal is not None and not stopped:
         print_error(report.fatal.summary, report.fatal.hint)
+    if report.fatal is not None and report.fatal.kind in _LOGIN_REFUSED:
+        from docmail_nb.setup import password_source
+
+        said = password_source(settings)
+        if said:
+            click.echo(said, err=True)
     if not report.ok:
         sys.exit(1)
 
@@ -305,13 +320,31 @@ def _progress_lines(stopped: list[str]) -> Callable[[int, int, MessageResult], N
     return log_line
 
 
+#: diagnoses of a login the server refused: the password tried is worth naming
+_LOGIN_REFUSED = ("auth_failed", "app_password_required")
+#: messages that need attention listed before "and N more"
+_LISTED = 50
+
+
 def _print_trouble(report: Report) -> None:
-    """The messages that need attention, then the rows with problems, each with its hint."""
-    trouble: list[MessageResult | Problem] = [r for r in report.results if r.trouble]
-    for item in [*trouble, *report.problems]:
-        click.secho(str(item), fg="red")
-        if item.hint:
-            click.echo(f"  → {item.hint}")
+    """The messages that need attention, then the rows with problems, each with its hint;
+    both lists bounded (rows with the same problem share a line)."""
+    from docmail_nb._compose.problem_list import capped, group_problems
+
+    trouble = [r for r in report.results if r.trouble]
+    for result in trouble[:_LISTED]:
+        click.secho(str(result), fg="red")
+        if result.hint:
+            click.echo(f"  → {result.hint}")
+    if len(trouble) > _LISTED:
+        click.echo(f"… and {len(trouble) - _LISTED:,} more messages (--report FILE lists all).")
+    groups, rest = capped(group_problems(report.problems))
+    for group in groups:
+        click.secho(f"{group.label}: problem in {group.field}: {group.message}", fg="red")
+        if group.hint:
+            click.echo(f"  → {group.hint}")
+    if rest:
+        click.echo(rest)
 
 
 def _save_reports(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,19 +34,9 @@ def profile() -> None:
 
 def _password_source(item: Profile) -> str:
     """How a profile logs in, in words: 'no login (no password needed)' when it needs none."""
-    from docmail_nb._store.profiles import password_status
-    from docmail_nb._store.secrets import PASSWORD_ENV
+    from docmail_nb.setup import password_state
 
-    if item.auth != "password":
-        from docmail_nb._auth.signin import auth_status
-
-        return auth_status(item)
-    return {
-        "not needed": "no login (no password needed)",
-        "environment": f"password from ${PASSWORD_ENV}",
-        "stored": "password stored in keyring",
-        "missing": "password missing",
-    }[password_status(item)]
+    return password_state(item).words
 
 
 @profile.command("add", short_help="Save an SMTP profile; the password goes to keyring.")
@@ -194,14 +183,12 @@ def _profile_from_options(
 
 def _save_password_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for a password login (none without a username)."""
-    from docmail_nb._store.secrets import PASSWORD_ENV, set_password
+    from docmail_nb._store.secrets import PASSWORD_ENV
 
     name, username = settings.name, settings.username
     password = _Secret(
-        "password",
         f"Password for {username}",
         PASSWORD_ENV,
-        lambda value: set_password(name, value),
         (
             f"The password for {username} cannot be asked for: there is no terminal.",
             "Pipe it in with --password-stdin (e.g. printf '%s\\n' \"$PW\" | docmail "
@@ -218,20 +205,15 @@ def _save_password_profile(settings: Profile, password_stdin: bool) -> None:
 class _Secret:
     """A secret ``profile add`` asks for: what it is, how it is asked and where it is kept."""
 
-    what: str
     prompt: str
     env_var: str  # when set, the secret is read from there when sending; nothing is asked
-    store: Callable[[str], None]  # raises SecretStoreError
     no_terminal: tuple[str, str]  # message and hint when it cannot be asked for
 
 
 def _save_with_secret(settings: Profile, secret: _Secret | None, password_stdin: bool) -> None:
-    """Ask for ``secret``, keep it in keyring, then write the profile: if it cannot be kept,
-    nothing is saved."""
-    import os
-
-    from docmail_nb._store.profiles import save_profile
-    from docmail_nb.errors import SecretStoreError
+    """Ask for ``secret``, then save: keyring first, and nothing written when it cannot keep
+    the secret (:meth:`ProfileSetup.save`)."""
+    from docmail_nb.setup import ProfileSetup
 
     value = ""
     if secret is not None:
@@ -241,17 +223,8 @@ def _save_with_secret(settings: Profile, secret: _Secret | None, password_stdin:
             env_var=secret.env_var,
             no_terminal=secret.no_terminal,
         )
-    if secret is not None and value:
-        try:
-            secret.store(value)
-        except SecretStoreError as exc:
-            raise SecretStoreError(f"{exc.message} Nothing was saved.", exc.hint) from None
-    path = save_profile(settings)
-    click.echo(f"Saved profile {settings.name!r} in {path}.")
-    if secret is not None and value:
-        click.echo(f"The {secret.what} is stored in keyring.")
-    elif secret is not None and os.environ.get(secret.env_var):
-        click.echo(f"No {secret.what} stored: ${secret.env_var} will be used.")
+    for line in ProfileSetup(settings, value or None).save().lines():
+        click.echo(line)
 
 
 def _ask_secret(
@@ -276,13 +249,11 @@ def _ask_secret(
 
 def _save_signin_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
-    from docmail_nb._auth.tokens import CLIENT_SECRET_ENV, set_client_secret
+    from docmail_nb._auth.tokens import CLIENT_SECRET_ENV
 
     secret = _Secret(
-        "client secret",
         f"Client secret of app {settings.client_id}",
         CLIENT_SECRET_ENV,
-        lambda value: set_client_secret(settings, value),
         (
             f"The client secret of app {settings.client_id} cannot be asked for: there is "
             "no terminal.",
@@ -388,11 +359,10 @@ def profile_remove(name: str) -> None:
 @friendly_errors
 def test_command(profile_name: str | None) -> None:
     """Test connection: connect, TLS, EHLO, login, QUIT; exit 1 when it fails."""
-    from docmail_nb._mail.smtp import test_connection
-    from docmail_nb._store.profiles import load_profile
+    from docmail_nb.setup import ProfileSetup
 
-    settings = load_profile(profile_name)
-    result = test_connection(settings)
+    checked = ProfileSetup.load(profile_name).test()  # SMTP, then IMAP
+    result = checked.smtp
     if result.ok:
         click.secho(f"OK: {result.summary}", fg="green")
     else:
@@ -401,17 +371,15 @@ def test_command(profile_name: str | None) -> None:
             click.echo(f"Server reply: {result.code} {result.reply}", err=True)
     if result.hint:
         click.echo(f"Hint: {result.hint}", err=not result.ok)
-    imap_ok = True
-    if settings.imap_host and result.kind != "no_password":
-        from docmail_nb._mailbox.imap import check_mailbox
-
-        imap = check_mailbox(settings)
-        imap_ok = imap.ok
+    if checked.source:  # a refused login: where the password tried came from
+        click.echo(checked.source, err=True)
+    imap = checked.imap
+    if imap is not None:
         if imap.ok:
             click.secho(f"OK: {imap.summary}", fg="green")
         else:
             click.secho(f"Failed: IMAP: {imap.summary}", fg="red", err=True)
             if imap.hint:
                 click.echo(f"Hint: {imap.hint}", err=True)
-    if not (result.ok and imap_ok):
+    if not checked.ok:
         sys.exit(1)
