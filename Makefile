@@ -89,7 +89,7 @@ typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
 unit: $(VENV)/.test browser-deps test-deps .wheelhouse/.done
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 ## test: set up and run the whole test suite (lint, types, tests incl. browser tests)
 test: lint typecheck unit

@@ -110,3 +110,15 @@ def test_an_oversized_answer_is_refused_not_read(
     assert caught.value.kind == "disconnected"
     assert "MB" in caught.value.message
     assert server.record.list_bytes_sent < 64 * 2**20
+
+
+def test_a_large_copy_is_appended_within_its_own_time(ca: trustme.CA, ca_file: Path) -> None:
+    server = hostile(ca)
+    message = b"Subject: x\r\nMessage-ID: <big@b>\r\n\r\n" + b"x" * 76 + b"\r\n"
+    message += (b"y" * 76 + b"\r\n") * 40_000  # about 3 MB, as a message with a large PDF
+    try:
+        with open_mailbox(profile_for(server, ca_file, timeout=5), PASSWORD) as mailbox:
+            mailbox.append(message)
+    finally:
+        server.stop()
+    assert server.record.appended == [message]

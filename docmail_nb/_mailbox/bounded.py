@@ -5,8 +5,10 @@ time holds a command for as long as it likes; and it reads an announced literal
 (``{3999999999}``) or an endless folder list into memory. The classes here read through one
 bounded reader:
 
-- each reply (the greeting, then each command's answer, APPEND's literal sent included) must
-  be complete within ``reply_timeout`` seconds, else ``TimeoutError``;
+- each reply (the greeting, then each command's answer) must be complete within
+  ``reply_timeout`` seconds, else ``TimeoutError``; a large message sent with APPEND may take
+  up to ``MESSAGE_SECONDS`` (as SMTP gives one message), and the answer to it then gets its
+  own deadline;
 - a literal may announce at most ``MAX_LITERAL`` bytes and a reply hold at most
   ``MAX_REPLY`` bytes, else ``AnswerTooLarge`` (an ``imaplib.IMAP4.abort``; imaplib rewords
   it on its way up, so the reason is also kept as ``given_up``).
@@ -23,12 +25,21 @@ import ssl
 import time
 from typing import Any
 
-__all__ = ["MAX_LITERAL", "MAX_REPLY", "AnswerTooLarge", "BoundedIMAP4", "BoundedIMAP4_SSL"]
+__all__ = [
+    "MAX_LITERAL",
+    "MAX_REPLY",
+    "MESSAGE_SECONDS",
+    "AnswerTooLarge",
+    "BoundedIMAP4",
+    "BoundedIMAP4_SSL",
+]
 
 #: the largest literal a server may announce in an answer
 MAX_LITERAL = 4 * 1024 * 1024
 #: the most one answer (all its lines and literals) may hold
 MAX_REPLY = 8 * 1024 * 1024
+#: how long a large message (APPEND's literal) may take to send, as for SMTP
+MESSAGE_SECONDS = 600.0
 
 
 class AnswerTooLarge(imaplib.IMAP4.abort):
@@ -97,6 +108,11 @@ class _Bounds(imaplib.IMAP4):
         return super()._command(name, *args)  # type: ignore[misc]  # imaplib's own
 
     def send(self, data: Any) -> None:
+        if len(data) > 64 * 1024:  # APPEND's message: as long as SMTP gives one message
+            self.sock.settimeout(MESSAGE_SECONDS)
+            super().send(data)
+            self._start_reply()  # the answer to it then gets its own deadline
+            return
         self._before_io()
         super().send(data)
 
