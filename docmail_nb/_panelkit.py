@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from docmail_nb._compose.message import size_text
-from docmail_nb._run.outbox import Entry
-from docmail_nb._store.profiles import docmail_home
-from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS
+from docmail_nb import docmail_home
+from docmail_nb.batch import OutboxEntry
+from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS, size_text
 
 if TYPE_CHECKING:
-    from docmail_nb._compose.preview import Preview
-    from docmail_nb._run.report import Report
+    from docmail_nb import Preview, Report
     from docmail_nb.errors import DocmailError
 
 __all__ = [
@@ -299,7 +297,7 @@ def download_link(report: Report) -> str:
     )
 
 
-def state_line(entry: Entry) -> str:
+def state_line(entry: OutboxEntry) -> str:
     words = f"Row {', '.join(map(str, entry.rows))}" + (f" ({entry.key})" if entry.key else "")
     words += f": {STATE_WORDS[entry.state]}"
     if entry.state in ("problem", "failed", "unknown", "changed", "busy"):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from docmail_nb._mail.sink import SINK_SENDER
 from docmail_nb.errors import DocmailError
 
-__all__ = ["SAMPLE_BATCHES", "sample_dir"]
+__all__ = ["SAMPLE_BATCHES", "SINK_SENDER", "sample_dir"]
 
 #: (template file, sheet) for each kind of document in the sample orders.xlsx; the invoices
 #: are made by docmail (templates/invoice.html, with a Swiss QR-bill), the others attached

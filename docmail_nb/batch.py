@@ -21,13 +21,16 @@ from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 from docmail_nb._compose.plan import Plan, make_plan, read_and_plan
 from docmail_nb._compose.preview import Preview, preview
-from docmail_nb._compose.rows import RowChoice
+from docmail_nb._compose.problem_list import ProblemGroup, capped, group_problems, join_reasons
+from docmail_nb._compose.rows import RowChoice, describe_recipients, describe_skipped
 from docmail_nb._compose.templates import MessageTemplate, parse_template
-from docmail_nb._run.outbox import Entry, outbox
+from docmail_nb._run.outbox import OutboxEntry, count_states, outbox, progress_text
+from docmail_nb._run.pacing import messages_per_minute, rate
 from docmail_nb._run.send import Pending, SendOptions, pending, send_plan, send_test
 from docmail_nb._sheets.orders import Orders
+from docmail_nb._store.files import write_private
 from docmail_nb._store.ledger import LedgerLike
-from docmail_nb._store.profiles import Profile, load_profile
+from docmail_nb._store.profiles import Profile, docmail_home, load_profile
 from docmail_nb.errors import ProfileError
 
 if TYPE_CHECKING:
@@ -36,7 +39,22 @@ if TYPE_CHECKING:
     from docmail_nb._mail.transport import Transport
     from docmail_nb._run.report import MessageResult, Progress, Report
 
-__all__ = ["Batch", "BatchSettings"]
+__all__ = [
+    "Batch",
+    "BatchSettings",
+    "OutboxEntry",
+    "ProblemGroup",
+    "capped",
+    "count_states",
+    "describe_recipients",
+    "describe_skipped",
+    "group_problems",
+    "join_reasons",
+    "keep_upload",
+    "messages_per_minute",
+    "progress_text",
+    "rate",
+]
 
 
 class BatchSettings(TypedDict, total=False):
@@ -202,7 +220,7 @@ class Batch:
         """
         return preview(self.plan, row, self.sender, documents_to=documents_to)
 
-    def outbox(self) -> list[Entry]:
+    def outbox(self) -> list[OutboxEntry]:
         """Every message with its state by the ledger (unchanged), then the problem rows."""
         return outbox(self.plan, self.ledger)
 
@@ -267,3 +285,11 @@ def _named_profile(profile: Profile | str | None) -> Profile | str | None:
 def _recipient_limit(profile: Profile | str | None) -> int | None:
     """The provider's recipients per message, when the profile is at hand (checked per row)."""
     return profile.limits.recipients_per_message if isinstance(profile, Profile) else None
+
+
+def keep_upload(name: str, content: bytes) -> Path:
+    """An orders file uploaded in a panel, kept in docmail's home as every file docmail
+    writes: mode 0600 in a 0700 folder (it holds customers' data)."""
+    folder = docmail_home() / "uploads"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return write_private(folder / Path(name).name, lambda handle: handle.write(content))

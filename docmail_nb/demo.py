@@ -11,15 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docmail_nb._mail.sink import CaptureServer
-from docmail_nb._run.report import Report
+from docmail_nb import CaptureServer, Ledger, Profile, Report
 from docmail_nb._sample import SAMPLE_BATCHES, sample_dir
-from docmail_nb._store.ledger import Ledger
-from docmail_nb._store.profiles import Profile
 from docmail_nb.batch import Batch
 
 if TYPE_CHECKING:
-    from docmail_nb._compose.rows import Problem
+    from docmail_nb import Problem
 
 __all__ = ["run_demo"]
 

@@ -24,11 +24,8 @@ from docmail_nb.errors import BatchFailed, ConfigError, DocmailError, SMTPProble
 if TYPE_CHECKING:
     import pandas as pd
 
-    from docmail_nb._compose.plan import Plan
-    from docmail_nb._compose.problem_list import ProblemGroup
-    from docmail_nb._run.report import Report
-    from docmail_nb._store.profiles import Profile
-    from docmail_nb.batch import Batch
+    from docmail_nb import Plan, Profile, Report
+    from docmail_nb.batch import Batch, ProblemGroup
 
 __all__ = [
     "PARAMETER_NAMES",
@@ -147,8 +144,7 @@ def refuse_secret_values(parameters: Mapping[str, Any], secrets: Iterable[str]) 
 def job_secrets(profile: str | None) -> list[str]:
     """The secrets a parameter must never hold: the profile's password (keyring or environment)
     and every ``DOCMAIL_*`` variable named like a secret (``DOCMAIL_SMTP_PASSWORD``)."""
-    from docmail_nb._store.profiles import list_profiles
-    from docmail_nb._store.secrets import get_password
+    from docmail_nb import get_password, list_profiles
 
     found = [
         value
@@ -289,7 +285,7 @@ def _count(name: str, value: Any) -> int | None:
 
 
 def _rate(value: Any) -> float | None:
-    from docmail_nb._run.pacing import messages_per_minute
+    from docmail_nb.batch import messages_per_minute
 
     return messages_per_minute(value, "-p rate")
 
@@ -319,7 +315,7 @@ def describe_job(job: Job) -> str:
 
 def describe_plan(plan: Plan, job: Job) -> str:
     """The check's summary naming the orders file; then the notices and the rows left out."""
-    from docmail_nb._compose.rows import describe_skipped
+    from docmail_nb.batch import describe_skipped
 
     notices = [f"Notice: {notice}" for notice in plan.notices]
     skipped = describe_skipped(plan.skipped)
@@ -332,8 +328,8 @@ def load_job_profile(job: Job) -> Profile:
 
     A dry run of the sample with no profile saved yet uses the sample business's address.
     """
-    from docmail_nb._mail.sink import SINK_SENDER
-    from docmail_nb._store.profiles import Profile, list_profiles, load_profile
+    from docmail_nb import Profile, list_profiles, load_profile
+    from docmail_nb._sample import SINK_SENDER
 
     if job.dry_run and job.is_sample and job.profile is None and not list_profiles():
         return Profile(name="sample", host="localhost", security="none", from_addr=SINK_SENDER)
@@ -342,7 +338,7 @@ def load_job_profile(job: Job) -> Profile:
 
 def open_batch(job: Job, password: str | None = None) -> Batch:
     """Read the orders and check every row against the template, as the job says."""
-    from docmail_nb._run.send import SendOptions
+    from docmail_nb import SendOptions
     from docmail_nb.batch import Batch
 
     options = SendOptions(
@@ -367,7 +363,7 @@ def problems_table(plan: Plan) -> pd.DataFrame:
     """The check's problems, one line each, as the notebook shows them."""
     import pandas as pd
 
-    from docmail_nb._compose.problem_list import group_problems
+    from docmail_nb.batch import group_problems
 
     return pd.DataFrame(
         [
@@ -382,7 +378,7 @@ def raise_for_problems(plan: Plan, job: Job) -> None:
     """Raise BatchFailed naming every problem row, when the job fails on problems."""
     if not plan.problems or not job.fail_on_problems:
         return
-    from docmail_nb._compose.problem_list import group_problems
+    from docmail_nb.batch import group_problems
 
     lines = [f"{group.label}: problem in {group.field}: {group.message}" for group in
              group_problems(plan.problems)]  # fmt: skip
@@ -486,7 +482,7 @@ class ScheduledRun:
 
     def markdown(self) -> str:
         """The run in a few lines of markdown: the verdict, then counts, problems, failures."""
-        from docmail_nb._compose.rows import describe_skipped
+        from docmail_nb.batch import describe_skipped
 
         lines = [f"**{_md(self._verdict())}**", ""]
         if self.report is not None:
@@ -513,7 +509,7 @@ class ScheduledRun:
         if trouble:
             lines.append(f"- {len(trouble)} message(s) that did not go out as they should")
         if self.plan is not None and self.plan.problems:
-            from docmail_nb._compose.problem_list import capped, group_problems
+            from docmail_nb.batch import capped, group_problems
 
             groups, rest = capped(group_problems(self.plan.problems), _LISTED)
             lines += ["", "**Problems** (row as in the sheet):", ""]

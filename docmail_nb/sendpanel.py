@@ -19,9 +19,18 @@ from typing import Any
 
 import ipywidgets as w
 
-from docmail_nb._compose.plan import Plan
-from docmail_nb._compose.problem_list import join_reasons
-from docmail_nb._mail.transport import Transport
+from docmail_nb import (
+    Ledger,
+    MessageResult,
+    Orders,
+    Plan,
+    Profile,
+    Report,
+    SendOptions,
+    Transport,
+    load_profile,
+    sheet_names,
+)
 from docmail_nb._panelkit import (
     CELL,
     CHANGED_RISK,
@@ -45,16 +54,16 @@ from docmail_nb._panelkit import (
     success_line,
     table_line,
 )
-from docmail_nb._run.outbox import Entry, count_states, progress_text
-from docmail_nb._run.pacing import rate
-from docmail_nb._run.report import MessageResult, Report
-from docmail_nb._run.send import SendOptions
 from docmail_nb._sample import sample_dir
-from docmail_nb._sheets.orders import Orders, sheet_names
-from docmail_nb._store.files import write_private
-from docmail_nb._store.ledger import Ledger
-from docmail_nb._store.profiles import Profile, docmail_home, load_profile
-from docmail_nb.batch import Batch
+from docmail_nb.batch import (
+    Batch,
+    OutboxEntry,
+    count_states,
+    join_reasons,
+    keep_upload,
+    progress_text,
+    rate,
+)
 from docmail_nb.errors import DocmailError
 from docmail_nb.words import STATE_WORDS
 
@@ -88,7 +97,7 @@ class SendPanel:
         self.transport = transport
         self.batch: Batch | None = None  # the checked batch the panel shows and sends
         self.report: Report | None = None
-        self.entries: list[Entry] = []
+        self.entries: list[OutboxEntry] = []
         self._profile = profile
         self._loading = False
         self._thread: threading.Thread | None = None
@@ -354,11 +363,7 @@ class SendPanel:
         if not files:
             return
         item = files[0]
-        content = bytes(item["content"])
-        # customers' data: mode 0600 in a 0700 folder, as every file docmail writes
-        folder = docmail_home() / "uploads"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        target = write_private(folder / Path(str(item["name"])).name, lambda h: h.write(content))
+        target = keep_upload(str(item["name"]), bytes(item["content"]))
         self.upload.value = ()  # keep the file's bytes out of the saved widget state
         self.orders_path.value = str(target)
 
@@ -440,7 +445,7 @@ class SendPanel:
         finally:
             self._loading = False
 
-    def _cells(self, entry: Entry) -> dict[str, str]:
+    def _cells(self, entry: OutboxEntry) -> dict[str, str]:
         cells = {"row": str(entry.row or "-"), "state": entry.state, "key": entry.key}
         cells["to"] = entry.to
         if self.orders is not None and entry.row:

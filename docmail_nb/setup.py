@@ -20,34 +20,46 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from docmail_nb._auth.signin import auth_status
 from docmail_nb._auth.tokens import CLIENT_SECRET_ENV, set_client_secret
 from docmail_nb._mail.diagnosis import password_notice
 from docmail_nb._mail.smtp import test_connection
-from docmail_nb._mailbox.imap import MailboxCheck, check_mailbox
-from docmail_nb._store.presets import PRESETS, USUAL_PORT, Security
+from docmail_nb._store.presets import PRESETS, SECURITIES, USUAL_PORT, Security
 from docmail_nb._store.profiles import (
     Profile,
     load_profile,
     password_status,
+    preset_imap,
     preset_server,
     profile_from_preset,
+    profiles_file,
     save_profile,
 )
 from docmail_nb._store.secrets import PASSWORD_ENV, set_password
 from docmail_nb.errors import Diagnosis, SecretStoreError
 
+if TYPE_CHECKING:  # the IMAP module only for a profile with an IMAP host
+    from docmail_nb._mailbox.imap import MailboxCheck
+
 __all__ = [
+    "CLIENT_SECRET_ENV",
+    "PASSWORD_ENV",
+    "SECURITIES",
     "PasswordKind",
     "PasswordState",
     "ProfileSetup",
     "SavedProfile",
+    "Security",
     "SetupCheck",
+    "auth_status",
     "describe_preset",
     "password_source",
     "password_state",
+    "preset_imap",
+    "preset_server",
+    "profiles_file",
 ]
 
 #: what a password state is called: where the login secret comes from
@@ -272,6 +284,8 @@ class ProfileSetup:
             source = password_source(profile, typed=typed is not None)
         imap = None
         if profile.imap_host and smtp.kind != "no_password":
+            from docmail_nb._mailbox.imap import check_mailbox
+
             imap = check_mailbox(profile, typed)
         return SetupCheck(smtp, imap, source)
 

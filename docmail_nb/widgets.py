@@ -22,7 +22,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from docmail_nb._auth.signin import auth_status, sign_in
+from docmail_nb import PRESETS, USUAL_PORT, Profile, list_profiles, sign_in
 from docmail_nb._panelkit import (
     CSS,
     FIELD_LAYOUT,
@@ -36,17 +36,19 @@ from docmail_nb._panelkit import (
     remember,
     success_line,
 )
-from docmail_nb._store.presets import PRESETS, SECURITIES, USUAL_PORT, Security
-from docmail_nb._store.profiles import (
-    Profile,
-    list_profiles,
+from docmail_nb.errors import DocmailError, SecretStoreError
+from docmail_nb.sendpanel import SendPanel
+from docmail_nb.setup import (
+    PASSWORD_ENV,
+    SECURITIES,
+    ProfileSetup,
+    Security,
+    auth_status,
+    describe_preset,
+    password_state,
     preset_imap,
     preset_server,
 )
-from docmail_nb._store.secrets import PASSWORD_ENV
-from docmail_nb.errors import DocmailError, SecretStoreError
-from docmail_nb.sendpanel import SendPanel
-from docmail_nb.setup import ProfileSetup, describe_preset, password_state
 
 __all__ = ["SendPanel", "SettingsPanel"]
 

@@ -39,6 +39,7 @@ __all__ = [
     "ResultState",
     "counted",
     "plural",
+    "size_text",
 ]
 
 LedgerState = Literal[
@@ -121,3 +122,15 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 def counted(count: int, noun: str, many: str | None = None) -> str:
     """``"1 message"``, ``"3 messages"``, ``"2 addresses"`` (with ``many="addresses"``)."""
     return f"{count} {plural(count, noun, many)}"
+
+
+def size_text(count: int) -> str:
+    """A file size for people: 812 bytes, 48.2 kB, 1.5 MB."""
+    if count < 1024:
+        return f"{count} bytes"
+    size = count / 1024
+    for unit in ("kB", "MB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"

@@ -15,12 +15,13 @@ import pytest
 from helpers import PASSWORD, office
 from servers import SMTPTestServer
 
-from docmail_nb._compose.message import Draft, size_text
+from docmail_nb._compose.message import Draft
 from docmail_nb._compose.plan import make_plan
 from docmail_nb._compose.preview import preview
 from docmail_nb._compose.templates import parse_template
 from docmail_nb._run.send import send_plan
 from docmail_nb._sheets.orders import read_orders
+from docmail_nb.words import size_text
 
 TEMPLATE = """\
 To: {{ email }}

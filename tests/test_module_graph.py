@@ -193,3 +193,18 @@ def test_every_module_declares_its_public_names(name: str) -> None:
 def test_the_package_exports_only_what_its_modules_declare() -> None:
     declared = {n for name in LIBRARY for n in _defined_names(name)[1] or []}
     assert set(docmail_nb.__all__) <= declared
+
+
+#: What a face may import: the package's names, the public core, and the other faces (their
+#: private helpers included: the panels' kit and grid, the sample data the faces ship).
+PUBLIC_CORE = {"batch", "setup", "words", "errors"}
+
+
+@pytest.mark.parametrize("name", FACES)
+def test_a_face_imports_only_the_public_core(name: str) -> None:
+    allowed = PUBLIC_CORE | set(FACES) | {"_sample"}
+    reached = {target for target in _imports(name) if target.split(".")[0] not in allowed}
+    assert not reached, (
+        f"docmail_nb.{name} reaches past the public core into {sorted(reached)}: import it from "
+        "docmail_nb (the package's names) or from batch, setup, words or errors"
+    )

@@ -25,7 +25,7 @@ from docmail_nb.errors import ConfigError, FileChanged, InputError
 if TYPE_CHECKING:
     from docmail_nb._documents.render import PlannedDocument
 
-__all__ = ["Attachment", "Draft", "PaymentAsked", "size_text"]
+__all__ = ["Attachment", "Draft", "PaymentAsked"]
 
 
 @dataclass(frozen=True)
@@ -192,15 +192,3 @@ class Draft:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def size_text(count: int) -> str:
-    """A file size for people: 812 bytes, 48.2 kB, 1.5 MB."""
-    if count < 1024:
-        return f"{count} bytes"
-    size = count / 1024
-    for unit in ("kB", "MB"):
-        if size < 1024:
-            return f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"

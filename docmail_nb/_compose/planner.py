@@ -17,7 +17,7 @@ from docmail_nb._compose.attachments import AttachmentFinder, Refusal
 from docmail_nb._compose.cells import TemplateCells
 from docmail_nb._compose.closest import closest_column
 from docmail_nb._compose.headers import header_problem, join_lines, parse_addresses
-from docmail_nb._compose.message import Attachment, Draft, PaymentAsked, size_text
+from docmail_nb._compose.message import Attachment, Draft, PaymentAsked
 from docmail_nb._compose.problem_list import row_spans
 from docmail_nb._compose.recipients import compose_addresses, parts_environment, render_parts
 from docmail_nb._compose.reminders import Reminders
@@ -39,6 +39,7 @@ from docmail_nb._documents.qrbill import check_reference
 from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
 from docmail_nb._sheets.orders import CellError, Orders
 from docmail_nb.errors import DocmailError
+from docmail_nb.words import size_text
 
 __all__ = []
 

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docmail_nb._compose.headers import addr_spec
-from docmail_nb._compose.message import Attachment, Draft, size_text
+from docmail_nb._compose.message import Attachment, Draft
 from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._mail.wire import readable_bytes
 from docmail_nb.errors import ConfigError, DocmailError
+from docmail_nb.words import size_text
 
 if TYPE_CHECKING:
     from docmail_nb._compose.plan import Plan

@@ -1,8 +1,8 @@
 """Every message of a plan with its state, as a mail program's outbox lists them.
 
-``outbox(plan, ledger)`` gives one :class:`Entry` per message (ready, or what the ledger says
+``outbox(plan, ledger)`` gives one :class:`OutboxEntry` per message (ready, or what the ledger says
 about it: sent, unknown, changed) and one per row with a problem, before anything is sent;
-``Entry.after(result)`` is the same message once a run has reported on it. The states and
+``OutboxEntry.after(result)`` is the same message once a run has reported on it. The states and
 their words live here once, for every face that lists messages.
 """
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 from docmail_nb.words import OUTBOX_ORDER, OutboxState
 
-__all__ = ["Entry", "count_states", "outbox", "progress_text"]
+__all__ = ["OutboxEntry", "count_states", "outbox", "progress_text"]
 
 
 _FROM_RESULT: dict[str, OutboxState] = {
@@ -46,7 +46,7 @@ _FROM_LEDGER: dict[str, OutboxState] = {
 
 
 @dataclass(frozen=True)
-class Entry:
+class OutboxEntry:
     """One message (or one row that has none, with its problem)."""
 
     rows: tuple[int, ...]
@@ -61,7 +61,7 @@ class Entry:
         """The first sheet row of the message (0 for a problem of the whole template)."""
         return self.rows[0] if self.rows else 0
 
-    def after(self, result: MessageResult) -> Entry:
+    def after(self, result: MessageResult) -> OutboxEntry:
         """This message as a run reported it."""
         state = _FROM_RESULT.get(result.state, "failed")
         note = result.error  # refused recipients are named in it
@@ -70,11 +70,11 @@ class Entry:
         return replace(self, state=state, note=note, hint=result.hint)
 
 
-def outbox(plan: Plan, ledger: LedgerLike = None) -> list[Entry]:
+def outbox(plan: Plan, ledger: LedgerLike = None) -> list[OutboxEntry]:
     """Each message of ``plan`` with its state by the ledger (not changed), then problem rows."""
     from docmail_nb._run.send import would_send  # the same rule as the run's
 
-    entries: list[Entry] = []
+    entries: list[OutboxEntry] = []
     with existing_ledger(ledger) as existing:
         for draft in plan.drafts:
             state: OutboxState = "ready"
@@ -89,17 +89,17 @@ def outbox(plan: Plan, ledger: LedgerLike = None) -> list[Entry]:
     return entries
 
 
-def _entry(draft: Draft, state: OutboxState, note: str) -> Entry:
-    return Entry(draft.rows, draft.key, ", ".join(draft.to), state, note)
+def _entry(draft: Draft, state: OutboxState, note: str) -> OutboxEntry:
+    return OutboxEntry(draft.rows, draft.key, ", ".join(draft.to), state, note)
 
 
-def _problem_entries(problems: list[Problem], keys: dict[int, str]) -> list[Entry]:
+def _problem_entries(problems: list[Problem], keys: dict[int, str]) -> list[OutboxEntry]:
     by_row: dict[int, list[Problem]] = {}
     for problem in problems:
         if problem.row is not None:
             by_row.setdefault(problem.row, []).append(problem)
     return [
-        Entry(
+        OutboxEntry(
             (row,),
             keys.get(row) or listed[0].key or "",
             "",
@@ -111,7 +111,7 @@ def _problem_entries(problems: list[Problem], keys: dict[int, str]) -> list[Entr
     ]
 
 
-def count_states(entries: list[Entry]) -> dict[OutboxState, int]:
+def count_states(entries: list[OutboxEntry]) -> dict[OutboxState, int]:
     """How many messages are in each state, in the order of OUTBOX_ORDER."""
     counts = dict.fromkeys(OUTBOX_ORDER, 0)
     for entry in entries:

@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:  # the commands import what they use when they run: --help stays quick
-    from docmail_nb._compose.rows import Problem
-    from docmail_nb._run.report import MessageResult, Report
-    from docmail_nb._run.send import SendOptions
+    from docmail_nb import MessageResult, Problem, Report, SendOptions
     from docmail_nb.batch import Batch
 
 
@@ -126,7 +124,7 @@ def _orders_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @friendly_errors
 def check(source: _Source) -> None:
     """Check every row and list every problem (payment data too); exit 1 when any has one."""
-    from docmail_nb._compose.rows import describe_recipients, describe_skipped
+    from docmail_nb.batch import describe_recipients, describe_skipped
 
     plan = source.batch().plan
     for notice in plan.notices:
@@ -153,7 +151,7 @@ def _print_problems(problems: Sequence[Problem]) -> None:
 
     Rows with the same problem share one line; past the first groups, a count of the rest.
     """
-    from docmail_nb._compose.problem_list import capped, group_problems
+    from docmail_nb.batch import capped, group_problems
 
     groups, rest = capped(group_problems(problems))
     lines = [
@@ -250,7 +248,7 @@ def send(
     **options: Any,
 ) -> None:
     """Send every valid message once; report rows with problems (exit 1 when there are any)."""
-    from docmail_nb._store.profiles import load_profile
+    from docmail_nb import load_profile
 
     settings = load_profile(profile_name)
     batch = source.batch(
@@ -282,8 +280,8 @@ def send(
 
 def _send_options(rate: str | None, **flags: Any) -> SendOptions:
     """SendOptions from send's --dry-run, --limit, --rate, --connections and --resend-... flags."""
-    from docmail_nb._run.pacing import messages_per_minute
-    from docmail_nb._run.send import SendOptions
+    from docmail_nb import SendOptions
+    from docmail_nb.batch import messages_per_minute
 
     return SendOptions(rate_per_minute=messages_per_minute(rate, "--rate"), **flags)
 
@@ -329,7 +327,7 @@ _LISTED = 50
 def _print_trouble(report: Report) -> None:
     """The messages that need attention, then the rows with problems, each with its hint;
     both lists bounded (rows with the same problem share a line)."""
-    from docmail_nb._compose.problem_list import capped, group_problems
+    from docmail_nb.batch import capped, group_problems
 
     trouble = [r for r in report.results if r.trouble]
     for result in trouble[:_LISTED]:

@@ -32,9 +32,7 @@ def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | Non
     profile count, each once. The INBOX is left exactly as it was (nothing is marked read).
     Exit 1 when the mailbox could not be used.
     """
-    from docmail_nb._mailbox.reconcile import sync_mailbox
-    from docmail_nb._store.ledger import Ledger
-    from docmail_nb._store.profiles import load_profile
+    from docmail_nb import Ledger, load_profile, sync_mailbox
 
     settings = load_profile(profile_name)
     with Ledger(ledger) as opened:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:  # the commands import what they use when they run: --help stays quick
-    from docmail_nb._store.profiles import Profile
+    from docmail_nb import Profile
 
 
 from docmail_nb.cli._common import friendly_errors, profile_option
@@ -169,7 +169,7 @@ def _profile_from_options(
     name: str, insecure_skip_verify: bool, options: dict[str, Any]
 ) -> Profile:
     """The profile ``profile add`` describes: the preset's server and limits, then the options."""
-    from docmail_nb._store.profiles import profile_from_preset
+    from docmail_nb import profile_from_preset
 
     settings = {
         key: value
@@ -183,7 +183,7 @@ def _profile_from_options(
 
 def _save_password_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for a password login (none without a username)."""
-    from docmail_nb._store.secrets import PASSWORD_ENV
+    from docmail_nb.setup import PASSWORD_ENV
 
     name, username = settings.name, settings.username
     password = _Secret(
@@ -249,7 +249,7 @@ def _ask_secret(
 
 def _save_signin_profile(settings: Profile, password_stdin: bool) -> None:
     """``profile add`` for the methods without a password: only oauth2-app keeps a secret."""
-    from docmail_nb._auth.tokens import CLIENT_SECRET_ENV
+    from docmail_nb.setup import CLIENT_SECRET_ENV
 
     secret = _Secret(
         f"Client secret of app {settings.client_id}",
@@ -274,8 +274,7 @@ def _save_signin_profile(settings: Profile, password_stdin: bool) -> None:
 @friendly_errors
 def login_command(name: str) -> None:
     """Sign profile NAME in (Microsoft: a device code; Google: a browser) and keep the sign-in."""
-    from docmail_nb._auth.signin import sign_in
-    from docmail_nb._store.profiles import load_profile
+    from docmail_nb import load_profile, sign_in
 
     settings = load_profile(name)
     click.echo(sign_in(settings, show=lambda text: click.echo(text)))
@@ -287,8 +286,7 @@ def login_command(name: str) -> None:
 @friendly_errors
 def logout_command(name: str) -> None:
     """Forget the sign-in (tokens) of profile NAME on this computer."""
-    from docmail_nb._auth.signin import sign_out
-    from docmail_nb._store.profiles import load_profile
+    from docmail_nb import load_profile, sign_out
 
     if sign_out(load_profile(name)):
         click.echo(f"Signed out: the tokens of profile {name!r} are forgotten.")
@@ -300,7 +298,8 @@ def logout_command(name: str) -> None:
 @friendly_errors
 def profile_list() -> None:
     """List the saved profiles."""
-    from docmail_nb._store.profiles import list_profiles, profiles_file
+    from docmail_nb import list_profiles
+    from docmail_nb.setup import profiles_file
 
     found = list_profiles()
     if not found:
@@ -321,7 +320,7 @@ def profile_show(name: str) -> None:
     """Show the settings of profile NAME (never the password)."""
     from dataclasses import asdict
 
-    from docmail_nb._store.profiles import load_profile
+    from docmail_nb import load_profile
 
     item = load_profile(name)
     for key, value in asdict(item).items():
@@ -348,7 +347,7 @@ def profile_show(name: str) -> None:
 @friendly_errors
 def profile_remove(name: str) -> None:
     """Remove profile NAME and forget its password and tokens."""
-    from docmail_nb._store.profiles import remove_profile
+    from docmail_nb import remove_profile
 
     remove_profile(name)
     click.echo(f"Removed profile {name!r} and its password.")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:  # the commands import what they use when they run: --help stays quick
-    from docmail_nb._mail.sink import CapturedMessage
+    from docmail_nb import CapturedMessage
 
 
 from docmail_nb.cli._common import friendly_errors
@@ -53,7 +53,7 @@ def init(folder: Path) -> None:
 @friendly_errors
 def sink(host: str, port: int, maildir: Path) -> None:
     """Run the local capture server: accept every message and keep it in a Maildir."""
-    from docmail_nb._mail.sink import CaptureServer
+    from docmail_nb import CaptureServer
 
     def show(message: CapturedMessage) -> None:
         click.echo(message.summary())
