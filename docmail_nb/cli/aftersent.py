@@ -31,11 +31,13 @@ def status(ledger: Path | None, campaign: str | None, report_path: Path | None) 
     by 'docmail payments'); when, to whom, the report's status code and reason, the amount paid
     and when, the reminder level reached.
     """
-    from docmail_nb._store.ledger import existing_ledger
-    from docmail_nb._store.status import campaign_status, save_status, status_lines
+    from docmail_nb import Ledger, campaign_status, default_ledger_path, save_status, status_lines
 
-    with existing_ledger(ledger) as opened:
-        statuses = [] if opened is None else campaign_status(opened, campaign)
+    path = ledger if ledger is not None else default_ledger_path()
+    statuses = []
+    if path.exists():  # consulted, never created
+        with Ledger(path) as opened:
+            statuses = campaign_status(opened, campaign)
     if not statuses:
         where = f" of campaign {campaign!r}" if campaign else ""
         click.echo(f"The ledger records no messages{where}.")
@@ -62,8 +64,7 @@ def payments(bank_file: Path, ledger: Path | None, campaign: str | None) -> None
     match no message are listed, not guessed. A file that is no camt.054/053 is refused and
     nothing is recorded. Exit 1 when a credit matched nothing.
     """
-    from docmail_nb._money.payments import read_payments
-    from docmail_nb._store.ledger import Ledger
+    from docmail_nb import Ledger, read_payments
 
     with Ledger(ledger) as opened:
         result = read_payments(opened, bank_file, campaign)
