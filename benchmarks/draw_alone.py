@@ -33,6 +33,8 @@ def write_html(orders: Path, template: Path, out: Path) -> int:
     count = 0
     for draft in plan.drafts:
         for document in draft.documents:
+            if document.renderer is None:  # an e-invoice's XML: nothing to draw
+                continue
             html = document.renderer.html(document.values)
             (out / f"{count:06d}.html").write_text(html, encoding="utf-8")
             count += 1

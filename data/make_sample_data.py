@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from openpyxl import Workbook
@@ -117,9 +119,9 @@ INVOICES = [
     (
         "R-2026-1050",
         "00160",
-        "Velo Kühne",
+        "Velo Kühne GmbH",
         "Herr Kühne",
-        "mail@velo-kuehne.example",
+        "rechnung@velo-kuehne.example",
         "",
         129.90,
         date(2026, 12, 24),
@@ -137,9 +139,119 @@ ADDRESSES = {
     "00009": ("Obergasse", "21", "8400", "Winterthur", "CH"),
     "00512": ("Rychenbergstrasse", "40", "8400", "Winterthur", "CH"),
     "00074": ("Städtle", "28", "9490", "Vaduz", "LI"),
-    "00160": ("Frauenfelderstrasse", "9", "8404", "Winterthur", "CH"),
+    "00160": ("Hussenstrasse", "7", "78462", "Konstanz", "DE"),
 }
 ADDRESS_COLUMNS = ["street", "house_num", "pcode", "city", "country"]
+
+# what an invoice needs beyond the QR-bill: its date, currency, e-invoice and the buyer's
+# tax data: invoice_no: (invoice_date, currency, einvoice, buyer_vat_id, buyer_reference)
+INVOICE_COLUMNS = ["invoice_date", "currency", "einvoice", "buyer_vat_id", "buyer_reference"]
+INVOICE_DETAILS = {
+    "R-2026-1041": (date(2026, 12, 1), "CHF", "factur-x", "", ""),
+    "R-2026-1042": (date(2026, 12, 1), "CHF", "factur-x", "", ""),
+    "R-2026-1043": (date(2026, 12, 2), "CHF", "factur-x", "CHE-109.322.551 MWST", ""),
+    "R-2026-1044": (date(2026, 12, 2), "CHF", "factur-x", "", ""),
+    "R-2026-1045": (date(2026, 12, 3), "CHF", "factur-x", "", ""),
+    "R-2026-1046": (date(2026, 12, 3), "CHF", "factur-x", "CHE-116.281.710 MWST", "Bau 2026/14"),
+    "R-2026-1047": (date(2026, 12, 4), "CHF", "factur-x", "", ""),
+    "R-2026-1048": (date(2026, 12, 4), "CHF", "factur-x", "", ""),
+    "R-2026-1049": (date(2026, 12, 4), "CHF", "factur-x", "", ""),
+    "R-2026-1050": (date(2026, 12, 4), "EUR", "xrechnung", "DE811907980", "PO-2026-4711"),
+}
+
+# the lines of each invoice: (description, quantity, unit, unit_price, vat_rate, vat_category,
+# vat_exemption, discount); the last line's price (None) is found so that the lines add up to
+# the invoice's amount, as the accounting program computed it
+LINES = {
+    "R-2026-1041": [
+        ("Reparatur Ladentheke", 6.5, "h", 96.50, 8.1, "", "", None),
+        ("Eichenleiste geölt", 4.2, "m", 18.40, 8.1, "", "", None),
+        ("Fachbuch «Holz pflegen»", 1, "Stk", 29.00, 2.6, "", "", None),
+        ("Material und Beschläge", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1042": [
+        ("Stuhlbeine leimen", 3, "h", 96.50, 8.1, "", "", None),
+        ("Kleinmaterial", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1043": [
+        ("Hochbeet Lärche 200 × 80 cm", 4, "Stk", 520.00, 8.1, "", "", None),
+        ("Montage", 5.5, "h", 96.50, 8.1, "", "", None),
+        ("Buch «Holz im Garten»", 1, "Stk", 39.00, 2.6, "", "", None),
+        ("Transport", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1044": [
+        ("Zuschnitt Multiplex", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1045": [
+        ("Regal anpassen", 2.25, "h", 96.50, 8.1, "", "", None),
+        ("Kleinmaterial", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1046": [
+        ("Zimmertür Eiche, furniert", 12, "Stk", 980.00, 8.1, "", "", 5),
+        ("Montage", 18.5, "h", 96.50, 8.1, "", "", None),
+        ("Beschläge und Dichtungen", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1047": [
+        ("Schneidebrett Ahorn", 8, "Stk", 45.50, 8.1, "", "", None),
+        ("Arbeit Werkstatt", 4.25, "h", 96.50, 8.1, "", "", None),
+        ("Kleinmaterial", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1048": [
+        ("Empfangstheke ändern", 5, "h", 96.50, 8.1, "", "", None),
+        ("Material", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1049": [
+        ("Weinregal Eiche", 12.5, "lfm", 265.00, 8.1, "", "", None),
+        ("Montage", 4, "h", 96.50, 8.1, "", "", None),
+        ("Buch «Der Weinkeller»", 2, "Stk", 34.90, 2.6, "", "", None),
+        ("Transport", 1, "pauschal", None, 8.1, "", "", None),
+    ],
+    "R-2026-1050": [
+        ("Wandhalter Velo, Eiche", 3, "Stk", 39.90, 0, "G", "Ausfuhr (Art. 23 MWSTG)", None),
+        ("Verpackung", 1, "pauschal", None, 0, "G", "Ausfuhr (Art. 23 MWSTG)", None),
+    ],
+}
+LINE_COLUMNS = [
+    "invoice_no",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "vat_rate",
+    "vat_category",
+    "vat_exemption",
+    "discount",
+]
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _gross(lines: list[tuple[Any, ...]]) -> Decimal:
+    """Net per line rounded half up, VAT once per rate on the rate's sum, rounded half up."""
+    bases: dict[Decimal, Decimal] = {}
+    for _d, quantity, _u, price, rate, _c, _e, discount in lines:
+        gross = _cents(Decimal(str(quantity)) * Decimal(str(price)))
+        net = gross - _cents(gross * Decimal(str(discount or 0)) / 100)
+        bases[Decimal(str(rate))] = bases.get(Decimal(str(rate)), Decimal(0)) + net
+    return sum(base + _cents(base * rate / 100) for rate, base in bases.items())
+
+
+def priced_lines(number: str, amount: float) -> list[tuple[Any, ...]]:
+    """The invoice's lines, the last one priced so that they add up to ``amount``."""
+    lines = LINES[number]
+    *fixed, last = lines
+    target = Decimal(str(amount))
+    rest = target - (_gross(fixed) if fixed else Decimal(0))
+    guess = _cents(rest / (1 + Decimal(str(last[4])) / 100))
+    for step in range(400):
+        for price in (guess + Decimal(step) / 100, guess - Decimal(step) / 100):
+            candidate = [*fixed, (*last[:3], float(price), *last[4:])]
+            if price > 0 and _gross(candidate) == target:
+                return candidate
+    raise ValueError(f"no price makes the lines of {number} add up to {amount}")
+
 
 OFFERS = [
     # offer_no, customer_no, company, contact, email, cc, amount, valid_until
@@ -261,8 +373,9 @@ SHEETS = {
             "amount",
             "due",
             *ADDRESS_COLUMNS,
+            *INVOICE_COLUMNS,
         ],
-        [(*invoice, *ADDRESSES[invoice[1]]) for invoice in INVOICES],
+        [(*invoice, *ADDRESSES[invoice[1]], *INVOICE_DETAILS[invoice[0]]) for invoice in INVOICES],
     ),
     "Offerten": (
         ["offer_no", "customer_no", "company", "contact", "email", "cc", "amount", "valid_until"],
@@ -280,6 +393,14 @@ SHEETS = {
             "delivery_date",
         ],
         DELIVERY_NOTES,
+    ),
+    "Positionen": (
+        LINE_COLUMNS,
+        [
+            (invoice[0], *line)
+            for invoice in INVOICES
+            for line in priced_lines(invoice[0], invoice[6])
+        ],
     ),
 }
 
@@ -314,7 +435,7 @@ def write_pdf(
     pdf.cell(
         0,
         6,
-        "IBAN CH93 0076 2011 6238 5295 7 · MWST CHE-123.456.789",
+        "IBAN CH93 0076 2011 6238 5295 7 · MWST CHE-123.456.788",
         new_x="LMARGIN",
         new_y="NEXT",
     )
@@ -336,18 +457,20 @@ def main() -> None:
                 header = columns[cell.column - 1]
                 if header in ("customer_no", "pcode", "house_num"):
                     cell.number_format = "@"  # text: the leading zeros are part of the number
-                elif header == "amount":
+                elif header in ("amount", "unit_price"):
                     cell.number_format = "#,##0.00"
                 elif isinstance(cell.value, date):
                     cell.number_format = "DD.MM.YYYY"
-        widths = (14, 12, 28, 18, 44, 34, 12, 12, 22, 10, 8, 14, 8)
-        for column, width in zip("ABCDEFGHIJKLM", widths[: len(columns)], strict=False):
+        widths = {
+            "Positionen": (14, 30, 10, 10, 12, 10, 12, 24, 10),
+        }.get(sheet_name, (14, 12, 28, 18, 44, 34, 12, 12, 22, 10, 8, 14, 8, 14, 10, 12, 24, 16))
+        for column, width in zip("ABCDEFGHIJKLMNOPQR", widths[: len(columns)], strict=False):
             sheet.column_dimensions[column].width = width
     workbook.save(HERE / "orders.xlsx")
 
     with (HERE / "orders.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=";")
-        writer.writerow(SHEETS["Rechnungen"][0])
+        writer.writerow(SHEETS["Rechnungen"][0][: 8 + len(ADDRESS_COLUMNS)])
         for invoice in INVOICES:
             *head, amount, due = invoice
             writer.writerow([*head, f"{amount:.2f}", due.isoformat(), *ADDRESSES[invoice[1]]])

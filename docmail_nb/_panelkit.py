@@ -253,6 +253,14 @@ def mail_view(shown: Preview) -> str:
         f"src='data:image/png;base64,{base64.b64encode(d.first_page_png).decode('ascii')}'>"
         f"<figcaption>{esc(d.name)}, page 1 of {d.pages}</figcaption></figure>"
         for d in shown.documents
+        if d.pages
+    )
+    files += "".join(
+        f"<figure class='docmail-einvoice'><figcaption>{esc(d.name)}: the e-invoice as the "
+        f"customer's software reads it</figcaption><pre>{esc(chr(10).join(d.einvoice))}</pre>"
+        "</figure>"
+        for d in shown.documents
+        if d.einvoice
     )
     return (
         "<div class='docmail-preview docmail-mail'>"

@@ -61,9 +61,12 @@ This folder holds everything for a first run, on sample data, with nothing reach
 - `02_send_documents.ipynb`: the send panel (check every row, preview, send); as it comes it
   sends to a capture server on this computer
 - `scheduled_send.ipynb`: the same batch unattended, run by papermill from cron or Airflow
-- `orders.xlsx`, `orders.csv`: sample orders (sheets Rechnungen, Offerten, Lieferscheine)
+- `orders.xlsx`, `orders.csv`: sample orders (sheets Rechnungen, Offerten, Lieferscheine,
+  and Positionen: the invoices' lines)
 - `templates/`: one message template per kind of document; `qr_invoice.txt` with
-  `invoice.html` makes each invoice as a PDF with a Swiss QR-bill instead of attaching one
+  `invoice.html` makes each invoice as a PDF with its lines (sheet Positionen), VAT and a
+  Swiss QR-bill, as a Factur-X e-invoice, instead of attaching one; `seller.toml` is your
+  company as the invoices name it (edit it once)
 - `documents/`: the PDFs the templates attach (`documents/generated/`: the invoices made)
 - `runs/`: where the scheduled runs' output notebooks go
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from einvoice_read import XRECHNUNG_ID, official_failures, pdf_parts, recomputed, xsd_errors
 from pdfread import decode_qr, payload_fields
 
 from docmail_nb._documents.qrbill import qr_reference
@@ -54,21 +55,24 @@ def check_outbox(folder: Path) -> None:
         values["invoice_no"]: values
         for _row, values in read_orders(sample_dir() / "orders.xlsx", "Rechnungen").records()
     }
-    decoded = 0
+    decoded = einvoices = 0
     for msg in messages:
         attachments = list(msg.iter_attachments())
-        assert len(attachments) == 1
         name = attachments[0].get_filename()
         assert name is not None
         assert attachments[0].get_content_type() == "application/pdf"
-        if name.startswith("invoice-"):  # made by the demo, with a QR-bill
+        if name.startswith("invoice-"):  # made by the demo, with lines, VAT and a QR-bill
             assert attachments[0].get_content() == (made / name).read_bytes()
             row = invoices[name.removeprefix("invoice-").removesuffix(".pdf")]
             assert_qr_bill_is_the_rows(made / name, row, folder)
             decoded += 1
+            xml = assert_einvoice_is_the_rows(attachments, row)
+            assert official_failures(xml) == [], name
+            einvoices += 1
         else:
+            assert len(attachments) == 1
             assert attachments[0].get_content() == (documents / name).read_bytes()
-    assert decoded == len(invoices) == 10
+    assert decoded == len(invoices) == einvoices == 10
     subjects = {str(m["Subject"]) for m in messages}
     assert "Rechnung R-2026-1041 – Bäckerei Müller AG" in subjects
     two_addresses = next(m for m in messages if "R-2026-1043" in str(m["Subject"]))
@@ -76,6 +80,27 @@ def check_outbox(folder: Path) -> None:
         "s.jaeggi@bluemli.example",
         "office@bluemli.example",
     }
+
+
+def assert_einvoice_is_the_rows(attachments: list[Any], row: dict[str, Any]) -> bytes:
+    """The e-invoice of the row: Factur-X in the PDF, or XRechnung beside it; its totals are
+    the row's amount."""
+    pdf = attachments[0].get_content()
+    if row["einvoice"] == "xrechnung":
+        assert len(attachments) == 2
+        assert attachments[1].get_filename() == f"xrechnung-{row['invoice_no']}.xml"
+        assert b"factur-x.xml" not in pdf
+        xml: bytes = attachments[1].get_content()
+        assert XRECHNUNG_ID.encode() in xml
+    else:
+        assert len(attachments) == 1
+        parts = pdf_parts(pdf)
+        assert parts["relationships"] == {"factur-x.xml": "/Alternative"}
+        xml = parts["xml"]
+    assert xsd_errors(xml) == ""
+    totals = recomputed(xml)
+    assert totals["gross"] == totals["stated"]["gross"] == row["amount"]
+    return xml
 
 
 def assert_qr_bill_is_the_rows(pdf: Path, row: dict[str, Any], workdir: Path) -> None:
@@ -90,7 +115,7 @@ def assert_qr_bill_is_the_rows(pdf: Path, row: dict[str, Any], workdir: Path) ->
         "account": "CH4431999123000889012",
         "creditor.name": "Bergmann Werkstatt GmbH",
         "amount": f"{row['amount']:.2f}",
-        "currency": "CHF",
+        "currency": row["currency"],
         "debtor.type": "S",
         "debtor.name": row["company"],
         "debtor.street": row["street"],
@@ -113,7 +138,7 @@ def test_demo_sends_once_and_the_second_pass_sends_nothing(tmp_path: Path) -> No
     assert "R-2026-1041" in out  # the table of what was sent
     assert "Second pass" in out
     assert f"0 sent, {SAMPLE_MESSAGES} already sent" in out
-    assert "0 made now, 10 as made before" in out  # the second pass makes no document
+    assert "0 made now, 11 as made before" in out  # the second pass makes no document
     check_outbox(tmp_path)
     # a second demo starts afresh: same result, no leftovers from the first
     again = run_demo(tmp_path)

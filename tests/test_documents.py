@@ -263,19 +263,24 @@ _ADDRESS_LINES = ("type", "name", "street", "house_num", "pcode", "city", "count
 
 
 MEMORY_PROBE = """
-from docmail_nb._documents.render import DocumentRenderer, load_document_template
-from docmail_nb._sheets.orders import read_orders
+import tempfile
+from docmail_nb import Batch
 from docmail_nb._sample import sample_dir
-rows = [v for _, v in read_orders(sample_dir() / "orders.xlsx", "Rechnungen").records()]
-renderer = DocumentRenderer(load_document_template(sample_dir() / "templates" / "invoice.html"))
+plan = Batch.from_files(
+    sample_dir() / "orders.xlsx", sample_dir() / "templates" / "qr_invoice.txt",
+    sheet="Rechnungen", documents_out=tempfile.mkdtemp(),
+).plan
+# the sample's invoices: lines, VAT, QR-bill, and a Factur-X PDF/A-3 (all but one)
+documents = [d for draft in plan.drafts for d in draft.documents if d.renderer is not None]
+assert len(documents) == 10
 def rss_mb():
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * 4096 / 2**20
 for number in range(12):  # warm up: fonts, caches and the allocator settle in the first dozen
-    renderer.pdf(rows[number % len(rows)])
+    documents[number % len(documents)].render()
 before = rss_mb()
 for number in range(24):
-    renderer.pdf(rows[number % len(rows)])
+    documents[number % len(documents)].render()
 print(rss_mb() - before)
 """
 

@@ -532,7 +532,7 @@ def test_the_rows_amount_is_compared_with_the_lines() -> None:
     assert amount_problem(totals, {"amount": D("559.72")}, {"amount": "amount"}) is None
     problem = amount_problem(totals, {"amount": D("560")}, {"amount": "amount"})
     assert problem is not None
-    assert "-0.28" in problem.message
+    assert "the lines make 0.28 less" in problem.message
     assert "559.72" in problem.message
 
 

@@ -427,7 +427,7 @@ def test_send_panel_lists_every_message_and_previews_the_first_as_a_mail_program
     capture: CaptureServer, ledger_file: Path
 ) -> None:
     panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
-    assert list(panel.sheet.options) == ["Rechnungen", "Offerten", "Lieferscheine"]
+    assert list(panel.sheet.options) == ["Rechnungen", "Offerten", "Lieferscheine", "Positionen"]
     assert panel.sheet.value == "Rechnungen"
     assert "docmail-ok" in panel.summary.value
     assert "10 messages from 10 rows: 10 ready" in panel.summary.value

@@ -35,6 +35,9 @@ from docmail_nb._compose.templates import (
     template_variables,
     to_decimal,
 )
+from docmail_nb._documents.einvoice import parse_kind
+from docmail_nb._documents.invoicing import Invoicing
+from docmail_nb._documents.lines import LineProblem
 from docmail_nb._documents.qrbill import check_reference
 from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
 from docmail_nb._sheets.orders import CellError, Orders
@@ -105,11 +108,21 @@ class _Planner:
         self.notices: list[str] = []
         self.cells = TemplateCells(orders, self.env)
         self.document_planner = DocumentPlanner(template.folder, documents_out.resolve(), locale)
+        self.documents_out = documents_out.resolve()
+        self.invoicing = Invoicing(
+            template.folder or Path.cwd(),
+            orders.source,
+            template.lines,
+            template.einvoice_columns,
+        )
 
     def run(self) -> tuple[list[Draft], list[Problem]]:
         if not self._template_fits_columns():
             return [], self.problems
-        groups = self._groups(self._chosen(list(self.orders.records())))
+        records = list(self.orders.records())
+        if not self._invoices_fit(records):
+            return [], self.problems
+        groups = self._groups(self._chosen(records))
         drafts: list[Draft] = []
         for rows in groups:
             draft = self._draft(rows)
@@ -123,8 +136,58 @@ class _Planner:
 
     # --- template against the columns ----------------------------------------------------
 
+    def _invoices_fit(self, records: list[tuple[int, dict[str, Any]]]) -> bool:
+        """The line sheet and seller.toml can be read; every row gets its lines and totals."""
+        invoicing = self.invoicing
+        einvoice = self.template.header("E-Invoice")
+        if self.template.lines is None and einvoice is None:
+            for number, values in records:
+                invoicing.extend(number, values)  # seller.toml, when there is one
+            return True
+        if einvoice is not None and self.template.lines is None:
+            self._problem(
+                None,
+                None,
+                "E-Invoice",
+                "An e-invoice is made from the invoice's lines, but the template has no "
+                "Lines header.",
+                "Add 'Lines: <sheet> on <column>' to the template.",
+            )
+            return False
+        if einvoice is not None and self.template.group_by:
+            self._problem(
+                None,
+                None,
+                "E-Invoice",
+                "An e-invoice is one invoice per message; Group-By puts several rows in one.",
+                "Leave out Group-By, or the E-Invoice header.",
+            )
+            return False
+        invoicing.check_orders(
+            self.orders.columns,
+            [v.get(self.template.lines[1]) for _, v in records] if self.template.lines else [],
+        )
+        self.notices += invoicing.notices
+        for field, message, hint in invoicing.problems:
+            self._problem(None, None, field, message, hint)
+        for problem in invoicing.seller_problems:
+            self._line_problem(None, None, "", problem)
+        if invoicing.problems or invoicing.seller_problems:
+            return False
+        for number, values in records:
+            invoicing.extend(number, values)
+        return True
+
+    def _line_problem(
+        self, row: int | None, key: str | None, prefix: str, problem: LineProblem
+    ) -> None:
+        rule = f" ({problem.rule})" if problem.rule else ""
+        message = problem.message.rstrip(".") + "." + rule if rule else problem.message
+        field = f"{prefix}{problem.field}"
+        self._problem(row, key, field, message, problem.hint)
+
     def _template_fits_columns(self) -> bool:
-        columns = self.orders.columns
+        columns = self.orders.columns + sorted(self.invoicing.names)
         missing: dict[str, list[str]] = {}
         for part, names in template_variables(self.template).items():
             for name in sorted(names - set(columns)):
@@ -166,7 +229,7 @@ class _Planner:
                 self._problem(None, None, "Document", exc.message, exc.hint)
                 fits = False
                 continue
-            columns = self.orders.columns
+            columns = self.orders.columns + sorted(self.invoicing.names)
             for name in sorted(renderer.columns - set(columns)):
                 close = closest_column(name, columns)
                 self._problem(
@@ -336,13 +399,23 @@ class _Planner:
             self.key_groups.setdefault(key, []).append(tuple(numbers))
         report_key = key or None
 
+        lines_wrong = False
+        for number in numbers:
+            for problem in self.invoicing.row_problems(number):
+                prefix = "Lines: " if problem.field.startswith(self._lines_source()) else ""
+                self._line_problem(number, report_key, prefix, problem)
+                lines_wrong = True
         headers = self._headers(first, report_key, context, before)
         attachments = self._attachments(rows, report_key)
-        documents = self._documents(rows, report_key)
+        # a row whose lines are wrong has no totals to draw or to make an e-invoice of
+        documents = () if lines_wrong else self._documents(rows, report_key)
+        if not lines_wrong:
+            documents = self._einvoices(rows, report_key, documents)
         if self.reminders is not None and key:
             attachments += self._sent_documents(first, key, self.reminders)
         attachments += tuple(
-            Attachment(path=doc.path, filename=doc.name, size=0) for doc in documents
+            Attachment(path=doc.path, filename=doc.name, size=0, content_type=doc.content_type)
+            for doc in documents
         )
         payment = self._payment(first, report_key, context, documents)
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
@@ -631,6 +704,63 @@ class _Planner:
                 self._problem(number, key, where, problem.message, problem.hint)
             if document is not None:
                 planned.append(document)
+        return tuple(planned)
+
+    def _lines_source(self) -> str:
+        return self.template.lines[0] if self.template.lines else "\0"
+
+    def _einvoices(
+        self,
+        rows: list[tuple[int, dict[str, Any]]],
+        key: str | None,
+        documents: tuple[PlannedDocument, ...],
+    ) -> tuple[PlannedDocument, ...]:
+        """Each row's e-invoice (E-Invoice header): made, checked, joined to its document."""
+        if self.template.header("E-Invoice") is None or not key:
+            return documents
+        planned = list(documents)
+        for number, values, text in self._each_rendered(rows, key, "E-Invoice"):
+            kind, unknown = parse_kind(text)
+            if unknown:
+                self._problem(
+                    number,
+                    key,
+                    "E-Invoice",
+                    unknown,
+                    "Fill the column with factur-x, xrechnung or nothing.",
+                )
+                continue
+            if kind is None:
+                continue
+            index = next((i for i, d in enumerate(planned) if d.renderer is not None), None)
+            if kind == "factur-x" and not self.template.header_all("Document"):
+                self._problem(
+                    number,
+                    key,
+                    "E-Invoice",
+                    "factur-x is embedded into the invoice's PDF, but the message has no Document.",
+                    "Add 'Document: invoice.html' to the template.",
+                )
+                continue
+            payment = planned[index].payment if index is not None else None
+            made, problems = self.invoicing.einvoice(
+                kind,
+                number,
+                key,
+                values,
+                account=payment.account if payment is not None else "",
+                reference=payment.reference if payment is not None else "",
+            )
+            for problem in problems:
+                prefix = "" if problem.field.startswith("seller.toml") else "E-Invoice: "
+                self._line_problem(number, key, prefix, problem)
+            if made is None:
+                continue
+            if kind == "factur-x":
+                if index is not None:  # else the document has problems of its own
+                    planned[index] = planned[index].with_einvoice(made)
+            else:
+                planned.append(PlannedDocument.xml(self.documents_out, made))
         return tuple(planned)
 
     def _bodies(self, body: str) -> tuple[str, str | None]:

@@ -66,11 +66,21 @@ class Preview:
             for item in self.attachments
         ] or ["(none)"]
         for document in self.documents:
-            pages = counted(document.pages, "page")
-            lines.append(f"--- document {document.name} ({pages}) " + "-" * 20)
-            if document.path is not None:
-                lines.append(f"drawn for this preview: {document.path}")
-                lines.append(f"its first page:         {document.image}")
+            if document.pages:
+                pages = counted(document.pages, "page")
+                lines.append(f"--- document {document.name} ({pages}) " + "-" * 20)
+                if document.path is not None:
+                    lines.append(f"drawn for this preview: {document.path}")
+                    lines.append(f"its first page:         {document.image}")
+            else:
+                lines.append(f"--- document {document.name} " + "-" * 20)
+                if document.path is not None:
+                    lines.append(f"made for this preview:  {document.path}")
+            if document.einvoice:
+                lines.append(
+                    f"--- {document.name}: the e-invoice as the customer's software reads it"
+                )
+                lines += list(document.einvoice)
         return "\n".join(lines) + "\n"
 
     def _repr_html_(self) -> str:
@@ -97,6 +107,14 @@ class Preview:
             f"{base64.b64encode(d.first_page_png).decode('ascii')}'>"
             f"<figcaption>{esc(d.name)}, page 1 of {d.pages}</figcaption></figure>"
             for d in self.documents
+            if d.pages
+        )
+        pages += "".join(
+            f"<figure><pre class='docmail-einvoice' style='white-space:pre-wrap'>"
+            f"{esc(chr(10).join(d.einvoice))}</pre><figcaption>{esc(d.name)}: the e-invoice "
+            "as the customer's software reads it</figcaption></figure>"
+            for d in self.documents
+            if d.einvoice
         )
         return (
             f"<div class='docmail-preview'><table>{head}</table>{body}"

@@ -12,13 +12,14 @@ A template is a block of header lines, a blank line and the body::
 
 Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
 (repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
-Group-By, Send-If, Reference and Amount (what the message asks to be paid, kept in the ledger
-to match payments; a QR-bill's own reference and amount otherwise), Reminder-Of and
-Reminder-Level (see ``reminders``), and any ``X-`` header. Every header but Format, Group-By and
-the Reminder ones, and the body, are Jinja templates over the row's columns; Send-If is one
-Jinja expression (``{{ status != "bezahlt" }}``): a row for which it is false is left out, and
-listed as left out. A reminder's rows also know ``days_overdue``, ``open_amount`` and
-``paid_amount``.
+Group-By, Send-If, Lines (``Lines: Positionen on invoice_no``: the row's line items),
+E-Invoice (``factur-x``, ``xrechnung`` or empty), E-Invoice-Columns, Reference and Amount (what
+the message asks to be paid, kept in the ledger to match payments; a QR-bill's own reference and
+amount otherwise), Reminder-Of and Reminder-Level (see ``reminders``), and any ``X-`` header.
+Every header but Format, Group-By, Lines, E-Invoice-Columns and the Reminder ones, and the body,
+are Jinja templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
+"bezahlt" }}``): a row for which it is false is left out, and listed as left out. A reminder's
+rows also know ``days_overdue``, ``open_amount`` and ``paid_amount``.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ ADDRESS_HEADERS = ("To", "Cc", "Bcc")
 SINGLE_HEADERS = (
     "To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By", "Send-If",
     "Reference", "Amount", "Reminder-Of", "Reminder-Level",
+    "Lines", "E-Invoice", "E-Invoice-Columns",
 )  # fmt: skip
 #: the names a reminder's rows have besides the sheet's columns (see ``reminders``)
 REMINDER_NAMES = frozenset({"days_overdue", "open_amount", "paid_amount"})
@@ -122,6 +124,8 @@ class MessageTemplate:
     send_if: str | None = None  # a Jinja expression; rows for which it is false are left out
     reminder_of: str | None = None  # the campaign this template reminds of
     reminder_level: int = 1
+    lines: tuple[str, str] | None = None  # Lines: <sheet or file> on <column>
+    einvoice_columns: str | None = None  # E-Invoice-Columns: company=Firma, pcode=PLZ
 
     def header(self, name: str) -> str | None:
         """The source of the first header called ``name`` (case-insensitive), or None."""
@@ -195,6 +199,17 @@ def parse_template(
     reminder_of, reminder_level = _reminder(
         _pop(headers, "Reminder-Of"), _pop(headers, "Reminder-Level"), name
     )
+    lines_text = _pop(headers, "Lines")
+    einvoice_columns = _pop(headers, "E-Invoice-Columns")
+    if lines_text is not None:
+        from docmail_nb._sheets.lines import parse_lines_header
+
+        try:
+            lines_header: tuple[str, str] | None = parse_lines_header(lines_text)
+        except TemplateError as exc:
+            raise TemplateError(f"Template {name!r}: {exc.message}", exc.hint) from None
+    else:
+        lines_header = None
     template = MessageTemplate(
         headers=tuple(headers),
         body=body,
@@ -205,6 +220,8 @@ def parse_template(
         send_if=None if send_if is None else _expression(send_if, name),
         reminder_of=reminder_of,
         reminder_level=reminder_level,
+        lines=lines_header,
+        einvoice_columns=einvoice_columns,
     )
     template_variables(template)  # compiles every part: syntax errors surface here
     return template

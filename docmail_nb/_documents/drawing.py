@@ -15,7 +15,7 @@ from pathlib import Path
 from docmail_nb._compose.message import Draft
 from docmail_nb._documents.render import DocumentPreview, RenderedDocument, first_page_png
 
-__all__ = ["draw_into", "drawn_temporarily", "preview_documents"]
+__all__ = ["draw_into", "drawn_temporarily", "einvoice_as_read", "preview_documents"]
 
 
 def draw_into(draft: Draft, folder: Path) -> tuple[Draft, tuple[RenderedDocument, ...]]:
@@ -46,11 +46,27 @@ def preview_documents(draft: Draft, folder: Path) -> tuple[Draft, tuple[Document
     drawn, rendered = draw_into(draft, folder)
     shown = []
     for made, document in zip(rendered, draft.documents, strict=True):
-        png, pages = first_page_png(made.pdf)
         path = folder / document.name
+        einvoice = einvoice_as_read(made.pdf) if document.einvoice is not None else ()
+        if document.renderer is None:  # an e-invoice's XML: no page to show
+            shown.append(DocumentPreview(document.name, path, len(made.pdf), 0, b"", einvoice))
+            continue
+        png, pages = first_page_png(made.pdf)
         path.with_suffix(".png").write_bytes(png)
-        shown.append(DocumentPreview(document.name, path, len(made.pdf), pages, png))
+        shown.append(DocumentPreview(document.name, path, len(made.pdf), pages, png, einvoice))
     return drawn, tuple(shown)
+
+
+def einvoice_as_read(data: bytes) -> tuple[str, ...]:
+    """The e-invoice in a drawn document as the customer's software reads it: from the XML
+    embedded in a Factur-X PDF, or from the XML itself."""
+    from docmail_nb._documents.cii import read_cii
+    from docmail_nb._documents.facturx import FACTURX_FILENAME, embedded_files
+
+    xml = embedded_files(data).get(FACTURX_FILENAME) if data.startswith(b"%PDF") else data
+    if not xml:
+        return ("(no e-invoice found in the document)",)
+    return tuple(read_cii(xml).summary())
 
 
 @contextlib.contextmanager

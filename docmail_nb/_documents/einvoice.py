@@ -198,10 +198,12 @@ def amount_problem(
     if money(amount, totals.currency) == totals.gross:
         return None
     difference = totals.gross - amount
+    more_or_less = "more" if difference > 0 else "less"
     return LineProblem(
         column,
-        f"{amount} differs from the lines' total {totals.gross} {totals.currency} "
-        f"(net {totals.net} + VAT {totals.vat_total}) by {difference:+}.",
+        f"{amount} is not the lines' total {totals.gross} {totals.currency} "
+        f"(net {totals.net} + VAT {totals.vat_total}): the lines make {abs(difference)} "
+        f"{more_or_less}.",
         "Correct the amount or the lines; or leave the amount empty and use totals.gross.",
         "BR-CO-15",
     )

@@ -81,6 +81,8 @@ def write_facturx_pdf(
     xml: bytes,
     issued: dt.date,
     url_fetcher: Any,
+    *,
+    font_config: Any = None,
     **options: Any,
 ) -> bytes:
     """Draw ``html`` (a ``weasyprint.HTML``) as a PDF/A-3b carrying ``xml`` as Factur-X.
@@ -101,7 +103,11 @@ def write_facturx_pdf(
         url_fetcher=url_fetcher,
     )
     options.update(pdf_variant=PDF_VARIANT, attachments=[attachment], output_intent=_OUTPUT_INTENT)
-    document = html.render(color_profiles={_OUTPUT_INTENT: _srgb_profile(weasyprint)}, **options)
+    document = html.render(
+        font_config=font_config,
+        color_profiles={_OUTPUT_INTENT: _srgb_profile(weasyprint)},
+        **options,
+    )
     metadata = document.metadata
     own_rdf = metadata.generate_rdf_metadata
 

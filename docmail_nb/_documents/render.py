@@ -26,6 +26,7 @@ folder (or as ``data:`` URLs) and from nowhere else, each up to 20 MB (see ``fet
 from __future__ import annotations
 
 import base64
+import dataclasses
 import difflib
 import functools
 import hashlib
@@ -55,6 +56,7 @@ from docmail_nb.errors import DocmailError, DocumentError
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
+    from docmail_nb._documents.einvoice import EInvoice
     from docmail_nb._store.ledger import Ledger
 
 __all__ = [
@@ -169,23 +171,29 @@ class DocumentRenderer:
         """Every problem of this row's document: rendering errors and payment data."""
         return self.check_and_fingerprint(row)[0]
 
-    def check_and_fingerprint(
-        self, row: Mapping[str, Any], payments: list[PaymentData] | None = None
-    ) -> tuple[list[PaymentProblem], str]:
+    def check_and_fingerprint(self, row: Mapping[str, Any]) -> tuple[list[PaymentProblem], str]:
         """The problems of this row's document, and a fingerprint of what it is made from.
 
         Two rows with the same fingerprint give the same PDF (same template, same values,
-        same payment data); nothing is drawn to find out. ``payments`` gets the QR-bill's
-        checked payment data, if the document has one.
+        same payment data); nothing is drawn to find out.
         """
+        problems, fingerprint, _payment = self.check_with_payment(row)
+        return problems, fingerprint
+
+    def check_with_payment(
+        self, row: Mapping[str, Any]
+    ) -> tuple[list[PaymentProblem], str, PaymentData | None]:
+        """``check_and_fingerprint``, and the checked payment data of its QR-bill (if any)."""
         problems: list[PaymentProblem] = []
+        payments: list[PaymentData] = []
         try:
             html = self._html(row, problems, draw=False, payments=payments)
         except DocmailError as exc:
             problems.append(PaymentProblem(self.template.name, exc.message, exc.hint))
-            return problems, ""
+            return problems, "", None
         seed = "\0".join((self.template.name, self.template.source, BASE_CSS, html))
-        return problems, hashlib.sha256(seed.encode("utf-8")).hexdigest()
+        fingerprint = hashlib.sha256(seed.encode("utf-8")).hexdigest()
+        return problems, fingerprint, payments[0] if payments else None
 
     def html(self, row: Mapping[str, Any]) -> str:
         """The HTML of this row's document, the payment part drawn in; DocumentError if not."""
@@ -199,9 +207,10 @@ class DocumentRenderer:
             )
         return html
 
-    def pdf(self, row: Mapping[str, Any]) -> RenderedDocument:
-        """This row's document as a PDF."""
-        return RenderedDocument(self.template.name, _html_to_pdf(self.html(row), self.template))
+    def pdf(self, row: Mapping[str, Any], einvoice: EInvoice | None = None) -> RenderedDocument:
+        """This row's document as a PDF; with ``einvoice``, a PDF/A-3 carrying its XML."""
+        pdf = _html_to_pdf(self.html(row), self.template, einvoice)
+        return RenderedDocument(self.template.name, pdf)
 
     def _html(
         self,
@@ -297,7 +306,7 @@ def _check_call(fields: dict[str, Any]) -> tuple[Any, list[PaymentProblem]]:
     return check_payment(**fields)
 
 
-def _html_to_pdf(html: str, template: DocumentTemplate) -> bytes:
+def _html_to_pdf(html: str, template: DocumentTemplate, einvoice: EInvoice | None = None) -> bytes:
     """Draw HTML as a PDF with WeasyPrint; resources only from the template's folder."""
     import weasyprint  # imported when drawing: loading it (and Pango) takes a moment
 
@@ -305,6 +314,18 @@ def _html_to_pdf(html: str, template: DocumentTemplate) -> bytes:
     fetcher = folder_fetcher(weasyprint, folder)
     document = weasyprint.HTML(string=html, base_url=str(folder), url_fetcher=fetcher)
     font_config, base_css = _drawing_setup(weasyprint)
+    if einvoice is not None:
+        from docmail_nb._documents.facturx import write_facturx_pdf
+
+        return write_facturx_pdf(
+            weasyprint,
+            document,
+            einvoice.xml,
+            einvoice.invoice.issue_date,
+            fetcher,
+            stylesheets=[base_css],
+            font_config=font_config,
+        )
     pdf = document.write_pdf(stylesheets=[base_css], font_config=font_config)
     assert isinstance(pdf, bytes)
     return pdf
@@ -359,22 +380,46 @@ def _compile(env: SandboxedEnvironment, template: DocumentTemplate) -> Template:
 
 @dataclass(frozen=True)
 class PlannedDocument:
-    """A document a message carries: checked when planned, made (or found) when sent."""
+    """A document a message carries: checked when planned, made (or found) when sent.
+
+    A PDF drawn from a template (``renderer``), a Factur-X PDF (with ``einvoice``: its
+    fingerprint covers the XML), or an e-invoice's XML alone (``renderer`` None: XRechnung).
+    """
 
     path: Path  # where it is saved: the documents-out folder / pdf_filename(...)
     fingerprint: str
-    renderer: DocumentRenderer = field(compare=False, repr=False)
+    renderer: DocumentRenderer | None = field(compare=False, repr=False)
     values: Mapping[str, Any] = field(compare=False, repr=False)
-    payment: PaymentData | None = field(default=None, compare=False, repr=False)  # its QR-bill
+    payment: PaymentData | None = field(default=None, compare=False, repr=False)
+    einvoice: EInvoice | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         """The file name, as attached and as recorded in the ledger."""
         return self.path.name
 
+    @property
+    def content_type(self) -> str:
+        """The MIME type it is attached with."""
+        return "application/pdf" if self.renderer is not None else "application/xml"
+
     def render(self) -> RenderedDocument:
-        """Draw the PDF (WeasyPrint)."""
-        return self.renderer.pdf(self.values)
+        """Draw the PDF (WeasyPrint), or give the e-invoice's XML."""
+        if self.renderer is None:
+            assert self.einvoice is not None
+            return RenderedDocument(self.name, self.einvoice.xml)
+        return self.renderer.pdf(self.values, self.einvoice)
+
+    def with_einvoice(self, einvoice: EInvoice) -> PlannedDocument:
+        """This PDF as Factur-X: it carries ``einvoice``, and its fingerprint covers the XML."""
+        seed = f"{self.fingerprint}\0{einvoice.kind}\0{einvoice.sha256}"
+        fingerprint = hashlib.sha256(seed.encode("utf-8")).hexdigest()
+        return dataclasses.replace(self, fingerprint=fingerprint, einvoice=einvoice)
+
+    @classmethod
+    def xml(cls, folder: Path, einvoice: EInvoice) -> PlannedDocument:
+        """An e-invoice's XML as a document of its own (``xrechnung-<key>.xml``)."""
+        return cls(folder / einvoice.filename, einvoice.sha256, None, {}, einvoice=einvoice)
 
 
 class DocumentPlanner:
@@ -425,12 +470,10 @@ class DocumentPlanner:
             renderer = self.renderer(name)
         except DocmailError as exc:
             return None, [PaymentProblem("Document", exc.message, exc.hint)]
-        payments: list[PaymentData] = []
-        problems, fingerprint = renderer.check_and_fingerprint(values, payments)
+        problems, fingerprint, payment = renderer.check_with_payment(values)
         if problems:
             return None, problems
         filename = pdf_filename(renderer.template, key + suffix)
-        payment = payments[0] if payments else None
         return PlannedDocument(self.out / filename, fingerprint, renderer, values, payment), []
 
 
@@ -513,13 +556,15 @@ def documents_changed(
 
 @dataclass(frozen=True)
 class DocumentPreview:
-    """A document drawn for a preview: where it was saved, its first page as a PNG image."""
+    """A document drawn for a preview: where it was saved, its first page as a PNG image, and
+    the e-invoice it carries (or is) as the customer's software reads it."""
 
     name: str
     path: Path | None  # the PDF drawn for the preview; None when drawn into a temporary folder
     size: int
     pages: int
     first_page_png: bytes
+    einvoice: tuple[str, ...] = ()
 
     @property
     def image(self) -> Path | None:
