@@ -37,7 +37,7 @@ from typing import Any, Literal
 from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, pass_eval_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
@@ -64,6 +64,7 @@ __all__ = [
     "html_to_text",
     "load_template",
     "make_environment",
+    "money_columns",
     "parse_template",
     "round_amount",
     "shown",
@@ -335,6 +336,30 @@ def template_variables(template: MessageTemplate) -> dict[str, set[str]]:
         if template.reminder_of is not None:
             names -= REMINDER_NAMES
         found.setdefault(part, set()).update(names)
+    return found
+
+
+def money_columns(template: MessageTemplate) -> dict[str, str]:
+    """The columns the template writes as money, with their currency:
+    ``{{ amount | money("EUR") }}`` → ``{"amount": "EUR"}`` (``money`` alone: CHF)."""
+    env = make_environment()
+    found: dict[str, str] = {}
+    for source in [source for _, source in template.headers] + [template.body]:
+        try:
+            tree = env.parse(source)
+        except TemplateSyntaxError:
+            continue  # the check reports it
+        for node in tree.find_all(nodes.Filter):
+            if node.name != "money" or not isinstance(node.node, nodes.Name):
+                continue
+            currency: Any = "CHF"
+            if node.args and isinstance(node.args[0], nodes.Const):
+                currency = node.args[0].value
+            for keyword in node.kwargs:
+                if keyword.key == "currency" and isinstance(keyword.value, nodes.Const):
+                    currency = keyword.value.value
+            if isinstance(currency, str):
+                found.setdefault(node.node.name, currency.upper())
     return found
 
 
