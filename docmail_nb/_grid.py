@@ -10,6 +10,7 @@ reached with the up and down keys as :attr:`MessageGrid.selected`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -17,9 +18,8 @@ from typing import Any, Literal
 
 import anywidget
 import traitlets as t
-from babel.numbers import format_currency, format_decimal
 
-__all__ = ["Cell", "Column", "ColumnKind", "MessageGrid", "money_text", "number_value"]
+__all__ = ["Cell", "Column", "ColumnKind", "MessageGrid", "number_value"]
 
 ColumnKind = Literal["text", "number", "money", "state"]
 
@@ -96,13 +96,6 @@ def number_value(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def money_text(value: Decimal, currency: str, locale: str) -> str:
-    """An amount as the sheet's currency and locale write it, e.g. ``CHF 1’234.50``."""
-    if currency:
-        return str(format_currency(value, currency, locale=locale)).replace("\u00a0", " ")
-    return str(format_decimal(value, format="#,##0.00", locale=locale))
-
-
 class MessageGrid(anywidget.AnyWidget):
     """A table of messages: click a header to sort, type to filter, click a row to pick it."""
 
@@ -125,10 +118,12 @@ class MessageGrid(anywidget.AnyWidget):
         self.order: list[int] = []  # the ids matching the filter, in the order shown
         self.observe(self._redraw, names=["query", "sort_by", "descending"])
 
-    def show(self, columns: list[Column], records: list[tuple[int, str, dict[str, Cell]]]) -> None:
+    def show(
+        self, columns: list[Column], records: Sequence[tuple[int, str, dict[str, Cell]]]
+    ) -> None:
         """Show ``records`` (id, state, cells by column key); the selection stays if it can."""
         self._columns = columns
-        self._records = records
+        self._records = list(records)
         keys = [column.key for column in columns]
         if self.sort_by not in keys:
             self.sort_by = keys[0] if keys else ""

@@ -18,14 +18,13 @@ import ipywidgets as w
 
 from docmail_nb import docmail_home
 from docmail_nb.batch import OutboxEntry
-from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS, size_text
+from docmail_nb.words import STATE_WORDS, size_text
 
 if TYPE_CHECKING:
     from docmail_nb import Preview, Report
     from docmail_nb.errors import DocmailError
 
 __all__ = [
-    "CELL",
     "CHANGED_RISK",
     "CSS",
     "FIELD_LAYOUT",
@@ -42,21 +41,15 @@ __all__ = [
     "problem_line",
     "recall",
     "remember",
-    "sort_key",
     "state_line",
     "success_line",
-    "table_line",
 ]
 
 LABEL_STYLE = {"description_width": "9em"}
 FIELD_LAYOUT = {"width": "100%", "max_width": "40em"}
 LINE = "line-height:1.4;margin:2px 0;"
-CELL = 28  # characters a table cell shows before it is cut with "…"
 CSS = """<style>
 .docmail-send, .docmail-settings {box-sizing:border-box; max-width:100%}
-.docmail-table select, .docmail-table-head {font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;
-  font-size:12px}
-.docmail-table-head {font-weight:bold; white-space:pre; padding:0 4px}
 .docmail-mail {border:1px solid #ddd; border-radius:4px; padding:8px 10px; max-width:100%;
   font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif; font-size:14px}
 .docmail-mail .docmail-subject {font-size:16px; font-weight:600; margin-bottom:4px}
@@ -328,24 +321,3 @@ def guess_columns(names: list[str]) -> list[str]:
         if found and found not in chosen:
             chosen.append(found)
     return chosen
-
-
-def sort_key(cells: dict[str, str], column: str) -> tuple[int, float, str]:
-    value = cells.get(column, "")
-    if column == "state":
-        return (0, float(OUTBOX_ORDER.index(value)) if value in OUTBOX_ORDER else 99.0, "")
-    try:
-        return (0, float(value.replace("’", "").replace("'", "")), "")
-    except ValueError:
-        return (1, 0.0, value.lower())
-
-
-def table_line(cells: dict[str, str], headers: list[str], widths: dict[str, int]) -> str:
-    """One row of the table in fixed-width columns (non-breaking spaces keep the padding)."""
-    parts = []
-    for name in headers:
-        text = cells.get(name, "").replace("\n", " ")
-        if len(text) > widths[name]:
-            text = text[: widths[name] - 1] + "…"
-        parts.append(text.ljust(widths[name]))
-    return "  ".join(parts).rstrip().replace(" ", "\u00a0")

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from docmail_nb._compose.plan import Plan, make_plan, read_and_plan
 from docmail_nb._compose.preview import Preview, preview
 from docmail_nb._compose.problem_list import ProblemGroup, capped, group_problems, join_reasons
 from docmail_nb._compose.rows import RowChoice, describe_recipients, describe_skipped
-from docmail_nb._compose.templates import MessageTemplate, parse_template
+from docmail_nb._compose.templates import (
+    MessageTemplate,
+    make_environment,
+    money_columns,
+    parse_template,
+    template_variables,
+)
 from docmail_nb._run.outbox import OutboxEntry, count_states, outbox, progress_text
 from docmail_nb._run.pacing import messages_per_minute, rate
 from docmail_nb._run.send import Pending, SendOptions, pending, send_plan, send_test
@@ -31,7 +37,7 @@ from docmail_nb._sheets.orders import Orders
 from docmail_nb._store.files import write_private
 from docmail_nb._store.ledger import LedgerLike
 from docmail_nb._store.profiles import Profile, docmail_home, load_profile
-from docmail_nb.errors import ProfileError
+from docmail_nb.errors import DocmailError, ProfileError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +58,7 @@ __all__ = [
     "join_reasons",
     "keep_upload",
     "messages_per_minute",
+    "money_text",
     "progress_text",
     "rate",
 ]
@@ -119,6 +126,7 @@ class Batch:
             campaign=campaign,
             rows=rows,
             max_recipients=_recipient_limit(profile),
+            ledger=ledger,
         )
 
     def __repr__(self) -> str:
@@ -182,6 +190,7 @@ class Batch:
             rows=settings.get("rows"),
             campaign=settings.get("campaign"),
             max_recipients=_recipient_limit(profile),
+            ledger=settings.get("ledger"),
         )
         return cls(
             read,
@@ -217,6 +226,17 @@ class Batch:
         folder), recorded nowhere.
         """
         return preview(self.plan, row, self.sender, documents_to=documents_to)
+
+    def money_columns(self) -> dict[str, str]:
+        """The columns the template writes as money, with their currency (``amount``: CHF)."""
+        return money_columns(self.template)
+
+    def address_columns(self, header: str = "To") -> list[str]:
+        """The columns an address header (To, Cc, Bcc) is made of."""
+        try:
+            return sorted(template_variables(self.template).get(header, set()))
+        except DocmailError:  # the check has said what is wrong with the template
+            return []
 
     def outbox(self) -> list[OutboxEntry]:
         """Every message with its state by the ledger (unchanged), then the problem rows."""
@@ -291,3 +311,8 @@ def keep_upload(name: str, content: bytes) -> Path:
     folder = docmail_home() / "uploads"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return write_private(folder / Path(name).name, lambda handle: handle.write(content))
+
+
+def money_text(amount: Any, currency: str = "CHF") -> str:
+    """An amount as a template's ``money`` filter writes it, e.g. ``CHF 1’234.50``."""
+    return str(make_environment().filters["money"](amount, currency))

@@ -31,8 +31,8 @@ from docmail_nb import (
     load_profile,
     sheet_names,
 )
+from docmail_nb._grid import Cell, Column, ColumnKind, MessageGrid, number_value
 from docmail_nb._panelkit import (
-    CELL,
     CHANGED_RISK,
     CSS,
     FIELD_LAYOUT,
@@ -49,10 +49,8 @@ from docmail_nb._panelkit import (
     problem_line,
     recall,
     remember,
-    sort_key,
     state_line,
     success_line,
-    table_line,
 )
 from docmail_nb._sample import sample_dir
 from docmail_nb.batch import (
@@ -61,11 +59,12 @@ from docmail_nb.batch import (
     count_states,
     join_reasons,
     keep_upload,
+    money_text,
     progress_text,
     rate,
 )
 from docmail_nb.errors import DocmailError
-from docmail_nb.words import STATE_WORDS
+from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS
 
 __all__ = ["SendPanel"]
 
@@ -102,7 +101,7 @@ class SendPanel:
         self._loading = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._shown: list[int] = []  # indexes into entries, in table order
+        self._positions: dict[int, int] | None = None  # sheet row → position in the frame
         self._last_table_refresh = 0.0
         self._build_inputs(orders, template, documents, remembered)
         self._build_table()
@@ -157,30 +156,18 @@ class SendPanel:
 
     def _build_table(self) -> None:
         """The messages as a table to search, filter, sort and walk through; the preview."""
-        self.search = w.Text(
-            placeholder="Search rows (key, address, any column)",
-            continuous_update=False,
-            layout={"flex": "2 1 14em", "width": "auto"},
-        )
         self.show = w.Dropdown(
             description="Show", style={"description_width": "auto"},
-            layout={"flex": "1 1 10em", "width": "auto"},
+            layout={"flex": "0 1 16em", "width": "auto"},
         )  # fmt: skip
-        self.sort = w.Dropdown(
-            description="Sort by", style={"description_width": "auto"},
-            layout={"flex": "1 1 10em", "width": "auto"},
-        )  # fmt: skip
-        self.descending = w.ToggleButton(
-            description="↓", tooltip="Reverse the order", layout={"width": "3em"}
-        )
         self.columns = w.SelectMultiple(
             description="Columns", rows=3, style={"description_width": "auto"},
             tooltip="The sheet's columns to show beside key and address (Ctrl-click: more)",
             layout={"width": "100%", "max_width": "40em"},
         )  # fmt: skip
-        self.table_head = w.HTML()
-        self.table = w.Select(rows=12, layout={"width": "max-content", "min_width": "100%"})
-        self.table.add_class("docmail-table")
+        # a table of page elements: sorts by a click on a header, filters, keys walk it
+        self.grid = MessageGrid(layout={"width": "100%"})
+        self.grid.add_class("docmail-table")
         self.previous_button = w.Button(description="◀ Previous", layout={"width": "auto"})
         self.next_button = w.Button(description="Next ▶", layout={"width": "auto"})
         self.position = w.HTML()
@@ -241,9 +228,9 @@ class SendPanel:
         self.template_text.observe(self._unless_loading(self.check), names="value")
         self.documents.observe(lambda: self._unless_loading(self.check)({}))
         self.check_button.on_click(lambda _b: self.check())
-        for control in (self.search, self.show, self.sort, self.descending, self.columns):
+        for control in (self.show, self.columns):
             control.observe(self._unless_loading(self._fill_table), names="value")
-        self.table.observe(self._unless_loading(self._show_preview), names="value")
+        self.grid.observe(self._unless_loading(self._show_preview), names="selected")
         self.previous_button.on_click(lambda _b: self._step(-1))
         self.next_button.on_click(lambda _b: self._step(1))
         self.raw_toggle.observe(self._on_raw, names="value")
@@ -269,12 +256,8 @@ class SendPanel:
                 self.template_box,
                 self.documents.widget,
                 w.HBox([self.check_button, self.summary], layout=wrap),
-                w.HBox([self.search, self.show, self.sort, self.descending], layout=wrap),
-                self.columns,
-                w.VBox(  # a wide table scrolls inside its own box, the head with it
-                    [self.table_head, self.table],
-                    layout={"width": "100%", "overflow": "auto hidden"},
-                ),
+                w.HBox([self.show, self.columns], layout=wrap),
+                self.grid,
                 w.HBox(
                     [self.previous_button, self.next_button, self.position, self.raw_toggle],
                     layout=wrap,
@@ -395,6 +378,7 @@ class SendPanel:
                 transport=self.transport,
             )
             self.entries = self.batch.outbox()
+            self._positions = None  # the sheet may have changed
         except DocmailError as exc:
             self.batch = None
             self.entries = []
@@ -445,98 +429,138 @@ class SendPanel:
         finally:
             self._loading = False
 
-    def _cells(self, entry: OutboxEntry) -> dict[str, str]:
-        cells = {"row": str(entry.row or "-"), "state": entry.state, "key": entry.key}
-        cells["to"] = entry.to
-        if self.orders is not None and entry.row:
-            values = self._row_values(entry.row)
-            for column in self.columns.value:
-                cells[column] = values.get(column, "")
+    def _grid_columns(self) -> list[Column]:
+        """Row, state, key, To, the chosen sheet columns, and Problem when a row has one."""
+        money = self.batch.money_columns() if self.batch is not None else {}
+        numeric = self._numeric_columns()
+        columns = [
+            Column("row", "Row", "number"),
+            Column("state", "State", "state"),
+            Column("key", "Key"),
+            Column("to", "To"),
+        ]
+        for name in self.columns.value:
+            kind: ColumnKind = "money" if name in money else "number" if name in numeric else "text"
+            columns.append(Column(f"col:{name}", name, kind))
+        if any(entry.note for entry in self.entries):
+            columns.append(Column("note", "Problem / note"))
+        return columns
+
+    def _numeric_columns(self) -> set[str]:
+        """The chosen columns whose filled cells are all numbers (shown right-aligned)."""
+        if self.orders is None:
+            return set()
+        found = set()
+        frame = self.orders.frame
+        for name in self.columns.value:
+            if name in frame.columns:
+                values = [v for v in frame[name].tolist() if not is_empty(v) and v != ""]
+                if values and all(number_value(v) is not None for v in values):
+                    found.add(name)
+        return found
+
+    def _cells(
+        self, entry: OutboxEntry, columns: list[Column], money: dict[str, str]
+    ) -> dict[str, Cell]:
+        """The grid's cells of one message: money in the sheet's currency, the whole text."""
+        values = self._row_values(entry.row) if entry.row else {}
+        to = entry.to or ", ".join(  # a row with a problem: the address cells it has
+            str(values[name]) for name in self._to_columns() if not is_empty(values.get(name))
+        )
+        cells = {
+            "row": Cell(f"{entry.row}" if entry.row else "-", float(entry.row or 0)),
+            "state": Cell(STATE_WORDS[entry.state], float(OUTBOX_ORDER.index(entry.state))),
+            "key": Cell(entry.key),
+            "to": Cell(to),
+            "note": Cell(entry.note),
+        }
+        for column in columns:
+            if not column.key.startswith("col:"):
+                continue
+            value = values.get(column.label)
+            number = number_value(value)
+            if is_empty(value):
+                cells[column.key] = Cell("")
+            elif column.kind == "money" and number is not None:
+                text = money_text(number, money[column.label])  # as the template writes it
+                cells[column.key] = Cell(text, float(number))
+            elif column.kind == "number" and number is not None:
+                cells[column.key] = Cell(str(value), float(number))
+            else:
+                cells[column.key] = Cell(str(value))
         return cells
 
-    def _row_values(self, row: int) -> dict[str, str]:
-        assert self.orders is not None
-        try:
-            position = self.orders.row_numbers.index(row)
-        except ValueError:
+    def _to_columns(self) -> list[str]:
+        """The columns the template's To header is made of."""
+        return self.batch.address_columns("To") if self.batch is not None else []
+
+    def _row_values(self, row: int) -> dict[str, Any]:
+        """The sheet's cells of ``row``, as read."""
+        if self.orders is None:
             return {}
-        record = self.orders.frame.iloc[position]
-        return {str(k): "" if is_empty(v) else str(v) for k, v in record.items()}
+        if self._positions is None:
+            self._positions = {number: i for i, number in enumerate(self.orders.row_numbers)}
+        position = self._positions.get(row)
+        if position is None:
+            return {}
+        return {str(k): v for k, v in self.orders.frame.iloc[position].items()}
 
     def _fill_table(self) -> None:
-        """The table as the search, state filter, sort and columns say; keeps the picked row."""
-        previous = self.table.value
+        """The grid as the state filter and the columns say; keeps the picked message."""
         counts = count_states(self.entries)
         self._loading = True
         try:
             shown = self.show.value
             self.show.options = [(f"all ({len(self.entries):,})", "")] + [
-                (f"{state} ({n:,})", state) for state, n in counts.items()
+                (f"{STATE_WORDS[state]} ({n:,})", state) for state, n in counts.items()
             ]
             self.show.value = shown if shown in counts else ""
-            sorts = ["row", "state", "key", "to", *self.columns.value]
-            current = self.sort.value
-            self.sort.options = sorts
-            self.sort.value = current if current in sorts else "row"
-            headers = ["row", "state", "key", "to", *self.columns.value]
-            rows = []
-            needle = self.search.value.strip().lower()
-            for index, entry in enumerate(self.entries):
-                if self.show.value and entry.state != self.show.value:
-                    continue
-                cells = self._cells(entry)
-                if needle and not any(needle in value.lower() for value in cells.values()):
-                    continue
-                rows.append((index, cells))
-            rows.sort(
-                key=lambda item: sort_key(item[1], self.sort.value), reverse=self.descending.value
-            )
-            widths = {
-                h: min(CELL, max([len(h), *(len(cells[h]) for _, cells in rows)])) for h in headers
-            }
-            self.table_head.value = (
-                "<div class='docmail-table-head'>"
-                + html.escape(table_line(dict(zip(headers, headers, strict=True)), headers, widths))
-                + "</div>"
-            )
-            self._shown = [index for index, _ in rows]
-            self.table.options = [(table_line(cells, headers, widths), i) for i, cells in rows]
-            self.table.value = previous if previous in self._shown else None
+            columns = self._grid_columns()
+            money = self.batch.money_columns() if self.batch is not None else {}
+            records = [
+                (index, entry.state, self._cells(entry, columns, money))
+                for index, entry in enumerate(self.entries)
+                if not self.show.value or entry.state == self.show.value
+            ]
+            self.grid.show(columns, records)
         finally:
             self._loading = False
-        if self.table.value is None and self._shown:
-            self.table.value = self._shown[0]  # shows its preview
-        elif self.table.value is None:
+        if not self._shown:
             self.preview.value = self.raw.value = ""
             self.position.value = note_line("No message to show.")
         else:
             self._show_preview()
 
+    @property
+    def _shown(self) -> list[int]:
+        """The messages (indexes into ``entries``) the grid lists, in its order."""
+        return self.grid.order
+
+    @property
+    def picked(self) -> int | None:
+        """The message picked in the grid (an index into ``entries``), if any."""
+        index = self.grid.selected
+        return index if 0 <= index < len(self.entries) else None
+
     def pick(self, row: int) -> None:
-        """Show sheet row ``row``'s message (as a click in the table does)."""
+        """Show sheet row ``row``'s message (as a click in the grid does)."""
         for index, entry in enumerate(self.entries):
             if row in entry.rows:
                 if index not in self._shown:
-                    self.search.value = ""
+                    self.grid.query = ""
                     self.show.value = ""
-                self.table.value = index
+                self.grid.selected = index
                 return
         raise ValueError(f"Row {row} is not in the table.")
 
     def _step(self, by: int) -> None:
-        if not self._shown:
-            return
-        if self.table.value not in self._shown:
-            self.table.value = self._shown[0]
-            return
-        at = self._shown.index(self.table.value)
-        self.table.value = self._shown[max(0, min(len(self._shown) - 1, at + by))]
+        self.grid.step(by)
 
     # -- preview --------------------------------------------------------------------------
 
     def _show_preview(self) -> None:
-        index = self.table.value
-        if self.batch is None or index is None or index >= len(self.entries):
+        index = self.picked
+        if self.batch is None or index is None:
             self.preview.value = self.raw.value = ""
             return
         entry = self.entries[index]
@@ -575,8 +599,8 @@ class SendPanel:
         return self.report
 
     def _picked_row(self) -> int | None:
-        index = self.table.value
-        if index is None or index >= len(self.entries):
+        index = self.picked
+        if index is None:
             return None
         entry = self.entries[index]
         return None if entry.state == "problem" else entry.row

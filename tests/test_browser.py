@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -172,8 +173,10 @@ def test_settings_notebook_tests_saves_and_reloads_a_profile(
     settings_field(page, "Password").fill(PASSWORD)
     panel.get_by_role("button", name="Test connection").click()
     expect(panel.locator(".docmail-ok")).to_contain_text("Connected to 127.0.0.1")
-
-    settings_field(page, "Password").fill(PASSWORD)
+    expect(settings_field(page, "Password")).to_have_value("")  # out of the page ...
+    expect(settings_field(page, "Password")).to_have_attribute(
+        "placeholder", re.compile("kept for Save")
+    )  # ... and kept by the panel: Save stores the password just tested
     panel.get_by_role("button", name="Save").click()
     expect(panel.locator(".docmail-ok")).to_contain_text("Saved profile 'office'")
     expect(settings_field(page, "Password")).to_have_value("")
@@ -230,7 +233,7 @@ def test_settings_notebook_tests_imap_and_names_the_sent_folder(
 
 def pick_message(panel: Locator, key: str) -> None:
     """Click the message of ``key`` in the panel's table."""
-    panel.locator(".docmail-table option", has_text=key).click()
+    panel.locator(".docmail-grid-table tbody tr", has_text=key).click()
 
 
 def test_send_notebook_previews_a_row_and_sends_after_confirming(
@@ -240,7 +243,7 @@ def test_send_notebook_previews_a_row_and_sends_after_confirming(
     open_notebook(page, notebook, "docmail-send")
     panel = page.locator(".docmail-send")
     expect(panel.locator(".docmail-ok").first).to_contain_text("10 messages from 10 rows: 10 ready")
-    expect(panel.locator(".docmail-table option")).to_have_count(10)
+    expect(panel.locator(".docmail-grid-table tbody tr")).to_have_count(10)
 
     pick_message(panel, "R-2026-1044")
     expect(panel.locator(".docmail-preview")).to_contain_text("R-2026-1044.pdf")
@@ -256,5 +259,88 @@ def test_send_notebook_previews_a_row_and_sends_after_confirming(
     panel.get_by_role("button", name="Yes, send").click()
     expect(panel.locator(".docmail-download")).to_be_visible()
     expect(panel.locator(".docmail-ok").last).to_contain_text("10 sent")
-    expect(panel.locator(".docmail-table option", has_text="sent")).to_have_count(10)
+    expect(panel.locator(".docmail-grid-table .docmail-state-sent")).to_have_count(10)
     screenshot(page, ".docmail-send", "send-panel.png")
+
+
+def test_the_message_grid_sorts_formats_shows_whole_cells_and_previews(
+    page: Page, voila: Callable[[str], VoilaServer]
+) -> None:
+    notebook = voila("02_send_documents.ipynb")
+    open_notebook(page, notebook, "docmail-send")
+    panel = page.locator(".docmail-send")
+    rows = panel.locator(".docmail-grid-table tbody tr")
+    expect(rows).to_have_count(10)
+    headers = [h.strip() for h in panel.locator(".docmail-grid-table th").all_inner_texts()]
+    amount = headers.index("amount") + 1
+
+    # money in the template's currency, right-aligned; the state a coloured word
+    cell = rows.first.locator(f"td:nth-child({amount})")
+    expect(cell).to_have_text("CHF 1’234.50")
+    assert cell.evaluate("td => getComputedStyle(td).textAlign") == "right"
+    state = rows.first.locator(".docmail-state")
+    expect(state).to_have_text("ready")
+    assert state.evaluate("s => getComputedStyle(s).color") != rows.first.locator(
+        "td:nth-child(3)"
+    ).evaluate("td => getComputedStyle(td).color")
+
+    # a click on a header sorts; a second click turns the order round
+    sort = panel.get_by_role("button", name="amount", exact=True)
+    sort.click()
+    expect(rows.first.locator(f"td:nth-child({amount})")).to_have_text("CHF 72.10")
+    sort.click()
+    expect(rows.first.locator(f"td:nth-child({amount})")).to_have_text("CHF 15’820.00")
+    expect(panel.locator("th[aria-sort=descending]")).to_have_count(1)
+
+    # a cut cell shows its whole text on hover (its title); the text is selectable page text
+    to = headers.index("To") + 1
+    cut = panel.locator(f".docmail-grid-table td:nth-child({to})", has_text="…").first
+    assert cut.get_attribute("title") == "s.jaeggi@bluemli.example, office@bluemli.example"
+
+    # the row clicked is previewed; the up and down keys move the preview
+    rows.nth(0).click()
+    expect(panel.locator(".docmail-preview")).to_contain_text("R-2026-1046")
+    page.keyboard.press("ArrowDown")
+    expect(panel.locator(".docmail-preview")).to_contain_text("R-2026-1049")  # 4,310.20 next
+    page.keyboard.press("ArrowUp")
+    expect(panel.locator(".docmail-preview")).to_contain_text("R-2026-1046")
+
+    # the filter narrows the rows
+    panel.get_by_label("Filter messages").fill("fröhlich")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("R-2026-1044")
+    screenshot(page, ".docmail-send", "send-panel-grid.png")
+
+
+def test_settings_panel_tests_then_saves_the_typed_password_without_retyping(
+    page: Page,
+    voila: Callable[[str], VoilaServer],
+    smtp_server: Callable[..., SMTPTestServer],
+    ca_file: Path,
+    keyring_dir: Path,
+) -> None:
+    server = smtp_server("starttls")
+    notebook = voila("01_smtp_settings.ipynb")
+    open_notebook(page, notebook, "docmail-settings")
+    panel = page.locator(".docmail-settings")
+    settings_field(page, "Profile name").fill("office")
+    settings_field(page, "Host").fill(server.host)
+    settings_field(page, "Security").select_option(label="STARTTLS (usually port 587)")
+    expect(panel.locator(".docmail-note").first).to_contain_text("port 587 with STARTTLS")
+    settings_field(page, "Port").fill(str(server.port))
+    settings_field(page, "Port").press("Tab")
+    expect(panel.locator(".docmail-note").first).to_contain_text(
+        f"the form has port {server.port}"
+    )  # the preset note agrees with the fields shown
+    settings_field(page, "Username").fill("anna@example.ch")
+    panel.get_by_text("Advanced").click()
+    settings_field(page, "CA file").fill(str(ca_file))
+    settings_field(page, "Password").fill(PASSWORD)
+    panel.get_by_role("button", name="Test connection").click()
+    expect(panel.locator(".docmail-ok")).to_contain_text("Connected to 127.0.0.1")
+    panel.get_by_role("button", name="Save").click()
+    expect(panel.locator(".docmail-ok")).to_contain_text("The password is stored in keyring.")
+    expect(panel).to_contain_text("A password for 'office' is stored in keyring.")
+    expect(panel).not_to_contain_text("No password is stored")
+    assert stored_passwords(keyring_dir) == {"docmail_nb/office": PASSWORD}
+    assert PASSWORD not in page.content()

@@ -69,6 +69,8 @@ def visit(profile: Profile, step: str) -> None:
         assert step != "connect"
         folder = mailbox.sent_folder()
         assert step != "list"
+        assert mailbox.contains("<a@b>", folder)
+        assert step != "search"
         mailbox.append(b"Subject: x\r\nMessage-ID: <a@b>\r\n\r\nx\r\n", folder)
 
 
@@ -77,6 +79,7 @@ def visit(profile: Profile, step: str) -> None:
     [
         ({"greeting": "trickle"}, "connect"),
         ({"list_answer": "trickle"}, "list"),
+        ({"search_answer": "trickle"}, "search"),
         ({"append_answer": "trickle"}, "append"),
     ],
 )

@@ -261,7 +261,7 @@ def test_jupyterlab_runs_the_send_notebook_of_an_init_folder_to_the_capture_serv
         )
 
         # pick a row in the table, see it as a mail program shows it
-        panel.locator(".docmail-table option", has_text="R-2026-1044").click()
+        panel.locator(".docmail-grid-table tbody tr", has_text="R-2026-1044").click()
         preview = panel.locator(".docmail-preview")
         expect(preview).to_contain_text("Rechnung R-2026-1044")
         expect(preview).to_contain_text("R-2026-1044.pdf")
@@ -284,7 +284,7 @@ def test_jupyterlab_runs_the_send_notebook_of_an_init_folder_to_the_capture_serv
         panel.get_by_role("button", name="Yes, send").click()
         expect(panel.locator(".docmail-download")).to_be_visible(timeout=RENDER_LIMIT_MS)
         expect(panel.locator(".docmail-ok").last).to_contain_text("10 sent")
-        expect(panel.locator(".docmail-table option", has_text="sent")).to_have_count(10)
+        expect(panel.locator(".docmail-grid-table .docmail-state-sent")).to_have_count(10)
         panel.locator(".docmail-download").scroll_into_view_if_needed()
         screenshot(page, "lab-send-panel.png")
         page.set_viewport_size({"width": 900, "height": 1000})

@@ -412,7 +412,7 @@ def ledger_file(tmp_path: Path) -> Path:
 
 
 def labels(panel: SendPanel) -> list[str]:
-    return [label.replace("\u00a0", " ") for label, _ in panel.table.options]
+    return [" ".join(row["titles"]) for row in panel.grid.rows]
 
 
 def send_all(panel: SendPanel) -> None:
@@ -431,9 +431,9 @@ def test_send_panel_lists_every_message_and_previews_the_first_as_a_mail_program
     assert panel.sheet.value == "Rechnungen"
     assert "docmail-ok" in panel.summary.value
     assert "10 messages from 10 rows: 10 ready" in panel.summary.value
-    assert len(panel.table.options) == 10
+    assert len(panel.grid.rows) == 10
     assert panel.columns.value == ("company", "amount")  # a name and an amount beside the key
-    head = panel.table_head.value
+    head = [column["label"].lower() for column in panel.grid.columns]
     for name in ("row", "state", "key", "to", "company", "amount"):
         assert name in head
     assert "R-2026-1041" in labels(panel)[0]
@@ -456,23 +456,23 @@ def test_table_searches_filters_sorts_and_walks_with_previous_and_next(
     capture: CaptureServer, ledger_file: Path
 ) -> None:
     panel = SendPanel(profile=capture.profile(), ledger=ledger_file)
-    panel.search.value = "fröhlich"
-    assert len(panel.table.options) == 1
+    panel.grid.query = "fröhlich"
+    assert len(panel.grid.rows) == 1
     assert "R-2026-1044" in panel.preview.value
-    panel.search.value = ""
-    panel.sort.value = "amount"
-    panel.descending.value = True
+    panel.grid.query = ""
+    panel.grid.sort_by = "col:amount"
+    panel.grid.descending = True
     amounts = [float(panel._row_values(panel.entries[i].row)["amount"]) for i in panel._shown]
     assert amounts == sorted(amounts, reverse=True)
-    panel.table.value = first = panel._shown[0]
+    panel.grid.selected = first = panel._shown[0]
     panel.next_button.click()
-    assert panel.table.value == panel._shown[1] != first
+    assert panel.grid.selected == panel._shown[1] != first
     assert "2 of 10" in panel.position.value
     panel.previous_button.click()
-    assert panel.table.value == first
+    assert panel.grid.selected == first
     assert panel.previous_button.disabled
     panel.show.value = "ready"
-    assert len(panel.table.options) == 10
+    assert len(panel.grid.rows) == 10
 
 
 def test_choosing_a_row_shows_its_message_and_every_recipient(
@@ -676,7 +676,7 @@ def test_problem_rows_are_in_the_table_not_sent_and_saved_for_fixing(
     assert "docmail-error" in panel.summary.value
     assert "3 messages from 4 rows: 1 with a problem, 3 ready" in panel.summary.value
     panel.show.value = "problem"
-    assert len(panel.table.options) == 1
+    assert len(panel.grid.rows) == 1
     assert "R-2026-1042" in labels(panel)[0]
     assert "not-an-address" in panel.preview.value  # the problem, with what to do
     assert "docmail-hint" in panel.preview.value
@@ -706,7 +706,7 @@ def test_template_mistake_is_a_red_line_and_no_stale_status_stays(
     assert panel.status.value == ""  # the last run's lines are gone
     assert panel.progress_box.layout.display == "none"
     assert panel.download.value == ""
-    assert panel.table.options == ()
+    assert panel.grid.rows == []
     panel.send_button.click()
     assert panel.confirm_box.layout.display == "none"
 
