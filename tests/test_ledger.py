@@ -1,6 +1,6 @@
 """The ledger: claims, rerun decisions, owners that died, daily usage, bad files.
 
-The tests that take ``store`` run against both stores: an SQLite file and a PostgreSQL
+The tests that take ``ledger_store`` run against both stores: an SQLite file and a PostgreSQL
 database (a private cluster, tests/support/pg_server.py).
 """
 
@@ -18,15 +18,6 @@ from helpers import FakeClock
 
 from docmail_nb._store.ledger import Ledger
 from docmail_nb.errors import LedgerError
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
-    """Where a ledger is: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return tmp_path / "l.sqlite"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 def claim(ledger: Ledger, run: str, key: str = "R-1", content: str = "h1", **kw: Any) -> str:
@@ -56,8 +47,8 @@ def test_default_location_is_docmail_home_in_wal_mode(docmail_home: Path) -> Non
     db.close()
 
 
-def test_a_sent_message_is_skipped_and_its_record_is_complete(store: str | Path) -> None:
-    with Ledger(store) as ledger:
+def test_a_sent_message_is_skipped_and_its_record_is_complete(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         assert claim(ledger, run) == "claimed"
         assert ledger.get("invoices", "R-1").state == "planned"  # type: ignore[union-attr]
@@ -83,8 +74,8 @@ def test_a_sent_message_is_skipped_and_its_record_is_complete(store: str | Path)
         ledger.end_run(run)
 
 
-def test_changed_content_after_sending_is_reported_unless_asked(store: str | Path) -> None:
-    with Ledger(store) as ledger:
+def test_changed_content_after_sending_is_reported_unless_asked(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         send(ledger, run)
@@ -93,8 +84,8 @@ def test_changed_content_after_sending_is_reported_unless_asked(store: str | Pat
 
 
 @pytest.mark.parametrize("state", ["failed", "deferred"])
-def test_failed_and_deferred_are_tried_again(store: str | Path, state: str) -> None:
-    with Ledger(store) as ledger:
+def test_failed_and_deferred_are_tried_again(ledger_store: str | Path, state: str) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_outcome(run, "invoices", "R-1", state, error="550 no", attempts=1)  # type: ignore[arg-type]
@@ -103,8 +94,8 @@ def test_failed_and_deferred_are_tried_again(store: str | Path, state: str) -> N
         assert ledger.get("invoices", "R-1").attempts == 1  # type: ignore[union-attr]
 
 
-def test_attempts_add_up_over_runs(store: str | Path) -> None:
-    with Ledger(store) as ledger:
+def test_attempts_add_up_over_runs(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_outcome(run, "invoices", "R-1", "deferred", error="451 later", attempts=2)
@@ -130,8 +121,8 @@ def test_the_sending_mark_is_synced_to_disk_before_it_returns(tmp_path: Path) ->
         assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
 
 
-def test_unknown_is_never_resent_unless_asked(store: str | Path) -> None:
-    with Ledger(store) as ledger:
+def test_unknown_is_never_resent_unless_asked(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_sending(run, "invoices", "R-1")
@@ -140,9 +131,9 @@ def test_unknown_is_never_resent_unless_asked(store: str | Path) -> None:
         assert claim(ledger, run, resend_unknown=True) == "claimed"
 
 
-def test_a_message_held_by_a_live_run_is_busy(store: str | Path) -> None:
-    first = Ledger(store)
-    second = Ledger(store)
+def test_a_message_held_by_a_live_run_is_busy(ledger_store: str | Path) -> None:
+    first = Ledger(ledger_store)
+    second = Ledger(ledger_store)
     run1, run2 = first.begin_run(), second.begin_run()
     assert claim(first, run1) == "claimed"
     assert claim(second, run2) == "busy"
@@ -156,8 +147,8 @@ def test_a_message_held_by_a_live_run_is_busy(store: str | Path) -> None:
     second.close()
 
 
-def test_end_run_releases_unattempted_claims(store: str | Path) -> None:
-    with Ledger(store) as ledger:
+def test_end_run_releases_unattempted_claims(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run1 = ledger.begin_run()
         claim(ledger, run1)
         ledger.end_run(run1)
@@ -184,9 +175,9 @@ def _die_holding(path: str | Path, key: str, sending: bool) -> None:
 
 
 def test_claims_of_a_dead_run_are_taken_over_and_sending_becomes_unknown(
-    store: str | Path,
+    ledger_store: str | Path,
 ) -> None:
-    path = store
+    path = ledger_store
     _die_holding(path, "R-1", sending=False)
     _die_holding(path, "R-2", sending=True)
     with Ledger(path) as ledger:
@@ -200,9 +191,9 @@ def test_claims_of_a_dead_run_are_taken_over_and_sending_becomes_unknown(
         assert claim(ledger, run, "R-2", resend_unknown=True) == "claimed"
 
 
-def test_daily_cap_counts_the_last_24_hours_of_the_account(store: str | Path) -> None:
+def test_daily_cap_counts_the_last_24_hours_of_the_account(ledger_store: str | Path) -> None:
     clock = FakeClock(1_800_000_000.0)
-    with Ledger(store, clock=clock) as ledger:
+    with Ledger(ledger_store, clock=clock) as ledger:
         run = ledger.begin_run()
         for key in ("R-1", "R-2"):
             claim(ledger, run, key)
@@ -237,12 +228,12 @@ def test_a_ledger_from_another_version_is_refused(tmp_path: Path) -> None:
         Ledger(path)
 
 
-def test_the_per_minute_window_is_the_mailboxs_over_every_sender(store: str | Path) -> None:
+def test_the_per_minute_window_is_the_mailboxs_over_every_sender(ledger_store: str | Path) -> None:
     """Three senders (each its own connection) pace one mailbox: five places a minute."""
     import threading
 
     clock = FakeClock(1_800_000_000.0)
-    ledgers = [Ledger(store, clock=clock) for _ in range(3)]
+    ledgers = [Ledger(ledger_store, clock=clock) for _ in range(3)]
     runs = [ledger.begin_run() for ledger in ledgers]
     waits: list[float] = []
 

@@ -263,6 +263,10 @@ class PostgresStore:
         """Inside a transaction: hold the lock named ``names`` until it ends (every process)."""
         self._conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", _lock_key(*names))
 
+    def primary_key(self, table: str) -> list[str]:
+        """The columns of ``table``'s primary key (none: [])."""
+        return self._table_columns(table)[1]
+
     def tables(self) -> set[str]:
         """The tables of the ledger's schema."""
         rows = self._conn.execute(
