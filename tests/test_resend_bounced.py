@@ -3,9 +3,11 @@ asked), with a new Message-ID, and recorded as the resend of the message that bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from helpers import NO_BCC, write_orders
+from servers import SMTPTestServer
 
 from docmail_nb import Batch, MemoryTransport, Profile, SendOptions
 from docmail_nb._store.ledger import Ledger
@@ -76,3 +78,37 @@ def test_a_bounced_row_is_listed_then_sent_again_once_corrected(tmp_path: Path) 
     assert last.message_id not in (bounced_id, resent.message_id)
     assert str(transport.stored[-1].msg["Message-ID"]) == last.message_id
     assert len(transport.stored) == 5
+
+
+def test_a_server_offering_dsn_is_asked_for_failure_reports_that_name_the_message(
+    smtp_server: Callable[..., SMTPTestServer], ca_file: Path, tmp_path: Path
+) -> None:
+    from helpers import PASSWORD, office
+
+    dsn = smtp_server("starttls", dsn=True)
+    plain = smtp_server("starttls")
+    orders = write_orders(tmp_path, 2)
+    template = tmp_path / "invoices.txt"
+    template.write_text(NO_BCC, encoding="utf-8")
+    for server in (dsn, plain):
+        batch = Batch.from_files(
+            orders, template, documents=tmp_path, profile=office(server, ca_file),
+            ledger=tmp_path / f"{server.port}.sqlite", password=PASSWORD,
+        )  # fmt: skip
+        assert batch.send().counts() == {"sent": 2}
+    for received in dsn.messages:
+        message_id = str(received.message["Message-ID"]).strip("<>")
+        assert "RET=HDRS" in received.mail_options
+        assert f"ENVID={message_id}".upper() in received.mail_options  # aiosmtpd upper-cases
+        assert "NOTIFY=FAILURE,DELAY" in received.rcpt_options
+        assert f"ORCPT=RFC822;{received.rcpt_tos[0]}".upper() in received.rcpt_options
+    for received in plain.messages:  # a server without DSN gets none of it
+        assert not [o for o in received.mail_options if o.startswith(("RET", "ENVID"))]
+        assert received.rcpt_options == []
+
+
+def test_xtext_encodes_plus_equals_and_what_is_not_printable() -> None:
+    from docmail_nb._mail.smtp import xtext
+
+    assert xtext("a1b2@example.ch") == "a1b2@example.ch"
+    assert xtext("a+b=c d") == "a+2Bb+3Dc+20d"
