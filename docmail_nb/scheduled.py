@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docmail_nb.errors import BatchFailed, ConfigError, DocmailError, SMTPProblem
+from docmail_nb.words import AFTER_WORDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -508,6 +509,10 @@ class ScheduledRun:
         trouble = [r for r in self.report.results if r.trouble] if self.report else []
         if trouble:
             lines.append(f"- {len(trouble)} message(s) that did not go out as they should")
+        after = self.report.after_sent if self.report is not None else {}
+        if set(after) - {"sent"}:  # bounces, delays, payments: as docmail status shows them
+            shown = ", ".join(f"{n} {AFTER_WORDS.get(state, state)}" for state, n in after.items())
+            lines.append(f"- In the ledger now: {shown}")
         if self.plan is not None and self.plan.problems:
             from docmail_nb.batch import capped, group_problems
 
