@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from docmail_nb._mail.transport import MemoryTransport, SMTPTransport, Transport
     from docmail_nb._mailbox.imap import MailboxCheck, check_mailbox, open_mailbox
     from docmail_nb._mailbox.reconcile import MailboxSync, sync_mailbox
+    from docmail_nb._money.payments import PaymentsRead, read_payments
     from docmail_nb._run.send import MessageResult, Report, SendOptions
     from docmail_nb._sample import sample_dir
     from docmail_nb._sheets.orders import Orders, read_orders, sheet_names
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     )
     from docmail_nb._store.records import Entry
     from docmail_nb._store.secrets import forget_password, get_password, has_password, set_password
+    from docmail_nb._store.status import KeyStatus, campaign_status, save_status, status_lines
     from docmail_nb.batch import Batch
     from docmail_nb.errors import (
         BatchFailed,
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
         LedgerError,
         MailboxError,
         OrdersError,
+        PaymentFileError,
         ProfileError,
         SecretStoreError,
         SignInProblem,
@@ -92,6 +95,7 @@ __all__ = [
     "Draft",
     "Entry",
     "InputError",
+    "KeyStatus",
     "Ledger",
     "LedgerError",
     "Limits",
@@ -103,6 +107,8 @@ __all__ = [
     "MessageTemplate",
     "Orders",
     "OrdersError",
+    "PaymentFileError",
+    "PaymentsRead",
     "Plan",
     "Preset",
     "Preview",
@@ -117,6 +123,7 @@ __all__ = [
     "SignInProblem",
     "TemplateError",
     "Transport",
+    "campaign_status",
     "check_mailbox",
     "check_payment",
     "connect",
@@ -138,13 +145,16 @@ __all__ = [
     "profile_from_preset",
     "qr_reference",
     "read_orders",
+    "read_payments",
     "remove_profile",
     "sample_dir",
     "save_profile",
+    "save_status",
     "set_password",
     "sheet_names",
     "sign_in",
     "sign_out",
+    "status_lines",
     "sync_mailbox",
     "test_connection",
 ]
@@ -173,6 +183,7 @@ _WHERE = {
     "SignInProblem": "errors",
     "SMTPProblem": "errors",
     "TemplateError": "errors",
+    "PaymentFileError": "errors",
     "Entry": "_store.records",
     "Ledger": "_store.ledger",
     "default_ledger_path": "_store.ledger",
@@ -205,6 +216,12 @@ _WHERE = {
     "set_password": "_store.secrets",
     "MailboxSync": "_mailbox.reconcile",
     "sync_mailbox": "_mailbox.reconcile",
+    "PaymentsRead": "_money.payments",
+    "read_payments": "_money.payments",
+    "KeyStatus": "_store.status",
+    "campaign_status": "_store.status",
+    "save_status": "_store.status",
+    "status_lines": "_store.status",
     "sample_dir": "_sample",
     "MessageResult": "_run.send",
     "Report": "_run.send",

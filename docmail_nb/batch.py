@@ -126,6 +126,7 @@ class Batch:
             campaign=campaign,
             rows=rows,
             max_recipients=_recipient_limit(profile),
+            ledger=ledger,
         )
 
     def __repr__(self) -> str:
@@ -189,6 +190,7 @@ class Batch:
             rows=settings.get("rows"),
             campaign=settings.get("campaign"),
             max_recipients=_recipient_limit(profile),
+            ledger=settings.get("ledger"),
         )
         return cls(
             read,

@@ -12,7 +12,8 @@ Every error a user can see says what happened, to which row or setting, and what
     ├── InputError                a file the user gave cannot be used (the CLI exits 2)
     │   ├── OrdersError           unreadable spreadsheet, bad or duplicate column names
     │   ├── TemplateError         unreadable template, bad header block, Jinja syntax
-    │   └── DocumentError         a document template or a row's payment data cannot be used
+    │   ├── DocumentError         a document template or a row's payment data cannot be used
+    │   └── PaymentFileError      a bank file (camt.054/053) that is not one or cannot be read
     ├── SMTPProblem               the server said no or could not be reached; ``.diagnosis``
     │                             (a :class:`Diagnosis`: what happened, what to do, the outcome)
     │   └── SignInProblem         no access token: sign-in expired, consent missing, token command
@@ -56,6 +57,7 @@ __all__ = [
     "LedgerError",
     "MailboxError",
     "OrdersError",
+    "PaymentFileError",
     "PlainOnTLSPort",
     "ProfileError",
     "RefusedByCheck",
@@ -130,6 +132,10 @@ class TemplateError(InputError):
 
 class DocumentError(InputError):
     """A document (PDF) cannot be made: its template, or a row's payment data for a QR-bill."""
+
+
+class PaymentFileError(InputError):
+    """A bank file of payments (camt.054/053) cannot be read; nothing of it was recorded."""
 
 
 class SMTPProblem(DocmailError):

@@ -2,14 +2,18 @@
 
 Every layer speaks of a message with the states below; each uses the part that concerns it::
 
-    LedgerState   what the ledger records:    planned, sending, sent, failed, deferred, unknown
-    Decision      what the send rule decides: claimed, sent, unknown, changed, busy, capped
+    LedgerState   what the ledger records:    planned, sending, sent, failed, deferred, unknown;
+                                              after sent: bounced, delayed (delivery reports)
+    Decision      what the send rule decides: claimed, sent, unknown, changed, busy, capped,
+                                              bounced
     ResultState   what a run did with it:     sent, dry-run, skipped, failed, deferred, unknown,
                                               changed, busy, planned (left for a later run),
-                                              problem
+                                              problem, bounced (not resent)
     OutboxState   what a list of messages shows before and after a run: ready, problem, sent,
                                               skipped, failed, unknown, changed, not sent, busy,
-                                              dry-run
+                                              dry-run, bounced
+    AfterState    what ``docmail status`` shows: a LedgerState, or from recorded payments
+                                              paid, partly paid, overpaid
     Outcome       what a failure means:       ok, retry, failed, fatal, unknown
 
 ``STATE_WORDS`` words a state in a list of messages, ``RUN_WORDS`` in the summary of a run.
@@ -21,29 +25,39 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
+    "AFTER_WORDS",
     "OUTBOX_ORDER",
     "RUN_WORDS",
     "STATE_WORDS",
+    "WENT_OUT",
+    "AfterState",
     "Decision",
     "LedgerState",
     "OutboxState",
     "Outcome",
+    "PaymentState",
     "ResultState",
     "counted",
     "plural",
     "size_text",
 ]
 
-LedgerState = Literal["planned", "sending", "sent", "failed", "deferred", "unknown"]
-Decision = Literal["claimed", "sent", "unknown", "changed", "busy", "capped"]
+LedgerState = Literal[
+    "planned", "sending", "sent", "failed", "deferred", "unknown", "bounced", "delayed"
+]
+Decision = Literal["claimed", "sent", "unknown", "changed", "busy", "capped", "bounced"]
 ResultState = Literal[
     "sent", "failed", "deferred", "unknown", "skipped", "changed", "busy", "planned", "dry-run",
-    "problem",
+    "problem", "bounced",
 ]  # fmt: skip
 OutboxState = Literal[
     "ready", "problem", "sent", "skipped", "failed", "unknown", "changed", "not sent", "busy",
-    "dry-run",
+    "dry-run", "bounced",
 ]  # fmt: skip
+PaymentState = Literal["paid", "partly paid", "overpaid"]
+AfterState = LedgerState | PaymentState
+#: the ledger states of a message that went out (a report may say it did not arrive)
+WENT_OUT: tuple[LedgerState, ...] = ("sent", "delayed", "bounced")
 #: What a failure means for the message and the batch: ok; retry (transient, not delivered);
 #: failed (permanent for this message); fatal (stop the batch: login, TLS, configuration);
 #: unknown (the connection broke after DATA began).
@@ -51,8 +65,8 @@ Outcome = Literal["ok", "retry", "failed", "fatal", "unknown"]
 
 #: every outbox state in the order a list of messages is sorted by state (trouble first)
 OUTBOX_ORDER: tuple[OutboxState, ...] = (
-    "problem", "unknown", "changed", "failed", "not sent", "busy", "ready", "dry-run", "skipped",
-    "sent",
+    "problem", "unknown", "changed", "bounced", "failed", "not sent", "busy", "ready", "dry-run",
+    "skipped", "sent",
 )  # fmt: skip
 
 #: a state in a list of messages: "3 unknown (may have arrived)"
@@ -67,6 +81,7 @@ STATE_WORDS: dict[OutboxState, str] = {
     "not sent": "not sent in this run",
     "busy": "being sent by another run",
     "dry-run": "would be sent (dry run)",
+    "bounced": "bounced (fix the address)",
 }
 
 #: a state in the summary of a run, in the order the summary names them
@@ -80,6 +95,22 @@ RUN_WORDS: dict[ResultState, str] = {
     "changed": "changed since sent (not resent)",
     "busy": "being sent by another run",
     "planned": "left for a later run",
+    "bounced": "bounced before (not resent until the address is fixed)",
+}
+
+#: a state after "sent" in ``docmail status`` and the panels' tables
+AFTER_WORDS: dict[str, str] = {
+    "sent": "sent",
+    "delayed": "delayed (the server still tries)",
+    "bounced": "bounced",
+    "paid": "paid",
+    "partly paid": "partly paid",
+    "overpaid": "overpaid",
+    "unknown": "unknown (may have arrived)",
+    "failed": "failed",
+    "deferred": "deferred (try again)",
+    "planned": "planned",
+    "sending": "being sent",
 }
 
 

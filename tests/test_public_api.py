@@ -28,6 +28,9 @@ PUBLIC = {
     "sync_mailbox",
     # documents: drawn from HTML, with a checked Swiss QR-bill
     "DocumentRenderer", "load_document_template", "check_payment", "qr_reference",
+    # after sent: bounces (sync_mailbox), payments from the bank, each message's state
+    "PaymentFileError", "PaymentsRead", "read_payments", "KeyStatus", "campaign_status",
+    "save_status", "status_lines",
     # capture server and sample data
     "CaptureServer", "CapturedMessage", "sample_dir",
 }  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, localtime
@@ -24,7 +25,7 @@ from docmail_nb.errors import ConfigError, FileChanged, InputError
 if TYPE_CHECKING:
     from docmail_nb._documents.render import PlannedDocument
 
-__all__ = ["Attachment", "Draft"]
+__all__ = ["Attachment", "Draft", "PaymentAsked"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ class Attachment:
     size: int
     content_type: str = "application/pdf"
     identity: FileIdentity | None = None  # the file as the check saw it (None: made later)
+
+
+@dataclass(frozen=True)
+class PaymentAsked:
+    """What a message asks to be paid with: its QR or creditor reference, and the amount."""
+
+    reference: str  # without spaces
+    kind: str  # QRR or SCOR
+    amount: Decimal | None  # None: the payer fills it in
+    currency: str  # "" when not known
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class Draft:
     extra_headers: tuple[tuple[str, str], ...] = ()
     #: documents made from a template for this message; each is also in ``attachments``
     documents: tuple[PlannedDocument, ...] = ()
+    #: the reference (and amount) its QR-bill or Reference header asks to be paid with
+    payment: PaymentAsked | None = None
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -97,12 +110,19 @@ class Draft:
         """
         return self._message_id(campaign, default_sender, self.content_hash())
 
-    def _message_id(self, campaign: str, default_sender: str, content_hash: str) -> str:
-        seed = json.dumps([campaign, self.key, content_hash], ensure_ascii=False)
+    def _message_id(
+        self, campaign: str, default_sender: str, content_hash: str, resend_of: str = ""
+    ) -> str:
+        parts = [campaign, self.key, content_hash] + ([resend_of] if resend_of else [])
+        seed = json.dumps(parts, ensure_ascii=False)
         digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
         sender = self.sender or default_sender
         domain = idna_address(addr_spec(sender)).rpartition("@")[2] if sender else ""
         return f"<{digest}@{domain or 'docmail.invalid'}>"
+
+    def resend_id(self, campaign: str, default_sender: str, content_hash: str, bounced: str) -> str:
+        """A new Message-ID for sending this message again after ``bounced`` bounced."""
+        return self._message_id(campaign, default_sender, content_hash, bounced)
 
     def build(self, campaign: str, default_sender: str = "") -> EmailMessage:
         """The message exactly as it is sent (SMTP policy; Bcc only in the envelope)."""

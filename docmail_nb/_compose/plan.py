@@ -8,12 +8,14 @@ shows it as a mail program will.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from docmail_nb._compose.fitting import check_file_order, layout_advice
 from docmail_nb._compose.message import Attachment, Draft
 from docmail_nb._compose.planner import _Planner
+from docmail_nb._compose.reminders import reminder_basis
 from docmail_nb._compose.rows import (
     Problem,
     RowChoice,
@@ -24,6 +26,7 @@ from docmail_nb._compose.templates import (
     load_template,
 )
 from docmail_nb._sheets.orders import Orders, read_orders
+from docmail_nb._store.ledger import LedgerLike, existing_ledger
 from docmail_nb.errors import ConfigError
 from docmail_nb.words import counted
 
@@ -52,6 +55,7 @@ class Plan:
     notices: list[str] = field(default_factory=list)  # worth a look, not a problem
     skipped: list[Skipped] = field(default_factory=list)  # Send-If false, not among --rows
     delimiter: str | None = None  # the separator of the orders csv (exports use it too)
+    reminder: tuple[str, int] | None = None  # a reminder: (the campaign reminded of, level)
 
     @property
     def ok(self) -> bool:
@@ -107,8 +111,14 @@ def make_plan(
     documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
     max_recipients: int | None = None,
+    ledger: LedgerLike = None,
+    today: dt.date | None = None,
 ) -> Plan:
     """Render and check every row; every problem of every row is collected.
+
+    A reminder template (``Reminder-Of``) is planned against ``ledger`` (the default ledger
+    when None): only keys delivered and not paid in full, at most once per level, each with
+    the documents its campaign sent; ``today`` is the day days_overdue counts to.
 
     ``max_recipients`` is the provider's limit of recipients per message (the profile's
     ``limits.recipients_per_message``): a message with more is a problem of its rows.
@@ -125,12 +135,17 @@ def make_plan(
     )
     out = Path(documents_out).expanduser() if documents_out else folder / "generated"
     choice = RowChoice.parse(rows) if isinstance(rows, str) else rows
-    planner = _Planner(orders, template, folder, max_message_bytes, locale, out, choice)
+    name = campaign or template.name
+    reminders = None
+    if template.reminder_of is not None:
+        with existing_ledger(ledger) as existing:
+            reminders = reminder_basis(existing, template, name, today)
+    planner = _Planner(orders, template, folder, max_message_bytes, locale, out, choice, reminders)
     drafts, problems = planner.run()
     if max_recipients is not None:
         drafts = _within_recipient_limit(drafts, problems, max_recipients)
     return Plan(
-        campaign=campaign or template.name,
+        campaign=name,
         drafts=drafts,
         problems=problems,
         total_rows=len(orders),
@@ -138,6 +153,7 @@ def make_plan(
         notices=list(orders.notices) + planner.notices,
         skipped=planner.skipped,
         delimiter=orders.delimiter,
+        reminder=None if reminders is None else (reminders.of, reminders.level),
     )
 
 
@@ -179,6 +195,7 @@ def read_and_plan(
     documents_out: str | Path | None = None,
     rows: RowChoice | str | None = None,
     max_recipients: int | None = None,
+    ledger: LedgerLike = None,
 ) -> tuple[Orders, MessageTemplate, Plan]:
     """Read the orders (and the template file, unless ``template`` is given) and plan them.
 
@@ -202,6 +219,7 @@ def read_and_plan(
         max_recipients=max_recipients,
         documents_out=documents_out,
         rows=rows,
+        ledger=ledger,
     )
     if any(problem.row is None for problem in plan.problems):
         advice = layout_advice(orders_path, template, orders, sheet)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ from docmail_nb._compose.attachments import AttachmentFinder, Refusal
 from docmail_nb._compose.cells import TemplateCells
 from docmail_nb._compose.closest import closest_column
 from docmail_nb._compose.headers import header_problem, join_lines, parse_addresses
-from docmail_nb._compose.message import Attachment, Draft
+from docmail_nb._compose.message import Attachment, Draft, PaymentAsked
 from docmail_nb._compose.problem_list import row_spans
 from docmail_nb._compose.recipients import compose_addresses, parts_environment, render_parts
+from docmail_nb._compose.reminders import Reminders
 from docmail_nb._compose.rows import (
+    NO_REMINDER,
     Problem,
     RowChoice,
     Skipped,
@@ -30,10 +33,12 @@ from docmail_nb._compose.templates import (
     html_to_text,
     make_environment,
     template_variables,
+    to_decimal,
 )
 from docmail_nb._documents.einvoice import parse_kind
 from docmail_nb._documents.invoicing import Invoicing
 from docmail_nb._documents.lines import LineProblem
+from docmail_nb._documents.qrbill import check_reference
 from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
 from docmail_nb._sheets.orders import CellError, Orders
 from docmail_nb.errors import DocmailError
@@ -78,8 +83,10 @@ class _Planner:
         locale: str,
         documents_out: Path,
         choice: RowChoice | None = None,
+        reminders: Reminders | None = None,
     ) -> None:
         self.orders = orders
+        self.reminders = reminders
         self.choice = choice
         self.template = template
         self.max_bytes = max_bytes
@@ -245,9 +252,27 @@ class _Planner:
         """The records asked for (--rows) for which Send-If holds; the others are skipped."""
         if self.choice is not None:
             records = self._among_rows_asked(records, self.choice)
+        if self.reminders is not None:
+            records = self._to_be_reminded(records, self.reminders)
         if self.template.send_if is None:
             return records
         return self._where_send_if_holds(records, self.template.send_if)
+
+    def _to_be_reminded(
+        self, records: list[tuple[int, dict[str, Any]]], reminders: Reminders
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The records whose key may get this reminder now, with the names a reminder adds
+        (days_overdue, open_amount, paid_amount); the others are skipped with the reason."""
+        kept: list[tuple[int, dict[str, Any]]] = []
+        for number, values in records:
+            key = self._quiet_key(values)
+            refusal = reminders.refusal(key) if key else None
+            if key and refusal is None:
+                kept.append((number, {**values, **reminders.values(key, values)}))
+            else:
+                reason = refusal.reason if refusal else "the Key is empty"
+                self.skipped.append(Skipped(number, key, f"{NO_REMINDER}: {reason}"))
+        return kept
 
     def _among_rows_asked(
         self, records: list[tuple[int, dict[str, Any]]], choice: RowChoice
@@ -386,10 +411,13 @@ class _Planner:
         documents = () if lines_wrong else self._documents(rows, report_key)
         if not lines_wrong:
             documents = self._einvoices(rows, report_key, documents)
+        if self.reminders is not None and key:
+            attachments += self._sent_documents(first, key, self.reminders)
         attachments += tuple(
             Attachment(path=doc.path, filename=doc.name, size=0, content_type=doc.content_type)
             for doc in documents
         )
+        payment = self._payment(first, report_key, context, documents)
         body = self._render(self.body_env, self.template.body, first, report_key, "body", context)
         text, html = ("", None) if body is None else self._bodies(body)
         if not headers.to and not self._has_problem(before, "To"):
@@ -413,7 +441,57 @@ class _Planner:
             attachments=attachments,
             extra_headers=headers.extra,
             documents=documents,
+            payment=payment,
         )
+
+    def _sent_documents(self, row: int, key: str, reminders: Reminders) -> tuple[Attachment, ...]:
+        """The documents the reminded message carried, as sent (their sha256 checked)."""
+        found, refused = reminders.attachments(key)
+        if refused is not None:
+            self._problem(row, key, "Reminder-Of", refused.reason[:1].upper() + refused.reason[1:]
+                          + ".", refused.hint)  # fmt: skip
+            return ()
+        return tuple(
+            Attachment(path=path, filename=name, size=path.stat().st_size) for path, name in found
+        )
+
+    def _payment(
+        self,
+        row: int,
+        key: str | None,
+        context: dict[str, Any],
+        documents: tuple[PlannedDocument, ...],
+    ) -> PaymentAsked | None:
+        """The reference (and amount) the message asks to be paid with: its Reference and
+        Amount headers, else its first document's QR-bill; None when it asks for none."""
+        source = self.template.header("Reference")
+        if source is None:
+            for document in documents:
+                data = document.payment
+                if data is not None and data.reference_type in ("QRR", "SCOR"):
+                    return PaymentAsked(
+                        data.reference, data.reference_type, data.amount, data.currency
+                    )
+            return None
+        rendered = self._render(self.env, source, row, key, "Reference", context) or ""
+        kind, reference, problem = check_reference(rendered)
+        if problem:
+            hint = "Make it with qr_reference(...) or creditor_reference(...), or leave it out."
+            self._problem(row, key, "Reference", problem, hint)
+            return None
+        if kind == "NON":
+            return None
+        amount: Decimal | None = None
+        amount_source = self.template.header("Amount")
+        if amount_source is not None:
+            text = self._render(self.env, amount_source, row, key, "Amount", context) or ""
+            try:
+                amount = to_decimal(text) if text.strip() else None
+            except (ValueError, ArithmeticError):
+                hint = "Give the amount asked for, e.g. {{ amount }}."
+                self._problem(row, key, "Amount", f"{text!r} is not an amount.", hint)
+                return None
+        return PaymentAsked(reference, kind, amount, "")
 
     def _headers(self, row: int, key: str | None, context: dict[str, Any], before: int) -> _Headers:
         """The message's headers for the row; problems since ``before`` count as this row's."""

@@ -9,7 +9,17 @@ from docmail_nb._compose.message import Draft
 from docmail_nb.errors import ConfigError
 from docmail_nb.words import counted, plural
 
-__all__ = ["Problem", "RowChoice", "Skipped", "describe_recipients", "describe_skipped"]
+__all__ = [
+    "NO_REMINDER",
+    "Problem",
+    "RowChoice",
+    "Skipped",
+    "describe_recipients",
+    "describe_skipped",
+]
+
+#: how the reason of a row a reminder leaves out begins ("no reminder: paid ...")
+NO_REMINDER = "no reminder"
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A row left out on purpose (Send-If false, or not among ``--rows``): not a problem."""
+    """A row left out on purpose (Send-If false, not among ``--rows``, or a reminder not due
+    for it): not a problem."""
 
     row: int
     key: str | None

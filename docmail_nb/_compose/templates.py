@@ -13,10 +13,13 @@ A template is a block of header lines, a blank line and the body::
 Known headers: To, Cc, Bcc, From, Reply-To, Subject, Attachment (repeatable), Document
 (repeatable: an HTML template made into a PDF per row, see ``documents``), Key, Format,
 Group-By, Send-If, Lines (``Lines: Positionen on invoice_no``: the row's line items),
-E-Invoice (``factur-x``, ``xrechnung`` or empty), E-Invoice-Columns, and any ``X-`` header.
-Every header but Format, Group-By, Lines and E-Invoice-Columns, and the body, are Jinja
-templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
-"bezahlt" }}``): a row for which it is false is left out, and listed as left out.
+E-Invoice (``factur-x``, ``xrechnung`` or empty), E-Invoice-Columns, Reference and Amount (what
+the message asks to be paid, kept in the ledger to match payments; a QR-bill's own reference and
+amount otherwise), Reminder-Of and Reminder-Level (see ``reminders``), and any ``X-`` header.
+Every header but Format, Group-By, Lines, E-Invoice-Columns and the Reminder ones, and the body,
+are Jinja templates over the row's columns; Send-If is one Jinja expression (``{{ status !=
+"bezahlt" }}``): a row for which it is false is left out, and listed as left out. A reminder's
+rows also know ``days_overdue``, ``open_amount`` and ``paid_amount``.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ __all__ = [
     "MAX_LIPSUM",
     "MAX_OUTPUT",
     "MAX_REPEAT",
+    "REMINDER_NAMES",
     "SHOWN_CELL",
     "SINGLE_HEADERS",
     "BoundedSandbox",
@@ -85,8 +89,11 @@ FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 ADDRESS_HEADERS = ("To", "Cc", "Bcc")
 SINGLE_HEADERS = (
     "To", "Cc", "Bcc", "From", "Reply-To", "Subject", "Key", "Format", "Group-By", "Send-If",
+    "Reference", "Amount", "Reminder-Of", "Reminder-Level",
     "Lines", "E-Invoice", "E-Invoice-Columns",
 )  # fmt: skip
+#: the names a reminder's rows have besides the sheet's columns (see ``reminders``)
+REMINDER_NAMES = frozenset({"days_overdue", "open_amount", "paid_amount"})
 KNOWN_HEADERS = (*SINGLE_HEADERS, "Attachment", "Document")
 CONTEXT_NAMES = frozenset({"row", "rows", "group"})
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:(.*)$")
@@ -116,6 +123,8 @@ class MessageTemplate:
     name: str = "template"
     folder: Path | None = None  # where the file is: Document templates are looked up there
     send_if: str | None = None  # a Jinja expression; rows for which it is false are left out
+    reminder_of: str | None = None  # the campaign this template reminds of
+    reminder_level: int = 1
     lines: tuple[str, str] | None = None  # Lines: <sheet or file> on <column>
     einvoice_columns: str | None = None  # E-Invoice-Columns: company=Firma, pcode=PLZ
 
@@ -188,6 +197,9 @@ def parse_template(
         )
     group_by = _pop(headers, "Group-By") or None
     send_if = _pop(headers, "Send-If")
+    reminder_of, reminder_level = _reminder(
+        _pop(headers, "Reminder-Of"), _pop(headers, "Reminder-Level"), name
+    )
     lines_text = _pop(headers, "Lines")
     einvoice_columns = _pop(headers, "E-Invoice-Columns")
     if lines_text is not None:
@@ -207,11 +219,37 @@ def parse_template(
         name=name,
         folder=Path(folder).expanduser().resolve() if folder is not None else None,
         send_if=None if send_if is None else _expression(send_if, name),
+        reminder_of=reminder_of,
+        reminder_level=reminder_level,
         lines=lines_header,
         einvoice_columns=einvoice_columns,
     )
     template_variables(template)  # compiles every part: syntax errors surface here
     return template
+
+
+def _reminder(of: str | None, level: str | None, name: str) -> tuple[str | None, int]:
+    """Reminder-Of (a campaign's name) and Reminder-Level (1, 2, ...), checked."""
+    if of is None:
+        if level is not None:
+            raise TemplateError(
+                f"Template {name!r} has Reminder-Level but no Reminder-Of.",
+                "Add 'Reminder-Of: invoices' (the campaign whose invoices it reminds of).",
+            )
+        return None, 1
+    if not of or "{" in of:
+        raise TemplateError(
+            f"Template {name!r}: Reminder-Of must name a campaign, not {of!r}.",
+            "Write the campaign's name, e.g. 'Reminder-Of: invoices' (the invoice template's "
+            "name, or the --campaign it was sent with).",
+        )
+    text = (level or "1").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise TemplateError(
+            f"Template {name!r}: Reminder-Level must be 1, 2, 3 ..., not {text!r}.",
+            "Write 'Reminder-Level: 1' for the first reminder, 2 for the second.",
+        )
+    return of, int(text)
 
 
 def _expression(source: str, name: str) -> str:
@@ -295,6 +333,8 @@ def template_variables(template: MessageTemplate) -> dict[str, set[str]]:
                 "Placeholders look like {{ column }}; blocks like {% if x %}...{% endif %}.",
             ) from exc
         names = meta.find_undeclared_variables(tree) - set(env.globals) - CONTEXT_NAMES
+        if template.reminder_of is not None:
+            names -= REMINDER_NAMES
         found.setdefault(part, set()).update(names)
     return found
 

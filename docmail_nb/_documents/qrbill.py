@@ -38,6 +38,7 @@ __all__ = [
     "PaymentProblem",
     "ReferenceType",
     "check_payment",
+    "check_reference",
     "creditor_reference",
     "is_qr_iban",
     "payment_data",
@@ -338,6 +339,19 @@ def _check_iban(value: str, found: _Problems) -> str | None:
         )
         return None
     return iban
+
+
+def check_reference(value: Any) -> tuple[ReferenceType, str, str]:
+    """A payment reference alone: (QRR or SCOR, without spaces, "") or ("NON", "", the problem).
+
+    QRR: 27 digits with the right check digit; SCOR: ISO 11649 (RF, check digits, 1-21 letters
+    or digits). An empty value is ("NON", "", "").
+    """
+    found = _Problems()
+    kind, reference = _check_reference(_text(value), None, found)
+    if found:
+        return "NON", "", found[0].message
+    return kind, reference, ""
 
 
 def _check_reference(value: str, iban: str | None, found: _Problems) -> tuple[ReferenceType, str]:

@@ -536,7 +536,7 @@ def _verdict(
         return "draw"
     entry = ledger.get(campaign, key)
     sent = entry.state if entry is not None else ""
-    if sent == "sent":
+    if sent in ("sent", "delayed", "bounced"):
         return "refuse"
     if sent == "unknown":
         return "keep"  # the server may have the old one: keep it as it is

@@ -9,6 +9,7 @@ as sent plus the Bcc header), and the search for a Message-ID.
 from __future__ import annotations
 
 import base64
+import hashlib
 import imaplib
 import logging
 import re
@@ -22,7 +23,7 @@ from email.policy import SMTP
 from typing import Literal
 
 from docmail_nb._mail.wire import wire_bytes
-from docmail_nb._mailbox.bounded import BoundedIMAP4, BoundedIMAP4_SSL
+from docmail_nb._mailbox.bounded import BoundedIMAP4, BoundedIMAP4_SSL, whole_messages
 from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb.errors import DocmailError, MailboxError, SecretStoreError
 
@@ -332,6 +333,7 @@ class Mailbox:
         self.profile = profile
         self._sent: Folder | None = None
         self._selected: str | None = None
+        self._inbox_uids: dict[str, str] = {}
         #: folders left out because their names cannot be read, one note each
         self.skipped: list[str] = []
 
@@ -454,6 +456,64 @@ class Mailbox:
         )
         found = b" ".join(d for d in data if isinstance(d, bytes)).split()
         return bool(found)
+
+    # -- the INBOX, read only (delivery reports) ------------------------------------------------
+    def report_candidates(self, since: float | None = None) -> list[tuple[str, bytes]]:
+        """(identity, header block) of each INBOX message that arrived since ``since``.
+
+        The INBOX is opened with EXAMINE (read-only) and read with BODY.PEEK: no flag changes,
+        not even \\Seen. The identity is the message's Message-ID with a hash of its header
+        block: the same whatever the server numbers it, distinct for two messages that share a
+        Message-ID.
+        """
+        self._examine_inbox()
+        criteria = ["ALL"]
+        if since is not None:  # a day earlier: SINCE compares dates in the server's zone
+            criteria = ["SINCE", time.strftime("%d-%b-%Y", time.gmtime(since - 86400))]
+        data = self._run("search the INBOX", "uid", "SEARCH", *criteria)
+        uids = b" ".join(d for d in data if isinstance(d, bytes)).decode().split()
+        found: list[tuple[str, bytes]] = []
+        for start in range(0, len(uids), 200):
+            chunk = ",".join(uids[start : start + 200])
+            with whole_messages(self._conn):
+                fetched = self._run(
+                    "read the INBOX", "uid", "FETCH", chunk, "(UID BODY.PEEK[HEADER])"
+                )
+            for item in fetched:
+                if not isinstance(item, tuple):
+                    continue
+                match = re.search(rb"UID (\d+)", item[0])
+                if match is None:
+                    continue
+                uid = match.group(1).decode()
+                head = bytes(item[1])
+                mid = re.search(rb"(?im)^Message-ID:[ \t]*(<[^>\r\n]+>)", head)
+                named = mid.group(1).decode("ascii", "replace") if mid else ""
+                identity = f"{named}|{hashlib.sha256(head).hexdigest()[:20]}"
+                self._inbox_uids[identity] = uid
+                found.append((identity, head))
+        return found
+
+    def message_bytes(self, identity: str) -> bytes:
+        """The whole INBOX message ``identity`` (from ``report_candidates``), flags untouched."""
+        self._examine_inbox()
+        uid = self._inbox_uids[identity]
+        with whole_messages(self._conn):
+            data = self._run("read the INBOX", "uid", "FETCH", uid, "(BODY.PEEK[])")
+        for item in data:
+            if isinstance(item, tuple):
+                return bytes(item[1])
+        return b""
+
+    def _examine_inbox(self) -> None:
+        if self._selected == _INBOX_READ_ONLY:
+            return
+        self._run("open the INBOX", "select", "INBOX", True)  # type: ignore[arg-type]
+        self._selected = _INBOX_READ_ONLY
+
+
+#: what ``_selected`` holds while the INBOX is open read-only (no folder is spelled so)
+_INBOX_READ_ONLY = "\0INBOX (read-only)"
 
 
 def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:

@@ -13,6 +13,9 @@ sent, so an unknown message is never in Sent: "not found" proves nothing and the
 The mailbox never makes a message go out twice, nor a copy go to Sent twice: a copy that
 fails stays owed in the ledger and is tried again by the next run, which first looks for it
 by its Message-ID when an APPEND was begun before (its answer may have been lost).
+
+The same visit reads the delivery reports in the INBOX (``bounces.read_bounces``: bounced and
+delayed messages), leaving the INBOX exactly as it was.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from docmail_nb._mailbox.bounces import BouncesRead, read_bounces
 from docmail_nb._mailbox.imap import Mailbox, open_mailbox
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile
@@ -71,6 +75,7 @@ class MailboxSync:
     appended: list[str] = field(default_factory=list)  # keys whose copy went to Sent now
     still_due: int = 0  # copies owed after this visit
     error: MailboxError | None = None  # the mailbox could not be used (nothing was changed)
+    bounces: BouncesRead = field(default_factory=BouncesRead)  # what the INBOX's reports said
 
     @property
     def found(self) -> int:
@@ -107,6 +112,7 @@ class MailboxSync:
                 "not arrive."
             )
         notes.extend(self.skipped)
+        notes.extend(self.bounces.notes())
         if self.error is not None:
             notes.append(f"The mailbox could not be used: {self.error}")
         if self.still_due:
@@ -185,6 +191,7 @@ def sync_mailbox(
             result.folder = mailbox.sent_folder().name
             result.skipped = list(mailbox.skipped)
             result.settled = reconcile(ledger, mailbox, account, campaign)
+            result.bounces = read_bounces(ledger, mailbox, account, campaign)
             if copies:
                 append_due(ledger, mailbox, account, result.appended)
     except MailboxError as exc:
@@ -231,6 +238,7 @@ class MailboxRun:
                 self.result.settled = reconcile(
                     self.ledger, self._mailbox, self.profile.account, campaign
                 )
+                self.result.bounces = read_bounces(self.ledger, self._mailbox, self.profile.account)
                 if self.profile.appends_to_sent:
                     append_due(
                         self.ledger, self._mailbox, self.profile.account, self.result.appended

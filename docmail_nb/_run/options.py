@@ -19,6 +19,7 @@ class SendOptions:
     connections: int = 1  # capped by the profile's preset
     resend_unknown: bool = False
     resend_changed: bool = False
+    resend_bounced: bool = False  # send a bounced key again though its recipients are the same
     max_attempts: int = 3  # per message and run, for temporary (4xx) trouble
     retry_delay: float = 5.0  # first backoff in seconds, doubled per attempt
     max_retry_delay: float = 60.0

@@ -35,11 +35,13 @@ _FROM_RESULT: dict[str, OutboxState] = {
     "busy": "busy",
     "dry-run": "dry-run",
     "problem": "problem",
+    "bounced": "bounced",
 }
 
 
 _FROM_LEDGER: dict[str, OutboxState] = {
     "unknown": "unknown", "changed": "changed", "skipped": "sent", "busy": "busy",
+    "bounced": "bounced",
 }  # fmt: skip
 
 

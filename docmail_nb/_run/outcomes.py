@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from docmail_nb._compose.message import Draft
     from docmail_nb.words import Decision
 
-__all__ = ["CHANGED_HINT", "draft_result", "held_back_result", "unbuildable_result"]
+__all__ = ["BOUNCED_HINT", "CHANGED_HINT", "draft_result", "held_back_result", "unbuildable_result"]
 
 _UNKNOWN_TEXT = "An earlier run lost the connection after handing this message over; not resent."
 _UNKNOWN_HINT = (
@@ -26,6 +26,12 @@ _UNKNOWN_HINT = (
 _CHANGED_TEXT = "This key was already sent with other content; not resent."
 CHANGED_HINT = (
     "If the new version must go out too, send again with --resend-changed (resend_changed=True)."
+)
+
+
+BOUNCED_HINT = (
+    "Correct the address in the sheet: the next send sends this message again (or send it "
+    "again to the same address with --resend-bounced, resend_bounced=True)."
 )
 
 
@@ -48,13 +54,21 @@ def unbuildable_result(draft: Draft, exc: Exception) -> MessageResult:
 
 
 def held_back_result(
-    draft: Draft, decision: Decision, message_id: str, found_in_sent: str = ""
+    draft: Draft, decision: Decision, message_id: str, found_in_sent: str = "", bounce: str = ""
 ) -> MessageResult:
     """The result of a message the ledger keeps from being sent now.
 
     ``found_in_sent``: the ledger's words when an earlier unknown was settled from the Sent
-    folder (the report says so).
+    folder (the report says so); ``bounce``: the status code, address and reason of a bounce.
     """
+    if decision == "bounced":
+        return draft_result(
+            draft,
+            "bounced",
+            message_id=message_id,
+            error="Bounced: " + (bounce or "a delivery report said it did not arrive") + ".",
+            hint=BOUNCED_HINT,
+        )
     if decision == "sent":
         return draft_result(draft, "skipped", message_id=message_id, reply=found_in_sent)
     if decision == "unknown":

@@ -208,7 +208,7 @@ class WorkerPool:
             self._unclaim()
             return built, session
         msg, content_hash = built
-        message_id = str(msg["Message-ID"])
+        message_id = self._new_id_after_bounce(draft, msg, content_hash)
         held_back = self._claim(draft, content_hash, message_id)
         if held_back is not None:
             return held_back, session
@@ -281,6 +281,18 @@ class WorkerPool:
             return draft_result(draft, "changed", error=refused, hint=CHANGED_HINT)
         return None
 
+    def _new_id_after_bounce(self, draft: Draft, msg: EmailMessage, content_hash: str) -> str:
+        """The message's Message-ID: a new one when the same message bounced before (sent
+        again as it was, --resend-bounced), so a report about either is told apart."""
+        message_id = str(msg["Message-ID"])
+        before = self.ledger.get(self.plan.campaign, draft.key)
+        if before is not None and before.state == "bounced" and before.message_id == message_id:
+            message_id = draft.resend_id(
+                self.plan.campaign, self.profile.sender, content_hash, before.message_id
+            )
+            msg.replace_header("Message-ID", message_id)
+        return message_id
+
     def _claim(self, draft: Draft, content_hash: str, message_id: str) -> MessageResult | None:
         """Claim the message in the ledger; the result that holds it back, if any."""
         claim = self.ledger.claim(
@@ -294,16 +306,28 @@ class WorkerPool:
             account=self.account,
             resend_unknown=self.options.resend_unknown,
             resend_changed=self.options.resend_changed,
+            resend_bounced=self.options.resend_bounced,
             windows=self.profile.limits.windows(),
         )
         if claim.ok:
+            if draft.payment is not None:  # what a payment is matched by, kept with the message
+                self.ledger.record_reference(
+                    self.plan.campaign,
+                    draft.key,
+                    reference=draft.payment.reference,
+                    kind=draft.payment.kind,
+                    amount=draft.payment.amount,
+                    currency=draft.payment.currency,
+                )
             return None
         with self.lock:
             self.claimed -= 1
             if claim.decision == "capped":
                 self.capped = True
                 self.capped_at = (claim.window, claim.free_at)
-        return held_back_result(draft, claim.decision, message_id, claim.found_in_sent)
+        return held_back_result(
+            draft, claim.decision, message_id, claim.found_in_sent, claim.bounce
+        )
 
     # -- the wire ---------------------------------------------------------------------------
     def _connect(self) -> Session:

@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from docmail_nb._compose.rows import Problem, Skipped
     from docmail_nb._sheets.orders import Orders
 
+from docmail_nb._compose.rows import NO_REMINDER
 from docmail_nb.words import RUN_WORDS, ResultState, plural
 
 __all__ = ["REPORT_COLUMNS", "TROUBLE_STATES", "MessageResult", "Progress", "Report"]
 
 #: states that make a run unsuccessful (exit status 1)
-TROUBLE_STATES = frozenset({"problem", "failed", "deferred", "unknown", "changed"})
+TROUBLE_STATES = frozenset({"problem", "failed", "deferred", "unknown", "changed", "bounced"})
 REPORT_COLUMNS = [
     "rows", "key", "to", "cc", "bcc", "state", "message_id", "reply", "error", "hint", "attempts",
 ]  # fmt: skip
@@ -147,7 +148,7 @@ class Report:
                 "attempts": 0,
             }
             for item in self.skipped
-            if item.reason.startswith("Send-If")
+            if item.reason.startswith(("Send-If", NO_REMINDER))
         ]
         import pandas as pd
 
@@ -168,8 +169,11 @@ class Report:
         by_send_if = sum(1 for item in self.skipped if item.reason.startswith("Send-If"))
         if by_send_if:
             parts.append(f"{by_send_if} row(s) left out by Send-If")
-        if len(self.skipped) > by_send_if:
-            parts.append(f"{len(self.skipped) - by_send_if} row(s) not among --rows")
+        no_reminder = sum(1 for item in self.skipped if item.reason.startswith(NO_REMINDER))
+        if no_reminder:
+            parts.append(f"{no_reminder} row(s) not to be reminded")
+        if len(self.skipped) > by_send_if + no_reminder:
+            parts.append(f"{len(self.skipped) - by_send_if - no_reminder} row(s) not among --rows")
         line = f"Campaign {self.campaign!r}: " + (", ".join(parts) or "nothing to send") + "."
         if self.fatal is not None:
             line += f" Stopped: {self.fatal.summary}"

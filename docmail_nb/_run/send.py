@@ -101,14 +101,18 @@ def pending(
     with existing_ledger(ledger) as existing:
         drafts: list[Draft] = []
         if not (options.all_or_nothing and plan.problems):
-            drafts = _outstanding(plan, existing, options.resend_unknown, options.resend_changed)[
-                : options.limit
-            ]
+            drafts = _outstanding(
+                plan,
+                existing,
+                options.resend_unknown,
+                options.resend_changed,
+                resend_bounced=options.resend_bounced,
+            )[: options.limit]
         windows = profile.limits.windows()
         if windows and drafts and existing is not None:
             counts = [len(draft.recipients) for draft in drafts]
             fit_now = existing.room(profile.account, windows, counts)
-        elsewhere = _elsewhere(plan, existing, drafts)
+        elsewhere = "" if plan.reminder is not None else _elsewhere(plan, existing, drafts)
     return Pending(
         drafts,
         profile.host,
@@ -135,21 +139,37 @@ def outstanding(
     *,
     resend_unknown: bool = False,
     resend_changed: bool = False,
+    resend_bounced: bool = False,
 ) -> list[Draft]:
     """The drafts a run would try to send now, judged by the ledger (which is not changed)."""
     with existing_ledger(ledger) as existing:
-        return _outstanding(plan, existing, resend_unknown, resend_changed)
+        return _outstanding(
+            plan, existing, resend_unknown, resend_changed, resend_bounced=resend_bounced
+        )
 
 
 def _outstanding(
-    plan: Plan, ledger: Ledger | None, resend_unknown: bool, resend_changed: bool
+    plan: Plan,
+    ledger: Ledger | None,
+    resend_unknown: bool,
+    resend_changed: bool,
+    *,
+    resend_bounced: bool = False,
 ) -> list[Draft]:
     if ledger is None:
         return list(plan.drafts)
     return [
         draft
         for draft in plan.drafts
-        if _decide(ledger, plan.campaign, draft, resend_unknown, resend_changed) == "claimed"
+        if _decide(
+            ledger,
+            plan.campaign,
+            draft,
+            resend_unknown,
+            resend_changed,
+            resend_bounced=resend_bounced,
+        )
+        == "claimed"
     ]
 
 
@@ -160,6 +180,8 @@ def _decide(
     resend_unknown: bool,
     resend_changed: bool,
     content_hash: str | None = None,
+    *,
+    resend_bounced: bool = False,
 ) -> Decision:
     """``Ledger.decide`` for a draft: what a real run's claim would say, read only."""
 
@@ -179,20 +201,36 @@ def _decide(
         current_hash,
         resend_unknown=resend_unknown,
         resend_changed=resend_changed,
+        recipients=draft.recipients,
+        resend_bounced=resend_bounced,
     )
 
 
+def _bounce(ledger: Ledger, campaign: str, key: str) -> str:
+    """The ledger's words for a bounced message (its status code, address and reason)."""
+    entry = ledger.get(campaign, key)
+    return entry.error if entry is not None and entry.state == "bounced" else ""
+
+
 def would_send(
-    ledger: Ledger, campaign: str, draft: Draft, resend_unknown: bool, resend_changed: bool
+    ledger: Ledger,
+    campaign: str,
+    draft: Draft,
+    resend_unknown: bool,
+    resend_changed: bool,
+    *,
+    resend_bounced: bool = False,
 ) -> tuple[bool, ResultState, str]:
     """Whether a run would send ``draft`` now, the state it would report, and why not.
 
     Read only; the same rule as the run's claim (:func:`~docmail_nb._store.ledger.rule`).
     """
-    decision = _decide(ledger, campaign, draft, resend_unknown, resend_changed)
+    decision = _decide(
+        ledger, campaign, draft, resend_unknown, resend_changed, resend_bounced=resend_bounced
+    )
     if decision == "claimed":
         return True, "dry-run", ""
-    result = held_back_result(draft, decision, "")
+    result = held_back_result(draft, decision, "", bounce=_bounce(ledger, campaign, draft.key))
     return False, result.state, result.error
 
 
@@ -240,7 +278,11 @@ def send_plan(
             if transport is None:
                 transport = SMTPTransport(profile, secret)
             with opened_ledger(ledger) as record:
-                elsewhere = _elsewhere(plan, record, list(plan.drafts))
+                elsewhere = ""
+                if plan.reminder is not None:  # its keys are the reminded campaign's, on purpose
+                    record.record_reminder_campaign(plan.campaign, *plan.reminder)
+                else:
+                    elsewhere = _elsewhere(plan, record, list(plan.drafts))
                 pool = WorkerPool(
                     plan, profile, transport, record, options, report, callback, clock, sleep
                 )
@@ -337,9 +379,11 @@ def _dry_result(
             options.resend_unknown,
             options.resend_changed,
             content_hash,
+            resend_bounced=options.resend_bounced,
         )
     if decision != "claimed":
-        return held_back_result(draft, decision, message_id)
+        bounce = _bounce(ledger, plan.campaign, draft.key) if ledger is not None else ""
+        return held_back_result(draft, decision, message_id, bounce=bounce)
     if options.limit is not None and would >= options.limit:
         return draft_result(
             draft, "planned", message_id=message_id, error="Not sent: beyond --limit."

@@ -4,18 +4,25 @@ The rule is a pure function over a record: every ledger store decides with it.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 from docmail_nb.words import Decision, LedgerState
 
 __all__ = [
+    "Bounce",
     "Claim",
     "CopyState",
     "DocumentRecord",
     "Entry",
+    "Payment",
+    "PaymentReference",
+    "ReminderSent",
     "Window",
+    "after_report",
     "elsewhere_note",
     "rule",
 ]
@@ -52,6 +59,59 @@ class Entry:
     copy: CopyState = ""
     copy_error: str = ""
     copied_at: float | None = None
+    resend_of: str = ""  # the Message-ID that bounced, when this is its resend
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """What a delivery report said about one recipient of a sent message."""
+
+    campaign: str
+    key: str
+    message_id: str
+    recipient: str
+    action: str  # failed (bounced), delayed, delivered
+    status: str  # 5.1.1
+    diagnostic: str
+    reported: str = ""  # the report's Date
+    report_id: str = ""  # the report's Message-ID
+
+
+@dataclass(frozen=True)
+class PaymentReference:
+    """The reference a message asked to be paid with, and the amount (None: the payer's)."""
+
+    campaign: str
+    key: str
+    reference: str
+    kind: str  # QRR or SCOR
+    amount: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A credit of the bank recorded against a message (negative: a payment returned)."""
+
+    identity: str
+    campaign: str
+    key: str
+    reference: str
+    amount: Decimal
+    currency: str
+    booked: date
+    debtor: str = ""
+    source: str = ""  # the bank file's name
+
+
+@dataclass(frozen=True)
+class ReminderSent:
+    """A reminder of level ``level`` for ``key`` of ``reminder_of``, sent in ``campaign``."""
+
+    reminder_of: str
+    key: str
+    level: int
+    campaign: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +139,7 @@ class Claim:
     window: float | None = None
     free_at: float | None = None
     found_in_sent: str = ""  # "sent": the words of an unknown settled from the Sent folder
+    bounce: str = ""  # "bounced": the status code, address and reason the report gave
 
     @property
     def ok(self) -> bool:
@@ -93,13 +154,17 @@ def rule(
     owner_alive: Callable[[str], bool],
     resend_unknown: bool = False,
     resend_changed: bool = False,
+    recipients: Sequence[str] | None = None,
+    resend_bounced: bool = False,
 ) -> tuple[Decision, bool]:
     """The one rule for "send this message now or not", and whether its run died mid-send.
 
     Returns ("claimed", …) when it may be sent, else why not ("sent", "unknown", "changed",
-    "busy"). The flag is True when the record says "sending" for a run that is gone: the
-    message may have arrived, so it counts as "unknown" (``claim`` records that; ``decide``
-    only reports it). ``content_hash`` is called only for a message already sent.
+    "busy", "bounced"). The flag is True when the record says "sending" for a run that is gone:
+    the message may have arrived, so it counts as "unknown" (``claim`` records that; ``decide``
+    only reports it). ``content_hash`` is called only for a message already sent. A delayed
+    message counts as sent; a bounced one is sent again when its ``recipients`` changed (the
+    address was corrected) or ``resend_bounced`` says so.
     """
     if current is None:
         return "claimed", False
@@ -109,13 +174,37 @@ def rule(
             return "busy", False
         if current.state == "sending":  # its run died between "sending" and the reply
             return ("claimed" if resend_unknown else "unknown"), True
-    if current.state == "sent":
+    if current.state == "bounced":
+        changed = recipients is not None and _addresses(recipients) != _addresses(
+            current.recipients
+        )
+        return ("claimed" if changed or resend_bounced else "bounced"), False
+    if current.state in ("sent", "delayed"):
         if current.content_hash == content_hash():
             return "sent", False
         return ("claimed" if resend_changed else "changed"), False
     if current.state == "unknown" and not resend_unknown:
         return "unknown", False
     return "claimed", False
+
+
+def _addresses(recipients: Sequence[str]) -> set[str]:
+    return {address.strip().lower() for address in recipients}
+
+
+def after_report(state: str, action: str) -> LedgerState | None:
+    """A message's state after a delivery report's finding (None: it changes nothing).
+
+    A permanent failure makes a sent (or delayed) message bounced; a delay makes a sent one
+    delayed; a later delivery makes a delayed one sent again.
+    """
+    if action == "failed" and state in ("sent", "delayed", "bounced"):
+        return "bounced"
+    if action == "delayed" and state in ("sent", "delayed"):
+        return "delayed"
+    if action == "delivered" and state == "delayed":
+        return "sent"
+    return None
 
 
 def elsewhere_note(campaign: str, elsewhere: dict[str, str]) -> str:

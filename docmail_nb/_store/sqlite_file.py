@@ -26,7 +26,7 @@ __all__ = [
     "schema_version",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS messages (
     attempts INTEGER NOT NULL, owner_run TEXT,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, attempted_at REAL, sent_at REAL,
     copy TEXT NOT NULL DEFAULT '', copy_data BLOB, copy_error TEXT NOT NULL DEFAULT '',
-    copied_at REAL,
+    copied_at REAL, resend_of TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (campaign, key)
 );
 CREATE INDEX IF NOT EXISTS messages_attempted ON messages (account, attempted_at);
@@ -54,7 +54,38 @@ CREATE TABLE IF NOT EXISTS documents (
     sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL, rendered_at REAL NOT NULL,
     PRIMARY KEY (campaign, key, name)
 );
+CREATE TABLE IF NOT EXISTS reports (
+    account TEXT NOT NULL, report TEXT NOT NULL, outcome TEXT NOT NULL, read_at REAL NOT NULL,
+    PRIMARY KEY (account, report)
+);
+CREATE TABLE IF NOT EXISTS bounces (
+    campaign TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
+    recipient TEXT NOT NULL, action TEXT NOT NULL, status TEXT NOT NULL,
+    diagnostic TEXT NOT NULL, reported TEXT NOT NULL, report_id TEXT NOT NULL,
+    account TEXT NOT NULL, report TEXT NOT NULL, recorded_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bounces_message ON bounces (campaign, key);
+CREATE TABLE IF NOT EXISTS payment_references (
+    campaign TEXT NOT NULL, key TEXT NOT NULL, reference TEXT NOT NULL, kind TEXT NOT NULL,
+    amount TEXT, currency TEXT NOT NULL,
+    PRIMARY KEY (campaign, key)
+);
+CREATE INDEX IF NOT EXISTS payment_references_reference ON payment_references (reference);
+CREATE TABLE IF NOT EXISTS payments (
+    identity TEXT PRIMARY KEY, campaign TEXT NOT NULL, key TEXT NOT NULL,
+    reference TEXT NOT NULL, amount TEXT NOT NULL, currency TEXT NOT NULL,
+    booked TEXT NOT NULL, debtor TEXT NOT NULL, source TEXT NOT NULL, recorded_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS payments_message ON payments (campaign, key);
+CREATE TABLE IF NOT EXISTS reminder_campaigns (
+    campaign TEXT PRIMARY KEY, reminder_of TEXT NOT NULL, level INTEGER NOT NULL
+);
 """
+# Version 3 added, after "sent": the reports read from the INBOX (``reports``) and what they
+# said (``bounces``), the reference each message asked to be paid with
+# (``payment_references``), the bank's credits matched to it (``payments``, keyed by the bank's
+# identity of the payment, so no file counts twice) and which campaign is which reminder level
+# of which other (``reminder_campaigns``); and ``messages.resend_of``.
 
 
 def entry_from_row(row: sqlite3.Row) -> Entry:
@@ -83,6 +114,7 @@ def entry_from_row(row: sqlite3.Row) -> Entry:
         copy=row["copy"],
         copy_error=row["copy_error"],
         copied_at=row["copied_at"],
+        resend_of=row["resend_of"],
     )
 
 

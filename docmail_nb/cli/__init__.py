@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from docmail_nb.cli import batch, mailbox, profiles, tools
+from docmail_nb.cli import aftersent, batch, mailbox, profiles, tools
 
 __all__ = ["main"]
 
@@ -27,6 +27,8 @@ for _command in (
     profiles.logout_command,
     profiles.test_command,
     mailbox.reconcile,
+    aftersent.status,
+    aftersent.payments,
     batch.check,
     batch.preview,
     batch.send,

@@ -224,6 +224,10 @@ def preview(source: _Source, row: int, profile_name: str | None, campaign: str |
 )  # fmt: skip
 @click.option("--resend-unknown", is_flag=True, help="Send again messages whose fate is unknown.")
 @click.option("--resend-changed", is_flag=True, help="Send again keys sent with other content.")
+@click.option(
+    "--resend-bounced", is_flag=True,
+    help="Send bounced keys again to the same addresses (a corrected address needs no flag).",
+)  # fmt: skip
 @click.option("--all-or-nothing", is_flag=True, help="Send nothing when any row has a problem.")
 @click.option(
     "--test-to-me", "test_row", type=int, default=None, metavar="ROW",

@@ -17,16 +17,21 @@ from docmail_nb.cli._common import friendly_errors, ledger_option, print_error, 
 __all__ = ["reconcile"]
 
 
-@click.command(short_help="Settle unknown messages from the Sent folder.")
+@click.command(short_help="Settle unknowns from Sent; read bounces from the INBOX.")
 @profile_option("Default: the only profile.")
 @ledger_option
 @click.option("--campaign", default=None, help="Only this campaign. Default: all of them.")
 @friendly_errors
 def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | None) -> None:
-    """Settle unknown messages from the Sent folder and append the copies still owed.
+    """Settle unknown messages from the Sent folder, append the copies still owed, and read
+    the delivery reports in the INBOX.
 
     An unknown message found in Sent is recorded as sent; one not found is sent again by the
-    next run. Exit 1 when the mailbox could not be used.
+    next run where the provider files Sent itself, and stays unknown where docmail appends the
+    copies (--resend-unknown decides). A report of a permanent failure marks its message
+    bounced (with the status code and reason), one of a delay delayed; only reports naming a
+    message of this ledger and profile count, each once. The INBOX is left exactly as it was
+    (nothing is marked read). Exit 1 when the mailbox could not be used.
     """
     from docmail_nb import Ledger, load_profile, sync_mailbox
 
@@ -43,5 +48,10 @@ def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | Non
         click.echo("No unknown messages to settle.")
     if result.appended:
         click.echo(f"Copies appended to Sent: {len(result.appended)}.")
+    read = result.bounces
+    click.echo(
+        f"INBOX: {read.reports} new delivery report(s): {len(read.bounced)} bounced, "
+        f"{len(read.delayed)} delayed."
+    )
     for note in result.notes():
         click.echo(note)

@@ -8,7 +8,7 @@ APPEND, CLOSE, LOGOUT) and can be told how to answer:
   item that is a tuple ``(head, literal)`` is sent as ``* LIST head {n}`` and the literal;
 - ``list_answer``: ``"ok"``, ``"trickle"``, ``"huge_literal"`` (announces ``{3999999999}``
   and sends a little), ``"endless"`` (LIST lines without end, until the client leaves);
-- ``append_answer``: ``"ok"`` or ``"trickle"``.
+- ``search_answer`` and ``append_answer``: ``"ok"`` or ``"trickle"``.
 
 Each connection is served on its own thread; ``record`` counts what the client did.
 """
@@ -49,12 +49,14 @@ class HostileIMAPServer:
         greeting: str = "ok",
         folders: tuple[Any, ...] = DEFAULT_FOLDERS,
         list_answer: str = "ok",
+        search_answer: str = "ok",
         append_answer: str = "ok",
         trickle_every: float = 0.1,
     ) -> None:
         self.greeting = greeting
         self.folders = folders
         self.list_answer = list_answer
+        self.search_answer = search_answer
         self.append_answer = append_answer
         self.trickle_every = trickle_every
         self.record = Record()
@@ -147,7 +149,7 @@ class HostileIMAPServer:
             elif command == "SELECT" or command == "EXAMINE":
                 conn.sendall(b"* 0 EXISTS\r\n* OK [UIDVALIDITY 1] ok\r\n" + done)
             elif command == "UID SEARCH":
-                conn.sendall(b"* SEARCH\r\n" + done)
+                self._send(conn, b"* SEARCH 7\r\n" + done, self.search_answer)
             elif command == "APPEND":
                 self._append(conn, reader, rest, done)
             else:

@@ -1,0 +1,1 @@
+"""Private: _money of docmail_nb."""
