@@ -325,3 +325,33 @@ def test_the_panel_shows_the_e_invoice_beside_the_page(tmp_path: Path) -> None:
     assert "the e-invoice as the customer's software reads it" in view
     assert "VAT S 8.1 % on 241.25: 19.54" in view
     assert "buyer:  Bäckerei Müller AG" in view
+
+
+def test_columns_named_otherwise_are_mapped_in_the_template(tmp_path: Path) -> None:
+    german = {"company": "Firma", "pcode": "PLZ", "city": "Ort", "invoice_date": "Datum"}
+    orders = [{german.get(k, k): v for k, v in order(1).items()}]
+    orders_path, template = csv_project(tmp_path, [], [line(1)])
+    write_csv(orders_path, [german.get(c, c) for c in ORDER_COLUMNS], orders)
+    text = template.read_text(encoding="utf-8")
+    document = tmp_path / "templates" / "invoice.html"
+    document.write_text(
+        document.read_text(encoding="utf-8")
+        .replace("{{ company }}", "{{ Firma }}")
+        .replace("name=company", "name=Firma")
+        .replace("pcode=pcode", "pcode=PLZ")
+        .replace("city=city", "city=Ort"),
+        encoding="utf-8",
+    )
+    mapped = "E-Invoice-Columns: company=Firma, pcode=PLZ, city=Ort, invoice_date=Datum\n"
+    template.write_text(text.replace("Key:", mapped + "Key:"), encoding="utf-8")
+    plan = Batch.from_files(orders_path, template).plan
+    assert plan.ok, [str(p) for p in plan.problems]
+    (draft,) = plan.drafts
+    (document_planned,) = draft.documents
+    assert document_planned.einvoice is not None
+    assert document_planned.einvoice.invoice.buyer.city == "Winterthur"
+
+    template.write_text(text.replace("Key:", "E-Invoice-Columns: city=Stadt\nKey:"), "utf-8")
+    code, out = run_cli("check", str(orders_path), str(template))
+    assert code == 1
+    assert "city=Stadt: the orders have no column 'Stadt'" in " ".join(out.split())
