@@ -151,3 +151,24 @@ def test_a_report_that_returns_no_headers_is_matched_by_its_envelope_id(tmp_path
         assert message_id.encode() not in data.replace(b"ENVID", b"")
         read = read_bounces(ledger, _Inbox(data), ACCOUNT)
         assert [b.key for b in read.bounced] == ["R-1"]
+
+
+def test_a_report_about_an_unknown_message_settles_it(tmp_path: Path) -> None:
+    """A message lost after DATA whose bounce arrives: the server had it, and it bounced."""
+    from docmail_nb._mailbox.bounces import read_bounces
+
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        run = ledger.begin_run()
+        ledger.claim(
+            run, "invoices", "R-7", content_hash="h", message_id="<R-7.1@example.ch>", rows=(2,),
+            recipients=("r-7@kunde.example",), account=ACCOUNT,
+        )  # fmt: skip
+        ledger.mark_sending(run, "invoices", "R-7")
+        ledger.mark_outcome(run, "invoices", "R-7", "unknown", error="Connection lost.")
+        ledger.end_run(run)
+        data = report("exim_text", "<R-7.1@example.ch>", "r-7@kunde.example")
+        read = read_bounces(ledger, _Inbox(data), ACCOUNT)
+        assert [b.key for b in read.bounced] == ["R-7"]
+        entry = ledger.get("invoices", "R-7")
+        assert entry is not None
+        assert (entry.state, entry.sent_at is not None) == ("bounced", True)
