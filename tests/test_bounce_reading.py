@@ -104,6 +104,7 @@ def test_reports_mark_exactly_the_bounced_messages_and_leave_the_inbox_as_it_was
         assert states["R-4"].status_code == "5.2.1"
         assert states["R-6"].status_code == "4.4.1"
         assert read.unmatched == 3  # the forged one, the stranger's address, the other profile
+        assert read.not_reports == 1  # the auto-reply; the server left out the reply and the news
 
         # the INBOX is exactly as it was: nothing read, flagged, moved or deleted
         assert fetch_all(server, ca, "INBOX") == before
