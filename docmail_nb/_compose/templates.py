@@ -45,6 +45,7 @@ from markupsafe import Markup
 
 from docmail_nb._sheets.orders import CellError
 from docmail_nb.errors import TemplateError
+from docmail_nb.words import setting
 
 __all__ = [
     "ADDRESS_HEADERS",
@@ -241,7 +242,7 @@ def _reminder(of: str | None, level: str | None, name: str) -> tuple[str | None,
         raise TemplateError(
             f"Template {name!r}: Reminder-Of must name a campaign, not {of!r}.",
             "Write the campaign's name, e.g. 'Reminder-Of: invoices' (the invoice template's "
-            "name, or the --campaign it was sent with).",
+            f"name, or the {setting('campaign')} it was sent with).",
         )
     text = (level or "1").strip()
     if not text.isdigit() or int(text) < 1:
