@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docmail_nb.errors import BatchFailed, ConfigError, DocmailError, SMTPProblem
+from docmail_nb.words import AFTER_WORDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 from docmail_nb.words import speak_as
 
 __all__ = [
+    "DRY_RUN_SENDER",
     "PARAMETER_NAMES",
     "Job",
     "ScheduledRun",
@@ -299,7 +301,7 @@ def describe_job(job: Job) -> str:
         f"orders:    {job.orders}" + (f" (sheet {job.sheet})" if job.sheet else ""),
         f"template:  {job.template}",
         f"documents: {job.documents or '(none given)'}",
-        f"profile:   {job.profile or '(the only profile)'}",
+        f"profile:   {job.profile or '(the only profile; a dry run needs none)'}",
         f"ledger:    {job.ledger or '(ledger.sqlite in DOCMAIL_HOME)'}",
         "mode:      " + ("dry run, nothing is sent" if job.dry_run else "send"),
     ]
@@ -326,17 +328,39 @@ def describe_plan(plan: Plan, job: Job) -> str:
     return "\n".join([f"{job.orders.name}: {plan.summary()}", *notices, *left_out])
 
 
+#: the From of a dry run without a profile: an address that can never receive mail
+DRY_RUN_SENDER = "no-profile@dry-run.invalid"
+
+
 def load_job_profile(job: Job) -> Profile:
     """The profile the job sends through.
 
-    A dry run of the sample with no profile saved yet uses the sample business's address.
+    A dry run sends nothing, so it needs no profile: without ``profile`` and without exactly
+    one saved profile it uses a stand-in (the sample business's address for the sample).
+    Errors speak papermill: ``-p profile NAME``.
     """
     from docmail_nb import Profile, list_profiles, load_profile
     from docmail_nb._sample import SINK_SENDER
+    from docmail_nb.errors import ProfileError
 
-    if job.dry_run and job.is_sample and job.profile is None and not list_profiles():
-        return Profile(name="sample", host="localhost", security="none", from_addr=SINK_SENDER)
-    return load_profile(job.profile)
+    if job.dry_run and job.profile is None and len(list_profiles()) != 1:
+        sender = SINK_SENDER if job.is_sample else DRY_RUN_SENDER
+        return Profile(name="dry-run", host="localhost", security="none", from_addr=sender)
+    try:
+        return load_profile(job.profile)
+    except ProfileError as exc:
+        if job.profile is not None:
+            raise ProfileError(
+                exc.message,
+                "Check the name with 'docmail profile list', then run with -p profile NAME.",
+            ) from None
+        if list_profiles():
+            raise ProfileError(exc.message, "Name one with -p profile NAME.") from None
+        raise ProfileError(
+            exc.message,
+            "Save one in 01_smtp_settings.ipynb (or with 'docmail profile add NAME --host ... "
+            "--username ...'), then run with -p profile NAME.",
+        ) from None
 
 
 def open_batch(job: Job, password: str | None = None) -> Batch:
@@ -511,6 +535,10 @@ class ScheduledRun:
         trouble = [r for r in self.report.results if r.trouble] if self.report else []
         if trouble:
             lines.append(f"- {len(trouble)} message(s) that did not go out as they should")
+        after = self.report.after_sent if self.report is not None else {}
+        if set(after) - {"sent"}:  # bounces, delays, payments: as docmail status shows them
+            shown = ", ".join(f"{n} {AFTER_WORDS.get(state, state)}" for state, n in after.items())
+            lines.append(f"- In the ledger now: {shown}")
         if self.plan is not None and self.plan.problems:
             from docmail_nb.batch import capped, group_problems
 

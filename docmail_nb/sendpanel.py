@@ -443,6 +443,8 @@ class SendPanel:
         for name in self.columns.value:
             kind: ColumnKind = "money" if name in money else "number" if name in numeric else "text"
             columns.append(Column(f"col:{name}", name, kind))
+        if any(entry.status for entry in self.entries):  # bounced, delayed, paid: docmail status
+            columns.append(Column("status", "Status"))
         if any(entry.note for entry in self.entries):
             columns.append(Column("note", "Problem / note"))
         return columns
@@ -474,6 +476,7 @@ class SendPanel:
             "key": Cell(entry.key),
             "to": Cell(to),
             "note": Cell(entry.note),
+            "status": Cell(entry.status),
         }
         for column in columns:
             if not column.key.startswith("col:"):

@@ -59,7 +59,8 @@ This folder holds everything for a first run, on sample data, with nothing reach
 - `01_smtp_settings.ipynb`: your SMTP server (preset, Test connection, Save; the password
   goes to your keyring)
 - `02_send_documents.ipynb`: the send panel (check every row, preview, send); as it comes it
-  sends to a capture server on this computer
+  sends to a capture server on this computer: what it captures lands in `outbox/`, and
+  `capture-ledger.sqlite` records what went, so running it again sends nothing twice
 - `scheduled_send.ipynb`: the same batch unattended, run by papermill from cron or Airflow
 - `orders.xlsx`, `orders.csv`: sample orders (sheets Rechnungen, Offerten, Lieferscheine,
   and Positionen: the invoices' lines)
@@ -72,9 +73,9 @@ This folder holds everything for a first run, on sample data, with nothing reach
 
 ## Next
 
-1. Open the folder in JupyterLab (`pip install "docmail_nb[lab]"` brings it):
+1. Open the folder in JupyterLab or Notebook 7 (the `[lab]` extra of docmail_nb brings both):
 
-       jupyter lab {folder}
+       jupyter lab {folder}        # or: jupyter notebook {folder}
 
 2. Open `02_send_documents.ipynb` and run all cells (Run → Run All Cells). Pick a row to
    preview its message, press Send: the messages land in a capture server, not in anyone's
@@ -83,9 +84,13 @@ This folder holds everything for a first run, on sample data, with nothing reach
 3. To send for real: put your own orders, templates and PDFs here, save your SMTP server in
    `01_smtp_settings.ipynb` (or `docmail profile add office --preset microsoft365 --username
    you@example.ch`), then set `profile_name = "office"` in `02_send_documents.ipynb`.
-4. Every morning, unattended (after a dry run, which is the default):
+4. Every morning, unattended. As it comes, the notebook makes a dry run (no profile needed):
 
-       papermill scheduled_send.ipynb runs/invoices.ipynb -r profile office -p dry_run False
+       papermill scheduled_send.ipynb runs/dry-run.ipynb
+
+   then sends for real through your profile:
+
+       papermill scheduled_send.ipynb runs/invoices.ipynb -p profile office -p dry_run False
 
 The same from a terminal: `docmail check orders.xlsx templates/invoice.txt --sheet Rechnungen`,
 `docmail preview ... --row 2`, `docmail send ... --profile office`. `docmail --help` lists all.

@@ -126,3 +126,28 @@ def test_reports_mark_exactly_the_bounced_messages_and_leave_the_inbox_as_it_was
         assert entry is not None
         assert entry.state == "bounced"
         assert entry.error.startswith("5.1.1 r-6@kunde.example: ")
+
+
+class _Inbox:
+    """Reports as a mailbox hands them out (for what needs no server)."""
+
+    def __init__(self, *messages: bytes) -> None:
+        self.messages = {f"m{n}": data for n, data in enumerate(messages)}
+
+    def report_candidates(self, since: float | None) -> list[tuple[str, bytes]]:
+        return [(name, data.split(b"\r\n\r\n", 1)[0]) for name, data in self.messages.items()]
+
+    def message_bytes(self, identity: str) -> bytes:
+        return self.messages[identity]
+
+
+def test_a_report_that_returns_no_headers_is_matched_by_its_envelope_id(tmp_path: Path) -> None:
+    from docmail_nb._mailbox.bounces import read_bounces
+
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        message_id = sent(ledger, "R-1", "r-1@kunde.example")
+        data = report("postfix_dsn", message_id, "r-1@kunde.example")
+        data = data.replace(f"Message-ID: {message_id}".encode(), b"X-No-Id: here")
+        assert message_id.encode() not in data.replace(b"ENVID", b"")
+        read = read_bounces(ledger, _Inbox(data), ACCOUNT)
+        assert [b.key for b in read.bounced] == ["R-1"]

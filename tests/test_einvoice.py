@@ -579,3 +579,22 @@ def test_factur_x_pdf_carries_the_xml_as_a_reader_finds_it(tmp_path: Path) -> No
     assert values[fx + "ConformanceLevel"] == "EN 16931"
     assert values["{http://www.aiim.org/pdfa/ns/id/}part"] == "3"
     assert parts["xmp"].count(b"<rdf:RDF") == 1
+
+
+def test_control_characters_are_refused_not_written(tmp_path: Path) -> None:
+    assert ("Positionen row 7: description", "") in line_problems(description="Arbeit\x01")
+    made, problems = make_einvoice(
+        "factur-x", number="R-1", values=dict(ROW, company="Müller\x02 AG"), lines=lines(*WORK),
+        seller=seller(tmp_path),
+    )  # fmt: skip
+    assert made is None
+    assert [(p.field, "control character" in p.message) for p in problems] == [("company", True)]
+
+
+def test_the_buyers_first_address_is_the_electronic_address(tmp_path: Path) -> None:
+    row = dict(ROW, email="Buchhaltung <rechnung@mueller.example>, chef@mueller.example")
+    made, problems = make_einvoice("xrechnung", number="R-1", values=dict(row, buyer_reference="1"),
+                                   lines=lines(*WORK), seller=seller(tmp_path))  # fmt: skip
+    assert not problems, problems
+    assert made is not None
+    assert read_cii(made.xml).buyer["email"] == "rechnung@mueller.example"

@@ -288,3 +288,70 @@ def test_preview_shows_the_e_invoice_as_the_customer_reads_it(tmp_path: Path) ->
     assert "1. Schreinerarbeit: 2.5 HUR × 96.5 = 241.25  [S 8.1 %]" in out
     assert "VAT S 8.1 % on 241.25: 19.54" in out
     assert "VAT S 2.6 % on 241.25: 6.27" in out
+
+
+def test_init_ships_a_seller_toml_with_a_valid_vat_number(tmp_path: Path) -> None:
+    from docmail_nb._documents.seller import load_seller
+
+    folder = tmp_path / "work"
+    code, out = run_cli("init", str(folder))
+    assert code == 0, out
+    seller, problems = load_seller(folder / "templates" / "seller.toml")
+    assert problems == []
+    assert seller is not None
+    assert seller.vat_id_compact == "CHE123456788MWST"
+    wrong = (folder / "templates" / "seller.toml").read_text(encoding="utf-8")
+    (folder / "templates" / "seller.toml").write_text(
+        wrong.replace("CHE-123.456.788", "CHE-123.456.789"), encoding="utf-8"
+    )
+    code, out = run_cli(
+        "check", str(folder / "orders.xlsx"), str(folder / "templates" / "qr_invoice.txt"),
+        "--sheet", "Rechnungen",
+    )  # fmt: skip
+    assert code == 1
+    flat = " ".join(out.split())
+    assert "seller.toml: vat_id" in flat
+    assert "fails the check digit of the Swiss UID (modulo 11; a typo?). (BR-CO-09)" in flat
+
+
+def test_the_panel_shows_the_e_invoice_beside_the_page(tmp_path: Path) -> None:
+    from docmail_nb._compose.preview import preview
+    from docmail_nb._panelkit import mail_view
+
+    orders_path, template = csv_project(tmp_path, [order(1)], [line(1)])
+    shown = preview(Batch.from_files(orders_path, template).plan, 2)
+    view = mail_view(shown)
+    assert "data:image/png;base64," in view  # the first page
+    assert "the e-invoice as the customer's software reads it" in view
+    assert "VAT S 8.1 % on 241.25: 19.54" in view
+    assert "buyer:  Bäckerei Müller AG" in view
+
+
+def test_columns_named_otherwise_are_mapped_in_the_template(tmp_path: Path) -> None:
+    german = {"company": "Firma", "pcode": "PLZ", "city": "Ort", "invoice_date": "Datum"}
+    orders = [{german.get(k, k): v for k, v in order(1).items()}]
+    orders_path, template = csv_project(tmp_path, [], [line(1)])
+    write_csv(orders_path, [german.get(c, c) for c in ORDER_COLUMNS], orders)
+    text = template.read_text(encoding="utf-8")
+    document = tmp_path / "templates" / "invoice.html"
+    document.write_text(
+        document.read_text(encoding="utf-8")
+        .replace("{{ company }}", "{{ Firma }}")
+        .replace("name=company", "name=Firma")
+        .replace("pcode=pcode", "pcode=PLZ")
+        .replace("city=city", "city=Ort"),
+        encoding="utf-8",
+    )
+    mapped = "E-Invoice-Columns: company=Firma, pcode=PLZ, city=Ort, invoice_date=Datum\n"
+    template.write_text(text.replace("Key:", mapped + "Key:"), encoding="utf-8")
+    plan = Batch.from_files(orders_path, template).plan
+    assert plan.ok, [str(p) for p in plan.problems]
+    (draft,) = plan.drafts
+    (document_planned,) = draft.documents
+    assert document_planned.einvoice is not None
+    assert document_planned.einvoice.invoice.buyer.city == "Winterthur"
+
+    template.write_text(text.replace("Key:", "E-Invoice-Columns: city=Stadt\nKey:"), "utf-8")
+    code, out = run_cli("check", str(orders_path), str(template))
+    assert code == 1
+    assert "city=Stadt: the orders have no column 'Stadt'" in " ".join(out.split())

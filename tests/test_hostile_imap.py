@@ -7,12 +7,16 @@ never read an announced literal into memory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
 from hostile_imap import DEFAULT_FOLDERS, HostileIMAPServer
+from imap_server import PASSWORD as DOVECOT_PASSWORD
+from imap_server import DovecotServer
+from mailboxes import imap_profile
 
 from docmail_nb._mailbox.imap import open_mailbox
 from docmail_nb._store.profiles import Profile
@@ -125,3 +129,19 @@ def test_a_large_copy_is_appended_within_its_own_time(ca: trustme.CA, ca_file: P
     finally:
         server.stop()
     assert server.record.appended == [message]
+
+
+def test_a_delivery_report_larger_than_an_answer_is_still_read_whole(
+    dovecot: Callable[..., DovecotServer], ca_file: Path
+) -> None:
+    # a bounce returning the original message with its PDF: larger than a folder list may be
+    server = dovecot(folders=("Sent",))
+    report = b"From: MAILER-DAEMON@example.ch\r\nSubject: Undelivered Mail\r\n"
+    report += b"Message-ID: <bounce-1@example.ch>\r\n\r\n" + (b"z" * 76 + b"\r\n") * 90_000
+    assert len(report) > 6 * 2**20
+    with open_mailbox(imap_profile(server, ca_file), DOVECOT_PASSWORD) as mailbox:
+        inbox = next(folder for folder in mailbox.folders() if folder.name == "INBOX")
+        mailbox.append(report, inbox)
+        ((identity, head),) = mailbox.report_candidates()
+        assert b"Undelivered Mail" in head
+        assert mailbox.message_bytes(identity) == report

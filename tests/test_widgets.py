@@ -826,7 +826,10 @@ def test_notebook_runs_top_to_bottom_under_papermill(
     ]
     assert views  # the panel was displayed
     if name.startswith("02"):
-        assert outputs[-1]["text"].startswith("0 message(s) in the capture server's outbox")
+        assert outputs[-1]["text"].startswith(
+            "0 message(s) captured since this kernel started the capture server;\n"
+            f"0 in all in the capture outbox {tmp_path / 'outbox'}:"
+        )
 
 
 def test_settings_panel_tests_imap_names_the_sent_folder_and_keeps_it(

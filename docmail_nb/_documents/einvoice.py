@@ -26,6 +26,7 @@ from typing import Any
 
 from lxml import etree
 
+from docmail_nb._compose.headers import addr_spec, split_addresses
 from docmail_nb._documents.cii import (
     NS,
     PEPPOL_PROCESS,
@@ -91,6 +92,19 @@ _LINES = (
     "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem"
 )
 _SUM = f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_TEXT_FIELDS = (
+    "company",
+    "street",
+    "house_num",
+    "pcode",
+    "city",
+    "country",
+    "buyer_vat_id",
+    "buyer_reference",
+    "email",
+    "currency",
+)
 _EMAIL = re.compile(r"^[^@\s]+@([^@.\s]+\.)+[^@.\s]+$")  # XRechnung's BR-DE-28 pattern
 _LEITWEG = re.compile(r"^\d{2,12}(-[A-Za-z0-9]{1,30})?-\d{2}$")
 
@@ -247,7 +261,23 @@ def make_einvoice(
                     "BR-CO-09",
                 )
             )
-    emails = re.split(r"[,;\s]+", _text(values.get(columns["email"])))
+    unsafe = [
+        column
+        for field, column in columns.items()
+        if field in _TEXT_FIELDS and _CONTROL.search(_text(values.get(column)))
+    ]
+    for column in unsafe:
+        problems.append(
+            LineProblem(
+                column,
+                "contains a control character (a line break or tab from the cell?), which an "
+                "e-invoice cannot carry.",
+                "Remove it from the cell.",
+            )
+        )
+    if unsafe:
+        return None, _unique(problems)
+    emails = [addr_spec(entry) for entry in split_addresses(_text(values.get(columns["email"])))]
     buyer = Party(
         name=_text(values.get(columns["company"])),
         street=_text(values.get(columns["street"])),
@@ -289,7 +319,13 @@ def make_einvoice(
         payment_reference=reference.replace(" ", ""),
         delivery_date=delivery or issue,
     )
-    xml = build_cii(invoice, kind)
+    try:
+        xml = build_cii(invoice, kind)
+    except ValueError as exc:  # lxml refuses text no XML can carry (a control character)
+        problems.append(
+            LineProblem("E-Invoice", f"cannot be written as XML: {exc}.", "Check the cells.")
+        )
+        return None, _unique(problems)
     problems.extend(check_xml(xml, kind, columns))
     problems = _unique(problems)
     if problems:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from docmail_nb._documents.einvoice import (
+    BUYER_COLUMNS,
     EInvoice,
     Kind,
     amount_problem,
@@ -86,7 +87,17 @@ class Invoicing:
         return frozenset(names)
 
     def check_orders(self, columns: list[str], keys: list[Any]) -> None:
-        """The join column must be a column of the orders; lines of no order are noticed."""
+        """The join column must be a column of the orders; lines of no order are noticed; the
+        columns E-Invoice-Columns names must exist."""
+        for field_name, column in self.columns.items():
+            if column != BUYER_COLUMNS[field_name] and column not in columns:
+                self.problems.append(
+                    (
+                        "E-Invoice-Columns",
+                        f"{field_name}={column}: the orders have no column {column!r}.",
+                        f"The orders' columns are: {', '.join(columns)}.",
+                    )
+                )
         if self.sheet is None:
             return
         if self.sheet.column not in columns:

@@ -115,6 +115,7 @@ UNIT_WORDS = {
     "kwh": "KWH",
     **dict.fromkeys(("einheit", "unit", "units", "c62"), "C62"),
 }
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _RATE = re.compile(r"^\s*(?P<number>[-+]?\d+(?:[.,]\d+)?)\s*%?\s*$")
 
 
@@ -275,6 +276,13 @@ def parse_line(
     description = _text(cells.get("description"))
     if not description:
         add("description", "is empty.", "Say what was supplied (the item name).", "BR-25")
+    for column in ("description", "unit", "vat_category", "vat_exemption"):
+        if _CONTROL.search(_text(cells.get(column))):
+            add(
+                column,
+                "contains a control character, which an invoice cannot carry.",
+                "Remove it from the cell.",
+            )
     quantity = _number(cells.get("quantity"), "quantity", add, "BR-22")
     unit_text = _text(cells.get("unit"))
     unit = unit_code(unit_text) if unit_text else None

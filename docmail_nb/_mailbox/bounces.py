@@ -409,8 +409,11 @@ def _may_be_report(head: bytes) -> bool:
 
 def _entries(ledger: Ledger, report: Report, account: str) -> list[Entry]:
     ids = list(report.message_ids)
-    if report.envelope_id:
-        ids.append(f"<{report.envelope_id.strip('<>')}>")
+    if report.envelope_id:  # the Message-ID docmail sent as ENVID (RFC 3461 xtext)
+        envid = re.sub(
+            r"\+([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), report.envelope_id
+        )
+        ids.append(f"<{envid.strip('<>')}>")
     found: dict[tuple[str, str], Entry] = {}
     for message_id in dict.fromkeys(ids):
         entry = ledger.find_message(account, message_id)

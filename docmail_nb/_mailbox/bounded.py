@@ -18,20 +18,24 @@ Nothing docmail asks an IMAP server for (LIST, SELECT, SEARCH, APPEND's answer) 
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import io
 import socket
 import ssl
 import time
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
     "MAX_LITERAL",
+    "MAX_MESSAGE",
     "MAX_REPLY",
     "MESSAGE_SECONDS",
     "AnswerTooLarge",
     "BoundedIMAP4",
     "BoundedIMAP4_SSL",
+    "whole_messages",
 ]
 
 #: the largest literal a server may announce in an answer
@@ -40,6 +44,8 @@ MAX_LITERAL = 4 * 1024 * 1024
 MAX_REPLY = 8 * 1024 * 1024
 #: how long a large message (APPEND's literal) may take to send, as for SMTP
 MESSAGE_SECONDS = 600.0
+#: the most an answer carrying whole messages (``whole_messages``) may hold
+MAX_MESSAGE = 64 * 1024 * 1024
 
 
 class AnswerTooLarge(imaplib.IMAP4.abort):
@@ -124,6 +130,23 @@ class _Bounds(imaplib.IMAP4):
             )
             raise AnswerTooLarge(self.given_up)
         return super().read(size)
+
+
+@contextlib.contextmanager
+def whole_messages(conn: imaplib.IMAP4) -> Iterator[None]:
+    """Within: an answer may carry whole messages (a delivery report with the message it
+    returns): up to ``MAX_MESSAGE`` bytes, in up to ``MESSAGE_SECONDS``."""
+    if not isinstance(conn, _Bounds):
+        yield
+        return
+    before = conn.reply_timeout
+    conn.max_literal = conn.max_reply = MAX_MESSAGE
+    conn.reply_timeout = max(before, MESSAGE_SECONDS)
+    try:
+        yield
+    finally:
+        del conn.max_literal, conn.max_reply  # the class's bounds again
+        conn.reply_timeout = before
 
 
 class BoundedIMAP4(_Bounds):

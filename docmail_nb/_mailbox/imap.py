@@ -23,7 +23,7 @@ from email.policy import SMTP
 from typing import Literal
 
 from docmail_nb._mail.wire import wire_bytes
-from docmail_nb._mailbox.bounded import BoundedIMAP4, BoundedIMAP4_SSL
+from docmail_nb._mailbox.bounded import BoundedIMAP4, BoundedIMAP4_SSL, whole_messages
 from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb.errors import DocmailError, MailboxError, SecretStoreError
 from docmail_nb.words import setting
@@ -479,7 +479,10 @@ class Mailbox:
         found: list[tuple[str, bytes]] = []
         for start in range(0, len(uids), 200):
             chunk = ",".join(uids[start : start + 200])
-            fetched = self._run("read the INBOX", "uid", "FETCH", chunk, "(UID BODY.PEEK[HEADER])")
+            with whole_messages(self._conn):
+                fetched = self._run(
+                    "read the INBOX", "uid", "FETCH", chunk, "(UID BODY.PEEK[HEADER])"
+                )
             for item in fetched:
                 if not isinstance(item, tuple):
                     continue
@@ -499,7 +502,8 @@ class Mailbox:
         """The whole INBOX message ``identity`` (from ``report_candidates``), flags untouched."""
         self._examine_inbox()
         uid = self._inbox_uids[identity]
-        data = self._run("read the INBOX", "uid", "FETCH", uid, "(BODY.PEEK[])")
+        with whole_messages(self._conn):
+            data = self._run("read the INBOX", "uid", "FETCH", uid, "(BODY.PEEK[])")
         for item in data:
             if isinstance(item, tuple):
                 return bytes(item[1])

@@ -87,6 +87,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)  # left out on purpose: not trouble
     delimiter: str = ","  # for csv files: the separator the orders csv had
+    #: after the run, how many of the campaign's messages are in each state of docmail status
+    after_sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -29,6 +29,7 @@ from docmail_nb._run.report import MessageResult, Progress, Report
 from docmail_nb._store.ledger import Ledger, LedgerLike, existing_ledger, opened_ledger
 from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb._store.records import elsewhere_note
+from docmail_nb._store.status import campaign_status, state_counts
 from docmail_nb.errors import ConfigError, DocmailError, InputError
 from docmail_nb.words import Decision, ResultState, counted, plural, setting
 
@@ -295,6 +296,7 @@ def send_plan(
                 # stopped before any message (a refused login) has only its own story to tell
                 if any(r.state in _WENT for r in report.results):
                     _add_note(report, elsewhere)
+                report.after_sent = state_counts(campaign_status(record, plan.campaign))
         return report
     finally:
         close_bar()

@@ -27,10 +27,11 @@ def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | Non
     the delivery reports in the INBOX.
 
     An unknown message found in Sent is recorded as sent; one not found is sent again by the
-    next run. A report of a permanent failure marks its message bounced (with the status code
-    and reason), one of a delay delayed; only reports naming a message of this ledger and
-    profile count, each once. The INBOX is left exactly as it was (nothing is marked read).
-    Exit 1 when the mailbox could not be used.
+    next run where the provider files Sent itself, and stays unknown where docmail appends the
+    copies (--resend-unknown decides). A report of a permanent failure marks its message
+    bounced (with the status code and reason), one of a delay delayed; only reports naming a
+    message of this ledger and profile count, each once. The INBOX is left exactly as it was
+    (nothing is marked read). Exit 1 when the mailbox could not be used.
     """
     from docmail_nb import Ledger, load_profile, sync_mailbox
 

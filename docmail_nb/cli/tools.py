@@ -30,7 +30,9 @@ def init(folder: Path) -> None:
     click.echo(f"Made the working folder {made.folder} ({len(made.files)} files):")
     click.echo("  01_smtp_settings.ipynb, 02_send_documents.ipynb, scheduled_send.ipynb,")
     click.echo("  orders.xlsx, orders.csv, templates/, documents/, README.md")
-    click.echo(f'Next: jupyter lab {made.folder}   (JupyterLab: pip install "docmail_nb[lab]")')
+    click.echo(
+        f"Next: jupyter lab {made.folder}   (JupyterLab and Notebook 7 come with the [lab] extra)"
+    )
     click.echo("      then open 02_send_documents.ipynb and run all cells.")
 
 
