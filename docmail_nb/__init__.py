@@ -27,12 +27,8 @@ if TYPE_CHECKING:
     from docmail_nb._compose.plan import Plan
     from docmail_nb._compose.preview import Preview, preview
     from docmail_nb._compose.rows import Problem
-    from docmail_nb._compose.templates import (
-        MessageTemplate,
-        load_template,
-        make_environment,
-        parse_template,
-    )
+    from docmail_nb._compose.sandbox import make_environment
+    from docmail_nb._compose.templates import MessageTemplate, load_template, parse_template
     from docmail_nb._documents.qrbill import check_payment, qr_reference
     from docmail_nb._documents.render import DocumentRenderer, load_document_template
     from docmail_nb._mail.diagnosis import diagnose
@@ -234,7 +230,7 @@ _WHERE = {
     "test_connection": "_mail.smtp",
     "MessageTemplate": "_compose.templates",
     "load_template": "_compose.templates",
-    "make_environment": "_compose.templates",
+    "make_environment": "_compose.sandbox",
     "parse_template": "_compose.templates",
     "MemoryTransport": "_mail.transport",
     "SMTPTransport": "_mail.transport",

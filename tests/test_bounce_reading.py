@@ -104,6 +104,7 @@ def test_reports_mark_exactly_the_bounced_messages_and_leave_the_inbox_as_it_was
         assert states["R-4"].status_code == "5.2.1"
         assert states["R-6"].status_code == "4.4.1"
         assert read.unmatched == 3  # the forged one, the stranger's address, the other profile
+        assert read.not_reports == 1  # the auto-reply; the server left out the reply and the news
 
         # the INBOX is exactly as it was: nothing read, flagged, moved or deleted
         assert fetch_all(server, ca, "INBOX") == before
@@ -151,3 +152,24 @@ def test_a_report_that_returns_no_headers_is_matched_by_its_envelope_id(tmp_path
         assert message_id.encode() not in data.replace(b"ENVID", b"")
         read = read_bounces(ledger, _Inbox(data), ACCOUNT)
         assert [b.key for b in read.bounced] == ["R-1"]
+
+
+def test_a_report_about_an_unknown_message_settles_it(tmp_path: Path) -> None:
+    """A message lost after DATA whose bounce arrives: the server had it, and it bounced."""
+    from docmail_nb._mailbox.bounces import read_bounces
+
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        run = ledger.begin_run()
+        ledger.claim(
+            run, "invoices", "R-7", content_hash="h", message_id="<R-7.1@example.ch>", rows=(2,),
+            recipients=("r-7@kunde.example",), account=ACCOUNT,
+        )  # fmt: skip
+        ledger.mark_sending(run, "invoices", "R-7")
+        ledger.mark_outcome(run, "invoices", "R-7", "unknown", error="Connection lost.")
+        ledger.end_run(run)
+        data = report("exim_text", "<R-7.1@example.ch>", "r-7@kunde.example")
+        read = read_bounces(ledger, _Inbox(data), ACCOUNT)
+        assert [b.key for b in read.bounced] == ["R-7"]
+        entry = ledger.get("invoices", "R-7")
+        assert entry is not None
+        assert (entry.state, entry.sent_at is not None) == ("bounced", True)

@@ -21,10 +21,7 @@ from docmail_nb._compose.rows import (
     RowChoice,
     Skipped,
 )
-from docmail_nb._compose.templates import (
-    MessageTemplate,
-    load_template,
-)
+from docmail_nb._compose.templates import MessageTemplate, load_template
 from docmail_nb._sheets.orders import Orders, read_orders
 from docmail_nb._store.ledger import LedgerLike, existing_ledger
 from docmail_nb.errors import ConfigError

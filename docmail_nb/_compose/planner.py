@@ -18,6 +18,7 @@ from docmail_nb._compose.cells import TemplateCells
 from docmail_nb._compose.closest import closest_column
 from docmail_nb._compose.headers import header_problem, join_lines, parse_addresses
 from docmail_nb._compose.message import Attachment, Draft, PaymentAsked
+from docmail_nb._compose.plaintext import html_to_text
 from docmail_nb._compose.problem_list import row_spans
 from docmail_nb._compose.recipients import compose_addresses, parts_environment, render_parts
 from docmail_nb._compose.reminders import Reminders
@@ -27,14 +28,9 @@ from docmail_nb._compose.rows import (
     RowChoice,
     Skipped,
 )
-from docmail_nb._compose.templates import (
-    ADDRESS_HEADERS,
-    MessageTemplate,
-    html_to_text,
-    make_environment,
-    template_variables,
-    to_decimal,
-)
+from docmail_nb._compose.sandbox import make_environment
+from docmail_nb._compose.templates import ADDRESS_HEADERS, MessageTemplate, template_variables
+from docmail_nb._compose.values import to_decimal
 from docmail_nb._documents.einvoice import parse_kind
 from docmail_nb._documents.invoicing import Invoicing
 from docmail_nb._documents.lines import LineProblem

@@ -17,7 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from docmail_nb._compose.templates import REMINDER_NAMES, MessageTemplate, to_date
+from docmail_nb._compose.templates import REMINDER_NAMES, MessageTemplate
+from docmail_nb._compose.values import to_date
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.records import DocumentRecord, ReminderSent
 from docmail_nb._store.status import KeyStatus, campaign_status

@@ -417,7 +417,7 @@ def _entries(ledger: Ledger, report: Report, account: str) -> list[Entry]:
     found: dict[tuple[str, str], Entry] = {}
     for message_id in dict.fromkeys(ids):
         entry = ledger.find_message(account, message_id)
-        if entry is not None and entry.state in ("sent", "delayed", "bounced"):
+        if entry is not None and entry.state in ("sent", "delayed", "bounced", "unknown"):
             found[(entry.campaign, entry.key)] = entry
     return list(found.values())
 

@@ -463,7 +463,7 @@ class Mailbox:
 
     # -- the INBOX, read only (delivery reports) ------------------------------------------------
     def report_candidates(self, since: float | None = None) -> list[tuple[str, bytes]]:
-        """(identity, header block) of each INBOX message that arrived since ``since``.
+        """(identity, header block) of each INBOX message since ``since`` that may be a report.
 
         The INBOX is opened with EXAMINE (read-only) and read with BODY.PEEK: no flag changes,
         not even \\Seen. The identity is the message's Message-ID with a hash of its header
@@ -471,9 +471,9 @@ class Mailbox:
         Message-ID.
         """
         self._examine_inbox()
-        criteria = ["ALL"]
+        criteria = list(_MAYBE_REPORT)
         if since is not None:  # a day earlier: SINCE compares dates in the server's zone
-            criteria = ["SINCE", time.strftime("%d-%b-%Y", time.gmtime(since - 86400))]
+            criteria += ["SINCE", time.strftime("%d-%b-%Y", time.gmtime(since - 86400))]
         data = self._run("search the INBOX", "uid", "SEARCH", *criteria)
         uids = b" ".join(d for d in data if isinstance(d, bytes)).decode().split()
         found: list[tuple[str, bytes]] = []
@@ -516,6 +516,18 @@ class Mailbox:
         self._selected = _INBOX_READ_ONLY
 
 
+#: what may be a delivery report, searched by the server (read_report decides): a report's
+#: content type, a mailer daemon's or postmaster's address, an automatic message, Exim's
+#: failed-recipients header, or the empty return path of a bounce
+_MAYBE_REPORT = (
+    "OR", "OR", "OR", "OR", "OR",
+    "HEADER", "Content-Type", "report",
+    "FROM", "mailer-daemon",
+    "FROM", "postmaster",
+    "HEADER", "Auto-Submitted", "auto",
+    "HEADER", "X-Failed-Recipients", "@",
+    "HEADER", "Return-Path", '"<>"',
+)  # fmt: skip
 #: what ``_selected`` holds while the INBOX is open read-only (no folder is spelled so)
 _INBOX_READ_ONLY = "\0INBOX (read-only)"
 

@@ -703,7 +703,7 @@ class Ledger:
         with self._lock, self._plain_errors():
             row = self._db.execute(
                 "SELECT MIN(COALESCE(sent_at, attempted_at)) FROM messages WHERE account = ? "
-                "AND state IN ('sent', 'delayed', 'bounced')",
+                "AND state IN ('sent', 'delayed', 'bounced', 'unknown')",
                 (account,),
             ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
@@ -770,9 +770,9 @@ class Ledger:
                     else ""
                 )
                 db.execute(
-                    "UPDATE messages SET state = ?, error = ?, updated_at = ? "
-                    "WHERE campaign = ? AND key = ?",
-                    (state, error, now, bounce.campaign, bounce.key),
+                    "UPDATE messages SET state = ?, error = ?, updated_at = ?, "
+                    "sent_at = COALESCE(sent_at, attempted_at, ?) WHERE campaign = ? AND key = ?",
+                    (state, error, now, now, bounce.campaign, bounce.key),
                 )
                 applied.append(bounce)
         return applied

@@ -196,13 +196,14 @@ def after_report(state: str, action: str) -> LedgerState | None:
     """A message's state after a delivery report's finding (None: it changes nothing).
 
     A permanent failure makes a sent (or delayed) message bounced; a delay makes a sent one
-    delayed; a later delivery makes a delayed one sent again.
+    delayed; a later delivery makes a delayed one sent again. A report about an ``unknown``
+    message proves the server took it: it becomes bounced, delayed or sent.
     """
-    if action == "failed" and state in ("sent", "delayed", "bounced"):
+    if action == "failed" and state in ("sent", "delayed", "bounced", "unknown"):
         return "bounced"
-    if action == "delayed" and state in ("sent", "delayed"):
+    if action == "delayed" and state in ("sent", "delayed", "unknown"):
         return "delayed"
-    if action == "delivered" and state == "delayed":
+    if action == "delivered" and state in ("delayed", "unknown"):
         return "sent"
     return None
 
