@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from docmail_nb import Plan, Profile, Report
     from docmail_nb.batch import Batch, ProblemGroup
 
+from docmail_nb.words import speak_as
+
 __all__ = [
     "DRY_RUN_SENDER",
     "PARAMETER_NAMES",
@@ -171,6 +173,7 @@ def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
     value) or unknown to the notebook is refused. Empty ``orders`` and ``template`` mean the
     sample invoices (and, unless given, the sample documents).
     """
+    speak_as("papermill")  # from here on, settings are named as papermill parameters
     _check_parameters(namespace)
     values = {name: namespace.get(name) for name in PARAMETER_NAMES}
     orders = _path("orders", values["orders"])
@@ -256,7 +259,7 @@ def _ledger(value: Any) -> Path | str | None:
 
     if value is not None and not isinstance(value, str | Path):
         return _path("ledger", value)  # says what it must be
-    target = ledger_target(value, setting="parameter ledger")
+    target = ledger_target(value)
     if isinstance(target, str) and ledger_name(target) != target:
         raise ConfigError(
             "Refusing the parameter ledger: its URL carries the database password, and "
@@ -311,7 +314,7 @@ def _count(name: str, value: Any) -> int | None:
 def _rate(value: Any) -> float | None:
     from docmail_nb.batch import messages_per_minute
 
-    return messages_per_minute(value, "-p rate")
+    return messages_per_minute(value)
 
 
 def describe_job(job: Job) -> str:

@@ -80,7 +80,7 @@ from docmail_nb._store.sqlite_file import (
     schema_version,
 )
 from docmail_nb.errors import ConfigError, LedgerError
-from docmail_nb.words import Decision
+from docmail_nb.words import Decision, setting
 
 __all__ = [
     "DAY",
@@ -132,16 +132,17 @@ def default_ledger_target() -> str | Path:
     return found if is_url(found) else Path(found).expanduser()
 
 
-def ledger_target(value: str | Path | None, *, setting: str = "--ledger") -> str | Path | None:
+def ledger_target(value: str | Path | None) -> str | Path | None:
     """A ledger as a person gives it: a file (a path), a PostgreSQL URL (kept as written), or
-    None (empty: the default ledger). ``setting`` names where it came from in an error."""
+    None (empty: the default ledger)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if is_url(value):
         return str(value).strip()
     if not isinstance(value, str | Path):
         raise ConfigError(
-            f"The {setting} {value!r} is neither a ledger file nor a postgresql:// URL.",
+            f"The ledger ({setting('ledger')}) {value!r} is neither a file nor a "
+            "postgresql:// URL.",
             "Give a file name, or postgresql://user@host:port/database.",
         )
     return Path(value).expanduser()
@@ -234,7 +235,8 @@ class Ledger:
                 f"{self.where} is "
                 + ("a database" if self.shared else "an SQLite database")
                 + " but not a docmail ledger.",
-                "Give the ledger itself with --ledger, or a new file name (an empty database) "
+                f"Give the ledger itself with {setting('ledger')}, or a new file name (an empty "
+                "database) "
                 "to start a new ledger.",
             )
         if found in ("1", "2"):
@@ -248,7 +250,8 @@ class Ledger:
             raise LedgerError(
                 f"The ledger {self.where} is from another version of docmail_nb "
                 f"(schema {found}, expected {SCHEMA_VERSION}).",
-                "Use the docmail_nb version that wrote it, or give another ledger with --ledger.",
+                "Use the docmail_nb version that wrote it, or give another ledger with "
+                f"{setting('ledger')}.",
             )
         for statement in SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
             if statement.strip():
