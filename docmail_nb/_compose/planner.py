@@ -38,7 +38,7 @@ from docmail_nb._documents.qrbill import check_reference
 from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
 from docmail_nb._sheets.orders import CellError, Orders
 from docmail_nb.errors import DocmailError
-from docmail_nb.words import size_text
+from docmail_nb.words import setting, size_text
 
 __all__ = []
 
@@ -274,7 +274,7 @@ class _Planner:
         self, records: list[tuple[int, dict[str, Any]]], choice: RowChoice
     ) -> list[tuple[int, dict[str, Any]]]:
         """The records --rows chose; the others are skipped, rows asked for but absent noted."""
-        reason = f"not among the rows chosen (--rows {choice.text})"
+        reason = f"not among the rows chosen ({setting('rows', choice.text)})"
         for number, values in records:
             if number not in choice:
                 self.skipped.append(Skipped(number, self._quiet_key(values), reason))
@@ -286,7 +286,8 @@ class _Planner:
         ]
         if missing:
             self.notices.append(
-                f"--rows {choice.text}: the sheet has no order in row(s) {', '.join(missing)}."
+                f"{setting('rows', choice.text)}: the sheet has no order in row(s) "
+                f"{', '.join(missing)}."
             )
         return [(n, v) for n, v in records if n in choice]
 

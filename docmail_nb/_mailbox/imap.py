@@ -26,6 +26,7 @@ from docmail_nb._mail.wire import wire_bytes
 from docmail_nb._mailbox.bounded import BoundedIMAP4, BoundedIMAP4_SSL, whole_messages
 from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb.errors import DocmailError, MailboxError, SecretStoreError
+from docmail_nb.words import setting
 
 __all__ = [
     "SENT_NAMES",
@@ -257,7 +258,7 @@ _NETWORK: tuple[tuple[type[BaseException], Kind, str, str], ...] = (
         ssl.SSLError,
         "tls_failed",
         "could not agree on TLS",
-        "Check --imap-security: 'ssl' for port 993, 'starttls' for port 143.",
+        "Check {imap_security}: 'ssl' for port 993, 'starttls' for port 143.",
     ),
     (
         imaplib.IMAP4.abort,
@@ -291,11 +292,13 @@ def _diagnose(exc: BaseException, profile: Profile) -> MailboxError:
             "untrusted_certificate",
             f"The certificate of the {where} is not trusted{ca}: {exc.verify_message}.",
             "For a server with its own certificate authority give its PEM file as the "
-            "profile's CA file (--ca-file).",
+            f"profile's CA file ({setting('ca_file')}).",
         )
     for kind_type, kind, what, hint in _NETWORK:
         if isinstance(exc, kind_type):
-            return _problem(kind, f"The {where} {what}.", hint)
+            return _problem(
+                kind, f"The {where} {what}.", hint.format(imap_security=setting("imap_security"))
+            )
     return _problem("refused", f"The {where} answered: {_words(exc)}", "")
 
 
@@ -407,7 +410,8 @@ class Mailbox:
                 "folder_missing",
                 f"Profile {self.profile.name!r}: the Sent folder {wanted!r} does not exist on "
                 f"the {_where(self.profile)} (its folders: {names}).",
-                "Give one of those names with --sent-folder, or leave it empty to find the "
+                f"Give one of those names with {setting('sent_folder')}, or leave it empty "
+                "to find the "
                 "Sent folder automatically.",
             )
         marked = [folder for folder in folders if folder.special_sent]
@@ -428,7 +432,7 @@ class Mailbox:
             "no_sent_folder",
             f"The {_where(self.profile)} has no folder marked as Sent and none of the usual "
             f"names (its folders: {names}).",
-            "Name the folder to keep sent mail in with --sent-folder.",
+            f"Name the folder to keep sent mail in with {setting('sent_folder')}.",
         )
 
     # -- messages -------------------------------------------------------------------------
@@ -568,7 +572,7 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
         raise _problem(
             "no_login",
             f"Profile {profile.name!r} has an IMAP server but no username to log in with.",
-            "IMAP uses the profile's SMTP login: add --username (and its password).",
+            f"IMAP uses the profile's SMTP login: add {setting('username')} (and its password).",
         )
     try:
         secret = require_password(profile, password) or ""
@@ -594,7 +598,7 @@ def _imap_connect(profile: Profile) -> imaplib.IMAP4:
             raise _problem(
                 "starttls_unavailable",
                 f"The {_where(profile)} does not offer STARTTLS.",
-                "Use --imap-security ssl (usually port 993).",
+                f"Use {setting('imap_security', 'ssl')} (usually port 993).",
             )
         conn.starttls(ssl_context=context)
         return conn

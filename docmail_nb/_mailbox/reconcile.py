@@ -30,6 +30,7 @@ from docmail_nb._mailbox.imap import Mailbox, open_mailbox
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile
 from docmail_nb.errors import MailboxError
+from docmail_nb.words import setting
 
 __all__ = [
     "APPEND_BEGUN",
@@ -108,7 +109,8 @@ class MailboxSync:
             notes.append(
                 f"{self.kept_unknown} unknown message(s) are not in the Sent folder, which "
                 "proves nothing where docmail appends the copies: they stay unknown. Check "
-                "with the recipients; send them again with --resend-unknown only if they did "
+                f"with the recipients; send them again with {setting('resend_unknown')} "
+                "only if they did "
                 "not arrive."
             )
         notes.extend(self.skipped)

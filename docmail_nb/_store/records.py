@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from docmail_nb.words import Decision, LedgerState
+from docmail_nb.words import Decision, LedgerState, setting
 
 __all__ = [
     "Bounce",
@@ -218,6 +218,7 @@ def elsewhere_note(campaign: str, elsewhere: dict[str, str]) -> str:
     return (
         f"{len(keys)} key(s) of campaign {campaign!r} were already sent in campaign "
         f"{', '.join(map(repr, campaigns))} ({shown}). If the template was renamed, pass "
-        f"--campaign {campaigns[0]} to go on with that campaign; a new campaign (a reminder) "
+        f"{setting('campaign')} {campaigns[0]} to go on with that campaign; a new campaign "
+        "(a reminder) "
         "sends them again."
     )
