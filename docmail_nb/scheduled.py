@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from docmail_nb import Plan, Profile, Report
     from docmail_nb.batch import Batch, ProblemGroup
 
+from docmail_nb.words import speak_as
+
 __all__ = [
     "DRY_RUN_SENDER",
     "PARAMETER_NAMES",
@@ -168,6 +170,7 @@ def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
     value) or unknown to the notebook is refused. Empty ``orders`` and ``template`` mean the
     sample invoices (and, unless given, the sample documents).
     """
+    speak_as("papermill")  # from here on, settings are named as papermill parameters
     _check_parameters(namespace)
     values = {name: namespace[name] for name in PARAMETER_NAMES}
     orders = _path("orders", values["orders"])
@@ -289,7 +292,7 @@ def _count(name: str, value: Any) -> int | None:
 def _rate(value: Any) -> float | None:
     from docmail_nb.batch import messages_per_minute
 
-    return messages_per_minute(value, "-p rate")
+    return messages_per_minute(value)
 
 
 def describe_job(job: Job) -> str:

@@ -64,7 +64,7 @@ from docmail_nb.batch import (
     rate,
 )
 from docmail_nb.errors import DocmailError
-from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS
+from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS, speak_as
 
 __all__ = ["SendPanel"]
 
@@ -91,6 +91,7 @@ class SendPanel:
         ledger: Ledger | str | Path | None = None,
         transport: Transport | None = None,
     ) -> None:
+        speak_as("panel")  # hints name the panel's buttons and fields, not command-line options
         remembered = recall("send") if orders is None and template is None else {}
         self.ledger = ledger
         self.transport = transport

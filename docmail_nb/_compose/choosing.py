@@ -14,6 +14,7 @@ from docmail_nb._compose.reminders import Reminders
 from docmail_nb._compose.rows import NO_REMINDER, ReportProblem, RowChoice, Skipped
 from docmail_nb._compose.templates import MessageTemplate
 from docmail_nb._sheets.orders import CellError
+from docmail_nb.words import setting
 
 __all__ = ["RowChooser"]
 
@@ -72,7 +73,7 @@ class RowChooser:
         self, records: list[tuple[int, dict[str, Any]]], choice: RowChoice
     ) -> list[tuple[int, dict[str, Any]]]:
         """The records --rows chose; the others are skipped, rows asked for but absent noted."""
-        reason = f"not among the rows chosen (--rows {choice.text})"
+        reason = f"not among the rows chosen ({setting('rows', choice.text)})"
         for number, values in records:
             if number not in choice:
                 self.skipped.append(Skipped(number, self._quiet_key(values), reason))
@@ -84,7 +85,8 @@ class RowChooser:
         ]
         if missing:
             self.notices.append(
-                f"--rows {choice.text}: the sheet has no order in row(s) {', '.join(missing)}."
+                f"{setting('rows', choice.text)}: the sheet has no order in row(s) "
+                f"{', '.join(missing)}."
             )
         return [(n, v) for n, v in records if n in choice]
 

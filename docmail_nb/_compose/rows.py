@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from docmail_nb._compose.message import Draft
 from docmail_nb.errors import ConfigError
-from docmail_nb.words import counted, plural
+from docmail_nb.words import counted, plural, setting
 
 __all__ = [
     "NO_REMINDER",
@@ -123,15 +123,17 @@ class RowChoice:
             match = re.fullmatch(r"(\d+)(?:(-)(\d*))?", part)
             if match is None or int(match.group(1)) < 1:
                 raise ConfigError(
-                    f"--rows {text!r}: {part!r} is not a row number or a range of rows.",
-                    "Give sheet row numbers and ranges, e.g. --rows 2-40,45 (5- for row 5 to "
+                    f"{setting('rows', repr(text))}: {part!r} is not a row number or a "
+                    "range of rows.",
+                    f"Give sheet row numbers and ranges, e.g. {setting('rows', '2-40,45')} (5- "
+                    "for row 5 to "
                     "the end).",
                 )
             low = int(match.group(1))
             high = low if not match.group(2) else int(match.group(3) or 10**12)
             if high < low:
                 raise ConfigError(
-                    f"--rows {text!r}: the range {part} runs backwards.",
+                    f"{setting('rows', repr(text))}: the range {part} runs backwards.",
                     f"Write it as {high}-{low}.",
                 )
             spans.append((low, high))

@@ -35,6 +35,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 
 from docmail_nb._compose.sandbox import make_environment
 from docmail_nb.errors import TemplateError
+from docmail_nb.words import setting
 
 __all__ = [
     "ADDRESS_HEADERS",
@@ -195,7 +196,7 @@ def _reminder(of: str | None, level: str | None, name: str) -> tuple[str | None,
         raise TemplateError(
             f"Template {name!r}: Reminder-Of must name a campaign, not {of!r}.",
             "Write the campaign's name, e.g. 'Reminder-Of: invoices' (the invoice template's "
-            "name, or the --campaign it was sent with).",
+            f"name, or the {setting('campaign')} it was sent with).",
         )
     text = (level or "1").strip()
     if not text.isdigit() or int(text) < 1:

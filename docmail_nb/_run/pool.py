@@ -26,7 +26,7 @@ from docmail_nb._mailbox.reconcile import MailboxRun
 from docmail_nb._run.drawpool import DrawingPool, drawing_jobs
 from docmail_nb._run.options import SendOptions
 from docmail_nb._run.outcomes import (
-    CHANGED_HINT,
+    changed_hint,
     draft_result,
     held_back_result,
     unbuildable_result,
@@ -36,6 +36,7 @@ from docmail_nb._run.report import MessageResult, Progress, Report
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile
 from docmail_nb.errors import Diagnosis, DocmailError, LedgerError, SMTPProblem
+from docmail_nb.words import setting
 
 __all__ = ["WorkerPool"]
 
@@ -234,7 +235,7 @@ class WorkerPool:
         if self.capped:
             return draft_result(draft, "planned", error="Not sent: a sending limit is reached.")
         if self.options.limit is not None and self.claimed >= self.options.limit:
-            return draft_result(draft, "planned", error="Not sent: beyond --limit.")
+            return draft_result(draft, "planned", error=f"Not sent: beyond {setting('limit')}.")
         return None
 
     def _unclaim(self) -> None:
@@ -278,7 +279,7 @@ class WorkerPool:
             self.documents_made += made
             self.documents_ready.add(draft.key)
         if refused:
-            return draft_result(draft, "changed", error=refused, hint=CHANGED_HINT)
+            return draft_result(draft, "changed", error=refused, hint=changed_hint())
         return None
 
     def _new_id_after_bounce(self, draft: Draft, msg: EmailMessage, content_hash: str) -> str:

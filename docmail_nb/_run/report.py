@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from docmail_nb._sheets.orders import Orders
 
 from docmail_nb._compose.rows import NO_REMINDER
-from docmail_nb.words import RUN_WORDS, ResultState, plural
+from docmail_nb.words import RUN_WORDS, ResultState, plural, setting
 
 __all__ = ["REPORT_COLUMNS", "TROUBLE_STATES", "MessageResult", "Progress", "Report"]
 
@@ -175,7 +175,9 @@ class Report:
         if no_reminder:
             parts.append(f"{no_reminder} row(s) not to be reminded")
         if len(self.skipped) > by_send_if + no_reminder:
-            parts.append(f"{len(self.skipped) - by_send_if - no_reminder} row(s) not among --rows")
+            parts.append(
+                f"{len(self.skipped) - by_send_if - no_reminder} row(s) not among {setting('rows')}"
+            )
         line = f"Campaign {self.campaign!r}: " + (", ".join(parts) or "nothing to send") + "."
         if self.fatal is not None:
             line += f" Stopped: {self.fatal.summary}"

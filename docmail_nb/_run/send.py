@@ -31,7 +31,7 @@ from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb._store.records import elsewhere_note
 from docmail_nb._store.status import campaign_status, state_counts
 from docmail_nb.errors import ConfigError, DocmailError, InputError
-from docmail_nb.words import Decision, ResultState, counted, plural
+from docmail_nb.words import Decision, ResultState, counted, plural, setting
 
 __all__ = [
     "MessageResult",
@@ -259,7 +259,9 @@ def send_plan(
     """
     options = options or SendOptions()
     if options.limit is not None and options.limit < 0:
-        raise ConfigError("A negative --limit is not possible.", "Give 0 or more messages.")
+        raise ConfigError(
+            f"A negative {setting('limit')} is not possible.", "Give 0 or more messages."
+        )
     report = Report(
         plan.campaign,
         [],
@@ -388,7 +390,7 @@ def _dry_result(
         return held_back_result(draft, decision, message_id, bounce=bounce)
     if options.limit is not None and would >= options.limit:
         return draft_result(
-            draft, "planned", message_id=message_id, error="Not sent: beyond --limit."
+            draft, "planned", message_id=message_id, error=f"Not sent: beyond {setting('limit')}."
         )
     return draft_result(draft, "dry-run", message_id=message_id)
 
@@ -421,7 +423,8 @@ def send_test(
     if not me:
         raise ConfigError(
             f"Profile {profile.name!r} has no address of its own to send a test to.",
-            "Give the profile a From address (--from) or a username that is an address.",
+            f"Give the profile a From address ({setting('from')}) or a username that is an "
+            "address.",
         )
     test = dataclasses.replace(draft, to=(me,), cc=(), bcc=(), subject=f"[TEST] {draft.subject}")
     with drawn_temporarily(test) as built:  # documents drawn for the test, recorded nowhere

@@ -74,7 +74,7 @@ from docmail_nb._store.sqlite_file import (
     schema_version,
 )
 from docmail_nb.errors import LedgerError
-from docmail_nb.words import Decision
+from docmail_nb.words import Decision, setting
 
 __all__ = [
     "DAY",
@@ -161,12 +161,13 @@ class Ledger:
             raise LedgerError(
                 f"The ledger {self.path} cannot be opened: {plain_error(exc)}.",
                 "Check that the folder is writable and the file is an SQLite database, "
-                "or give another file with --ledger.",
+                f"or give another file with {setting('ledger')}.",
             ) from None
         except OSError as exc:
             raise LedgerError(
                 f"The ledger {self.path} cannot be created: {exc.strerror or exc}.",
-                "Check that the folder exists and is writable, or give another file with --ledger.",
+                "Check that the folder exists and is writable, or give another file with "
+                f"{setting('ledger')}.",
             ) from None
 
     def _connect(self) -> sqlite3.Connection:
@@ -187,7 +188,7 @@ class Ledger:
         if found is None:
             raise LedgerError(
                 f"{self.path} is an SQLite database but not a docmail ledger.",
-                "Give the ledger file itself with --ledger, or a new file name to "
+                f"Give the ledger file itself with {setting('ledger')}, or a new file name to "
                 "start a new ledger.",
             )
         if found in ("1", "2"):
@@ -201,7 +202,8 @@ class Ledger:
             raise LedgerError(
                 f"The ledger {self.path} is from another version of docmail_nb "
                 f"(schema {found}, expected {SCHEMA_VERSION}).",
-                "Use the docmail_nb version that wrote it, or give another file with --ledger.",
+                "Use the docmail_nb version that wrote it, or give another file with "
+                f"{setting('ledger')}.",
             )
         for statement in _SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
             if statement.strip():
@@ -701,7 +703,7 @@ class Ledger:
         with self._lock, self._plain_errors():
             row = self._db.execute(
                 "SELECT MIN(COALESCE(sent_at, attempted_at)) FROM messages WHERE account = ? "
-                "AND state IN ('sent', 'delayed', 'bounced')",
+                "AND state IN ('sent', 'delayed', 'bounced', 'unknown')",
                 (account,),
             ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
@@ -768,9 +770,9 @@ class Ledger:
                     else ""
                 )
                 db.execute(
-                    "UPDATE messages SET state = ?, error = ?, updated_at = ? "
-                    "WHERE campaign = ? AND key = ?",
-                    (state, error, now, bounce.campaign, bounce.key),
+                    "UPDATE messages SET state = ?, error = ?, updated_at = ?, "
+                    "sent_at = COALESCE(sent_at, attempted_at, ?) WHERE campaign = ? AND key = ?",
+                    (state, error, now, now, bounce.campaign, bounce.key),
                 )
                 applied.append(bounce)
         return applied

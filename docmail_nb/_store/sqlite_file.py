@@ -14,6 +14,7 @@ from docmail_nb._store.records import (
     Entry,
 )
 from docmail_nb.errors import LedgerError
+from docmail_nb.words import setting
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -154,12 +155,13 @@ def refuse_foreign(path: Path) -> None:
             f"The ledger {path} is an empty file (0 bytes), not a ledger.",
             "A ledger copied without its -wal file, or a file created by hand, loses the "
             "record of what was sent: restore your backup of the ledger (the file together "
-            "with its -wal file), or give a new file name with --ledger.",
+            f"with its -wal file), or give a new file name with {setting('ledger')}.",
         )
     if head != _SQLITE_MAGIC:
         raise LedgerError(
             f"{path} is not a docmail ledger (not an SQLite database).",
-            "Give the ledger file itself with --ledger, or a new file name to start a new ledger.",
+            f"Give the ledger file itself with {setting('ledger')}, or a new file name to "
+            "start a new ledger.",
         )
 
 
@@ -195,4 +197,4 @@ def error_hint(exc: sqlite3.Error) -> str:
         return "Make the ledger file and its folder writable, then run again."
     if "locked" in text:
         return "Close the program that holds the ledger open, then run again."
-    return "Restore the ledger from its backup, or give another file with --ledger."
+    return f"Restore the ledger from its backup, or give another file with {setting('ledger')}."
