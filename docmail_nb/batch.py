@@ -23,9 +23,9 @@ from docmail_nb._compose.plan import Plan, make_plan, read_and_plan
 from docmail_nb._compose.preview import Preview, preview
 from docmail_nb._compose.problem_list import ProblemGroup, capped, group_problems, join_reasons
 from docmail_nb._compose.rows import RowChoice, describe_recipients, describe_skipped
+from docmail_nb._compose.sandbox import make_environment
 from docmail_nb._compose.templates import (
     MessageTemplate,
-    make_environment,
     money_columns,
     parse_template,
     template_variables,
@@ -91,8 +91,8 @@ class Batch:
 
     ``profile`` is a Profile, a saved profile's name, or None (the only saved profile); it is
     loaded when first needed, so checking and previewing need no profile at all. ``ledger`` is
-    a Ledger, a file, or None (the default ledger). ``transport`` defaults to SMTP through the
-    profile.
+    a Ledger, a file, a PostgreSQL URL, or None (the default ledger). ``transport`` defaults
+    to SMTP through the profile.
     """
 
     def __init__(

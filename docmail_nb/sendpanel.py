@@ -64,7 +64,7 @@ from docmail_nb.batch import (
     rate,
 )
 from docmail_nb.errors import DocmailError
-from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS
+from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS, speak_as
 
 __all__ = ["SendPanel"]
 
@@ -91,6 +91,7 @@ class SendPanel:
         ledger: Ledger | str | Path | None = None,
         transport: Transport | None = None,
     ) -> None:
+        speak_as("panel")  # hints name the panel's buttons and fields, not command-line options
         remembered = recall("send") if orders is None and template is None else {}
         self.ledger = ledger
         self.transport = transport
@@ -442,6 +443,8 @@ class SendPanel:
         for name in self.columns.value:
             kind: ColumnKind = "money" if name in money else "number" if name in numeric else "text"
             columns.append(Column(f"col:{name}", name, kind))
+        if any(entry.status for entry in self.entries):  # bounced, delayed, paid: docmail status
+            columns.append(Column("status", "Status"))
         if any(entry.note for entry in self.entries):
             columns.append(Column("note", "Problem / note"))
         return columns
@@ -473,6 +476,7 @@ class SendPanel:
             "key": Cell(entry.key),
             "to": Cell(to),
             "note": Cell(entry.note),
+            "status": Cell(entry.status),
         }
         for column in columns:
             if not column.key.startswith("col:"):

@@ -49,6 +49,7 @@ from docmail_nb.setup import (
     preset_imap,
     preset_server,
 )
+from docmail_nb.words import speak_as
 
 __all__ = ["SendPanel", "SettingsPanel"]
 
@@ -128,6 +129,7 @@ class SettingsPanel:
     """
 
     def __init__(self, name: str | None = None) -> None:
+        speak_as("panel")  # hints name the panel's fields, not command-line options
         self._loading = False
         self._typed: set[str] = set()  # fields the user changed: presets leave them alone
         self._sign_in_thread: threading.Thread | None = None

@@ -17,7 +17,11 @@ Every layer speaks of a message with the states below; each uses the part that c
     Outcome       what a failure means:       ok, retry, failed, fatal, unknown
 
 ``STATE_WORDS`` words a state in a list of messages, ``RUN_WORDS`` in the summary of a run.
-Texts of the core say what to do without naming one face's options; a face adds its spelling.
+
+Texts of the core say what to do without naming one face's options: they name a setting with
+:func:`setting`, which spells it as the face in use does (``--rows`` on the command line,
+``-p rows`` for a papermill run, the field or keyword in a notebook panel). A face says which it
+is with :func:`speak_as`; the command line's spelling is the default.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "WENT_OUT",
     "AfterState",
     "Decision",
+    "Face",
     "LedgerState",
     "OutboxState",
     "Outcome",
@@ -39,7 +44,9 @@ __all__ = [
     "ResultState",
     "counted",
     "plural",
+    "setting",
     "size_text",
+    "speak_as",
 ]
 
 LedgerState = Literal[
@@ -134,3 +141,69 @@ def size_text(count: int) -> str:
             return f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+Face = Literal["cli", "papermill", "panel"]
+_FACES: tuple[Face, ...] = ("cli", "papermill", "panel")
+_face: list[Face] = ["cli"]
+
+#: a setting as each face spells it: (command line, papermill parameter, notebook panel)
+_SETTINGS: dict[str, tuple[str, str, str]] = {
+    # a run
+    "rows": ("--rows", "-r rows", "rows="),
+    "limit": ("--limit", "-p limit", "limit="),
+    "rate": ("--rate", "-r rate", "rate="),
+    "connections": ("--connections", "-p connections", "connections="),
+    "jobs": ("--jobs", "-p jobs", "jobs="),
+    "sheet": ("--sheet", "-r sheet", "the Sheet field"),
+    "header_row": ("--header-row", "-p header_row", "header_row="),
+    "campaign": ("--campaign", "-r campaign", "campaign="),
+    "ledger": ("--ledger", "-r ledger", "ledger="),
+    "profile": ("--profile", "-r profile", "the profile= of the panel"),
+    "resend_unknown": (
+        "--resend-unknown", "-p resend_unknown True", 'the "Resend unknown" button',
+    ),
+    "resend_changed": (
+        "--resend-changed", "-p resend_changed True", 'the "Resend changed" button',
+    ),
+    "resend_bounced": ("--resend-bounced", "-p resend_bounced True", "resend_bounced=True"),
+    # a profile (saved with docmail profile add or the settings panel)
+    "host": ("--host", "--host (docmail profile add)", "the Host field"),
+    "port": ("--port", "--port (docmail profile add)", "the Port field"),
+    "username": ("--username", "--username (docmail profile add)", "the Username field"),
+    "from": ("--from", "--from (docmail profile add)", "the From field"),
+    "ca_file": ("--ca-file", "--ca-file (docmail profile add)", "the CA file field"),
+    "imap_host": ("--imap-host", "--imap-host (docmail profile add)", "the IMAP host field"),
+    "imap_security": (
+        "--imap-security", "--imap-security (docmail profile add)", "the IMAP security field",
+    ),
+    "sent_folder": (
+        "--sent-folder", "--sent-folder (docmail profile add)", "the Sent folder field",
+    ),
+    "tenant": ("--tenant", "--tenant (docmail profile add)", "the Tenant field"),
+    "client_id": ("--client-id", "--client-id (docmail profile add)", "the Client ID field"),
+    "client_secrets": (
+        "--client-secrets", "--client-secrets (docmail profile add)", "the Client file field",
+    ),
+    "certificate": (
+        "--certificate", "--certificate (docmail profile add)", "the Certificate field",
+    ),
+    "authority": ("--authority", "--authority (docmail profile add)", "the Authority field"),
+}  # fmt: skip
+
+
+def speak_as(face: Face) -> None:
+    """From now on, :func:`setting` spells settings as ``face`` does (set once by each face)."""
+    if face not in _FACES:
+        raise ValueError(f"face must be one of {', '.join(_FACES)}, not {face!r}")
+    _face[0] = face
+
+
+def setting(name: str, value: str = "") -> str:
+    """The setting ``name`` as the face in use spells it, followed by ``value`` when given:
+    ``--rows 2-40``, ``-r rows 2-40``; an unknown name is spelled as a command-line option."""
+    spelled = _SETTINGS.get(name)
+    text = spelled[_FACES.index(_face[0])] if spelled else "--" + name.replace("_", "-")
+    if not value:
+        return text
+    return f"{text}{value}" if text.endswith("=") else f"{text} {value}"

@@ -11,6 +11,7 @@ import keyring.backend
 import pytest
 import trustme
 from imap_server import DovecotServer
+from pg_server import ledger_store, pg_url, postgres  # noqa: F401 - the ledger's stores
 from servers import SMTPTestServer
 
 
@@ -112,3 +113,13 @@ def identity(ca: trustme.CA, ca_file: Path, monkeypatch: pytest.MonkeyPatch) -> 
         from docmail_nb._auth import tokens
 
         tokens.LIVE.clear()
+
+
+@pytest.fixture(autouse=True)
+def _command_line_spelling() -> Iterator[None]:
+    """Each test starts with settings spelled as on the command line (a panel switches it)."""
+    from docmail_nb.words import speak_as
+
+    speak_as("cli")
+    yield
+    speak_as("cli")

@@ -188,3 +188,57 @@ def test_bounces_payments_status_and_one_reminder_per_unpaid_delivered_invoice(
     assert [k for k, level in levels.items() if level == 1] == [
         "R-2026-1042", "R-2026-1045", "R-2026-1047", "R-2026-1048", "R-2026-1049",
     ]  # fmt: skip
+
+
+def test_the_send_panel_and_the_scheduled_summary_show_the_states_of_docmail_status(
+    tmp_path: Path,
+) -> None:
+    from decimal import Decimal
+
+    from docmail_nb._mail.sink import CaptureServer
+    from docmail_nb._money.payments import read_payments
+    from docmail_nb._store.records import Bounce
+    from docmail_nb.scheduled import ScheduledRun
+    from docmail_nb.widgets import SendPanel
+
+    ledger = tmp_path / "ledger.sqlite"
+    with CaptureServer(tmp_path / "outbox") as capture:
+        panel = SendPanel(profile=capture.profile(), ledger=ledger)
+        panel.send_button.click()
+        panel.yes_button.click()
+        panel.wait(60)
+        assert panel.report is not None
+        campaign = panel.report.campaign
+        with Ledger(ledger) as opened:
+            entry = opened.get(campaign, "R-2026-1043")
+            assert entry is not None
+            found = Bounce(campaign, "R-2026-1043", entry.message_id, entry.recipients[0],
+                           "failed", "5.1.1", "User unknown", report_id="<r@mx>")  # fmt: skip
+            opened.record_report(entry.account, "<r@mx>", [found])
+            opened.record_reference(
+                campaign, "R-2026-1041", reference="000000004200000000202610411", kind="QRR",
+                amount=Decimal("1234.50"), currency="CHF",
+            )  # fmt: skip
+            read_payments(opened, CAMT / "camt054_qrr.xml")
+            states = {s.key: s.short for s in campaign_status(opened, campaign)}
+        assert states["R-2026-1043"] == "bounced 5.1.1"
+        assert states["R-2026-1041"] == "paid 1234.50 of 1234.50"
+
+        again = SendPanel(profile=capture.profile(), ledger=ledger)
+        assert "Status" in [column["label"] for column in again.grid.columns]
+        shown = {
+            again.entries[i].key: again.entries[i].status for i in again._shown
+        }  # the same words as docmail status
+        assert shown == states
+        row = next(r for r in again.grid.rows if "R-2026-1043" in " ".join(r["titles"]))
+        assert "bounced 5.1.1" in " ".join(row["titles"])
+
+        # a scheduled run: its summary says what the ledger now holds
+        batch = Batch.from_files(
+            sample_dir() / "orders.xlsx", sample_dir() / "templates" / "invoice.txt",
+            sheet="Rechnungen", profile=capture.profile(), ledger=ledger,
+        )  # fmt: skip
+        report = batch.send()
+        assert report.after_sent == {"paid": 1, "sent": 8, "bounced": 1}
+        summary = ScheduledRun(plan=batch.plan, report=report).markdown()
+        assert "- In the ledger now: 1 paid, 8 sent, 1 bounced" in summary

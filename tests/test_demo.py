@@ -16,6 +16,7 @@ import pytest
 from einvoice_read import XRECHNUNG_ID, official_failures, pdf_parts, recomputed, xsd_errors
 from pdfread import decode_qr, payload_fields
 
+from docmail_nb._documents.facturx import embedded_files
 from docmail_nb._documents.qrbill import qr_reference
 from docmail_nb._sample import SAMPLE_BATCHES, sample_dir
 from docmail_nb._sheets.orders import read_orders
@@ -89,7 +90,7 @@ def assert_einvoice_is_the_rows(attachments: list[Any], row: dict[str, Any]) -> 
     if row["einvoice"] == "xrechnung":
         assert len(attachments) == 2
         assert attachments[1].get_filename() == f"xrechnung-{row['invoice_no']}.xml"
-        assert b"factur-x.xml" not in pdf
+        assert embedded_files(pdf) == {}
         xml: bytes = attachments[1].get_content()
         assert XRECHNUNG_ID.encode() in xml
     else:

@@ -598,3 +598,13 @@ def test_the_buyers_first_address_is_the_electronic_address(tmp_path: Path) -> N
     assert not problems, problems
     assert made is not None
     assert read_cii(made.xml).buyer["email"] == "rechnung@mueller.example"
+
+
+def test_a_seller_without_any_registration_is_refused(tmp_path: Path) -> None:
+    no_vat = seller(tmp_path, SELLER_TOML.replace('vat_id = "CHE-123.456.788 MWST"', ""))
+    outside = lines({"description": "Gutachten", "quantity": 1, "unit": "pauschal",
+                     "unit_price": 800, "vat_rate": 0, "vat_category": "O"})  # fmt: skip
+    made, problems = make_einvoice("factur-x", number="R-1", values=ROW, lines=outside,
+                                   seller=no_vat)  # fmt: skip
+    assert made is None
+    assert ("seller.toml: vat_id", "BR-CO-26") in [(p.field, p.rule) for p in problems]

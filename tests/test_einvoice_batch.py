@@ -21,6 +21,7 @@ from einvoice_read import XRECHNUNG_ID, official_failures, pdf_parts, recomputed
 from pdfread import decode_qr, page_count, payload_fields, pdf_text
 
 from docmail_nb import Batch
+from docmail_nb._documents.facturx import embedded_files
 from docmail_nb._mail.transport import MemoryTransport
 from docmail_nb._run.send import SendOptions, send_plan
 from docmail_nb._sample import sample_dir
@@ -70,6 +71,7 @@ def test_the_sample_mails_en16931_invoices_and_an_xrechnung(tmp_path: Path) -> N
         qr = payload_fields(decode_qr(out / "check.pdf", page_count(out / "check.pdf"), tmp_path))
         if number == "R-2026-1050":  # the German customer: XRechnung beside a plain PDF
             assert sorted(files) == ["invoice-R-2026-1050.pdf", "xrechnung-R-2026-1050.xml"]
+            assert embedded_files(pdf) == {}  # the visual PDF beside the XRechnung
             xml = files["xrechnung-R-2026-1050.xml"]
             assert XRECHNUNG_ID.encode() in xml
             assert xsd_errors(xml) == ""
@@ -262,7 +264,7 @@ def test_a_changed_line_after_sending_is_changed_and_a_rerun_makes_nothing(
                       ledger=ledger, transport=transport)  # fmt: skip
     assert first.counts() == {"sent": 2}
     plain = attachments(transport.stored[1].msg)["invoice-R-2.pdf"]
-    assert b"factur-x.xml" not in plain  # no e-invoice asked for: a plain PDF
+    assert embedded_files(plain) == {}  # no e-invoice asked for: a plain PDF
     xml = pdf_parts(attachments(transport.stored[0].msg)["invoice-R-1.pdf"])["xml"]
     assert official_failures(xml) == []
     # 241.25 + (61.73 − 6.17) = 296.81 net, VAT 8.1 % 24.04 (24.0416)

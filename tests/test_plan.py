@@ -14,9 +14,10 @@ import pytest
 
 import docmail_nb._compose.message
 from docmail_nb._compose.headers import header_problem, parse_addresses
+from docmail_nb._compose.plaintext import html_to_text
 from docmail_nb._compose.plan import Draft, Plan, make_plan
 from docmail_nb._compose.preview import preview
-from docmail_nb._compose.templates import html_to_text, parse_template
+from docmail_nb._compose.templates import parse_template
 from docmail_nb._sheets.orders import read_orders
 from docmail_nb.errors import ConfigError, DocmailError
 

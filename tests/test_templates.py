@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from docmail_nb._compose.templates import load_template, make_environment, parse_template, to_date
+from docmail_nb._compose.sandbox import make_environment
+from docmail_nb._compose.templates import load_template, parse_template
+from docmail_nb._compose.values import to_date
 from docmail_nb._sample import sample_dir
 from docmail_nb.errors import TemplateError
 

@@ -6,6 +6,7 @@ from docmail_nb._store.profiles import Profile
 from docmail_nb.errors import (
     Diagnosis,
 )
+from docmail_nb.words import setting
 
 __all__ = ["SIGN_IN_PROBLEMS", "provider_label", "sign_in_problem"]
 
@@ -36,13 +37,14 @@ SIGN_IN_PROBLEMS: dict[str, tuple[str, str]] = {
     ),
     "unknown_tenant": (
         "Microsoft does not know the tenant {tenant!r} of profile {name!r} ({detail}).",
-        "Check --tenant: your organisation's domain (e.g. example.ch) or the Directory "
+        "Check {opt_tenant}: your organisation's domain (e.g. example.ch) or the Directory "
         "(tenant) ID shown in Microsoft Entra > Overview.",
     ),
     "unknown_client": (
         "The application (client) ID {client_id} of profile {name!r} is not registered in "
         "tenant {tenant!r} ({detail}).",
-        "Check --client-id against Microsoft Entra > App registrations, and that --tenant is "
+        "Check {opt_client_id} against Microsoft Entra > App registrations, and "
+        "that {opt_tenant} is "
         "the tenant the app is registered in.",
     ),
     "bad_client_secret": (
@@ -54,7 +56,7 @@ SIGN_IN_PROBLEMS: dict[str, tuple[str, str]] = {
     "no_client_secret": (
         "No client secret is known for the app-only profile {name!r}.",
         "Save it with 'docmail profile add {name} ... --auth oauth2-app' (kept in keyring), "
-        "set DOCMAIL_OAUTH_CLIENT_SECRET for the job, or use --certificate PEM.",
+        "set DOCMAIL_OAUTH_CLIENT_SECRET for the job, or use {opt_certificate} PEM.",
     ),
     "bad_certificate": (
         "The certificate file of profile {name!r} cannot be used ({detail}).",
@@ -64,7 +66,7 @@ SIGN_IN_PROBLEMS: dict[str, tuple[str, str]] = {
     "bad_client_secrets_file": (
         "The Google OAuth client file of profile {name!r} cannot be used ({detail}).",
         "Download it again from Google Cloud > APIs & Services > Credentials (OAuth client "
-        "ID of type 'Desktop app') and give it with --client-secrets FILE.",
+        "ID of type 'Desktop app') and give it with {opt_client_secrets} FILE.",
     ),
     "signin_failed": (
         "Signing in to {provider} for profile {name!r} failed ({detail}).",
@@ -78,7 +80,7 @@ SIGN_IN_PROBLEMS: dict[str, tuple[str, str]] = {
     "identity_unreachable": (
         "The sign-in server of {provider} cannot be reached ({detail}).",
         "Check that this computer is online and that a proxy or firewall lets it through; "
-        "with --authority, check that address.",
+        "with {opt_authority}, check that address.",
     ),
     "identity_untrusted": (
         "The certificate of the sign-in server of {provider} is not trusted ({detail}).",
@@ -103,6 +105,10 @@ SIGN_IN_PROBLEMS: dict[str, tuple[str, str]] = {
 }
 
 
+#: the profile settings the hints name, spelled as the face in use does
+_OPTIONS = ("authority", "certificate", "client_id", "client_secrets", "tenant")
+
+
 def provider_label(profile: Profile) -> str:
     """Who signs ``profile`` in, for messages: Microsoft, Google or the token command."""
     return {"google": "Google", "microsoft": "Microsoft"}.get(profile.provider, "the token command")
@@ -120,5 +126,6 @@ def sign_in_problem(kind: str, profile: Profile, detail: str = "", *, days: int 
         "client_id": profile.client_id,
         "detail": detail,
         "days": days,
+        **{f"opt_{name}": setting(name) for name in _OPTIONS},
     }
     return Diagnosis(kind, summary.format(**values), hint.format(**values), outcome="fatal")

@@ -13,6 +13,7 @@ from pathlib import Path
 from docmail_nb._compose.templates import MessageTemplate, template_variables
 from docmail_nb._sheets.orders import Orders, read_orders, sheet_names
 from docmail_nb.errors import ConfigError
+from docmail_nb.words import setting
 
 __all__ = ["check_file_order", "layout_advice"]
 
@@ -49,10 +50,12 @@ def layout_advice(
     if likely is not None and needed <= set(
         read_orders(orders_path, sheet=sheet, header_row=likely).columns
     ):
-        advice = f" The column names are in row {likely}: --header-row {likely}."
+        advice = f" The column names are in row {likely}: {setting('header_row', str(likely))}."
     better = _fitting_sheet(orders_path, needed, orders.sheet) if sheet is None else ""
     if better:
-        advice += f" The sheet {better!r} has every column the template uses: --sheet {better}."
+        advice += (
+            f" The sheet {better!r} has every column the template uses: {setting('sheet', better)}."
+        )
     return advice
 
 

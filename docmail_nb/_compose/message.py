@@ -25,6 +25,8 @@ from docmail_nb.errors import ConfigError, FileChanged, InputError
 if TYPE_CHECKING:
     from docmail_nb._documents.render import PlannedDocument
 
+from docmail_nb.words import setting
+
 __all__ = ["Attachment", "Draft", "PaymentAsked"]
 
 
@@ -134,7 +136,8 @@ class Draft:
         if not sender:
             raise ConfigError(
                 f"Message {self.key!r} has no From address.",
-                "Set a From address in the profile (--from) or a From header in the template.",
+                f"Set a From address in the profile ({setting('from')}) or a From header in "
+                "the template.",
             )
         for name, value in self._header_values(sender):
             problem = header_problem(value)

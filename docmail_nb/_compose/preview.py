@@ -22,7 +22,7 @@ from docmail_nb._compose.message import Attachment, Draft
 from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._mail.wire import readable_bytes
 from docmail_nb.errors import ConfigError, DocmailError
-from docmail_nb.words import size_text
+from docmail_nb.words import setting, size_text
 
 if TYPE_CHECKING:
     from docmail_nb._compose.plan import Plan
@@ -176,7 +176,7 @@ def _explain_unsendable(plan: Plan, row: int) -> None:
     if left_out is not None:
         raise DocmailError(
             f"{left_out.describe()}: it is left out, so no message is sent for it.",
-            "Preview another row, or change the template's Send-If or --rows.",
+            f"Preview another row, or change the template's Send-If or {setting('rows')}.",
         )
     problems = [p for p in plan.problems if p.row == row or p.row is None]
     if problems:

@@ -17,11 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from docmail_nb._compose.templates import REMINDER_NAMES, MessageTemplate, to_date
+from docmail_nb._compose.templates import REMINDER_NAMES, MessageTemplate
+from docmail_nb._compose.values import to_date
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.records import DocumentRecord, ReminderSent
 from docmail_nb._store.status import KeyStatus, campaign_status
 from docmail_nb.errors import TemplateError
+from docmail_nb.words import setting
 
 __all__ = ["REMINDER_NAMES", "Refused", "Reminders", "reminder_basis", "reminder_spec"]
 
@@ -143,7 +145,7 @@ def reminder_basis(
         raise TemplateError(
             f"Template {template.name!r}: Reminder-Of names its own campaign {of!r}.",
             "Name the campaign of the invoices (the invoice template's name, or its "
-            "--campaign), and give the reminder its own name.",
+            f"{setting('campaign')}), and give the reminder its own name.",
         )
     basis = Reminders(of, level, campaign, today or dt.date.today())
     if ledger is None:

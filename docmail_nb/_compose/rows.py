@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from docmail_nb._compose.message import Draft
 from docmail_nb.errors import ConfigError
-from docmail_nb.words import counted, plural
+from docmail_nb.words import counted, plural, setting
 
 __all__ = [
     "NO_REMINDER",
     "Problem",
+    "ReportProblem",
     "RowChoice",
     "Skipped",
     "describe_recipients",
@@ -46,6 +48,10 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.label}: problem in {self.reason}"
+
+
+#: how the planner's parts report a problem: (row, key, field, message, hint)
+ReportProblem = Callable[[int | None, str | None, str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -117,15 +123,17 @@ class RowChoice:
             match = re.fullmatch(r"(\d+)(?:(-)(\d*))?", part)
             if match is None or int(match.group(1)) < 1:
                 raise ConfigError(
-                    f"--rows {text!r}: {part!r} is not a row number or a range of rows.",
-                    "Give sheet row numbers and ranges, e.g. --rows 2-40,45 (5- for row 5 to "
+                    f"{setting('rows', repr(text))}: {part!r} is not a row number or a "
+                    "range of rows.",
+                    f"Give sheet row numbers and ranges, e.g. {setting('rows', '2-40,45')} (5- "
+                    "for row 5 to "
                     "the end).",
                 )
             low = int(match.group(1))
             high = low if not match.group(2) else int(match.group(3) or 10**12)
             if high < low:
                 raise ConfigError(
-                    f"--rows {text!r}: the range {part} runs backwards.",
+                    f"{setting('rows', repr(text))}: the range {part} runs backwards.",
                     f"Write it as {high}-{low}.",
                 )
             spans.append((low, high))

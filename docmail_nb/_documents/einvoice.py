@@ -463,6 +463,18 @@ class _Rules:
                 "BR-CL-04",
             )
         self.vat_ids(seller, buyer)
+        if not (
+            self.text(f"{seller}/ram:SpecifiedTaxRegistration/ram:ID")
+            or self.text(f"{seller}/ram:SpecifiedLegalOrganization/ram:ID")
+            or self.text(f"{seller}/ram:ID")
+            or self.text(f"{seller}/ram:GlobalID")
+        ):
+            self.add(
+                "seller.toml: vat_id",
+                "is empty; an e-invoice names the seller by its VAT number or registration.",
+                "Give vat_id in seller.toml (a Swiss UID, CHE-…, is enough).",
+                "BR-CO-26",
+            )
         lines = self.nodes(_LINES)
         if not lines:
             self.add(

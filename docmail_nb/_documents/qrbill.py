@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from docmail_nb._compose.templates import to_decimal
+from docmail_nb._compose.values import to_decimal
 from docmail_nb.errors import DocumentError
 
 __all__ = [

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from jinja2 import Template, TemplateSyntaxError, meta
 from markupsafe import Markup
 
-from docmail_nb._compose.templates import make_environment
+from docmail_nb._compose.sandbox import make_environment
 from docmail_nb._documents.fetcher import folder_fetcher
 from docmail_nb._documents.qrbill import (
     PaymentData,

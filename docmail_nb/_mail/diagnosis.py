@@ -29,7 +29,7 @@ from docmail_nb.errors import (
     TokenRefused,
     UnclearAfterData,
 )
-from docmail_nb.words import Outcome
+from docmail_nb.words import Outcome, setting
 
 __all__ = ["diagnose", "password_notice", "reply_text", "where"]
 
@@ -468,7 +468,8 @@ def _certificate(
         "untrusted_certificate",
         f"The certificate of {where} is not trusted{ca_hint}: {exc.verify_message}.",
         "For a company server with its own certificate authority, give that CA's PEM file as "
-        "the profile's CA file (--ca-file); only for a test relay turn verification off.",
+        f"the profile's CA file ({setting('ca_file')}); only for a test relay turn "
+        "verification off.",
         outcome="fatal",
     )
 

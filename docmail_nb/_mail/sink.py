@@ -30,6 +30,8 @@ from docmail_nb.errors import ConfigError
 if TYPE_CHECKING:
     from docmail_nb._store.profiles import Profile
 
+from docmail_nb.words import setting
+
 __all__ = ["SINK_SENDER", "CaptureServer", "CapturedMessage"]
 
 _log = logging.getLogger(__name__)
@@ -158,7 +160,7 @@ class CaptureServer:
     def _cannot_listen(self, exc: OSError | RuntimeError | TimeoutError) -> ConfigError:
         return ConfigError(
             f"The capture server cannot listen on {self.host}:{self.port} ({exc}).",
-            "Choose another port with --port, or stop the program that uses this one.",
+            f"Choose another port with {setting('port')}, or stop the program that uses this one.",
         )
 
     def _check_port_free(self) -> None:

@@ -40,7 +40,7 @@ from docmail_nb.errors import (
     UnclearAfterData,
 )
 
-__all__ = ["Delivery", "connect", "deliver", "test_connection"]
+__all__ = ["Delivery", "connect", "deliver", "test_connection", "xtext"]
 
 _log = logging.getLogger("docmail_nb._mail.smtp")
 
@@ -421,8 +421,12 @@ def _deliver(
     )
     data = _flatten(fitted.msg)
     options = [f"SIZE={len(data)}"] if conn.has_extn("size") else []
+    dsn = conn.has_extn("dsn")
+    if dsn:  # RFC 3461: failure and delay reports, with the headers and our envelope id
+        envid = str(msg.get("Message-ID", "")).strip().strip("<>")
+        options += ["RET=HDRS"] + ([f"ENVID={xtext(envid)}"] if envid else [])
     _mail_from(conn, fitted.envelope_from, [*options, *fitted.mail_options])
-    accepted, refused = _rcpt_to(conn, fitted.recipients)
+    accepted, refused = _rcpt_to(conn, fitted.recipients, dsn=dsn)
     if before_data is not None:
         try:
             before_data()
@@ -442,14 +446,32 @@ def _mail_from(conn: smtplib.SMTP, envelope_from: str, options: list[str]) -> No
         raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
 
 
+def xtext(text: str) -> str:
+    """RFC 3461 xtext: ``+`` and ``=``, and anything outside ``!``..``~``, as ``+XX``."""
+    return "".join(
+        char if "!" <= char <= "~" and char not in "+=" else f"+{ord(char):02X}" for char in text
+    )
+
+
+def _dsn_options(address: str) -> list[str]:
+    """NOTIFY=FAILURE,DELAY and, for an ASCII address, ORCPT (RFC 3461 section 4)."""
+    options = ["NOTIFY=FAILURE,DELAY"]
+    if address.isascii():
+        options.append(f"ORCPT=rfc822;{xtext(address)}")
+    return options
+
+
 def _rcpt_to(
-    conn: smtplib.SMTP, recipients: Sequence[str]
+    conn: smtplib.SMTP, recipients: Sequence[str], *, dsn: bool = False
 ) -> tuple[list[str], dict[str, tuple[int, str]]]:
-    """The recipients the server accepted and those it refused; raises when none is accepted."""
+    """The recipients the server accepted and those it refused; raises when none is accepted.
+
+    ``dsn``: the server offers DSN, so each RCPT asks for failure and delay reports.
+    """
     accepted: list[str] = []
     refused: dict[str, tuple[int, str]] = {}
     for address in recipients:
-        code, reply = conn.rcpt(address)
+        code, reply = conn.rcpt(address, _dsn_options(address) if dsn else ())
         if code in (250, 251):
             accepted.append(address)
         elif code == 421:

@@ -26,6 +26,7 @@ from docmail_nb._mail.wire import wire_bytes
 from docmail_nb._mailbox.bounded import BoundedIMAP4, BoundedIMAP4_SSL, whole_messages
 from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb.errors import DocmailError, MailboxError, SecretStoreError
+from docmail_nb.words import setting
 
 __all__ = [
     "SENT_NAMES",
@@ -257,7 +258,7 @@ _NETWORK: tuple[tuple[type[BaseException], Kind, str, str], ...] = (
         ssl.SSLError,
         "tls_failed",
         "could not agree on TLS",
-        "Check --imap-security: 'ssl' for port 993, 'starttls' for port 143.",
+        "Check {imap_security}: 'ssl' for port 993, 'starttls' for port 143.",
     ),
     (
         imaplib.IMAP4.abort,
@@ -291,11 +292,13 @@ def _diagnose(exc: BaseException, profile: Profile) -> MailboxError:
             "untrusted_certificate",
             f"The certificate of the {where} is not trusted{ca}: {exc.verify_message}.",
             "For a server with its own certificate authority give its PEM file as the "
-            "profile's CA file (--ca-file).",
+            f"profile's CA file ({setting('ca_file')}).",
         )
     for kind_type, kind, what, hint in _NETWORK:
         if isinstance(exc, kind_type):
-            return _problem(kind, f"The {where} {what}.", hint)
+            return _problem(
+                kind, f"The {where} {what}.", hint.format(imap_security=setting("imap_security"))
+            )
     return _problem("refused", f"The {where} answered: {_words(exc)}", "")
 
 
@@ -407,7 +410,8 @@ class Mailbox:
                 "folder_missing",
                 f"Profile {self.profile.name!r}: the Sent folder {wanted!r} does not exist on "
                 f"the {_where(self.profile)} (its folders: {names}).",
-                "Give one of those names with --sent-folder, or leave it empty to find the "
+                f"Give one of those names with {setting('sent_folder')}, or leave it empty "
+                "to find the "
                 "Sent folder automatically.",
             )
         marked = [folder for folder in folders if folder.special_sent]
@@ -428,7 +432,7 @@ class Mailbox:
             "no_sent_folder",
             f"The {_where(self.profile)} has no folder marked as Sent and none of the usual "
             f"names (its folders: {names}).",
-            "Name the folder to keep sent mail in with --sent-folder.",
+            f"Name the folder to keep sent mail in with {setting('sent_folder')}.",
         )
 
     # -- messages -------------------------------------------------------------------------
@@ -459,7 +463,7 @@ class Mailbox:
 
     # -- the INBOX, read only (delivery reports) ------------------------------------------------
     def report_candidates(self, since: float | None = None) -> list[tuple[str, bytes]]:
-        """(identity, header block) of each INBOX message that arrived since ``since``.
+        """(identity, header block) of each INBOX message since ``since`` that may be a report.
 
         The INBOX is opened with EXAMINE (read-only) and read with BODY.PEEK: no flag changes,
         not even \\Seen. The identity is the message's Message-ID with a hash of its header
@@ -467,9 +471,9 @@ class Mailbox:
         Message-ID.
         """
         self._examine_inbox()
-        criteria = ["ALL"]
+        criteria = list(_MAYBE_REPORT)
         if since is not None:  # a day earlier: SINCE compares dates in the server's zone
-            criteria = ["SINCE", time.strftime("%d-%b-%Y", time.gmtime(since - 86400))]
+            criteria += ["SINCE", time.strftime("%d-%b-%Y", time.gmtime(since - 86400))]
         data = self._run("search the INBOX", "uid", "SEARCH", *criteria)
         uids = b" ".join(d for d in data if isinstance(d, bytes)).decode().split()
         found: list[tuple[str, bytes]] = []
@@ -505,6 +509,34 @@ class Mailbox:
                 return bytes(item[1])
         return b""
 
+    def move_reports(self, identities: Sequence[str], folder: str) -> int:
+        """Move these INBOX messages (from ``report_candidates``) into ``folder``, made when
+        it does not exist; how many were moved. Nothing else in the INBOX is touched."""
+        uids = [self._inbox_uids[i] for i in dict.fromkeys(identities) if i in self._inbox_uids]
+        if not uids:
+            return 0
+        known = next((f for f in self.folders() if folder in (f.name, f.raw)), None)
+        raw = known.raw if known is not None else encode_folder_name(folder)
+        if known is None:
+            self._run(f"make the folder {folder!r}", "create", _quote(raw))
+        self._run("open the INBOX", "select", "INBOX")  # read-write, for this only
+        self._selected = "\0INBOX (read-write)"
+        uid_set = ",".join(uids)
+        what = f"move delivery reports to {folder!r}"
+        answer = self._run("list its capabilities", "capability")  # as after the login
+        offered = set(b" ".join(d for d in answer if isinstance(d, bytes)).upper().split())
+        if b"MOVE" in offered:
+            self._run(what, "uid", "MOVE", uid_set, _quote(raw))
+        else:  # copy, then mark; expunge only these (UIDPLUS), never what others marked
+            self._run(what, "uid", "COPY", uid_set, _quote(raw))
+            self._run(what, "uid", "STORE", uid_set, "+FLAGS.SILENT", "(\\Deleted)")
+            if b"UIDPLUS" in offered:
+                self._run(what, "uid", "EXPUNGE", uid_set)
+        for identity in identities:
+            self._inbox_uids.pop(identity, None)
+        self._examine_inbox()  # back to read-only: closing never expunges the INBOX
+        return len(uids)
+
     def _examine_inbox(self) -> None:
         if self._selected == _INBOX_READ_ONLY:
             return
@@ -512,6 +544,18 @@ class Mailbox:
         self._selected = _INBOX_READ_ONLY
 
 
+#: what may be a delivery report, searched by the server (read_report decides): a report's
+#: content type, a mailer daemon's or postmaster's address, an automatic message, Exim's
+#: failed-recipients header, or the empty return path of a bounce
+_MAYBE_REPORT = (
+    "OR", "OR", "OR", "OR", "OR",
+    "HEADER", "Content-Type", "report",
+    "FROM", "mailer-daemon",
+    "FROM", "postmaster",
+    "HEADER", "Auto-Submitted", "auto",
+    "HEADER", "X-Failed-Recipients", "@",
+    "HEADER", "Return-Path", '"<>"',
+)  # fmt: skip
 #: what ``_selected`` holds while the INBOX is open read-only (no folder is spelled so)
 _INBOX_READ_ONLY = "\0INBOX (read-only)"
 
@@ -528,7 +572,7 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
         raise _problem(
             "no_login",
             f"Profile {profile.name!r} has an IMAP server but no username to log in with.",
-            "IMAP uses the profile's SMTP login: add --username (and its password).",
+            f"IMAP uses the profile's SMTP login: add {setting('username')} (and its password).",
         )
     try:
         secret = require_password(profile, password) or ""
@@ -554,7 +598,7 @@ def _imap_connect(profile: Profile) -> imaplib.IMAP4:
             raise _problem(
                 "starttls_unavailable",
                 f"The {_where(profile)} does not offer STARTTLS.",
-                "Use --imap-security ssl (usually port 993).",
+                f"Use {setting('imap_security', 'ssl')} (usually port 993).",
             )
         conn.starttls(ssl_context=context)
         return conn

@@ -30,6 +30,7 @@ from docmail_nb._mailbox.imap import Mailbox, open_mailbox
 from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile
 from docmail_nb.errors import MailboxError
+from docmail_nb.words import setting
 
 __all__ = [
     "APPEND_BEGUN",
@@ -108,7 +109,8 @@ class MailboxSync:
             notes.append(
                 f"{self.kept_unknown} unknown message(s) are not in the Sent folder, which "
                 "proves nothing where docmail appends the copies: they stay unknown. Check "
-                "with the recipients; send them again with --resend-unknown only if they did "
+                f"with the recipients; send them again with {setting('resend_unknown')} "
+                "only if they did "
                 "not arrive."
             )
         notes.extend(self.skipped)
@@ -181,6 +183,7 @@ def sync_mailbox(
     campaign: str | None = None,
     copies: bool = True,
     opener: Callable[[Profile, str | None], Mailbox] = open_mailbox,
+    move_reports: str = "",
 ) -> MailboxSync:
     """Reconcile unknowns and append owed copies in one IMAP session; never raises for the
     mailbox (its trouble is ``MailboxSync.error``)."""
@@ -192,6 +195,9 @@ def sync_mailbox(
             result.skipped = list(mailbox.skipped)
             result.settled = reconcile(ledger, mailbox, account, campaign)
             result.bounces = read_bounces(ledger, mailbox, account, campaign)
+            if move_reports:  # asked for: the reports recorded leave the INBOX
+                result.bounces.moved_to = move_reports
+                result.bounces.moved = mailbox.move_reports(result.bounces.matched, move_reports)
             if copies:
                 append_due(ledger, mailbox, account, result.appended)
     except MailboxError as exc:

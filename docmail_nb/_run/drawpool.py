@@ -35,6 +35,8 @@ from docmail_nb.errors import ConfigError, DocmailError, DocumentError
 if TYPE_CHECKING:
     from docmail_nb._documents.render import PlannedDocument, RenderedDocument
 
+from docmail_nb.words import setting
+
 __all__ = ["DrawingPool", "default_jobs", "drawing_jobs", "serve"]
 
 _FRAME = struct.Struct("!I")
@@ -58,8 +60,8 @@ def drawing_jobs(wanted: int | None) -> int:
         return default_jobs()
     if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
         raise ConfigError(
-            f"{wanted!r} drawing processes are not possible (--jobs).",
-            "Give --jobs 1 or more: 1 draws documents in the sending process itself, "
+            f"{wanted!r} drawing processes are not possible ({setting('jobs')}).",
+            f"Give {setting('jobs')} 1 or more: 1 draws documents in the sending process itself, "
             "N draws them in N processes; the default is one per core.",
         )
     return wanted

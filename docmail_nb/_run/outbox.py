@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from docmail_nb._compose.problem_list import join_reasons
 from docmail_nb._store.ledger import LedgerLike, existing_ledger
+from docmail_nb._store.status import campaign_status
 
 if TYPE_CHECKING:
     from docmail_nb._compose.plan import Draft, Plan
@@ -55,6 +56,7 @@ class OutboxEntry:
     state: OutboxState
     note: str = ""
     hint: str = ""
+    status: str = ""  # after "sent", as docmail status says it: bounced 5.1.1, paid 1234.50, ...
 
     @property
     def row(self) -> int:
@@ -76,6 +78,9 @@ def outbox(plan: Plan, ledger: LedgerLike = None) -> list[OutboxEntry]:
 
     entries: list[OutboxEntry] = []
     with existing_ledger(ledger) as existing:
+        after = {}
+        if existing is not None:  # what docmail status says of each key
+            after = {s.key: s.short for s in campaign_status(existing, plan.campaign)}
         for draft in plan.drafts:
             state: OutboxState = "ready"
             note = ""
@@ -84,7 +89,7 @@ def outbox(plan: Plan, ledger: LedgerLike = None) -> list[OutboxEntry]:
                 state = _FROM_LEDGER.get(decided, "ready")
                 if state == "sent":
                     note = "Sent by an earlier run."
-            entries.append(_entry(draft, state, note))
+            entries.append(replace(_entry(draft, state, note), status=after.get(draft.key, "")))
     entries += _problem_entries(plan.problems, plan.row_keys)
     return entries
 

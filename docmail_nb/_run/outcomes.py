@@ -10,29 +10,44 @@ from typing import TYPE_CHECKING, Any
 
 from docmail_nb._run.report import MessageResult
 from docmail_nb.errors import DocmailError
-from docmail_nb.words import ResultState
+from docmail_nb.words import ResultState, setting
 
 if TYPE_CHECKING:
     from docmail_nb._compose.message import Draft
     from docmail_nb.words import Decision
 
-__all__ = ["BOUNCED_HINT", "CHANGED_HINT", "draft_result", "held_back_result", "unbuildable_result"]
+__all__ = [
+    "bounced_hint",
+    "changed_hint",
+    "draft_result",
+    "held_back_result",
+    "unbuildable_result",
+]
 
 _UNKNOWN_TEXT = "An earlier run lost the connection after handing this message over; not resent."
-_UNKNOWN_HINT = (
-    "Check the Sent folder or ask the recipient; send it again with --resend-unknown "
-    "(resend_unknown=True) only if it did not arrive."
-)
+
+
+def _unknown_hint() -> str:
+    return (
+        "Check the Sent folder or ask the recipient; send it again with "
+        f"{setting('resend_unknown')} only if it did not arrive."
+    )
+
+
 _CHANGED_TEXT = "This key was already sent with other content; not resent."
-CHANGED_HINT = (
-    "If the new version must go out too, send again with --resend-changed (resend_changed=True)."
-)
 
 
-BOUNCED_HINT = (
-    "Correct the address in the sheet: the next send sends this message again (or send it "
-    "again to the same address with --resend-bounced, resend_bounced=True)."
-)
+def changed_hint() -> str:
+    """What to do about a key sent before with other content."""
+    return f"If the new version must go out too, send again with {setting('resend_changed')}."
+
+
+def bounced_hint() -> str:
+    """What to do about a message that bounced."""
+    return (
+        "Correct the address in the sheet: the next send sends this message again (or send it "
+        f"again to the same address with {setting('resend_bounced')})."
+    )
 
 
 def draft_result(draft: Draft, state: ResultState, **values: Any) -> MessageResult:
@@ -67,17 +82,17 @@ def held_back_result(
             "bounced",
             message_id=message_id,
             error="Bounced: " + (bounce or "a delivery report said it did not arrive") + ".",
-            hint=BOUNCED_HINT,
+            hint=bounced_hint(),
         )
     if decision == "sent":
         return draft_result(draft, "skipped", message_id=message_id, reply=found_in_sent)
     if decision == "unknown":
         return draft_result(
-            draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_UNKNOWN_HINT
+            draft, "unknown", message_id=message_id, error=_UNKNOWN_TEXT, hint=_unknown_hint()
         )
     if decision == "changed":
         return draft_result(
-            draft, "changed", message_id=message_id, error=_CHANGED_TEXT, hint=CHANGED_HINT
+            draft, "changed", message_id=message_id, error=_CHANGED_TEXT, hint=changed_hint()
         )
     if decision == "busy":
         return draft_result(

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from docmail_nb._store.profiles import Profile
 from docmail_nb.errors import ConfigError
+from docmail_nb.words import setting
 
 __all__ = [
     "RateLimiter",
@@ -29,10 +30,11 @@ __all__ = [
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*min(?:ute)?)?\s*$", re.IGNORECASE)
 
 
-def messages_per_minute(value: str | float | None, setting: str = "--rate") -> float | None:
+def messages_per_minute(value: str | float | None) -> float | None:
     """A rate such as ``30``, ``"30/min"`` or ``"0.5/minute"``; None for no rate.
 
-    ConfigError names ``setting`` ("--rate", "-p rate") when the value is not a positive rate.
+    ConfigError names the rate as the face in use spells it when the value is not a positive
+    rate.
     """
     if value is None or value == "":
         return None
@@ -43,8 +45,9 @@ def messages_per_minute(value: str | float | None, setting: str = "--rate") -> f
         found = float(match.group(1))
     if found is None or not 0 < found < float("inf"):
         raise ConfigError(
-            f"The rate {value!r} ({setting}) is not a number of messages per minute.",
-            f"Write it like {setting} 30/min (or {setting} 0.5/min for one every two minutes).",
+            f"The rate {value!r} ({setting('rate')}) is not a number of messages per minute.",
+            f"Write it like {setting('rate', '30/min')} (or {setting('rate', '0.5/min')} for one "
+            "every two minutes).",
         )
     return found
 
@@ -52,7 +55,9 @@ def messages_per_minute(value: str | float | None, setting: str = "--rate") -> f
 def connections(wanted: int, profile: Profile) -> int:
     """How many connections a batch may open: ``wanted``, capped by the profile's preset."""
     if wanted < 1:
-        raise ConfigError(f"{wanted} connections is not possible.", "Give --connections 1 or more.")
+        raise ConfigError(
+            f"{wanted} connections is not possible.", f"Give {setting('connections')} 1 or more."
+        )
     cap = profile.limits.max_connections
     return min(wanted, cap) if cap else wanted
 
@@ -76,7 +81,7 @@ class RateLimiter:
         if not per_minute > 0:
             raise ConfigError(
                 f"The rate {per_minute} messages per minute is not possible.",
-                "Give a positive number, e.g. --rate 30/min.",
+                f"Give a positive number, e.g. {setting('rate', '30/min')}.",
             )
         self.capacity = max(1, math.floor(per_minute))
         self.window = 60.0 * self.capacity / per_minute if per_minute < 1 else 60.0

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from docmail_nb._sheets.orders import Orders
 
 from docmail_nb._compose.rows import NO_REMINDER
-from docmail_nb.words import RUN_WORDS, ResultState, plural
+from docmail_nb.words import RUN_WORDS, ResultState, plural, setting
 
 __all__ = ["REPORT_COLUMNS", "TROUBLE_STATES", "MessageResult", "Progress", "Report"]
 
@@ -87,6 +87,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)  # left out on purpose: not trouble
     delimiter: str = ","  # for csv files: the separator the orders csv had
+    #: after the run, how many of the campaign's messages are in each state of docmail status
+    after_sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -173,7 +175,9 @@ class Report:
         if no_reminder:
             parts.append(f"{no_reminder} row(s) not to be reminded")
         if len(self.skipped) > by_send_if + no_reminder:
-            parts.append(f"{len(self.skipped) - by_send_if - no_reminder} row(s) not among --rows")
+            parts.append(
+                f"{len(self.skipped) - by_send_if - no_reminder} row(s) not among {setting('rows')}"
+            )
         line = f"Campaign {self.campaign!r}: " + (", ".join(parts) or "nothing to send") + "."
         if self.fatal is not None:
             line += f" Stopped: {self.fatal.summary}"

@@ -29,8 +29,9 @@ from docmail_nb._run.report import MessageResult, Progress, Report
 from docmail_nb._store.ledger import Ledger, LedgerLike, existing_ledger, opened_ledger
 from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb._store.records import elsewhere_note
+from docmail_nb._store.status import campaign_status, state_counts
 from docmail_nb.errors import ConfigError, DocmailError, InputError
-from docmail_nb.words import Decision, ResultState, counted, plural
+from docmail_nb.words import Decision, ResultState, counted, plural, setting
 
 __all__ = [
     "MessageResult",
@@ -242,7 +243,7 @@ def send_plan(
     ledger: LedgerLike = None,
     options: SendOptions | None = None,
     progress: Progress | Literal["bar"] | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     transport: Transport | None = None,
     stop: threading.Event | None = None,
@@ -251,14 +252,17 @@ def send_plan(
 
     ``ledger`` is a Ledger, a file path or None (the default ledger). ``progress`` is a
     callback ``(done, total, result)`` or "bar" for a tqdm bar (a widget in notebooks).
-    ``clock`` and ``sleep`` pace the rate limit and retries. ``transport`` is how messages
+    ``clock`` (wall-clock time: it is compared across processes) keeps time for a ledger
+    opened here; with ``sleep`` it paces the rate limit and retries. ``transport`` is how messages
     leave (default: :class:`~docmail_nb._mail.transport.SMTPTransport` to the profile's server).
     ``stop``, once set (e.g. by a Stop button), ends the run after the messages being sent:
     the rest stay planned, as "Not sent: stopped".
     """
     options = options or SendOptions()
     if options.limit is not None and options.limit < 0:
-        raise ConfigError("A negative --limit is not possible.", "Give 0 or more messages.")
+        raise ConfigError(
+            f"A negative {setting('limit')} is not possible.", "Give 0 or more messages."
+        )
     report = Report(
         plan.campaign,
         [],
@@ -277,7 +281,7 @@ def send_plan(
             secret = require_password(profile, password) if transport is None or password else None
             if transport is None:
                 transport = SMTPTransport(profile, secret)
-            with opened_ledger(ledger) as record:
+            with opened_ledger(ledger, clock) as record:
                 elsewhere = ""
                 if plan.reminder is not None:  # its keys are the reminded campaign's, on purpose
                     record.record_reminder_campaign(plan.campaign, *plan.reminder)
@@ -293,6 +297,7 @@ def send_plan(
                 # stopped before any message (a refused login) has only its own story to tell
                 if any(r.state in _WENT for r in report.results):
                     _add_note(report, elsewhere)
+                report.after_sent = state_counts(campaign_status(record, plan.campaign))
         return report
     finally:
         close_bar()
@@ -386,7 +391,7 @@ def _dry_result(
         return held_back_result(draft, decision, message_id, bounce=bounce)
     if options.limit is not None and would >= options.limit:
         return draft_result(
-            draft, "planned", message_id=message_id, error="Not sent: beyond --limit."
+            draft, "planned", message_id=message_id, error=f"Not sent: beyond {setting('limit')}."
         )
     return draft_result(draft, "dry-run", message_id=message_id)
 
@@ -419,7 +424,8 @@ def send_test(
     if not me:
         raise ConfigError(
             f"Profile {profile.name!r} has no address of its own to send a test to.",
-            "Give the profile a From address (--from) or a username that is an address.",
+            f"Give the profile a From address ({setting('from')}) or a username that is an "
+            "address.",
         )
     test = dataclasses.replace(draft, to=(me,), cc=(), bcc=(), subject=f"[TEST] {draft.subject}")
     with drawn_temporarily(test) as built:  # documents drawn for the test, recorded nowhere

@@ -38,6 +38,7 @@ from docmail_nb._sheets.exports import uncsv_cell
 from docmail_nb._sheets.limits import MAX_PART_BYTES, check_rows, check_workbook
 from docmail_nb._sheets.sheetxml import SheetMarks, column_letter, ods_marks, sheet_marks
 from docmail_nb.errors import OrdersError
+from docmail_nb.words import setting
 
 __all__ = [
     "CSV_DELIMITERS",
@@ -389,7 +390,8 @@ def _to_orders(
         if header_at is None or not any(map(_filled, grid[header_at][1])):
             raise OrdersError(
                 f"Row {header_row} of {where} is empty, so it holds no column names.",
-                "Give the row that holds the column names: --header-row N (header_row=N).",
+                f"Give the row that holds the column names: {setting('header_row')} N "
+                "(header_row=N).",
             )
     header_number, header = grid[header_at]
     body = grid[header_at + 1 :]
@@ -489,7 +491,8 @@ def _suggest_header_row(
     notices.append(
         f"{where}: row {first_number} was taken as the header row, but it has only "
         f"{first_count} filled cell(s) and row {number} has more. If the column names are in "
-        f"row {number} (a title above them), give --header-row {number} (header_row={number})."
+        f"row {number} (a title above them), give {setting('header_row')} {number} "
+        f"(header_row={number})."
     )
     return number
 

@@ -41,6 +41,7 @@ from docmail_nb._store.secrets import (
     has_password,
 )
 from docmail_nb.errors import ProfileError, SecretStoreError
+from docmail_nb.words import setting
 
 __all__ = [
     "AUTH_METHODS",
@@ -189,8 +190,10 @@ class Profile:
             )
         if self.auth != "password" and not self.username:
             raise ProfileError(
-                f"{where}: sign-in with {self.auth} needs the mailbox address as --username.",
-                "Give the address of the mailbox that sends, e.g. --username anna@example.ch.",
+                f"{where}: sign-in with {self.auth} needs the mailbox address as "
+                f"{setting('username')}.",
+                f"Give the address of the mailbox that sends, e.g. {setting('username')} "
+                "anna@example.ch.",
             )
         if self.authority and not self.authority.lower().startswith("https://"):
             raise ProfileError(
@@ -202,7 +205,7 @@ class Profile:
             raise ProfileError(
                 f"{where}: Microsoft 365 sign-in needs the application (client) ID of the app "
                 "registered in your organisation's Microsoft Entra.",
-                "Give it with --client-id (docs/connect.md shows how an administrator "
+                f"Give it with {setting('client_id')} (docs/connect.md shows how an administrator "
                 "registers the app).",
             )
         if self.auth == "oauth2" and self.provider == "google" and not self.client_secrets:
@@ -210,12 +213,13 @@ class Profile:
                 f"{where}: Google sign-in needs the OAuth client file of your Google Cloud "
                 "project.",
                 "Download it (APIs & Services > Credentials > OAuth client ID, type Desktop "
-                "app) and give it with --client-secrets FILE.",
+                f"app) and give it with {setting('client_secrets', 'FILE')}.",
             )
         if self.auth == "oauth2-app" and not (self.tenant and self.client_id):
             raise ProfileError(
                 f"{where}: app-only sign-in needs the tenant and the application (client) ID.",
-                "Give them with --tenant and --client-id (see docs/connect.md).",
+                f"Give them with {setting('tenant')} and {setting('client_id')} (see "
+                "docs/connect.md).",
             )
         if self.auth == "token-command" and not self.token_command.strip():
             raise ProfileError(
@@ -324,7 +328,8 @@ def profile_from_preset(
     host, port, security = preset_server(preset, host=host, port=port, security=security)
     if not host:
         raise ProfileError(
-            "No SMTP host was given.", "Give the server's host, e.g. --host smtp.example.ch."
+            "No SMTP host was given.",
+            f"Give the server's host, e.g. {setting('host', 'smtp.example.ch')}.",
         )
     values: dict[str, Any] = {**preset_imap(preset), **settings}
     return Profile(name=name, host=host, port=port, security=security, preset=preset, **values)
@@ -422,7 +427,7 @@ def load_profile(name: str | None = None) -> Profile:
         raise ProfileError(
             f"There are {len(profiles)} profiles ({', '.join(sorted(profiles))}); "
             "which one should be used?",
-            "Name one with --profile NAME.",
+            f"Name one with {setting('profile', 'NAME')}.",
         )
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none yet"

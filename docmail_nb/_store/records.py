@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from docmail_nb.words import Decision, LedgerState
+from docmail_nb.words import Decision, LedgerState, setting
 
 __all__ = [
     "Bounce",
@@ -196,13 +196,14 @@ def after_report(state: str, action: str) -> LedgerState | None:
     """A message's state after a delivery report's finding (None: it changes nothing).
 
     A permanent failure makes a sent (or delayed) message bounced; a delay makes a sent one
-    delayed; a later delivery makes a delayed one sent again.
+    delayed; a later delivery makes a delayed one sent again. A report about an ``unknown``
+    message proves the server took it: it becomes bounced, delayed or sent.
     """
-    if action == "failed" and state in ("sent", "delayed", "bounced"):
+    if action == "failed" and state in ("sent", "delayed", "bounced", "unknown"):
         return "bounced"
-    if action == "delayed" and state in ("sent", "delayed"):
+    if action == "delayed" and state in ("sent", "delayed", "unknown"):
         return "delayed"
-    if action == "delivered" and state == "delayed":
+    if action == "delivered" and state in ("delayed", "unknown"):
         return "sent"
     return None
 
@@ -217,6 +218,7 @@ def elsewhere_note(campaign: str, elsewhere: dict[str, str]) -> str:
     return (
         f"{len(keys)} key(s) of campaign {campaign!r} were already sent in campaign "
         f"{', '.join(map(repr, campaigns))} ({shown}). If the template was renamed, pass "
-        f"--campaign {campaigns[0]} to go on with that campaign; a new campaign (a reminder) "
+        f"{setting('campaign')} {campaigns[0]} to go on with that campaign; a new campaign "
+        "(a reminder) "
         "sends them again."
     )

@@ -29,6 +29,7 @@ __all__ = [
     "campaign_status",
     "payment_state",
     "save_status",
+    "state_counts",
     "status_frame",
     "status_lines",
     "status_records",
@@ -90,6 +91,17 @@ class KeyStatus:
     @property
     def paid_in_full(self) -> bool:
         return self.state in ("paid", "overpaid")
+
+    @property
+    def short(self) -> str:
+        """The state with what matters most: "bounced 5.1.1", "partly paid 200.00 of 486.00"."""
+        if self.paid and self.state in ("paid", "partly paid", "overpaid"):
+            of = f" of {self.amount:.2f}" if self.amount is not None else ""
+            words = f"{self.state} {self.paid:.2f}{of}"
+            return words + (" (bounced)" if self.sent_state == "bounced" else "")
+        if self.status_code:
+            return f"{self.state} {self.status_code}"
+        return self.state
 
 
 def payment_state(amount: Decimal | None, paid: Decimal) -> str:
@@ -227,6 +239,14 @@ def status_frame(statuses: Sequence[KeyStatus]) -> pd.DataFrame:
     return pd.DataFrame.from_records(status_records(statuses), columns=list(STATUS_COLUMNS))
 
 
+def state_counts(statuses: Sequence[KeyStatus]) -> dict[str, int]:
+    """How many messages are in each state, in the order first met."""
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status.state] = counts.get(status.state, 0) + 1
+    return counts
+
+
 def status_lines(statuses: Sequence[KeyStatus]) -> list[str]:
     """One plain line per message, then the count per state."""
     lines = []
@@ -245,9 +265,7 @@ def status_lines(statuses: Sequence[KeyStatus]) -> list[str]:
         if s.reminder_level:
             parts.append(f"reminder level {s.reminder_level}")
         lines.append("  ".join(part.strip() for part in parts if part and part.strip()))
-    counts: dict[str, int] = {}
-    for s in statuses:
-        counts[s.state] = counts.get(s.state, 0) + 1
+    counts = state_counts(statuses)
     lines.append(", ".join(f"{count} {state}" for state, count in counts.items()) or "No messages.")
     return lines
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import click
 
-from docmail_nb.cli import aftersent, batch, mailbox, profiles, tools
+from docmail_nb.cli import aftersent, batch, ledger, mailbox, profiles, tools
+from docmail_nb.words import speak_as
 
 __all__ = ["main"]
 
@@ -18,6 +19,7 @@ __all__ = ["main"]
 @click.version_option(package_name="docmail_nb")
 def main() -> None:
     """Send documents by e-mail from a spreadsheet, through your own SMTP server, exactly once."""
+    speak_as("cli")
 
 
 for _command in (
@@ -29,6 +31,7 @@ for _command in (
     mailbox.reconcile,
     aftersent.status,
     aftersent.payments,
+    ledger.ledger,
     batch.check,
     batch.preview,
     batch.send,

@@ -283,7 +283,7 @@ def _send_options(rate: str | None, **flags: Any) -> SendOptions:
     from docmail_nb import SendOptions
     from docmail_nb.batch import messages_per_minute
 
-    return SendOptions(rate_per_minute=messages_per_minute(rate, "--rate"), **flags)
+    return SendOptions(rate_per_minute=messages_per_minute(rate), **flags)
 
 
 def _confirm(batch: Batch) -> None:

@@ -91,6 +91,7 @@ class Received:
     rcpt_tos: list[str]
     data: bytes
     mail_options: list[str] = field(default_factory=list)
+    rcpt_options: list[str] = field(default_factory=list)  # of every RCPT, in order
 
     @property
     def message(self) -> EmailMessage:
@@ -123,7 +124,10 @@ class _Handler:
             # the peer address names the TCP connection; STARTTLS starts a new Session on it
             self.server.record.sessions.add(session.peer or id(session))
         session.host_name = hostname
-        return [r for r in responses if r[4:].upper() not in self.server.hide_extensions]
+        shown = [r for r in responses if r[4:].upper() not in self.server.hide_extensions]
+        if self.server.dsn:  # RFC 3461, before the last line
+            shown.insert(len(shown) - 1, "250-DSN")
+        return shown
 
     async def handle_MAIL(
         self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -149,6 +153,7 @@ class _Handler:
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
         return "250 OK"
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
@@ -166,6 +171,7 @@ class _Handler:
                         list(envelope.rcpt_tos),
                         bytes(data),
                         list(envelope.mail_options),
+                        list(envelope.rcpt_options),
                     )
                 )
         if reply == DROP_AFTER_STORE:
@@ -211,6 +217,22 @@ class _OAuthHandler(_Handler):
         )
 
 
+class _DSNSMTP(SMTP):
+    """aiosmtpd, taking the DSN parameters of MAIL and RCPT (RET, ENVID, NOTIFY, ORCPT)."""
+
+    def _getparams(self, params: Any) -> Any:
+        found = super()._getparams(params)
+        if found is not None:
+            for name in ("RET", "ENVID", "NOTIFY", "ORCPT"):
+                found.pop(name, None)
+        return found
+
+
+class _DSNController(Controller):
+    def factory(self) -> SMTP:
+        return _DSNSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SMTPTestServer:
     """An aiosmtpd server on 127.0.0.1; use as a context manager."""
 
@@ -231,6 +253,7 @@ class SMTPTestServer:
         hide_extensions: tuple[str, ...] = (),
         identity: Any = None,
         token_reply: str | None = None,
+        dsn: bool = False,
     ) -> None:
         self.mode = mode
         self.ca = ca or trustme.CA()
@@ -245,6 +268,7 @@ class SMTPTestServer:
         self.hide_extensions = {name.upper() for name in hide_extensions}  # e.g. ("8BITMIME",)
         self.identity = identity  # tests.identity.IdentityServer: XOAUTH2 is offered
         self.token_reply = token_reply  # a forced reply to every XOAUTH2 attempt
+        self.dsn = dsn  # offer DSN and take its MAIL and RCPT parameters (RFC 3461)
         self.record = Record()
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -290,7 +314,8 @@ class SMTPTestServer:
         else:
             kwargs.update(auth_require_tls=False)
         handler = _OAuthHandler(self) if self.identity is not None else _Handler(self)
-        self._controller = Controller(
+        controller = _DSNController if self.dsn else Controller
+        self._controller = controller(
             handler, hostname=self.host, port=self.port, ready_timeout=10, **kwargs
         )
         if self.mode == "ssl":
