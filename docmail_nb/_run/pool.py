@@ -18,7 +18,7 @@ from typing import Literal
 
 from docmail_nb._compose.message import Draft
 from docmail_nb._compose.plan import Plan
-from docmail_nb._documents.render import needs_drawing, prepare_documents
+from docmail_nb._documents.render import PlannedDocument, needs_drawing, prepare_documents
 from docmail_nb._mail.sessions import SessionOpener
 from docmail_nb._mail.smtp import Delivery
 from docmail_nb._mail.transport import Session, Transport
@@ -129,10 +129,19 @@ class WorkerPool:
             (draft.key, document) for draft in self.plan.drafts for document in draft.documents
         ]
         keys = {document.path: key for key, document in order}
+
+        def wanted(document: PlannedDocument) -> bool:
+            """Drawn ahead when this run holds its message (not another sender) and the
+            ledger does not have it already."""
+            key = keys[document.path]
+            return self.ledger.reserve(self.run_id, campaign, key) and needs_drawing(
+                document, campaign, key, self.ledger, resend
+            )
+
         return DrawingPool(
             [document for _, document in order],
             drawing_jobs(self.options.jobs) if order else 1,
-            wanted=lambda doc: needs_drawing(doc, campaign, keys[doc.path], self.ledger, resend),
+            wanted=wanted,
         )
 
     def _run_workers(self) -> None:
@@ -206,9 +215,13 @@ class WorkerPool:
                 self.claimed += 1
         if not_now is not None:
             return not_now, session
+        if not self.ledger.reserve(self.run_id, self.plan.campaign, draft.key):
+            self._unclaim()  # another sender holds it: nothing drawn or built for it here
+            return held_back_result(draft, "busy", ""), session
         built = self._build(draft)
         if isinstance(built, MessageResult):
             self._unclaim()
+            self.ledger.unreserve(self.run_id, self.plan.campaign, draft.key)
             return built, session
         msg, content_hash = built
         message_id = self._new_id_after_bounce(draft, msg, content_hash)
