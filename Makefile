@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 
 # Debian packages: WeasyPrint draws PDFs with Pango and HarfBuzz; the QR-bill's font is Arial
 # or a metric twin (Liberation Sans). The tests read PDFs back with poppler, let LibreOffice
-# Calc (headless) save spreadsheets as a spreadsheet program does, and start Dovecot on
-# 127.0.0.1 as the IMAP server (its own configuration; no system service is used).
+# Calc (headless) save spreadsheets as a spreadsheet program does, start Dovecot on
+# 127.0.0.1 as the IMAP server and PostgreSQL (a cluster of their own, made by initdb) for the
+# shared ledger (their own configuration; no system service is used).
 PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
-TEST_DEBS := poppler-utils libreoffice-calc-nogui dovecot-imapd
+TEST_DEBS := poppler-utils libreoffice-calc-nogui dovecot-imapd postgresql
 
 # $(call quietly,COMMAND): run COMMAND with its output kept aside; shown only when it fails
 define quietly
@@ -40,7 +41,7 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
 	@echo "Installing docmail_nb with its test tools into $(VENV) …"
-	@$(call quietly,$(BIN)/python -m pip install --quiet -e '.[test]')
+	@$(call quietly,$(BIN)/python -m pip install --quiet -e '.[test,postgresql]')
 	touch $@ $(VENV)/.runtime
 
 ## demo: set up and run the demo on the embedded capture server
@@ -77,7 +78,8 @@ pdf-deps:
 	@$(call apt_install,$(PDF_DEBS))
 
 ## test-deps: poppler-utils (PDFs read back), LibreOffice Calc (files saved as by a
-## spreadsheet program) and Dovecot (the IMAP server of the mailbox tests)
+## spreadsheet program), Dovecot (the IMAP server of the mailbox tests) and PostgreSQL (the
+## shared ledger's tests start a private cluster with initdb; no system service is used)
 test-deps: pdf-deps
 	@$(call apt_install,$(TEST_DEBS))
 

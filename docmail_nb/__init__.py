@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from docmail_nb._run.send import MessageResult, Report, SendOptions
     from docmail_nb._sample import sample_dir
     from docmail_nb._sheets.orders import Orders, read_orders, sheet_names
-    from docmail_nb._store.ledger import Ledger, default_ledger_path
+    from docmail_nb._store.copy import CopyResult, copy_ledger
+    from docmail_nb._store.ledger import Ledger, default_ledger_path, ledger_name, ledger_target
     from docmail_nb._store.presets import PRESETS, USUAL_PORT, Limits, Preset
     from docmail_nb._store.profiles import (
         Profile,
@@ -83,6 +84,7 @@ __all__ = [
     "CaptureServer",
     "CapturedMessage",
     "ConfigError",
+    "CopyResult",
     "Delivery",
     "Diagnosis",
     "DocmailError",
@@ -123,6 +125,7 @@ __all__ = [
     "check_mailbox",
     "check_payment",
     "connect",
+    "copy_ledger",
     "default_ledger_path",
     "deliver",
     "diagnose",
@@ -130,6 +133,8 @@ __all__ = [
     "forget_password",
     "get_password",
     "has_password",
+    "ledger_name",
+    "ledger_target",
     "list_profiles",
     "load_document_template",
     "load_profile",
@@ -183,6 +188,10 @@ _WHERE = {
     "Entry": "_store.records",
     "Ledger": "_store.ledger",
     "default_ledger_path": "_store.ledger",
+    "ledger_name": "_store.ledger",
+    "ledger_target": "_store.ledger",
+    "copy_ledger": "_store.copy",
+    "CopyResult": "_store.copy",
     "MailboxCheck": "_mailbox.imap",
     "check_mailbox": "_mailbox.imap",
     "open_mailbox": "_mailbox.imap",

@@ -91,8 +91,8 @@ class Batch:
 
     ``profile`` is a Profile, a saved profile's name, or None (the only saved profile); it is
     loaded when first needed, so checking and previewing need no profile at all. ``ledger`` is
-    a Ledger, a file, or None (the default ledger). ``transport`` defaults to SMTP through the
-    profile.
+    a Ledger, a file, a PostgreSQL URL, or None (the default ledger). ``transport`` defaults
+    to SMTP through the profile.
     """
 
     def __init__(

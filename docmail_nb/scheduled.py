@@ -80,7 +80,7 @@ class Job:
     sheet: str | None
     documents: Path | None
     profile: str | None
-    ledger: Path | None
+    ledger: Path | str | None  # a file, a PostgreSQL URL (no password), None: the default
     dry_run: bool
     limit: int | None
     rate: float | None
@@ -88,11 +88,14 @@ class Job:
     report: Path | None
     fail_on_problems: bool
     fail_on_errors: bool
+    jobs: int | None = None  # processes drawing documents; None: one per core
     is_sample: bool = False
 
 
 #: the notebook's parameters, named like the options of ``docmail send``
 PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Job) if f.name != "is_sample")
+#: parameters a notebook made before they existed may lack (their default then holds)
+_OPTIONAL = frozenset({"jobs"})
 
 
 def refuse_secret_parameters(names: Mapping[str, Any] | list[str]) -> None:
@@ -172,7 +175,7 @@ def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
     """
     speak_as("papermill")  # from here on, settings are named as papermill parameters
     _check_parameters(namespace)
-    values = {name: namespace[name] for name in PARAMETER_NAMES}
+    values = {name: namespace.get(name) for name in PARAMETER_NAMES}
     orders = _path("orders", values["orders"])
     template = _path("template", values["template"])
     documents = _path("documents", values["documents"])
@@ -191,7 +194,7 @@ def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
         sheet=_identifier("sheet", values["sheet"]),
         documents=documents,
         profile=_identifier("profile", values["profile"]),
-        ledger=_path("ledger", values["ledger"]),
+        ledger=_ledger(values["ledger"]),
         dry_run=_flag("dry_run", values["dry_run"]),
         limit=_count("limit", values["limit"]),
         rate=_rate(values["rate"]),
@@ -199,6 +202,7 @@ def job_from_parameters(namespace: Mapping[str, Any]) -> Job:
         report=_path("report", values["report"]),
         fail_on_problems=_flag("fail_on_problems", values["fail_on_problems"]),
         fail_on_errors=_flag("fail_on_errors", values["fail_on_errors"]),
+        jobs=_count("jobs", values["jobs"]),
         is_sample=is_sample,
     )
 
@@ -218,7 +222,7 @@ def _check_parameters(namespace: Mapping[str, Any]) -> None:
             f"The parameters are: {', '.join(PARAMETER_NAMES)} (named like the options of "
             "docmail send); check the spelling.",
         )
-    missing = [name for name in PARAMETER_NAMES if name not in namespace]
+    missing = [name for name in PARAMETER_NAMES if name not in namespace and name not in _OPTIONAL]
     if missing:
         raise ConfigError(
             f"The notebook lacks the parameter(s) {', '.join(missing)}.",
@@ -247,6 +251,24 @@ def _path(name: str, value: Any) -> Path | None:
             f"Pass it as text: -r {name} PATH.",
         )
     return Path(value).expanduser()
+
+
+def _ledger(value: Any) -> Path | str | None:
+    """A ledger file, or a PostgreSQL URL without its password (papermill keeps parameters)."""
+    from docmail_nb import ledger_name, ledger_target
+
+    if value is not None and not isinstance(value, str | Path):
+        return _path("ledger", value)  # says what it must be
+    target = ledger_target(value)
+    if isinstance(target, str) and ledger_name(target) != target:
+        raise ConfigError(
+            "Refusing the parameter ledger: its URL carries the database password, and "
+            "papermill writes every parameter into the output notebook in plain text.",
+            "Leave the password out of the URL and give it to the job as PGPASSWORD or in "
+            "~/.pgpass (or set the whole URL as DOCMAIL_LEDGER in the job's environment); "
+            "delete this output notebook, which now holds the password.",
+        )
+    return target
 
 
 def _identifier(name: str, value: Any) -> str | None:
@@ -302,7 +324,7 @@ def describe_job(job: Job) -> str:
         f"template:  {job.template}",
         f"documents: {job.documents or '(none given)'}",
         f"profile:   {job.profile or '(the only profile; a dry run needs none)'}",
-        f"ledger:    {job.ledger or '(ledger.sqlite in DOCMAIL_HOME)'}",
+        f"ledger:    {_ledger_named(job.ledger)}",
         "mode:      " + ("dry run, nothing is sent" if job.dry_run else "send"),
     ]
     limits = [
@@ -311,11 +333,19 @@ def describe_job(job: Job) -> str:
             ("limit", job.limit),
             ("rate", job.rate and f"{job.rate:g}/min"),
             ("connections", job.connections),
+            ("jobs", job.jobs),
         )
         if value
     ]
     lines.append("limits:    " + ", ".join(limits))
     return "\n".join(lines)
+
+
+def _ledger_named(ledger: Path | str | None) -> str:
+    """How the run's ledger is shown: never with a password."""
+    from docmail_nb import ledger_name
+
+    return ledger_name(ledger) if ledger else f"{ledger_name()} (the default)"
 
 
 def describe_plan(plan: Plan, job: Job) -> str:
@@ -373,6 +403,7 @@ def open_batch(job: Job, password: str | None = None) -> Batch:
         limit=job.limit,
         rate_per_minute=job.rate,
         connections=job.connections,
+        jobs=job.jobs,
     )
     return Batch.from_files(
         job.orders,

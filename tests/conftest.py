@@ -11,6 +11,7 @@ import keyring.backend
 import pytest
 import trustme
 from imap_server import DovecotServer
+from pg_server import ledger_store, pg_url, postgres  # noqa: F401 - the ledger's stores
 from servers import SMTPTestServer
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import trustme
 from imap_server import PASSWORD, DovecotServer
 from mailboxes import fetch_all, imap_profile
@@ -173,3 +174,41 @@ def test_a_report_about_an_unknown_message_settles_it(tmp_path: Path) -> None:
         entry = ledger.get("invoices", "R-7")
         assert entry is not None
         assert (entry.state, entry.sent_at is not None) == ("bounced", True)
+
+
+def test_reconcile_moves_the_reports_it_recorded_only_when_asked(
+    dovecot: Callable[..., DovecotServer],
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from docmail_nb._store.profiles import save_profile
+    from docmail_nb.cli import main
+
+    server = dovecot()
+    save_profile(imap_profile(server, ca_file))
+    monkeypatch.setenv("DOCMAIL_SMTP_PASSWORD", PASSWORD)
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as ledger:
+        ids = {key: sent(ledger, key, f"{key.lower()}@kunde.example") for key in ("R-1", "R-2")}
+    deliver_to_inbox(
+        server,
+        ca,
+        report("postfix_dsn", ids["R-1"], "r-1@kunde.example"),
+        report("reply", ids["R-2"], "r-2@kunde.example"),
+        report("gmail", "<forged.2@example.ch>", "r-2@kunde.example"),
+    )
+    runner = CliRunner()
+    args = ["reconcile", "--profile", "box", "--ledger", str(path)]
+    moved = runner.invoke(main, [*args, "--move-reports", "Zustellberichte"])
+    assert moved.exit_code == 0, moved.output
+    assert "1 delivery report(s) moved to the folder 'Zustellberichte'." in moved.output
+    left = [data for _, data in fetch_all(server, ca, "INBOX")]
+    assert len(left) == 2  # the reply and the forged report stay where they were
+    assert not any(ids["R-1"].encode() in data for data in left)
+    (there,) = fetch_all(server, ca, "Zustellberichte")
+    assert ids["R-1"].encode() in there[1]
+    assert all(b"\\Seen" not in flags for flags, _ in fetch_all(server, ca, "INBOX"))

@@ -245,7 +245,7 @@ def cut_off(page: Page, selector: str) -> list[str]:
 def test_jupyterlab_runs_the_send_notebook_of_an_init_folder_to_the_capture_server(
     venv: FreshVenv, lab_folder: tuple[Path, str], browser: Browser, tmp_path: Path
 ) -> None:
-    _folder, url = lab_folder
+    url = lab_folder[1]
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(RENDER_LIMIT_MS)
     page = context.new_page()
@@ -293,7 +293,89 @@ def test_jupyterlab_runs_the_send_notebook_of_an_init_folder_to_the_capture_serv
         assert cut_off(page, ".docmail-send") == []  # status, report line and download too
         screenshot(page, "lab-900-after-send.png")
 
-        outboxes = list((tmp_path / "tmp").glob("docmail-demo-*/outbox/new/*"))
-        assert len(outboxes) == 10
+        folder = lab_folder[0]
+        assert len(list((folder / "outbox" / "new").iterdir())) == 10  # in the working folder
+        assert not list((tmp_path / "tmp").glob("docmail-*"))  # no temporary folder left
     finally:
         context.close()
+
+
+# --- Notebook 7 in Chromium -------------------------------------------------------------------
+
+
+class Notebook7(ListeningProcess):
+    """``jupyter notebook`` (Notebook 7) of the fresh venv serving a folder on 127.0.0.1."""
+
+    name = "jupyter notebook"
+    start_limit_s = START_LIMIT_S
+
+    def __init__(self, venv: FreshVenv, folder: Path, env: dict[str, str], log: Path) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.start(
+            [
+                str(venv.bin / "jupyter"), "notebook", "--no-browser", f"--port={port}",
+                "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
+                f"--ServerApp.root_dir={folder}", "--allow-root",
+            ],
+            port=port,
+            cwd=folder,
+            env=env,
+            log=log,
+        )  # fmt: skip
+
+
+def notebook7_run_all(page: Page) -> None:
+    """Accept the preferred kernel when Notebook 7 asks, then Run → Run All Cells."""
+    dialog = page.get_by_role("dialog").filter(has_text="Select Kernel")
+    chosen = page.get_by_role("button", name=re.compile(r"Python 3 \(ipykernel\)"))
+    expect(chosen.or_(dialog).first).to_be_visible(timeout=RENDER_LIMIT_MS)
+    if dialog.is_visible():
+        dialog.get_by_role("button", name="Select Kernel").click()
+    expect(chosen).to_be_visible(timeout=RENDER_LIMIT_MS)
+    page.get_by_role("menubar").get_by_text("Run", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+
+
+def test_notebook_7_runs_the_init_folders_notebooks_and_sends_to_the_capture_server(
+    venv: FreshVenv, env: dict[str, str], browser: Browser, tmp_path: Path
+) -> None:
+    made = venv.run("docmail", "init", "invoices", cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "invoices"
+    server = Notebook7(venv, folder, env, tmp_path / "notebook.log")
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    context.set_default_timeout(RENDER_LIMIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/notebooks/01_smtp_settings.ipynb")
+        expect(page.locator(".jp-Notebook")).to_be_visible(timeout=RENDER_LIMIT_MS)
+        notebook7_run_all(page)
+        settings = page.locator(".docmail-settings")
+        expect(settings).to_be_visible(timeout=RENDER_LIMIT_MS)
+        expect(settings.get_by_label("Host", exact=True)).to_be_visible()
+        expect(settings).to_contain_text("port 587 with STARTTLS")
+
+        page.goto(f"{server.url}/notebooks/02_send_documents.ipynb")
+        expect(page.locator(".jp-Notebook")).to_be_visible(timeout=RENDER_LIMIT_MS)
+        notebook7_run_all(page)
+        panel = page.locator(".docmail-send")
+        expect(panel).to_be_visible(timeout=RENDER_LIMIT_MS)
+        expect(panel.locator(".docmail-ok").first).to_contain_text(
+            "10 messages from 10 rows: 10 ready", timeout=RENDER_LIMIT_MS
+        )
+        rows = panel.locator(".docmail-grid-table tbody tr")
+        expect(rows).to_have_count(10)
+        rows.filter(has_text="R-2026-1044").click()
+        expect(panel.locator(".docmail-preview")).to_contain_text("Rechnung R-2026-1044")
+
+        panel.get_by_role("button", name="Send", exact=True).click()
+        expect(panel).to_contain_text("Send 10 messages to 13 recipients")
+        panel.get_by_role("button", name="Yes, send").click()
+        expect(panel.locator(".docmail-download")).to_be_visible(timeout=RENDER_LIMIT_MS)
+        expect(panel.locator(".docmail-grid-table .docmail-state-sent")).to_have_count(10)
+        screenshot(page, "notebook7-send-panel.png")
+        assert len(list((folder / "outbox" / "new").iterdir())) == 10
+    finally:
+        context.close()
+        server.stop()

@@ -1,4 +1,8 @@
-"""The ledger: claims, rerun decisions, owners that died, daily usage, bad files."""
+"""The ledger: claims, rerun decisions, owners that died, daily usage, bad files.
+
+The tests that take ``ledger_store`` run against both stores: an SQLite file and a PostgreSQL
+database (a private cluster, tests/support/pg_server.py).
+"""
 
 from __future__ import annotations
 
@@ -43,8 +47,8 @@ def test_default_location_is_docmail_home_in_wal_mode(docmail_home: Path) -> Non
     db.close()
 
 
-def test_a_sent_message_is_skipped_and_its_record_is_complete(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_a_sent_message_is_skipped_and_its_record_is_complete(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         assert claim(ledger, run) == "claimed"
         assert ledger.get("invoices", "R-1").state == "planned"  # type: ignore[union-attr]
@@ -70,8 +74,8 @@ def test_a_sent_message_is_skipped_and_its_record_is_complete(tmp_path: Path) ->
         ledger.end_run(run)
 
 
-def test_changed_content_after_sending_is_reported_unless_asked(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_changed_content_after_sending_is_reported_unless_asked(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         send(ledger, run)
@@ -80,8 +84,8 @@ def test_changed_content_after_sending_is_reported_unless_asked(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("state", ["failed", "deferred"])
-def test_failed_and_deferred_are_tried_again(tmp_path: Path, state: str) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_failed_and_deferred_are_tried_again(ledger_store: str | Path, state: str) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_outcome(run, "invoices", "R-1", state, error="550 no", attempts=1)  # type: ignore[arg-type]
@@ -90,8 +94,8 @@ def test_failed_and_deferred_are_tried_again(tmp_path: Path, state: str) -> None
         assert ledger.get("invoices", "R-1").attempts == 1  # type: ignore[union-attr]
 
 
-def test_attempts_add_up_over_runs(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_attempts_add_up_over_runs(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_outcome(run, "invoices", "R-1", "deferred", error="451 later", attempts=2)
@@ -106,19 +110,19 @@ def test_the_sending_mark_is_synced_to_disk_before_it_returns(tmp_path: Path) ->
         run = ledger.begin_run()
         claim(ledger, run)
         statements: list[str] = []
-        ledger._db.set_trace_callback(statements.append)
+        ledger._db.connection.set_trace_callback(statements.append)
         ledger.mark_sending(run, "invoices", "R-1")
         assert statements[0] == "PRAGMA synchronous=FULL"
         assert statements.index("COMMIT") < statements.index("PRAGMA synchronous=NORMAL")
         statements.clear()
         ledger.mark_sent(run, "invoices", "R-1", accepted=("a@x.example",))
         assert not any(s.startswith("PRAGMA") for s in statements)  # durable with the next sync
-        ledger._db.set_trace_callback(None)
+        ledger._db.connection.set_trace_callback(None)
         assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
 
 
-def test_unknown_is_never_resent_unless_asked(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_unknown_is_never_resent_unless_asked(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run = ledger.begin_run()
         claim(ledger, run)
         ledger.mark_sending(run, "invoices", "R-1")
@@ -127,9 +131,9 @@ def test_unknown_is_never_resent_unless_asked(tmp_path: Path) -> None:
         assert claim(ledger, run, resend_unknown=True) == "claimed"
 
 
-def test_a_message_held_by_a_live_run_is_busy(tmp_path: Path) -> None:
-    first = Ledger(tmp_path / "l.sqlite")
-    second = Ledger(tmp_path / "l.sqlite")
+def test_a_message_held_by_a_live_run_is_busy(ledger_store: str | Path) -> None:
+    first = Ledger(ledger_store)
+    second = Ledger(ledger_store)
     run1, run2 = first.begin_run(), second.begin_run()
     assert claim(first, run1) == "claimed"
     assert claim(second, run2) == "busy"
@@ -143,8 +147,8 @@ def test_a_message_held_by_a_live_run_is_busy(tmp_path: Path) -> None:
     second.close()
 
 
-def test_end_run_releases_unattempted_claims(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_end_run_releases_unattempted_claims(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         run1 = ledger.begin_run()
         claim(ledger, run1)
         ledger.end_run(run1)
@@ -152,7 +156,7 @@ def test_end_run_releases_unattempted_claims(tmp_path: Path) -> None:
         assert claim(ledger, run2) == "claimed"
 
 
-def _die_holding(path: Path, key: str, sending: bool) -> None:
+def _die_holding(path: str | Path, key: str, sending: bool) -> None:
     """A separate process claims ``key`` (and marks it sending), then dies without cleaning up."""
     script = textwrap.dedent(
         f"""
@@ -171,9 +175,9 @@ def _die_holding(path: Path, key: str, sending: bool) -> None:
 
 
 def test_claims_of_a_dead_run_are_taken_over_and_sending_becomes_unknown(
-    tmp_path: Path,
+    ledger_store: str | Path,
 ) -> None:
-    path = tmp_path / "l.sqlite"
+    path = ledger_store
     _die_holding(path, "R-1", sending=False)
     _die_holding(path, "R-2", sending=True)
     with Ledger(path) as ledger:
@@ -187,9 +191,9 @@ def test_claims_of_a_dead_run_are_taken_over_and_sending_becomes_unknown(
         assert claim(ledger, run, "R-2", resend_unknown=True) == "claimed"
 
 
-def test_daily_cap_counts_the_last_24_hours_of_the_account(tmp_path: Path) -> None:
+def test_daily_cap_counts_the_last_24_hours_of_the_account(ledger_store: str | Path) -> None:
     clock = FakeClock(1_800_000_000.0)
-    with Ledger(tmp_path / "l.sqlite", clock=clock) as ledger:
+    with Ledger(ledger_store, clock=clock) as ledger:
         run = ledger.begin_run()
         for key in ("R-1", "R-2"):
             claim(ledger, run, key)
@@ -222,3 +226,34 @@ def test_a_ledger_from_another_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(LedgerError, match="another version"):
         Ledger(path)
+
+
+def test_the_per_minute_window_is_the_mailboxs_over_every_sender(ledger_store: str | Path) -> None:
+    """Three senders (each its own connection) pace one mailbox: five places a minute."""
+    import threading
+
+    clock = FakeClock(1_800_000_000.0)
+    ledgers = [Ledger(ledger_store, clock=clock) for _ in range(3)]
+    runs = [ledger.begin_run() for ledger in ledgers]
+    waits: list[float] = []
+
+    def sender(n: int) -> None:
+        for k in range(4):
+            key = f"R-{n}-{k}"
+            assert claim(ledgers[n], runs[n], key) == "claimed"
+            waits.append(ledgers[n].pace(runs[n], "invoices", key, "anna@example.ch", 5, 60.0))
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert waits.count(0.0) == 5
+    assert all(0 < wait <= 60 for wait in waits if wait)
+    assert claim(ledgers[0], runs[0], "other") == "claimed"  # another mailbox has its own window
+    assert ledgers[0].pace(runs[0], "invoices", "other", "bert@example.ch", 5, 60.0) == 0.0
+    clock.now += 60
+    assert ledgers[1].pace(runs[1], "invoices", "R-1-3", "anna@example.ch", 5, 60.0) == 0.0
+    for ledger, run in zip(ledgers, runs, strict=True):
+        ledger.end_run(run)
+        ledger.close()

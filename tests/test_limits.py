@@ -115,19 +115,17 @@ def test_per_minute_pace_counts_the_previous_run(
     wall.now = 1_800_000_000.0
     profile = office(server, ca_file, preset=per_minute_preset)
     with Ledger(tmp_path / "l.sqlite", clock=wall) as ledger:
-        pace = FakeClock()
         first = send_plan(
-            first_plan, profile, password=PASSWORD, ledger=ledger, clock=pace, sleep=pace.sleep
+            first_plan, profile, password=PASSWORD, ledger=ledger, clock=wall, sleep=wall.sleep
         )
         assert first.counts() == {"sent": 3}
-        assert pace.sleeps == []
+        assert wall.sleeps == []
         wall.now += 20  # the next run, 20 seconds later: the minute is full
-        pace = FakeClock()
         second = send_plan(
-            second_plan, profile, password=PASSWORD, ledger=ledger, clock=pace, sleep=pace.sleep
+            second_plan, profile, password=PASSWORD, ledger=ledger, clock=wall, sleep=wall.sleep
         )
         assert second.counts() == {"sent": 2}
-        assert pace.sleeps == [40.0]  # waited until the first run's messages were a minute old
+        assert wall.sleeps == [40.0]  # waited until the first run's messages were a minute old
 
 
 def test_more_recipients_than_the_provider_takes_per_message_fail_before_sending(

@@ -57,9 +57,9 @@ def states(ledger: Ledger) -> dict[str, str]:
 
 
 def test_payments_mark_paid_partly_paid_and_overpaid_and_list_the_unknown(
-    tmp_path: Path,
+    ledger_store: str | Path,
 ) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+    with Ledger(ledger_store) as ledger:
         invoices_sent(ledger)
         read = read_payments(ledger, CAMT / "camt054_qrr.xml")
         assert [(m.key, m.credit.amount, m.new) for m in read.matched] == [
@@ -114,8 +114,8 @@ def test_payments_mark_paid_partly_paid_and_overpaid_and_list_the_unknown(
 
 
 @pytest.mark.parametrize("name", ["pain001.xml", "camt054_v02.xml", "camt054_bad_amount.xml"])
-def test_a_bad_file_records_nothing(tmp_path: Path, name: str) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_a_bad_file_records_nothing(ledger_store: str | Path, name: str) -> None:
+    with Ledger(ledger_store) as ledger:
         invoices_sent(ledger)
         with pytest.raises(PaymentFileError):
             read_payments(ledger, CAMT / name)
@@ -123,8 +123,8 @@ def test_a_bad_file_records_nothing(tmp_path: Path, name: str) -> None:
         assert set(states(ledger).values()) == {"sent"}
 
 
-def test_payments_for_another_campaign_are_not_matched(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_payments_for_another_campaign_are_not_matched(ledger_store: str | Path) -> None:
+    with Ledger(ledger_store) as ledger:
         invoices_sent(ledger)
         read = read_payments(ledger, CAMT / "camt054_scor.xml", campaign="offers")
         assert read.matched == []

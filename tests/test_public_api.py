@@ -22,6 +22,7 @@ PUBLIC = {
     "preview",
     # sending and the ledger
     "Ledger", "Entry", "default_ledger_path", "SendOptions", "Report", "MessageResult",
+    "ledger_name", "ledger_target", "copy_ledger", "CopyResult",
     "Batch", "Transport", "SMTPTransport", "MemoryTransport",
     # the mailbox (IMAP): Sent folder, copies, reconcile
     "MailboxError", "MailboxCheck", "MailboxSync", "open_mailbox", "check_mailbox",

@@ -26,7 +26,7 @@ from servers import SMTPTestServer
 from docmail_nb._mail.sink import CaptureServer
 from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.errors import ConfigError
-from docmail_nb.scheduled import job_from_parameters, refuse_secret_parameters
+from docmail_nb.scheduled import describe_job, job_from_parameters, refuse_secret_parameters
 
 pytestmark = pytest.mark.slow
 __all__ = ["batch"]  # the fixture, from notebook_runs
@@ -265,10 +265,34 @@ def test_parameters_are_converted_from_raw_text() -> None:
     assert job.fail_on_problems is True
 
 
+def test_a_postgresql_ledger_without_its_password_and_the_drawing_jobs() -> None:
+    url = "postgresql://billing@db.example.ch:5432/docmail"
+    job = job_from_parameters({**shipped_defaults(), "ledger": url, "jobs": "2"})
+    assert (job.ledger, job.jobs) == (url, 2)
+    assert f"ledger:    {url}" in describe_job(job)
+    assert job_from_parameters(shipped_defaults()).jobs is None
+
+
+def test_a_ledger_url_with_its_password_is_refused_without_showing_it() -> None:
+    url = "postgresql://billing:Geheim-42@db.example.ch/docmail"
+    with pytest.raises(ConfigError) as refused:
+        job_from_parameters({**shipped_defaults(), "ledger": url})
+    assert "ledger" in refused.value.message
+    assert "PGPASSWORD" in refused.value.hint
+    assert "Geheim-42" not in str(refused.value)
+
+
+def test_a_notebook_made_before_jobs_existed_still_runs() -> None:
+    defaults = shipped_defaults()
+    del defaults["jobs"]
+    assert job_from_parameters(defaults).jobs is None
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("dry_run", "maybe"), ("limit", 0), ("rate", "fast"), ("profile", 42), ("connections", -1)],
-)
+    [("dry_run", "maybe"), ("limit", 0), ("rate", "fast"), ("profile", 42), ("connections", -1),
+     ("jobs", 0)],
+)  # fmt: skip
 def test_bad_parameter_values_are_refused(name: str, value: Any) -> None:
     with pytest.raises(ConfigError) as refused:
         job_from_parameters({**shipped_defaults(), name: value})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from docmail_nb._compose.fitting import check_file_order, layout_advice
 from docmail_nb._compose.message import Attachment, Draft
-from docmail_nb._compose.planner import _Planner
+from docmail_nb._compose.planner import Planner
 from docmail_nb._compose.reminders import reminder_basis
 from docmail_nb._compose.rows import (
     Problem,
@@ -137,7 +137,7 @@ def make_plan(
     if template.reminder_of is not None:
         with existing_ledger(ledger) as existing:
             reminders = reminder_basis(existing, template, name, today)
-    planner = _Planner(orders, template, folder, max_message_bytes, locale, out, choice, reminders)
+    planner = Planner(orders, template, folder, max_message_bytes, locale, out, choice, reminders)
     drafts, problems = planner.run()
     if max_recipients is not None:
         drafts = _within_recipient_limit(drafts, problems, max_recipients)

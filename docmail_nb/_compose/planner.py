@@ -1,9 +1,11 @@
-"""The planner: renders and checks every row of the orders against the template."""
+"""The planner: renders and checks every row of the orders against the template (the rows it
+takes from ``choosing``, each message's files from ``draft_files``, one key per message from
+``unique_keys``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,37 +15,28 @@ from jinja2 import TemplateError as JinjaError
 from jinja2 import UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
-from docmail_nb._compose.attachments import AttachmentFinder, Refusal
 from docmail_nb._compose.cells import TemplateCells
+from docmail_nb._compose.choosing import RowChooser
 from docmail_nb._compose.closest import closest_column
+from docmail_nb._compose.draft_files import DraftFiles, report_line_problem
 from docmail_nb._compose.headers import header_problem, join_lines, parse_addresses
 from docmail_nb._compose.message import Attachment, Draft, PaymentAsked
 from docmail_nb._compose.plaintext import html_to_text
-from docmail_nb._compose.problem_list import row_spans
 from docmail_nb._compose.recipients import compose_addresses, parts_environment, render_parts
 from docmail_nb._compose.reminders import Reminders
-from docmail_nb._compose.rows import (
-    NO_REMINDER,
-    Problem,
-    RowChoice,
-    Skipped,
-)
+from docmail_nb._compose.rows import Problem, RowChoice, Skipped
 from docmail_nb._compose.sandbox import make_environment
 from docmail_nb._compose.templates import ADDRESS_HEADERS, MessageTemplate, template_variables
+from docmail_nb._compose.unique_keys import drop_duplicate_keys, drop_shared_documents
 from docmail_nb._compose.values import to_decimal
-from docmail_nb._documents.einvoice import parse_kind
 from docmail_nb._documents.invoicing import Invoicing
-from docmail_nb._documents.lines import LineProblem
 from docmail_nb._documents.qrbill import check_reference
 from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
-from docmail_nb._sheets.orders import CellError, Orders
+from docmail_nb._sheets.orders import Orders
 from docmail_nb.errors import DocmailError
-from docmail_nb.words import setting, size_text
 
-__all__ = []
+__all__ = ["Planner"]
 
-#: how many other keys (and their rows) a shared-document problem names
-_LISTED_ROWS = 5
 #: the longest problem text; a longer one (a huge cell quoted) loses its middle
 _LONGEST_MESSAGE = 1000
 
@@ -67,7 +60,7 @@ class _Headers:
     extra: tuple[tuple[str, str], ...]
 
 
-class _Planner:
+class Planner:
     """Does the work of make_plan; one instance per call."""
 
     def __init__(
@@ -94,9 +87,6 @@ class _Planner:
         )
         self.parts_env = parts_environment(self.env)
         self.checked_addresses: dict[str, tuple[list[str], list[str]]] = {}
-        self.attachments = AttachmentFinder(documents)
-        self.attachment_names: dict[int, list[str]] = {}  # row → the names it attaches
-        self.missing: list[tuple[int, int, str]] = []  # (problem index, row, name looked for)
         self.problems: list[Problem] = []
         self.row_keys: dict[int, str] = {}
         self.key_groups: dict[str, list[tuple[int, ...]]] = {}
@@ -104,12 +94,32 @@ class _Planner:
         self.notices: list[str] = []
         self.cells = TemplateCells(orders, self.env)
         self.document_planner = DocumentPlanner(template.folder, documents_out.resolve(), locale)
-        self.documents_out = documents_out.resolve()
         self.invoicing = Invoicing(
             template.folder or Path.cwd(),
             orders.source,
             template.lines,
             template.einvoice_columns,
+        )
+        self.chooser = RowChooser(
+            template,
+            self.env,
+            self.cells,
+            choice,
+            reminders,
+            self._problem,
+            self.skipped,
+            self.notices,
+        )
+        self.files = DraftFiles(
+            template,
+            self.env,
+            documents,
+            max_bytes,
+            self.document_planner,
+            self.invoicing,
+            self._render,
+            self.problems,
+            self._problem,
         )
 
     def run(self) -> tuple[list[Draft], list[Problem]]:
@@ -118,15 +128,15 @@ class _Planner:
         records = list(self.orders.records())
         if not self._invoices_fit(records):
             return [], self.problems
-        groups = self._groups(self._chosen(records))
+        groups = self.chooser.groups(self.chooser.chosen(records))
         drafts: list[Draft] = []
         for rows in groups:
             draft = self._draft(rows)
             if draft is not None:
                 drafts.append(draft)
-        drafts = self._drop_duplicate_keys(drafts)
-        drafts = self._drop_shared_documents(drafts)
-        self._suggest_missing_attachments()
+        drafts = drop_duplicate_keys(drafts, self.key_groups, self._problem)
+        drafts = drop_shared_documents(drafts, self._problem)
+        self.files.suggest_missing(self.row_keys)
         self.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
         return drafts, self.problems
 
@@ -167,20 +177,12 @@ class _Planner:
         for field, message, hint in invoicing.problems:
             self._problem(None, None, field, message, hint)
         for problem in invoicing.seller_problems:
-            self._line_problem(None, None, "", problem)
+            report_line_problem(self._problem, None, None, "", problem)
         if invoicing.problems or invoicing.seller_problems:
             return False
         for number, values in records:
             invoicing.extend(number, values)
         return True
-
-    def _line_problem(
-        self, row: int | None, key: str | None, prefix: str, problem: LineProblem
-    ) -> None:
-        rule = f" ({problem.rule})" if problem.rule else ""
-        message = problem.message.rstrip(".") + "." + rule if rule else problem.message
-        field = f"{prefix}{problem.field}"
-        self._problem(row, key, field, message, problem.hint)
 
     def _template_fits_columns(self) -> bool:
         columns = self.orders.columns + sorted(self.invoicing.names)
@@ -240,144 +242,6 @@ class _Planner:
                 fits = False
         return fits
 
-    # --- which rows ----------------------------------------------------------------------
-
-    def _chosen(
-        self, records: list[tuple[int, dict[str, Any]]]
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """The records asked for (--rows) for which Send-If holds; the others are skipped."""
-        if self.choice is not None:
-            records = self._among_rows_asked(records, self.choice)
-        if self.reminders is not None:
-            records = self._to_be_reminded(records, self.reminders)
-        if self.template.send_if is None:
-            return records
-        return self._where_send_if_holds(records, self.template.send_if)
-
-    def _to_be_reminded(
-        self, records: list[tuple[int, dict[str, Any]]], reminders: Reminders
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """The records whose key may get this reminder now, with the names a reminder adds
-        (days_overdue, open_amount, paid_amount); the others are skipped with the reason."""
-        kept: list[tuple[int, dict[str, Any]]] = []
-        for number, values in records:
-            key = self._quiet_key(values)
-            refusal = reminders.refusal(key) if key else None
-            if key and refusal is None:
-                kept.append((number, {**values, **reminders.values(key, values)}))
-            else:
-                reason = refusal.reason if refusal else "the Key is empty"
-                self.skipped.append(Skipped(number, key, f"{NO_REMINDER}: {reason}"))
-        return kept
-
-    def _among_rows_asked(
-        self, records: list[tuple[int, dict[str, Any]]], choice: RowChoice
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """The records --rows chose; the others are skipped, rows asked for but absent noted."""
-        reason = f"not among the rows chosen ({setting('rows', choice.text)})"
-        for number, values in records:
-            if number not in choice:
-                self.skipped.append(Skipped(number, self._quiet_key(values), reason))
-        present = {number for number, _ in records}
-        missing = [
-            f"{low}" if low == high else f"{low}-{high}"
-            for low, high in choice.spans
-            if high < 10**12 and not any(low <= n <= high for n in present)
-        ]
-        if missing:
-            self.notices.append(
-                f"{setting('rows', choice.text)}: the sheet has no order in row(s) "
-                f"{', '.join(missing)}."
-            )
-        return [(n, v) for n, v in records if n in choice]
-
-    def _where_send_if_holds(
-        self, records: list[tuple[int, dict[str, Any]]], expression: str
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """The records for which Send-If is true; false ones are skipped, errors are problems."""
-        test = self.env.compile_expression(expression, undefined_to_none=False)
-        names = self.cells.names_in(f"{{{{ ({expression}) }}}}")[0]
-        kept: list[tuple[int, dict[str, Any]]] = []
-        for number, values in records:
-            wanted = self._send_if(expression, test, names, number, values)
-            if wanted:
-                kept.append((number, values))
-            elif wanted is not None:
-                shown = ", ".join(
-                    f"{n} empty" if values.get(n) is None else f"{n} = {values[n]!r}" for n in names
-                )
-                reason = f"Send-If {{{{ {expression} }}}} is false" + (
-                    f" ({shown})" if shown else ""
-                )
-                self.skipped.append(Skipped(number, self._quiet_key(values), reason))
-        return kept
-
-    def _send_if(
-        self,
-        expression: str,
-        test: Callable[..., Any],
-        names: list[str],
-        number: int,
-        values: dict[str, Any],
-    ) -> bool | None:
-        """Send-If for one row; None (and a problem) when it cannot be decided."""
-        errors = [values[n] for n in names if isinstance(values.get(n), CellError)]
-        if errors:
-            self._problem(
-                number,
-                None,
-                "Send-If",
-                f"Cannot decide Send-If: {errors[0].describe()}.",
-                errors[0].hint(),
-            )
-            return None
-        try:
-            return bool(test(dict(values, row=values, rows=[values])))
-        except (ValueError, TypeError, ArithmeticError, JinjaError) as exc:
-            self._problem(
-                number,
-                None,
-                "Send-If",
-                f"Cannot decide Send-If {{{{ {expression} }}}}: {exc}.",
-                self.cells.hint(f"{{{{ {expression} }}}}", number, values),
-            )
-            return None
-
-    def _quiet_key(self, values: dict[str, Any]) -> str | None:
-        """The row's Key for listing a skipped row, or None (a skipped row has no problems)."""
-        source = self.template.header("Key")
-        if source is None:
-            group = values.get(self.template.group_by or "")
-            return None if group is None else str(group)
-        try:
-            key = self.cells.compile(self.env, source).render(
-                dict(values, row=values, rows=[values])
-            )
-        except Exception:
-            return None
-        return " ".join(key.split()) or None
-
-    def _groups(
-        self, records: list[tuple[int, dict[str, Any]]]
-    ) -> list[list[tuple[int, dict[str, Any]]]]:
-        group_by = self.template.group_by
-        if not group_by:
-            return [[record] for record in records]
-        groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        for number, values in records:
-            value = values.get(group_by)
-            if value is None:
-                self._problem(
-                    number,
-                    None,
-                    "Group-By",
-                    f"The {group_by} cell is empty, so the row belongs to no group.",
-                    f"Fill in {group_by}.",
-                )
-                continue
-            groups.setdefault(str(value), []).append((number, values))
-        return list(groups.values())
-
     # --- one message ---------------------------------------------------------------------
 
     def _draft(self, rows: list[tuple[int, dict[str, Any]]]) -> Draft | None:
@@ -399,17 +263,17 @@ class _Planner:
         lines_wrong = False
         for number in numbers:
             for problem in self.invoicing.row_problems(number):
-                prefix = "Lines: " if problem.field.startswith(self._lines_source()) else ""
-                self._line_problem(number, report_key, prefix, problem)
+                prefix = "Lines: " if problem.field.startswith(self.files.lines_source()) else ""
+                report_line_problem(self._problem, number, report_key, prefix, problem)
                 lines_wrong = True
         headers = self._headers(first, report_key, context, before)
-        attachments = self._attachments(rows, report_key)
+        attachments = self.files.attachments(rows, report_key)
         # a row whose lines are wrong has no totals to draw or to make an e-invoice of
-        documents = () if lines_wrong else self._documents(rows, report_key)
+        documents = () if lines_wrong else self.files.documents(rows, report_key)
         if not lines_wrong:
-            documents = self._einvoices(rows, report_key, documents)
+            documents = self.files.einvoices(rows, report_key, documents)
         if self.reminders is not None and key:
-            attachments += self._sent_documents(first, key, self.reminders)
+            attachments += self.files.sent_documents(first, key, self.reminders)
         attachments += tuple(
             Attachment(path=doc.path, filename=doc.name, size=0, content_type=doc.content_type)
             for doc in documents
@@ -439,17 +303,6 @@ class _Planner:
             extra_headers=headers.extra,
             documents=documents,
             payment=payment,
-        )
-
-    def _sent_documents(self, row: int, key: str, reminders: Reminders) -> tuple[Attachment, ...]:
-        """The documents the reminded message carried, as sent (their sha256 checked)."""
-        found, refused = reminders.attachments(key)
-        if refused is not None:
-            self._problem(row, key, "Reminder-Of", refused.reason[:1].upper() + refused.reason[1:]
-                          + ".", refused.hint)  # fmt: skip
-            return ()
-        return tuple(
-            Attachment(path=path, filename=name, size=path.stat().st_size) for path, name in found
         )
 
     def _payment(
@@ -648,118 +501,6 @@ class _Planner:
             return ""
         return found[0] if found else ""
 
-    def _each_rendered(
-        self, rows: list[tuple[int, dict[str, Any]]], key: str | None, part: str
-    ) -> Iterator[tuple[int, dict[str, Any], str]]:
-        """(row, values, text) for every ``part`` header (Attachment, Document) of every row."""
-        sources = self.template.header_all(part)
-        for number, values in rows:
-            context = dict(values, row=values, rows=[v for _, v in rows])
-            for source in sources:
-                rendered = self._render(self.env, source, number, key, part, context)
-                if rendered is not None:
-                    yield number, values, rendered
-
-    def _attachments(
-        self, rows: list[tuple[int, dict[str, Any]]], key: str | None
-    ) -> tuple[Attachment, ...]:
-        found: list[Attachment] = []
-        for number, _, rendered in self._each_rendered(rows, key, "Attachment"):
-            self.attachment_names.setdefault(number, []).append(rendered)
-            item = self.attachments.find(rendered)
-            if isinstance(item, Refusal):
-                if item.missing:  # its hint waits for every row's names (a suggestion)
-                    self.missing.append((len(self.problems), number, item.missing))
-                self._problem(number, key, "Attachment", item.message, item.hint)
-            else:
-                found.append(item)
-        total = sum(item.size for item in found)
-        if total > self.max_bytes:
-            self._problem(
-                rows[0][0],
-                key,
-                "Attachment",
-                f"The attachments add up to {size_text(total)}, over the limit of "
-                f"{size_text(self.max_bytes)} a message.",
-                "Compress the documents or raise the limit (max_message_bytes) if your server "
-                "accepts larger messages.",
-            )
-        return tuple(found)
-
-    def _documents(
-        self, rows: list[tuple[int, dict[str, Any]]], key: str | None
-    ) -> tuple[PlannedDocument, ...]:
-        """Each Document header for each row: checked (payment data too), planned, not drawn."""
-        planned: list[PlannedDocument] = []
-        for number, values, name in self._each_rendered(rows, key, "Document"):
-            if not name or not key:
-                continue
-            suffix = f"-{number}" if self.template.group_by else ""
-            document, problems = self.document_planner.plan(name, values, key, suffix)
-            for problem in problems:
-                where = "Document" if problem.field == "Document" else f"{name}: {problem.field}"
-                self._problem(number, key, where, problem.message, problem.hint)
-            if document is not None:
-                planned.append(document)
-        return tuple(planned)
-
-    def _lines_source(self) -> str:
-        return self.template.lines[0] if self.template.lines else "\0"
-
-    def _einvoices(
-        self,
-        rows: list[tuple[int, dict[str, Any]]],
-        key: str | None,
-        documents: tuple[PlannedDocument, ...],
-    ) -> tuple[PlannedDocument, ...]:
-        """Each row's e-invoice (E-Invoice header): made, checked, joined to its document."""
-        if self.template.header("E-Invoice") is None or not key:
-            return documents
-        planned = list(documents)
-        for number, values, text in self._each_rendered(rows, key, "E-Invoice"):
-            kind, unknown = parse_kind(text)
-            if unknown:
-                self._problem(
-                    number,
-                    key,
-                    "E-Invoice",
-                    unknown,
-                    "Fill the column with factur-x, xrechnung or nothing.",
-                )
-                continue
-            if kind is None:
-                continue
-            index = next((i for i, d in enumerate(planned) if d.renderer is not None), None)
-            if kind == "factur-x" and not self.template.header_all("Document"):
-                self._problem(
-                    number,
-                    key,
-                    "E-Invoice",
-                    "factur-x is embedded into the invoice's PDF, but the message has no Document.",
-                    "Add 'Document: invoice.html' to the template.",
-                )
-                continue
-            payment = planned[index].payment if index is not None else None
-            made, problems = self.invoicing.einvoice(
-                kind,
-                number,
-                key,
-                values,
-                account=payment.account if payment is not None else "",
-                reference=payment.reference if payment is not None else "",
-            )
-            for problem in problems:
-                prefix = "" if problem.field.startswith("seller.toml") else "E-Invoice: "
-                self._line_problem(number, key, prefix, problem)
-            if made is None:
-                continue
-            if kind == "factur-x":
-                if index is not None:  # else the document has problems of its own
-                    planned[index] = planned[index].with_einvoice(made)
-            else:
-                planned.append(PlannedDocument.xml(self.documents_out, made))
-        return tuple(planned)
-
     def _bodies(self, body: str) -> tuple[str, str | None]:
         """The plain text and (for markdown and html) the html part of a rendered body."""
         body = body.rstrip() + "\n"
@@ -769,81 +510,6 @@ class _Planner:
         if self.template.format == "html":
             return html_to_text(body), body
         return body, None
-
-    def _drop_duplicate_keys(self, drafts: list[Draft]) -> list[Draft]:
-        duplicates = {key for key, groups in self.key_groups.items() if len(groups) > 1}
-        for key in duplicates:
-            rows = sorted(row for group in self.key_groups[key] for row in group)
-            # one text for every row: a list of problems groups them into one line
-            message = f"The key {key!r} is used by {len(rows):,} rows: {row_spans(rows)}."
-            for row in rows:
-                self._problem(
-                    row,
-                    key,
-                    "Key",
-                    message,
-                    "Every message needs its own key (document number); remove the duplicate "
-                    "row or correct its number.",
-                )
-        return [draft for draft in drafts if draft.key not in duplicates]
-
-    def _suggest_missing_attachments(self) -> None:
-        """The hint of each missing attachment: a file that may be it, written differently,
-        never another row's document (its name, number or key)."""
-        keys = [key for key in self.row_keys.values() if key]
-        for index, row, name in self.missing:
-            claimed = [
-                other
-                for number, names in self.attachment_names.items()
-                if number != row
-                for other in names
-            ]
-            own = self.row_keys.get(row) or None
-            found = self.attachments.suggestion(name, claimed=claimed, keys=keys, own_key=own)
-            if found is not None:
-                self.problems[index] = replace(
-                    self.problems[index],
-                    hint=f"A file named {found} is there: if it is this document, rename it to "
-                    f"{name.strip()} (or correct the name in the sheet).",
-                )
-
-    def _drop_shared_documents(self, drafts: list[Draft]) -> list[Draft]:
-        """Drafts of keys whose document would be saved under one file name are problems of
-        them all: the file attached must be the one made for its key.
-
-        Names are compared case-blind (a documents folder on Windows or macOS holds one file
-        for ``A-7`` and ``a-7``).
-        """
-        owners: dict[str, dict[str, tuple[int, ...]]] = {}
-        shown: dict[str, str] = {}
-        for draft in drafts:
-            for document in draft.documents:
-                name = str(document.path).casefold()
-                owners.setdefault(name, {}).setdefault(draft.key, draft.rows)
-                shown.setdefault(name, document.name)
-        dropped: set[str] = set()
-        for name, keys in owners.items():
-            if len(keys) < 2:
-                continue
-            for key, rows in keys.items():
-                others = [
-                    f"{other!r} (row {', '.join(map(str, other_rows[:_LISTED_ROWS]))})"
-                    for other, other_rows in keys.items()
-                    if other != key
-                ][:_LISTED_ROWS]
-                for row in rows:
-                    self._problem(
-                        row,
-                        key,
-                        "Document",
-                        f"The document of key {key!r} would be saved as {shown[name]}, the file "
-                        f"name of key{'s' * (len(others) > 1)} {', '.join(others)} too.",
-                        "Make the keys differ in letters or digits, not only in spaces, "
-                        "punctuation or capitals (file names keep only letters, digits, '.', "
-                        "'_' and '-').",
-                    )
-            dropped.update(keys)
-        return [draft for draft in drafts if draft.key not in dropped]
 
     def _has_problem(self, since: int, *fields: str) -> bool:
         return any(problem.field in fields for problem in self.problems[since:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from docmail_nb._compose.message import Draft
@@ -12,6 +13,7 @@ from docmail_nb.words import counted, plural, setting
 __all__ = [
     "NO_REMINDER",
     "Problem",
+    "ReportProblem",
     "RowChoice",
     "Skipped",
     "describe_recipients",
@@ -46,6 +48,10 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.label}: problem in {self.reason}"
+
+
+#: how the planner's parts report a problem: (row, key, field, message, hint)
+ReportProblem = Callable[[int | None, str | None, str, str, str], None]
 
 
 @dataclass(frozen=True)

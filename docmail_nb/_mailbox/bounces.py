@@ -340,6 +340,9 @@ class BouncesRead:
     reports: int = 0  # reports read now
     unmatched: int = 0  # reports that name no message of this ledger and account
     not_reports: int = 0  # other mail looked at (replies, auto-replies) and left alone
+    matched: list[str] = field(default_factory=list)  # the INBOX identities of reports recorded
+    moved: int = 0  # reports moved out of the INBOX (docmail reconcile --move-reports)
+    moved_to: str = ""
 
     def notes(self) -> list[str]:
         """Plain sentences for a report's summary; empty when there is nothing to say."""
@@ -352,6 +355,8 @@ class BouncesRead:
             for b in self.delayed
         ]
         notes += [f"Delivered after a delay: {b.campaign}/{b.key}." for b in self.delivered]
+        if self.moved:
+            notes.append(f"{self.moved} delivery report(s) moved to the folder {self.moved_to!r}.")
         if self.unmatched:
             notes.append(
                 f"{self.unmatched} delivery report(s) in the INBOX name no message of this "
@@ -393,6 +398,8 @@ def read_bounces(
         applied = ledger.record_report(account, identity, findings)
         if not findings:
             result.unmatched += 1
+        else:
+            result.matched.append(identity)
         for bounce in applied:
             {"failed": result.bounced, "delayed": result.delayed}.get(
                 bounce.action, result.delivered

@@ -509,6 +509,34 @@ class Mailbox:
                 return bytes(item[1])
         return b""
 
+    def move_reports(self, identities: Sequence[str], folder: str) -> int:
+        """Move these INBOX messages (from ``report_candidates``) into ``folder``, made when
+        it does not exist; how many were moved. Nothing else in the INBOX is touched."""
+        uids = [self._inbox_uids[i] for i in dict.fromkeys(identities) if i in self._inbox_uids]
+        if not uids:
+            return 0
+        known = next((f for f in self.folders() if folder in (f.name, f.raw)), None)
+        raw = known.raw if known is not None else encode_folder_name(folder)
+        if known is None:
+            self._run(f"make the folder {folder!r}", "create", _quote(raw))
+        self._run("open the INBOX", "select", "INBOX")  # read-write, for this only
+        self._selected = "\0INBOX (read-write)"
+        uid_set = ",".join(uids)
+        what = f"move delivery reports to {folder!r}"
+        answer = self._run("list its capabilities", "capability")  # as after the login
+        offered = set(b" ".join(d for d in answer if isinstance(d, bytes)).upper().split())
+        if b"MOVE" in offered:
+            self._run(what, "uid", "MOVE", uid_set, _quote(raw))
+        else:  # copy, then mark; expunge only these (UIDPLUS), never what others marked
+            self._run(what, "uid", "COPY", uid_set, _quote(raw))
+            self._run(what, "uid", "STORE", uid_set, "+FLAGS.SILENT", "(\\Deleted)")
+            if b"UIDPLUS" in offered:
+                self._run(what, "uid", "EXPUNGE", uid_set)
+        for identity in identities:
+            self._inbox_uids.pop(identity, None)
+        self._examine_inbox()  # back to read-only: closing never expunges the INBOX
+        return len(uids)
+
     def _examine_inbox(self) -> None:
         if self._selected == _INBOX_READ_ONLY:
             return

@@ -183,6 +183,7 @@ def sync_mailbox(
     campaign: str | None = None,
     copies: bool = True,
     opener: Callable[[Profile, str | None], Mailbox] = open_mailbox,
+    move_reports: str = "",
 ) -> MailboxSync:
     """Reconcile unknowns and append owed copies in one IMAP session; never raises for the
     mailbox (its trouble is ``MailboxSync.error``)."""
@@ -194,6 +195,9 @@ def sync_mailbox(
             result.skipped = list(mailbox.skipped)
             result.settled = reconcile(ledger, mailbox, account, campaign)
             result.bounces = read_bounces(ledger, mailbox, account, campaign)
+            if move_reports:  # asked for: the reports recorded leave the INBOX
+                result.bounces.moved_to = move_reports
+                result.bounces.moved = mailbox.move_reports(result.bounces.matched, move_reports)
             if copies:
                 append_due(ledger, mailbox, account, result.appended)
     except MailboxError as exc:

@@ -74,15 +74,16 @@ class WorkerPool:
         self.sleep = sleep
         self.account = profile.account
         per_minute = rate(options.rate_per_minute, profile)
+        # the window's size and length; counted in the ledger, for the mailbox (every run and
+        # every sender of the ledger), not in this process
         self.limiter = RateLimiter(per_minute, clock=clock, sleep=sleep) if per_minute else None
-        if self.limiter is not None:  # the provider counts the last minute of every run
-            self.limiter.seed(ledger.attempt_ages(self.account, self.limiter.window))
         self.workers = min(connections(options.connections, profile), max(1, len(plan.drafts)))
         self.todo: queue.SimpleQueue[tuple[int, Draft]] = queue.SimpleQueue()
         for item in enumerate(plan.drafts):
             self.todo.put(item)
         self.results: dict[int, MessageResult] = {}
         self.lock = threading.Lock()
+        self.pacing = threading.Lock()
         self.stop = threading.Event()  # set inside: a fatal problem, no worker goes on
         self.halt = threading.Event()  # set from outside: stop after the current message
         self.capped = False
@@ -213,9 +214,22 @@ class WorkerPool:
         held_back = self._claim(draft, content_hash, message_id)
         if held_back is not None:
             return held_back, session
-        if self.limiter is not None:
-            self.limiter.acquire()
+        self._pace(draft)
         return self._deliver(draft, msg, message_id, session)
+
+    def _pace(self, draft: Draft) -> None:
+        """Wait for a place in the mailbox's per-minute window (shared through the ledger)."""
+        if self.limiter is None:
+            return
+        capacity, window = self.limiter.capacity, self.limiter.window
+        while True:
+            with self.pacing:  # this run's connections ask one after the other
+                wait = self.ledger.pace(
+                    self.run_id, self.plan.campaign, draft.key, self.account, capacity, window
+                )
+                if wait <= 0:
+                    return
+                self.sleep(wait)
 
     def _reason_not_attempted(self, draft: Draft) -> MessageResult | None:
         """Why this draft is not attempted now (stopped, halted, capped, --limit), if so."""

@@ -243,7 +243,7 @@ def send_plan(
     ledger: LedgerLike = None,
     options: SendOptions | None = None,
     progress: Progress | Literal["bar"] | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     transport: Transport | None = None,
     stop: threading.Event | None = None,
@@ -252,7 +252,8 @@ def send_plan(
 
     ``ledger`` is a Ledger, a file path or None (the default ledger). ``progress`` is a
     callback ``(done, total, result)`` or "bar" for a tqdm bar (a widget in notebooks).
-    ``clock`` and ``sleep`` pace the rate limit and retries. ``transport`` is how messages
+    ``clock`` (wall-clock time: it is compared across processes) keeps time for a ledger
+    opened here; with ``sleep`` it paces the rate limit and retries. ``transport`` is how messages
     leave (default: :class:`~docmail_nb._mail.transport.SMTPTransport` to the profile's server).
     ``stop``, once set (e.g. by a Stop button), ends the run after the messages being sent:
     the rest stay planned, as "Not sent: stopped".
@@ -280,7 +281,7 @@ def send_plan(
             secret = require_password(profile, password) if transport is None or password else None
             if transport is None:
                 transport = SMTPTransport(profile, secret)
-            with opened_ledger(ledger) as record:
+            with opened_ledger(ledger, clock) as record:
                 elsewhere = ""
                 if plan.reminder is not None:  # its keys are the reminded campaign's, on purpose
                     record.record_reminder_campaign(plan.campaign, *plan.reminder)

@@ -1,4 +1,9 @@
-"""The ledger: a SQLite record of every message, so that each one goes out exactly once.
+"""The ledger: a record of every message, so that each one goes out exactly once.
+
+Two stores keep it, behind this one class and its one send rule (``records.rule``): an
+SQLite file (the default: ``ledger.sqlite``, or ``--ledger FILE``), right for every run on one
+machine; and a PostgreSQL database (``--ledger postgresql://…``, ``DOCMAIL_LEDGER``), shared by
+senders on several machines (``postgres``).
 
 One record per (campaign, key). States::
 
@@ -13,9 +18,13 @@ Beside its state, a sent message may owe a copy in the mailbox's Sent folder (``
 "appended", or "found" (the mailbox already had it). Sending and copying are separate: a copy
 that fails never makes a message go out again.
 
-A run claims a message in a ``BEGIN IMMEDIATE`` transaction before sending it, recording its
-owner (run id, pid, host). Another run skips a message claimed by a live run; a message left
-"sending" by a run that died becomes "unknown" and is never resent unless asked.
+A run claims a message in a transaction before sending it, recording its owner (run id, pid,
+host); in SQLite the file's write lock, in PostgreSQL a lock on the message and one on the
+mailbox's limits, make two runs unable to both win a claim. Another run skips a message
+claimed by a live run; a message left "sending" by a run that died becomes "unknown" and is
+never resent unless asked. A run is alive while its process is (SQLite: same host; another
+host's run while its heartbeat is recent) or while its database session is (PostgreSQL: gone
+the moment its connection ends).
 
 Documents made for a message (a PDF per row, see ``documents``) are recorded beside it, one
 record per (campaign, key, file name): the sha256 of the PDF and a fingerprint of what it was
@@ -39,7 +48,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -50,6 +58,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from docmail_nb._store.postgres import PostgresStore, is_url, masked_url
 from docmail_nb._store.records import (
     Bounce,
     Claim,
@@ -63,17 +72,14 @@ from docmail_nb._store.records import (
     rule,
 )
 from docmail_nb._store.sqlite_file import (
-    _SCHEMA,
+    SCHEMA,
     SCHEMA_VERSION,
-    create_ledger_file,
+    SqliteStore,
     entry_from_row,
-    error_hint,
-    plain_error,
-    refuse_foreign,
     refused_json,
     schema_version,
 )
-from docmail_nb.errors import LedgerError
+from docmail_nb.errors import ConfigError, LedgerError
 from docmail_nb.words import Decision, setting
 
 __all__ = [
@@ -81,8 +87,12 @@ __all__ = [
     "STALE_AFTER",
     "Ledger",
     "LedgerLike",
+    "Store",
     "default_ledger_path",
+    "default_ledger_target",
     "existing_ledger",
+    "ledger_name",
+    "ledger_target",
     "opened_ledger",
 ]
 
@@ -111,6 +121,44 @@ def default_ledger_path() -> Path:
     from docmail_nb._store.profiles import docmail_home
 
     return docmail_home() / "ledger.sqlite"
+
+
+def default_ledger_target() -> str | Path:
+    """The ledger when none is given: ``DOCMAIL_LEDGER`` (a file or a PostgreSQL URL), else
+    ``ledger.sqlite`` in the docmail home folder."""
+    found = os.environ.get("DOCMAIL_LEDGER", "").strip()
+    if not found:
+        return default_ledger_path()
+    return found if is_url(found) else Path(found).expanduser()
+
+
+def ledger_target(value: str | Path | None) -> str | Path | None:
+    """A ledger as a person gives it: a file (a path), a PostgreSQL URL (kept as written), or
+    None (empty: the default ledger)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if is_url(value):
+        return str(value).strip()
+    if not isinstance(value, str | Path):
+        raise ConfigError(
+            f"The ledger ({setting('ledger')}) {value!r} is neither a file nor a "
+            "postgresql:// URL.",
+            "Give a file name, or postgresql://user@host:port/database.",
+        )
+    return Path(value).expanduser()
+
+
+def ledger_name(ledger: Ledger | str | Path | None = None) -> str:
+    """How a ledger is shown to people: its file, or its URL with the password as ``***``;
+    None names the default ledger."""
+    if isinstance(ledger, Ledger):
+        return ledger.where
+    target = ledger if ledger is not None else default_ledger_target()
+    return masked_url(str(target)) if is_url(target) else str(target)
+
+
+#: the ledger's store: an SQLite file or a PostgreSQL database (the same methods)
+Store = SqliteStore | PostgresStore
 
 
 # a claim writes the message as "planned", owned by the claiming run
@@ -144,52 +192,52 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Ledger:
-    """The SQLite ledger (WAL mode); safe to share between threads and processes."""
+    """The ledger, in an SQLite file or a PostgreSQL database; safe to share between threads
+    and processes (and, in PostgreSQL, machines)."""
 
     def __init__(
         self, path: str | Path | None = None, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self.path = Path(path) if path is not None else default_ledger_path()
+        target = path if path is not None else default_ledger_target()
         self._clock = clock
         self._lock = threading.RLock()
         self._host = socket.gethostname()
+        self._db: Store
+        #: the ledger file (None for a PostgreSQL ledger)
+        self.path: Path | None = None
+        if is_url(target):
+            self._db = PostgresStore(str(target))
+        else:
+            self.path = Path(target)
+            self._db = SqliteStore(self.path)
+        #: how the ledger is named in messages: its file, or its URL without the password
+        self.where = self._db.where
         try:
-            self._db = self._connect()
-            with self._transaction():
+            with self._lock, self._db.errors("cannot be opened"), self._db.transaction():
                 self._check_schema()
-        except sqlite3.Error as exc:
-            raise LedgerError(
-                f"The ledger {self.path} cannot be opened: {plain_error(exc)}.",
-                "Check that the folder is writable and the file is an SQLite database, "
-                f"or give another file with {setting('ledger')}.",
-            ) from None
-        except OSError as exc:
-            raise LedgerError(
-                f"The ledger {self.path} cannot be created: {exc.strerror or exc}.",
-                "Check that the folder exists and is writable, or give another file with "
-                f"{setting('ledger')}.",
-            ) from None
+        except BaseException:
+            self._db.close()
+            raise
 
-    def _connect(self) -> sqlite3.Connection:
-        """The database, created first when the file does not exist yet."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            create_ledger_file(self.path)
-        refuse_foreign(self.path)
-        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # FULL when synced (module docstring)
-        return db
+    @property
+    def shared(self) -> bool:
+        """Whether the ledger is a database that senders on other machines may share."""
+        return self._db.dialect == "postgresql"
 
     def _check_schema(self) -> None:
-        """Refuse a database that is no ledger or of another version; bring version 1 up."""
+        """Refuse a database that is no ledger or of another version; make or bring it up."""
+        self._db.serialize("schema")  # of several senders starting at once, one makes it
+        if self.shared and not self._db.tables():
+            self._create_schema()
         found = schema_version(self._db)
         if found is None:
             raise LedgerError(
-                f"{self.path} is an SQLite database but not a docmail ledger.",
-                f"Give the ledger file itself with {setting('ledger')}, or a new file name to "
-                "start a new ledger.",
+                f"{self.where} is "
+                + ("a database" if self.shared else "an SQLite database")
+                + " but not a docmail ledger.",
+                f"Give the ledger itself with {setting('ledger')}, or a new file name (an empty "
+                "database) "
+                "to start a new ledger.",
             )
         if found in ("1", "2"):
             for statement in (*(_MIGRATE_1 if found == "1" else ()), *_MIGRATE_2):
@@ -200,17 +248,24 @@ class Ledger:
             )
         elif found != str(SCHEMA_VERSION):
             raise LedgerError(
-                f"The ledger {self.path} is from another version of docmail_nb "
+                f"The ledger {self.where} is from another version of docmail_nb "
                 f"(schema {found}, expected {SCHEMA_VERSION}).",
-                "Use the docmail_nb version that wrote it, or give another file with "
+                "Use the docmail_nb version that wrote it, or give another ledger with "
                 f"{setting('ledger')}.",
             )
-        for statement in _SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
+        for statement in SCHEMA.split(";"):  # tables added since (IF NOT EXISTS)
             if statement.strip():
                 self._db.execute(statement)
 
+    def _create_schema(self) -> None:
+        """The tables of a new ledger in an empty database (the file store makes its own)."""
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
     def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
+        return f"Ledger({self.where!r})"
 
     def __enter__(self) -> Ledger:
         return self
@@ -223,39 +278,65 @@ class Ledger:
             self._db.close()
 
     @contextmanager
-    def _transaction(self, *, synced: bool = False) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; ``synced``: on disk (with all before it) when it returns."""
-        with self._lock, self._plain_errors():
-            if synced:
-                self._db.execute("PRAGMA synchronous=FULL")
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            finally:
-                if synced:
-                    self._db.execute("PRAGMA synchronous=NORMAL")
+    def _transaction(self, *, synced: bool = False) -> Iterator[Store]:
+        """One transaction; ``synced``: on disk (with all before it) when it returns."""
+        with self._lock, self._plain_errors(), self._db.transaction(synced=synced) as db:
+            yield db
 
     @contextmanager
     def _plain_errors(self) -> Iterator[None]:
-        """An SQLite error (disk full, read-only, damaged file) as a LedgerError in plain words."""
-        try:
+        """A database error (disk full, read-only, damaged file, connection lost) as a
+        LedgerError in plain words."""
+        with self._db.errors():
             yield
-        except sqlite3.Error as exc:
-            raise LedgerError(
-                f"The ledger {self.path} cannot be used: {plain_error(exc)}.", error_hint(exc)
-            ) from None
+
+    # -- whole tables (``docmail ledger copy``) --------------------------------------------
+    def store_tables(self) -> set[str]:
+        """The ledger's tables."""
+        with self._lock, self._plain_errors():
+            return self._db.tables()
+
+    def store_rows(self, table: str) -> list[dict[str, Any]]:
+        """Every record of ``table`` (one of ``store_tables``), as column → value."""
+        if table not in self.store_tables():
+            raise LedgerError(f"The ledger {self.where} has no table {table!r}.")
+        with self._lock, self._plain_errors():
+            rows = self._db.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 - a table of ours
+        return [dict(row) for row in rows]
+
+    def store_insert(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Add the records this ledger does not have yet (by primary key, or, in a table
+        without one, the same values); how many were added."""
+        added = 0
+        with self._transaction() as db:
+            keyed = bool(db.primary_key(table))
+            for row in rows:
+                names = list(row)
+                if not keyed and self._has_row(db, table, row):
+                    continue
+                added += db.execute(
+                    f"INSERT OR IGNORE INTO {table} ({', '.join(names)}) "  # noqa: S608 - ours
+                    f"VALUES ({', '.join('?' * len(names))})",
+                    [row[name] for name in names],
+                ).rowcount
+        return added
+
+    @staticmethod
+    def _has_row(db: Store, table: str, row: dict[str, Any]) -> bool:
+        same = " AND ".join(
+            f"{name} IS NULL" if row[name] is None else f"{name} = ?" for name in row
+        )
+        values = [value for value in row.values() if value is not None]
+        found = db.execute(f"SELECT 1 FROM {table} WHERE {same}", values).fetchone()  # noqa: S608
+        return found is not None
 
     # -- runs ---------------------------------------------------------------------------
     def begin_run(self) -> str:
         """Register a new run of this process and return its id."""
         run_id = uuid.uuid4().hex
         now = self._clock()
+        with self._lock, self._plain_errors():
+            self._db.hold_run(run_id)  # PostgreSQL: the run lives as long as this session
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
@@ -273,12 +354,22 @@ class Ledger:
                 (run_id,),
             )
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        with self._lock, self._plain_errors():
+            self._db.release_run(run_id)
 
-    def _run_alive(self, db: sqlite3.Connection, run_id: str | None) -> bool:
+    def _run_alive_now(self, run_id: str | None) -> bool:
+        """Whether the run ``run_id`` is still going (asked outside a transaction)."""
+        with self._lock, self._plain_errors():
+            return self._run_alive(self._db, run_id)
+
+    def _run_alive(self, db: Store, run_id: str | None) -> bool:
         if run_id is None:
             return False
         if run_id in _ACTIVE_RUNS:
             return True
+        session = db.run_alive(run_id)
+        if session is not None:  # PostgreSQL: its session holds the run's lock, or is gone
+            return session
         run = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if run is None:
             return False
@@ -370,9 +461,7 @@ class Ledger:
             now = self._clock()
             return [now - at for at, _ in self._attempts(self._db, account, seconds)]
 
-    def _attempts(
-        self, db: sqlite3.Connection, account: str, seconds: float
-    ) -> list[tuple[float, int]]:
+    def _attempts(self, db: Store, account: str, seconds: float) -> list[tuple[float, int]]:
         rows = db.execute(
             "SELECT attempted_at, recipients FROM messages WHERE account = ? "
             "AND attempted_at >= ? "
@@ -381,6 +470,32 @@ class Ledger:
             (account, self._clock() - seconds),
         ).fetchall()
         return [(row["attempted_at"], len(json.loads(row["recipients"]))) for row in rows]
+
+    def pace(
+        self, run_id: str, campaign: str, key: str, account: str, capacity: int, window: float
+    ) -> float:
+        """Take a place for this claimed message in the mailbox's rolling ``window``, which
+        holds at most ``capacity`` messages of every run and every sender of the ledger.
+
+        Returns 0.0 when the place is taken (the message counts from now on), else how many
+        seconds to wait before asking again. One sender asks at a time per mailbox.
+        """
+        now = self._clock()
+        with self._transaction() as db:
+            db.serialize("mailbox", account)
+            rows = db.execute(
+                "SELECT attempted_at FROM messages WHERE account = ? AND attempted_at > ? "
+                "AND NOT (campaign = ? AND key = ?) ORDER BY attempted_at",
+                (account, now - window, campaign, key),
+            ).fetchall()
+            if len(rows) < capacity:
+                db.execute(
+                    "UPDATE messages SET attempted_at = ? WHERE campaign = ? AND key = ? "
+                    "AND owner_run = ?",
+                    (now, campaign, key, run_id),
+                )
+                return 0.0
+            return max(float(rows[len(rows) - capacity]["attempted_at"]) + window - now, 0.001)
 
     def room(self, account: str, windows: Sequence[Window], recipients: Sequence[int]) -> int:
         """How many of these messages (their recipient counts, in order) fit the windows now."""
@@ -400,7 +515,7 @@ class Ledger:
         return len(recipients)
 
     def _window_exceeded(
-        self, db: sqlite3.Connection, account: str, recipients: int, windows: Sequence[Window]
+        self, db: Store, account: str, recipients: int, windows: Sequence[Window]
     ) -> tuple[float, float] | None:
         """The first window one more message would exceed, and when it fits again."""
         now = self._clock()
@@ -453,6 +568,9 @@ class Ledger:
         """
         now = self._clock()
         with self._transaction() as db:
+            db.serialize("message", campaign, key)  # two senders never both win a claim
+            if windows or messages_per_day is not None or recipients_per_day is not None:
+                db.serialize("mailbox", account)  # its limits are counted one claim at a time
             db.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", (now, run_id))
             current = self._read(db, campaign, key)
             decision, crashed = rule(
@@ -523,7 +641,7 @@ class Ledger:
             )
         return decision
 
-    def _mark_crashed(self, db: sqlite3.Connection, campaign: str, key: str) -> None:
+    def _mark_crashed(self, db: Store, campaign: str, key: str) -> None:
         db.execute(
             "UPDATE messages SET state = 'unknown', owner_run = NULL, updated_at = ?, "
             "error = ? WHERE campaign = ? AND key = ?",
@@ -536,7 +654,7 @@ class Ledger:
         )
 
     @staticmethod
-    def _read(db: sqlite3.Connection, campaign: str, key: str) -> Entry | None:
+    def _read(db: Store, campaign: str, key: str) -> Entry | None:
         row = db.execute(
             "SELECT * FROM messages WHERE campaign = ? AND key = ?", (campaign, key)
         ).fetchone()
@@ -784,7 +902,8 @@ class Ledger:
         if campaign is not None:
             query, args = query + " WHERE campaign = ?", (campaign,)
         with self._lock, self._plain_errors():
-            rows = self._db.execute(query + " ORDER BY recorded_at, rowid", args).fetchall()
+            order = " ORDER BY recorded_at, report, recipient, action"  # one SQL for both stores
+            rows = self._db.execute(query + order, args).fetchall()
         return [
             Bounce(
                 **{name: row[name] for name in Bounce.__dataclass_fields__}  # same names
@@ -912,7 +1031,7 @@ class Ledger:
         return [ReminderSent(row[0], row[1], int(row[2]), row[3]) for row in rows]
 
 
-def _reference(row: sqlite3.Row) -> PaymentReference:
+def _reference(row: Any) -> PaymentReference:
     return PaymentReference(
         campaign=row["campaign"],
         key=row["key"],
@@ -923,29 +1042,31 @@ def _reference(row: sqlite3.Row) -> PaymentReference:
     )
 
 
-#: where a run records: a Ledger, a ledger file, or None for the default ledger
+#: where a run records: a Ledger, a ledger file or PostgreSQL URL, or None for the default
 LedgerLike = Ledger | str | Path | None
 
 
 @contextmanager
 def existing_ledger(ledger: LedgerLike) -> Iterator[Ledger | None]:
-    """The ledger to consult without creating one: None when its file does not exist yet."""
+    """The ledger to consult without creating one: None when its file does not exist yet
+    (a PostgreSQL ledger is opened, its tables made if the database has none)."""
     if isinstance(ledger, Ledger):
         yield ledger
         return
-    path = Path(ledger) if ledger is not None else default_ledger_path()
-    if not path.exists():
+    target = ledger if ledger is not None else default_ledger_target()
+    if not is_url(target) and not Path(target).exists():
         yield None
         return
-    with Ledger(path) as opened:
+    with Ledger(target) as opened:
         yield opened
 
 
 @contextmanager
-def opened_ledger(ledger: LedgerLike) -> Iterator[Ledger]:
-    """The ledger a run records in: the one given, else opened (and created) from its path."""
+def opened_ledger(ledger: LedgerLike, clock: Callable[[], float] = time.time) -> Iterator[Ledger]:
+    """The ledger a run records in: the one given, else opened (and created) from its path,
+    keeping time by ``clock``."""
     if isinstance(ledger, Ledger):
         yield ledger
         return
-    with Ledger(ledger) as opened:
+    with Ledger(ledger, clock=clock) as opened:
         yield opened

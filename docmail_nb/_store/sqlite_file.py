@@ -1,5 +1,16 @@
 """The ledger's SQLite file: its schema, created privately; a file that is not a ledger refused;
-SQLite's errors in plain words."""
+SQLite's errors in plain words; :class:`SqliteStore`, the ledger's default store.
+
+The ledger's SQL is written once, in SQLite's words, for both stores: the PostgreSQL store
+(:mod:`docmail_nb._store.postgres`) adapts it as it is sent. Write new statements so that
+both understand them: ``?`` or ``:name`` placeholders, ``INSERT … ON CONFLICT (…) DO …`` or
+``INSERT OR IGNORE``/``OR REPLACE`` on a primary key, ``COALESCE``, column types ``TEXT``,
+``INTEGER``, ``REAL``, ``BLOB``; no ``rowid``, no ``lastrowid``, no SQLite-only functions.
+
+Every write runs in a ``BEGIN IMMEDIATE`` transaction: the file's one write lock serialises
+the claims of every process (``serialize`` has nothing to add). A run's life is its process
+(see ``Ledger``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +19,9 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from docmail_nb._store.records import (
     Entry,
@@ -17,7 +30,9 @@ from docmail_nb.errors import LedgerError
 from docmail_nb.words import setting
 
 __all__ = [
+    "SCHEMA",
     "SCHEMA_VERSION",
+    "SqliteStore",
     "create_ledger_file",
     "entry_from_row",
     "error_hint",
@@ -32,7 +47,7 @@ SCHEMA_VERSION = 3
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
@@ -136,7 +151,7 @@ def create_ledger_file(path: Path) -> None:
         db = sqlite3.connect(tmp, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(f"BEGIN; {_SCHEMA}; COMMIT;")
+            db.executescript(f"BEGIN; {SCHEMA}; COMMIT;")
             db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         finally:
             db.close()
@@ -165,10 +180,9 @@ def refuse_foreign(path: Path) -> None:
         )
 
 
-def schema_version(db: sqlite3.Connection) -> str | None:
+def schema_version(db: Any) -> str | None:
     """The ledger's schema version, or None when the database is no docmail ledger."""
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if not {"meta", "runs", "messages"} <= tables:
+    if not {"meta", "runs", "messages"} <= db.tables():
         return None
     found = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
     return None if found is None else str(found[0])
@@ -198,3 +212,100 @@ def error_hint(exc: sqlite3.Error) -> str:
     if "locked" in text:
         return "Close the program that holds the ledger open, then run again."
     return f"Restore the ledger from its backup, or give another file with {setting('ledger')}."
+
+
+class SqliteStore:
+    """The ledger file (WAL mode), created (mode 0600, whole or not at all) when missing."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = str(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                create_ledger_file(path)
+            refuse_foreign(path)
+            self.connection = sqlite3.connect(
+                path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            self.connection.row_factory = sqlite3.Row
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=NORMAL")  # FULL when synced
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"The ledger {path} cannot be opened: {plain_error(exc)}.",
+                "Check that the folder is writable and the file is an SQLite database, "
+                f"or give another file with {setting('ledger')}.",
+            ) from None
+        except OSError as exc:
+            raise LedgerError(
+                f"The ledger {path} cannot be created: {exc.strerror or exc}.",
+                "Check that the folder exists and is writable, or give another file with "
+                f"{setting('ledger')}.",
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.where!r})"
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @contextlib.contextmanager
+    def errors(self, what: str = "cannot be used") -> Iterator[None]:
+        """An SQLite error (disk full, read-only, damaged file) as a LedgerError in plain words."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"The ledger {self.path} {what}: {plain_error(exc)}.", error_hint(exc)
+            ) from None
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, params)
+
+    @contextlib.contextmanager
+    def transaction(self, *, synced: bool = False) -> Iterator[SqliteStore]:
+        """BEGIN IMMEDIATE ... COMMIT; ``synced``: on disk (with all before it) when it returns.
+
+        In WAL mode every commit survives a crash of the process; only the "sending" mark and
+        the end of a run are also synced, and that sync makes every earlier commit durable.
+        """
+        db = self.connection
+        if synced:
+            db.execute("PRAGMA synchronous=FULL")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            if synced:
+                db.execute("PRAGMA synchronous=NORMAL")
+
+    def serialize(self, *names: str) -> None:
+        """Nothing to add: BEGIN IMMEDIATE already holds the file's one write lock."""
+
+    def tables(self) -> set[str]:
+        rows = self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        return {row[0] for row in rows}
+
+    def primary_key(self, table: str) -> list[str]:
+        """The columns of ``table``'s primary key (none: [])."""
+        rows = self.connection.execute("SELECT name, pk FROM pragma_table_info(?)", (table,))
+        return [row[0] for row in sorted(rows, key=lambda row: row[1]) if row[1]]
+
+    def hold_run(self, run_id: str) -> None:
+        """A run's life is its process here: nothing to hold."""
+
+    def release_run(self, run_id: str) -> None:
+        """Nothing was held."""
+
+    def run_alive(self, run_id: str) -> bool | None:
+        """None: the ledger judges by the run's process, host and heartbeat."""
+        return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from docmail_nb.cli import aftersent, batch, mailbox, profiles, tools
+from docmail_nb.cli import aftersent, batch, ledger, mailbox, profiles, tools
 from docmail_nb.words import speak_as
 
 __all__ = ["main"]
@@ -31,6 +31,7 @@ for _command in (
     mailbox.reconcile,
     aftersent.status,
     aftersent.payments,
+    ledger.ledger,
     batch.check,
     batch.preview,
     batch.send,

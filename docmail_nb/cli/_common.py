@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -16,7 +15,14 @@ if TYPE_CHECKING:  # the commands import what they use when they run: --help sta
     pass
 
 
-__all__ = ["F", "friendly_errors", "ledger_option", "print_error", "profile_option"]
+__all__ = [
+    "F",
+    "LedgerTarget",
+    "friendly_errors",
+    "ledger_option",
+    "print_error",
+    "profile_option",
+]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,9 +62,25 @@ def profile_option(help_text: str) -> Callable[[F], F]:
     return click.option("--profile", "profile_name", default=None, help=help_text)
 
 
+class LedgerTarget(click.ParamType[Any]):
+    """A ledger file (a path) or a PostgreSQL database (a ``postgresql://`` URL, kept as is)."""
+
+    name = "FILE|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from docmail_nb import ledger_target
+
+        target = ledger_target(value) if isinstance(value, str) else value
+        if target is None:
+            self.fail("Give a ledger file or a postgresql:// URL.", param, ctx)
+        return target
+
+
 ledger_option = click.option(
     "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=LedgerTarget(),
     default=None,
-    help="Ledger file. Default: ledger.sqlite in $DOCMAIL_HOME.",
+    help="Ledger file, or a shared PostgreSQL ledger (postgresql://user@host:port/db; the "
+    "password from PGPASSWORD or ~/.pgpass). Default: $DOCMAIL_LEDGER, else ledger.sqlite in "
+    "$DOCMAIL_HOME.",
 )

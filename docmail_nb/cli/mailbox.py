@@ -21,8 +21,15 @@ __all__ = ["reconcile"]
 @profile_option("Default: the only profile.")
 @ledger_option
 @click.option("--campaign", default=None, help="Only this campaign. Default: all of them.")
+@click.option(
+    "--move-reports", "move_to", default="", metavar="FOLDER",
+    help="Move the delivery reports recorded out of the INBOX into FOLDER (made if missing). "
+    "Default: the INBOX is left exactly as it was.",
+)  # fmt: skip
 @friendly_errors
-def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | None) -> None:
+def reconcile(
+    profile_name: str | None, ledger: Path | None, campaign: str | None, move_to: str
+) -> None:
     """Settle unknown messages from the Sent folder, append the copies still owed, and read
     the delivery reports in the INBOX.
 
@@ -37,7 +44,7 @@ def reconcile(profile_name: str | None, ledger: Path | None, campaign: str | Non
 
     settings = load_profile(profile_name)
     with Ledger(ledger) as opened:
-        result = sync_mailbox(settings, opened, campaign=campaign)
+        result = sync_mailbox(settings, opened, campaign=campaign, move_reports=move_to)
     if result.error is not None:
         print_error(result.error.message, result.error.hint)
         sys.exit(result.error.exit_code)

@@ -157,3 +157,12 @@ def postgres() -> Iterator[PostgresCluster]:
 def pg_url(postgres: PostgresCluster) -> str:
     """The URL (password included) of a new, empty database of the session's cluster."""
     return postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_store(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a test's ledger is: a new SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "l.sqlite"
+    url: str = request.getfixturevalue("pg_url")
+    return url
