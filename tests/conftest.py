@@ -36,10 +36,12 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
 
 @pytest.fixture(autouse=True)
 def docmail_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own DOCMAIL_HOME and no password in the environment."""
+    """Every test gets its own DOCMAIL_HOME, no password and no shared ledger in the environment."""
     home = tmp_path / "docmail-home"
     monkeypatch.setenv("DOCMAIL_HOME", str(home))
     monkeypatch.delenv("DOCMAIL_SMTP_PASSWORD", raising=False)
+    for name in ("DOCMAIL_LEDGER", "PGPASSWORD", "PGPASSFILE"):  # never a developer's database
+        monkeypatch.delenv(name, raising=False)
     return home
 
 

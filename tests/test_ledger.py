@@ -257,3 +257,43 @@ def test_the_per_minute_window_is_the_mailboxs_over_every_sender(ledger_store: s
     for ledger, run in zip(ledgers, runs, strict=True):
         ledger.end_run(run)
         ledger.close()
+
+
+def test_a_mailboxs_connection_places_are_counted_over_every_sender(
+    ledger_store: str | Path,
+) -> None:
+    first, second = Ledger(ledger_store), Ledger(ledger_store)
+    run1, run2 = first.begin_run(), second.begin_run()
+    assert first.take_connection(run1, "anna@example.ch", 2)
+    assert second.take_connection(run2, "anna@example.ch", 2)
+    assert not first.take_connection(run1, "anna@example.ch", 2)  # the cap is the mailbox's
+    assert first.take_connection(run1, "bert@example.ch", 2)  # another mailbox, other places
+    second.release_connection(run2, "anna@example.ch")
+    assert first.take_connection(run1, "anna@example.ch", 2)
+    assert not second.take_connection(run2, "anna@example.ch", 2)
+    first.end_run(run1)  # a run that ends gives its places back
+    assert second.take_connection(run2, "anna@example.ch", 2)
+    second.end_run(run2)
+    first.close()
+    second.close()
+
+
+def test_the_connection_places_of_a_dead_sender_are_free_again(ledger_store: str | Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os
+        from docmail_nb._store.ledger import Ledger
+        ledger = Ledger({str(ledger_store)!r})
+        run = ledger.begin_run()
+        assert ledger.take_connection(run, "anna@example.ch", 2)
+        assert ledger.take_connection(run, "anna@example.ch", 2)
+        os._exit(0)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    with Ledger(ledger_store) as ledger:
+        run = ledger.begin_run()
+        assert ledger.take_connection(run, "anna@example.ch", 2)
+        assert ledger.take_connection(run, "anna@example.ch", 2)
+        assert not ledger.take_connection(run, "anna@example.ch", 2)
+        ledger.end_run(run)

@@ -8,16 +8,17 @@ password, TLS, configuration) stops every worker at once; the rest stay planned.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal
 
 from docmail_nb._compose.message import Draft
 from docmail_nb._compose.plan import Plan
-from docmail_nb._documents.render import needs_drawing, prepare_documents
+from docmail_nb._documents.planned import needs_drawing, prepare_documents
 from docmail_nb._mail.sessions import SessionOpener
 from docmail_nb._mail.smtp import Delivery
 from docmail_nb._mail.transport import Session, Transport
@@ -346,15 +347,40 @@ class WorkerPool:
 
     # -- the wire ---------------------------------------------------------------------------
     def _connect(self) -> Session:
-        """A new connection: a few tries per run at most, one worker at a time (sessions)."""
+        """A new connection: a few tries per run at most, one worker at a time (sessions).
+
+        Under a provider's cap on connections per mailbox, the connection first takes one of
+        its places in the ledger (shared by every sender of the ledger), waiting for one.
+        """
         if self.report.fatal is not None:
             raise SMTPProblem(self.report.fatal)  # never repeat a login that failed
+        counted = self._connection_place()
         try:
-            return self.opener.open()
+            session = self.opener.open()
         except SMTPProblem as problem:
+            if counted:
+                self.ledger.release_connection(self.run_id, self.account)
             if problem.diagnosis.outcome == "fatal":
                 self._stop(problem.diagnosis)  # before the next worker opens
             raise
+        except BaseException:
+            if counted:
+                self.ledger.release_connection(self.run_id, self.account)
+            raise
+        if not counted:
+            return session
+        return _PlaceHeld(
+            session, lambda: self.ledger.release_connection(self.run_id, self.account)
+        )
+
+    def _connection_place(self) -> bool:
+        """Wait for a place under the mailbox's connection cap (False: the profile has none)."""
+        cap = self.profile.limits.max_connections
+        if not cap:
+            return False
+        while not self.ledger.take_connection(self.run_id, self.account, cap):
+            self.sleep(1.0)  # other senders of the ledger hold every place right now
+        return True
 
     def _stop(self, diagnosis: Diagnosis) -> None:
         """Stop the batch for good: no worker starts another message or login."""
@@ -497,6 +523,30 @@ class WorkerPool:
 def _breaks_session(diagnosis: Diagnosis) -> bool:
     """Whether the session is unusable after ``diagnosis`` (closed, or in an unknown state)."""
     return diagnosis.outcome in ("fatal", "unknown") or diagnosis.code in (None, 421)
+
+
+class _PlaceHeld:
+    """A session that holds one of the mailbox's connection places until it is closed."""
+
+    def __init__(self, session: Session, release: Callable[[], None]) -> None:
+        self._session = session
+        self._release = release
+
+    def deliver(
+        self,
+        msg: EmailMessage,
+        envelope_from: str,
+        recipients: Sequence[str],
+        before_data: Callable[[], None] | None = None,
+    ) -> Delivery:
+        return self._session.deliver(msg, envelope_from, recipients, before_data)
+
+    def close(self) -> None:
+        try:
+            self._session.close()
+        finally:
+            with contextlib.suppress(LedgerError):  # the run's end gives it back anyway
+                self._release()
 
 
 def _close(session: Session | None) -> None:

@@ -354,8 +354,45 @@ class Ledger:
                 (run_id,),
             )
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM connections WHERE run_id = ?", (run_id,))
         with self._lock, self._plain_errors():
             self._db.release_run(run_id)
+
+    # -- a mailbox's connections, over every sender ------------------------------------------
+    def take_connection(self, run_id: str, account: str, cap: int) -> bool:
+        """Take one of the ``cap`` connection places of ``account`` for this run; False when
+        live runs (of any sender sharing the ledger) hold them all."""
+        now = self._clock()
+        with self._transaction() as db:
+            db.serialize("connections", account)
+            held = {
+                int(row["slot"]): row["run_id"]
+                for row in db.execute(
+                    "SELECT slot, run_id FROM connections WHERE account = ?", (account,)
+                ).fetchall()
+            }
+            for slot in range(cap):
+                owner = held.get(slot)
+                if owner is None or (owner != run_id and not self._run_alive(db, owner)):
+                    db.execute(
+                        "INSERT OR REPLACE INTO connections VALUES (?, ?, ?, ?)",
+                        (account, slot, run_id, now),
+                    )
+                    return True
+        return False
+
+    def release_connection(self, run_id: str, account: str) -> None:
+        """Give back one connection place this run holds for ``account``."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT slot FROM connections WHERE account = ? AND run_id = ? ORDER BY slot",
+                (account, run_id),
+            ).fetchone()
+            if row is not None:
+                db.execute(
+                    "DELETE FROM connections WHERE account = ? AND slot = ?",
+                    (account, row["slot"]),
+                )
 
     def _run_alive_now(self, run_id: str | None) -> bool:
         """Whether the run ``run_id`` is still going (asked outside a transaction)."""

@@ -96,7 +96,14 @@ CREATE INDEX IF NOT EXISTS payments_message ON payments (campaign, key);
 CREATE TABLE IF NOT EXISTS reminder_campaigns (
     campaign TEXT PRIMARY KEY, reminder_of TEXT NOT NULL, level INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS connections (
+    account TEXT NOT NULL, slot INTEGER NOT NULL, run_id TEXT NOT NULL, taken_at REAL NOT NULL,
+    PRIMARY KEY (account, slot)
+);
 """
+# ``connections``: the places of a mailbox's connection cap that runs hold right now (any
+# sender of the ledger); a dead run's place is free again. Added without a new version: a
+# table made when missing.
 # Version 3 added, after "sent": the reports read from the INBOX (``reports``) and what they
 # said (``bounces``), the reference each message asked to be paid with
 # (``payment_references``), the bank's credits matched to it (``payments``, keyed by the bank's
