@@ -608,3 +608,21 @@ def test_a_seller_without_any_registration_is_refused(tmp_path: Path) -> None:
                                    seller=no_vat)  # fmt: skip
     assert made is None
     assert ("seller.toml: vat_id", "BR-CO-26") in [(p.field, p.rule) for p in problems]
+
+
+def test_excel_errors_in_lines_and_buyer_cells_are_named() -> None:
+    from docmail_nb._sheets.orders import CellError
+
+    found = line_problems(description=CellError("B7", "#N/A"))
+    assert found == [("Positionen row 7: description", "")]
+
+
+def test_excel_error_in_a_buyer_cell(tmp_path: Path) -> None:
+    from docmail_nb._sheets.orders import CellError
+
+    made, problems = make_einvoice(
+        "factur-x", number="R-1", values=dict(ROW, company=CellError("C2", "#REF!")),
+        lines=lines(*WORK), seller=seller(tmp_path),
+    )  # fmt: skip
+    assert made is None
+    assert [(p.field, "#REF!" in p.message) for p in problems] == [("company", True)]
