@@ -463,18 +463,18 @@ class SendPanel:
         return found
 
     def _cells(
-        self, entry: OutboxEntry, columns: list[Column], money: dict[str, str]
+        self, entry: OutboxEntry, columns: list[Column], money: dict[str, str], to: list[str]
     ) -> dict[str, Cell]:
         """The grid's cells of one message: money in the sheet's currency, the whole text."""
         values = self._row_values(entry.row) if entry.row else {}
-        to = entry.to or ", ".join(  # a row with a problem: the address cells it has
-            str(values[name]) for name in self._to_columns() if not is_empty(values.get(name))
+        address = entry.to or ", ".join(  # a row with a problem: the address cells it has
+            str(values[name]) for name in to if not is_empty(values.get(name))
         )
         cells = {
             "row": Cell(f"{entry.row}" if entry.row else "-", float(entry.row or 0)),
             "state": Cell(STATE_WORDS[entry.state], float(OUTBOX_ORDER.index(entry.state))),
             "key": Cell(entry.key),
-            "to": Cell(to),
+            "to": Cell(address),
             "note": Cell(entry.note),
             "status": Cell(entry.status),
         }
@@ -493,10 +493,6 @@ class SendPanel:
             else:
                 cells[column.key] = Cell(str(value))
         return cells
-
-    def _to_columns(self) -> list[str]:
-        """The columns the template's To header is made of."""
-        return self.batch.address_columns("To") if self.batch is not None else []
 
     def _row_values(self, row: int) -> dict[str, Any]:
         """The sheet's cells of ``row``, as read."""
@@ -521,8 +517,9 @@ class SendPanel:
             self.show.value = shown if shown in counts else ""
             columns = self._grid_columns()
             money = self.batch.money_columns() if self.batch is not None else {}
+            to = self.batch.address_columns("To") if self.batch is not None else []
             records = [
-                (index, entry.state, self._cells(entry, columns, money))
+                (index, entry.state, self._cells(entry, columns, money, to))
                 for index, entry in enumerate(self.entries)
                 if not self.show.value or entry.state == self.show.value
             ]

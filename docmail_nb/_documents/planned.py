@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from docmail_nb._documents.qrbill import PaymentData, PaymentProblem
+from docmail_nb._documents.payment_problems import PaymentProblem
+from docmail_nb._documents.qrbill import PaymentData
 from docmail_nb._documents.render import (
     DocumentRenderer,
     RenderedDocument,

@@ -42,14 +42,9 @@ from markupsafe import Markup
 
 from docmail_nb._compose.sandbox import make_environment
 from docmail_nb._documents.fetcher import folder_fetcher
-from docmail_nb._documents.qrbill import (
-    PaymentData,
-    PaymentProblem,
-    check_payment,
-    creditor_reference,
-    payment_part_svg,
-    qr_reference,
-)
+from docmail_nb._documents.payment_problems import PaymentProblem
+from docmail_nb._documents.payment_references import creditor_reference, qr_reference
+from docmail_nb._documents.qrbill import PaymentData, check_payment, payment_part_svg
 from docmail_nb.errors import DocmailError, DocumentError
 
 if TYPE_CHECKING:
