@@ -18,7 +18,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from docmail_nb._documents.qrbill import qr_reference
+from docmail_nb._documents.payment_references import qr_reference
 from docmail_nb._mailbox.bounces import read_report
 from docmail_nb._money.payments import read_payments
 from docmail_nb._store.ledger import Ledger

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from docmail_nb._compose.rows import Problem
     from docmail_nb._compose.sandbox import make_environment
     from docmail_nb._compose.templates import MessageTemplate, load_template, parse_template
-    from docmail_nb._documents.qrbill import check_payment, qr_reference
+    from docmail_nb._documents.payment_references import qr_reference
+    from docmail_nb._documents.qrbill import check_payment
     from docmail_nb._documents.render import DocumentRenderer, load_document_template
     from docmail_nb._mail.diagnosis import diagnose
     from docmail_nb._mail.sink import CapturedMessage, CaptureServer
@@ -163,7 +164,7 @@ __all__ = [
 # Where each public name lives.
 _WHERE = {
     "check_payment": "_documents.qrbill",
-    "qr_reference": "_documents.qrbill",
+    "qr_reference": "_documents.payment_references",
     "DocumentRenderer": "_documents.render",
     "load_document_template": "_documents.render",
     "sign_in": "_auth.signin",

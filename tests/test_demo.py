@@ -17,7 +17,7 @@ from einvoice_read import XRECHNUNG_ID, official_failures, pdf_parts, recomputed
 from pdfread import decode_qr, payload_fields
 
 from docmail_nb._documents.facturx import embedded_files
-from docmail_nb._documents.qrbill import qr_reference
+from docmail_nb._documents.payment_references import qr_reference
 from docmail_nb._sample import SAMPLE_BATCHES, sample_dir
 from docmail_nb._sheets.orders import read_orders
 

@@ -58,7 +58,7 @@ PROFILE = Profile("memory", host="memory.invalid", from_addr="buchhaltung@bergma
 
 
 def reference(customer: str, number: int) -> str:
-    from docmail_nb._documents.qrbill import qr_reference
+    from docmail_nb._documents.payment_references import qr_reference
 
     return qr_reference(customer, number)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_documents import make_template, row
 
-from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
+from docmail_nb._documents.planned import DocumentPlanner, PlannedDocument
 from docmail_nb._run.drawpool import DrawingPool, drawing_jobs
 from docmail_nb.errors import ConfigError, DocumentError
 

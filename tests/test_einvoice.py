@@ -608,3 +608,88 @@ def test_a_seller_without_any_registration_is_refused(tmp_path: Path) -> None:
                                    seller=no_vat)  # fmt: skip
     assert made is None
     assert ("seller.toml: vat_id", "BR-CO-26") in [(p.field, p.rule) for p in problems]
+
+
+def test_excel_errors_in_lines_and_buyer_cells_are_named() -> None:
+    from docmail_nb._sheets.orders import CellError
+
+    found = line_problems(description=CellError("B7", "#N/A"))
+    assert found == [("Positionen row 7: description", "")]
+
+
+def test_excel_error_in_a_buyer_cell(tmp_path: Path) -> None:
+    from docmail_nb._sheets.orders import CellError
+
+    made, problems = make_einvoice(
+        "factur-x", number="R-1", values=dict(ROW, company=CellError("C2", "#REF!")),
+        lines=lines(*WORK), seller=seller(tmp_path),
+    )  # fmt: skip
+    assert made is None
+    assert [(p.field, "#REF!" in p.message) for p in problems] == [("company", True)]
+
+
+def _tampered(xml: bytes, path: str, value: str) -> bytes:
+    from lxml import etree
+
+    from docmail_nb._documents.cii import NS
+
+    root = etree.fromstring(xml)
+    root.xpath(path, namespaces=NS)[0].text = value
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+SUMMATION = "//ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "rule"),
+    [
+        (f"{SUMMATION}/ram:LineTotalAmount", "524.57", "BR-CO-10"),
+        (f"{SUMMATION}/ram:TaxBasisTotalAmount", "500.00", "BR-CO-13"),
+        (f"{SUMMATION}/ram:TaxTotalAmount", "35.15", "BR-CO-14"),
+        (f"{SUMMATION}/ram:GrandTotalAmount", "559.73", "BR-CO-15"),
+        (f"{SUMMATION}/ram:DuePayableAmount", "559.00", "BR-CO-16"),
+        ("//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[1]/ram:CalculatedAmount",
+         "29.55", "BR-CO-17"),
+        ("//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[1]/ram:BasisAmount",
+         "364.69", "BR-S-08"),
+        ("//ram:BilledQuantity/@unitCode", "KISTE", "BR-CL-23"),
+        ("//ram:InvoiceCurrencyCode", "ABC", "BR-CL-04"),
+    ],
+)  # fmt: skip
+def test_the_rules_read_the_xml_itself(tmp_path: Path, path: str, value: str, rule: str) -> None:
+    from docmail_nb._documents.einvoice import check_xml
+
+    made, _ = make_einvoice("factur-x", number="R-1", values=ROW, lines=lines(*WORK),
+                            seller=seller(tmp_path))  # fmt: skip
+    assert made is not None
+    assert check_xml(made.xml, "factur-x") == []
+    if path.endswith("/@unitCode"):
+        from lxml import etree
+
+        from docmail_nb._documents.cii import NS
+
+        root = etree.fromstring(made.xml)
+        root.xpath("//ram:BilledQuantity", namespaces=NS)[0].set("unitCode", value)
+        xml = bytes(etree.tostring(root))
+    else:
+        xml = _tampered(made.xml, path, value)
+    assert rule in [problem.rule for problem in check_xml(xml, "factur-x")]
+    assert official_failures(xml)  # the official rules refuse it too
+
+
+def test_the_xsd_refuses_what_the_rules_do_not_cover(tmp_path: Path) -> None:
+    from lxml import etree
+
+    from docmail_nb._documents.cii import NS
+    from docmail_nb._documents.einvoice import check_xml
+
+    made, _ = make_einvoice("factur-x", number="R-1", values=ROW, lines=lines(*WORK),
+                            seller=seller(tmp_path))  # fmt: skip
+    assert made is not None
+    root = etree.fromstring(made.xml)
+    document = root.xpath("//rsm:ExchangedDocument", namespaces=NS)[0]
+    etree.SubElement(document, "{" + NS["ram"] + "}Colour").text = "blue"
+    problems = check_xml(bytes(etree.tostring(root)), "factur-x")
+    assert [problem.rule for problem in problems] == ["XSD"]
+    assert "Colour" in problems[0].message

@@ -8,6 +8,7 @@ same problems, the same number of pending messages and end with the same results
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -179,6 +180,30 @@ def test_every_face_sees_and_does_the_same(setup: Setup, tmp_path: Path, face: s
     assert subjects == ["Rechnung R-1", "Rechnung R-3", "Rechnung R-5"]
 
 
+def sample_as_csv(sheet: str, path: Path, count: int) -> list[str]:
+    """The first ``count`` rows of a sheet of the sample workbook as a csv file; their keys."""
+    import csv
+
+    from docmail_nb._sheets.orders import read_orders
+
+    read = read_orders(sample_dir() / "orders.xlsx", sheet=sheet)
+    records = [values for _, values in read.records()][:count]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(read.columns)
+        for values in records:
+            writer.writerow(_csv_cell(value) for value in values.values())
+    return [str(values[read.columns[0]]) for values in records]
+
+
+def _csv_cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
 def test_the_send_panels_table_judges_drawn_documents_as_the_run_does(tmp_path: Path) -> None:
     """With invoices drawn only when sent, the outbox agrees with ``pending()`` and a dry run.
 
@@ -188,10 +213,11 @@ def test_the_send_panels_table_judges_drawn_documents_as_the_run_does(tmp_path: 
     sample = sample_dir()
     shutil.copytree(sample / "templates", tmp_path / "templates")
     template = tmp_path / "templates" / "qr_invoice.txt"
-    rows = (sample / "orders.csv").read_text(encoding="utf-8").splitlines()[:5]
+    text = template.read_text(encoding="utf-8")
+    template.write_text(text.replace("Lines: Positionen", "Lines: positionen.csv"), "utf-8")
     orders = tmp_path / "orders.csv"
-    orders.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    keys = [row.split(";")[0] for row in rows[1:]]
+    keys = sample_as_csv("Rechnungen", orders, 4)
+    sample_as_csv("Positionen", tmp_path / "positionen.csv", 100)
     ledger = tmp_path / "ledger.sqlite"
     profile = Profile("office", host="smtp.example.ch", username="anna@example.ch")
 
@@ -204,7 +230,8 @@ def test_the_send_panels_table_judges_drawn_documents_as_the_run_does(tmp_path: 
     first.options.limit = 2
     assert [r.state for r in first.send().results][:2] == ["sent", "sent"]
     crash_while_sending(ledger, first.plan.campaign, keys[2])
-    orders.write_text(orders.read_text(encoding="utf-8").replace(";1234.50;", ";1300.00;"))
+    changed = orders.read_text(encoding="utf-8").replace(";2026-12-31;", ";2027-01-31;", 1)
+    orders.write_text(changed, encoding="utf-8")  # the first invoice's due date
 
     again = batch()
     table = {entry.key: entry.state for entry in again.outbox()}

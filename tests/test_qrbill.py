@@ -12,16 +12,13 @@ from qrbill import QRBill
 from stdnum import iso11649
 from stdnum.ch import esr
 
-from docmail_nb._documents.qrbill import (
-    _MODULE,
-    check_payment,
+from docmail_nb._documents.payment_references import (
     creditor_reference,
     is_qr_iban,
-    payment_data,
-    payment_part_svg,
     qr_reference,
     qr_reference_check_digit,
 )
+from docmail_nb._documents.qrbill import _MODULE, check_payment, payment_data, payment_part_svg
 from docmail_nb.errors import DocumentError
 
 QR_IBAN = "CH44 3199 9123 0008 8901 2"

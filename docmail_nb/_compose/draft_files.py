@@ -20,7 +20,7 @@ from docmail_nb._compose.templates import MessageTemplate
 from docmail_nb._documents.einvoice import parse_kind
 from docmail_nb._documents.invoicing import Invoicing
 from docmail_nb._documents.lines import LineProblem
-from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
+from docmail_nb._documents.planned import DocumentPlanner, PlannedDocument
 from docmail_nb.words import size_text
 
 __all__ = ["DraftFiles", "Render", "report_line_problem"]

@@ -23,7 +23,7 @@ from docmail_nb._store.files import FileIdentity, read_checked
 from docmail_nb.errors import ConfigError, FileChanged, InputError
 
 if TYPE_CHECKING:
-    from docmail_nb._documents.render import PlannedDocument
+    from docmail_nb._documents.planned import PlannedDocument
 
 from docmail_nb.words import setting
 

@@ -30,8 +30,8 @@ from docmail_nb._compose.templates import ADDRESS_HEADERS, MessageTemplate, temp
 from docmail_nb._compose.unique_keys import drop_duplicate_keys, drop_shared_documents
 from docmail_nb._compose.values import to_decimal
 from docmail_nb._documents.invoicing import Invoicing
-from docmail_nb._documents.qrbill import check_reference
-from docmail_nb._documents.render import DocumentPlanner, PlannedDocument
+from docmail_nb._documents.payment_references import check_reference
+from docmail_nb._documents.planned import DocumentPlanner, PlannedDocument
 from docmail_nb._sheets.orders import Orders
 from docmail_nb.errors import DocmailError
 

@@ -26,7 +26,7 @@ from docmail_nb.words import setting, size_text
 
 if TYPE_CHECKING:
     from docmail_nb._compose.plan import Plan
-    from docmail_nb._documents.render import DocumentPreview
+    from docmail_nb._documents.drawing import DocumentPreview
 
 from docmail_nb.words import counted
 

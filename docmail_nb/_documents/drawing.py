@@ -1,7 +1,8 @@
 """A draft with its documents drawn outside the documents-out folder, recorded nowhere.
 
 A dry run, a test message and a preview must show the documents exactly as a send will make
-them, without touching the documents-out folder or the ledger.
+them, without touching the documents-out folder or the ledger; a preview shows each with its
+first page as an image.
 """
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ import contextlib
 import dataclasses
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from docmail_nb._compose.message import Draft
-from docmail_nb._documents.render import DocumentPreview, RenderedDocument, first_page_png
+from docmail_nb._documents.render import RenderedDocument
 
-__all__ = ["draw_into", "drawn_temporarily", "einvoice_as_read", "preview_documents"]
+__all__ = [
+    "DocumentPreview",
+    "draw_into",
+    "drawn_temporarily",
+    "einvoice_as_read",
+    "first_page_png",
+    "preview_documents",
+]
 
 
 def draw_into(draft: Draft, folder: Path) -> tuple[Draft, tuple[RenderedDocument, ...]]:
@@ -77,3 +86,38 @@ def drawn_temporarily(draft: Draft) -> Iterator[Draft]:
         return
     with tempfile.TemporaryDirectory(prefix="docmail-documents-") as folder:
         yield draw_into(draft, Path(folder))[0]
+
+
+@dataclass(frozen=True)
+class DocumentPreview:
+    """A document drawn for a preview: where it was saved, its first page as a PNG image, and
+    the e-invoice it carries (or is) as the customer's software reads it."""
+
+    name: str
+    path: Path | None  # the PDF drawn for the preview; None when drawn into a temporary folder
+    size: int
+    pages: int
+    first_page_png: bytes
+    einvoice: tuple[str, ...] = ()
+
+    @property
+    def image(self) -> Path | None:
+        """The first page as a PNG file beside the PDF."""
+        return self.path.with_suffix(".png") if self.path is not None else None
+
+
+def first_page_png(pdf: bytes, dpi: int = 100) -> tuple[bytes, int]:
+    """The first page of a PDF as a PNG image (pypdfium2), and the number of pages."""
+    import io
+
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        page = document[0]
+        image = page.render(scale=dpi / 72).to_pil()
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=True)
+        return out.getvalue(), len(document)
+    finally:
+        document.close()

@@ -261,6 +261,14 @@ def make_einvoice(
                     "BR-CO-09",
                 )
             )
+    from docmail_nb._sheets.orders import CellError
+
+    for column in columns.values():
+        error = values.get(column)
+        if isinstance(error, CellError):
+            problems.append(LineProblem(column, f"{error.describe()}.", error.hint()))
+    if any(isinstance(values.get(column), CellError) for column in columns.values()):
+        return None, _unique(problems)
     unsafe = [
         column
         for field, column in columns.items()

@@ -273,6 +273,14 @@ def parse_line(
     def add(column: str, message: str, hint: str, rule: str = "") -> None:
         problems.append(LineProblem(f"{where} row {row}: {column}", message, hint, rule))
 
+    from docmail_nb._sheets.orders import CellError
+
+    errors = {name: value for name, value in cells.items() if isinstance(value, CellError)}
+    for name, error in errors.items():
+        add(str(name), f"{error.describe()}.", error.hint())
+    if errors:
+        return None, problems
+
     description = _text(cells.get("description"))
     if not description:
         add("description", "is empty.", "Say what was supplied (the item name).", "BR-25")

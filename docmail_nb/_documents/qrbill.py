@@ -10,7 +10,8 @@ since banks refuse combined address lines from November 2025; only the character
 permits (Latin letters with their accents, digits, common punctuation, ``€``).
 
 ``check_payment`` finds every problem at once, each naming its field (``creditor.pcode``);
-``payment_part_svg`` draws the receipt and payment part with the ``qrbill`` package.
+``payment_part_svg`` draws the receipt and payment part with the ``qrbill`` package. The account
+and the reference are made and checked in ``payment_references``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,21 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from docmail_nb._compose.values import to_decimal
+from docmail_nb._documents.payment_problems import (
+    PaymentProblem,
+    PaymentProblems,
+    cell_text,
+    char_label,
+    short_repr,
+)
+from docmail_nb._documents.payment_references import (
+    ReferenceType,
+    check_account_reference,
+    check_iban,
+)
 from docmail_nb.errors import DocumentError
 
 __all__ = [
@@ -35,19 +48,11 @@ __all__ = [
     "MIN_AMOUNT",
     "Address",
     "PaymentData",
-    "PaymentProblem",
-    "ReferenceType",
     "check_payment",
-    "check_reference",
-    "creditor_reference",
-    "is_qr_iban",
     "payment_data",
     "payment_part_svg",
-    "qr_reference",
-    "qr_reference_check_digit",
 ]
 
-ReferenceType = Literal["QRR", "SCOR", "NON"]
 LANGUAGES = ("de", "fr", "it", "en")
 CURRENCIES = ("CHF", "EUR")
 ADDRESS_FIELDS = ("name", "street", "house_num", "pcode", "city", "country")
@@ -56,9 +61,6 @@ _COMBINED_KEYS = ("line1", "line2", "address", "address_line", "address_line1", 
 MAX_AMOUNT = Decimal("999999999.99")
 MIN_AMOUNT = Decimal("0.01")
 MAX_ADDITIONAL_INFORMATION = 140
-_QR_IID = range(30000, 32000)
-_MOD10_TABLE = (0, 9, 4, 6, 8, 2, 7, 1, 3, 5)
-_SPACES = re.compile(r"\s+")
 _POSTCODE_AND_TOWN = re.compile(r"(^|[\s,])\d{4,5}\s+\w{2,}")
 
 
@@ -71,18 +73,6 @@ def _permitted(char: str) -> bool:
         or 0x218 <= code <= 0x21B  # Ș ș Ț ț
         or code == 0x20AC  # €
     )
-
-
-@dataclass(frozen=True)
-class PaymentProblem:
-    """One thing wrong with the payment data: the field (``creditor.pcode``) and what to do."""
-
-    field: str
-    message: str
-    hint: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message} {self.hint}".strip()
 
 
 @dataclass(frozen=True)
@@ -133,15 +123,15 @@ def check_payment(
     language: Any = "de",
 ) -> tuple[PaymentData | None, list[PaymentProblem]]:
     """Check everything; the data (when there is no problem) and every problem found."""
-    problems = _Problems()
-    iban = _check_iban(_text(account), problems)
+    problems = PaymentProblems()
+    iban = check_iban(cell_text(account), problems)
     creditor_address = _check_address("creditor", creditor, problems, required=True)
     debtor_address = _check_address("debtor", debtor, problems, required=False)
     value = _check_amount(amount, problems)
-    currency_text = _check_currency(_text(currency).upper(), problems)
-    ref_type, ref = _check_reference(_text(reference), iban, problems)
-    info = _check_information(_text(additional_information), problems)
-    lang = _check_language(_text(language).lower(), problems)
+    currency_text = _check_currency(cell_text(currency).upper(), problems)
+    ref_type, ref = check_account_reference(cell_text(reference), iban, problems)
+    info = _check_information(cell_text(additional_information), problems)
+    lang = _check_language(cell_text(language).lower(), problems)
     if problems or iban is None or creditor_address is None:
         return None, list(problems)
     return (
@@ -160,7 +150,7 @@ def check_payment(
     )
 
 
-def _check_currency(currency: str, found: _Problems) -> str:
+def _check_currency(currency: str, found: PaymentProblems) -> str:
     if currency not in CURRENCIES:
         found.add(
             "currency",
@@ -170,7 +160,7 @@ def _check_currency(currency: str, found: _Problems) -> str:
     return currency
 
 
-def _check_information(info: str, found: _Problems) -> str:
+def _check_information(info: str, found: PaymentProblems) -> str:
     _check_characters("additional_information", info, found)
     if len(info) > MAX_ADDITIONAL_INFORMATION:
         found.add(
@@ -181,7 +171,7 @@ def _check_information(info: str, found: _Problems) -> str:
     return info
 
 
-def _check_language(language: str, found: _Problems) -> str:
+def _check_language(language: str, found: PaymentProblems) -> str:
     if language not in LANGUAGES:
         found.add(
             "language",
@@ -249,187 +239,14 @@ def _merged_modules(data: str) -> str:
     return "".join(f"M{x},{y}H{end}V{y + 1}H{x}z" for y, x, end in runs)
 
 
-def is_qr_iban(iban: str) -> bool:
-    """True for a QR-IBAN: its institution identification (digits 5–9) is 30000–31999."""
-    digits = _compact(iban)[4:9]
-    return digits.isdigit() and int(digits) in _QR_IID
-
-
-def qr_reference_check_digit(digits: str) -> str:
-    """The modulo-10 recursive check digit of a string of digits."""
-    carry = 0
-    for char in digits:
-        carry = _MOD10_TABLE[(carry + int(char)) % 10]
-    return str((10 - carry) % 10)
-
-
-def qr_reference(customer_no: Any, invoice_no: Any) -> str:
-    """A QR reference (27 digits) from a customer number (≤ 10 digits) and an invoice number.
-
-    The customer number fills digits 1–10 and the invoice number digits 11–26, each padded
-    with zeros on the left, so no two (customer, invoice) pairs share a reference; digit 27 is
-    the check digit. Non-digit characters are refused, not dropped.
-    """
-    customer, invoice = _text(customer_no), _text(invoice_no)
-    for label, value, width in (("customer number", customer, 10), ("invoice number", invoice, 16)):
-        if not value.isdigit() or not value.isascii():
-            raise DocumentError(
-                f"A QR reference needs a {label} of digits only, not {value!r}.",
-                "Use creditor_reference(...) for numbers with letters (it takes A-Z and 0-9).",
-            )
-        if len(value) > width:
-            raise DocumentError(
-                f"The {label} {value!r} has more than {width} digits for a QR reference.",
-                "Use a shorter number.",
-            )
-    body = customer.zfill(10) + invoice.zfill(16)
-    return body + qr_reference_check_digit(body)
-
-
-def creditor_reference(reference: Any) -> str:
-    """An ISO 11649 creditor reference (``RF`` + 2 check digits + up to 21 letters or digits).
-
-    Spaces, hyphens, dots and slashes in ``reference`` are left out (``R-2026-1041`` becomes
-    ``RF..R20261041``); any other character is refused.
-    """
-    text = re.sub(r"[\s\-./]", "", _text(reference)).upper()
-    if not text or not re.fullmatch(r"[A-Z0-9]{1,21}", text):
-        raise DocumentError(
-            f"A creditor reference takes 1 to 21 letters A-Z and digits, not {reference!r}.",
-            "Use the invoice number without other characters.",
-        )
-    check = 98 - _mod97(text + "RF00")
-    return f"RF{check:02d}{text}"
-
-
-def _check_iban(value: str, found: _Problems) -> str | None:
-    add = found.add
-    iban = _compact(value)
-    if not iban:
-        add("account", "is empty.", "Give the IBAN or QR-IBAN the payment goes to.")
-        return None
-    if iban[:2] not in ("CH", "LI"):
-        add(
-            "account",
-            f"{_short(value)} is not a Swiss or Liechtenstein IBAN.",
-            "A QR-bill needs an account starting with CH or LI.",
-        )
-        return None
-    strange = sorted({char for char in iban if not ("A" <= char <= "Z" or "0" <= char <= "9")})
-    if strange:
-        add(
-            "account",
-            f"{_short(value)} contains {', '.join(_show(char) for char in strange[:3])}; an "
-            "IBAN has only the letters A-Z and the digits 0-9.",
-            "Type the IBAN again with plain letters and digits (as the bank prints it).",
-        )
-        return None
-    if len(iban) != 21 or not iban[2:4].isdigit():
-        add(
-            "account",
-            f"{_short(value)} is not 21 characters long.",
-            "Copy the IBAN again from the bank.",
-        )
-        return None
-    if _mod97(iban[4:] + iban[:4]) != 1:
-        add(
-            "account",
-            f"{_short(value)} fails the IBAN checksum (a typo?).",
-            "Copy the IBAN again from the bank's documents.",
-        )
-        return None
-    return iban
-
-
-def check_reference(value: Any) -> tuple[ReferenceType, str, str]:
-    """A payment reference alone: (QRR or SCOR, without spaces, "") or ("NON", "", the problem).
-
-    QRR: 27 digits with the right check digit; SCOR: ISO 11649 (RF, check digits, 1-21 letters
-    or digits). An empty value is ("NON", "", "").
-    """
-    found = _Problems()
-    kind, reference = _check_reference(_text(value), None, found)
-    if found:
-        return "NON", "", found[0].message
-    return kind, reference, ""
-
-
-def _check_reference(value: str, iban: str | None, found: _Problems) -> tuple[ReferenceType, str]:
-    add = found.add
-    reference = _compact(value)
-    qr_account = iban is not None and is_qr_iban(iban)
-    if not reference:
-        if qr_account:
-            add(
-                "reference",
-                "is empty, but a QR-IBAN needs a QR reference.",
-                "Give a QR reference (27 digits), e.g. qr_reference(customer_no, invoice_no).",
-            )
-        return "NON", ""
-    if reference.startswith("RF"):
-        _check_creditor_reference(value, reference, qr_account, found)
-        return "SCOR", reference
-    _check_qr_reference(value, reference, iban, qr_account, found)
-    return "QRR", reference
-
-
-def _check_creditor_reference(
-    value: str, reference: str, qr_account: bool, found: _Problems
-) -> None:
-    """An ISO 11649 reference (RF…): well formed, its check digits right, a plain IBAN."""
-    if (
-        not re.fullmatch(r"RF[0-9]{2}[A-Z0-9]{1,21}", reference)
-        or _mod97(reference[4:] + reference[:4]) != 1
-    ):
-        found.add(
-            "reference",
-            f"{value!r} is not a valid creditor reference (ISO 11649: RF, two check digits, "
-            "1 to 21 letters or digits).",
-            "Make it with creditor_reference(invoice_no).",
-        )
-    elif qr_account:
-        found.add(
-            "reference",
-            f"{value!r} is a creditor reference, but the account is a QR-IBAN.",
-            "A QR-IBAN takes a QR reference (27 digits); a creditor reference goes with a "
-            "plain IBAN.",
-        )
-
-
-def _check_qr_reference(
-    value: str, reference: str, iban: str | None, qr_account: bool, found: _Problems
-) -> None:
-    """A QR reference: 27 digits, its check digit right, a QR-IBAN."""
-    if not re.fullmatch(r"[0-9]{27}", reference):
-        found.add(
-            "reference",
-            f"{value!r} is neither a QR reference (27 digits) nor a creditor reference (RF…).",
-            "Make one with qr_reference(customer_no, invoice_no) or "
-            "creditor_reference(invoice_no).",
-        )
-    elif qr_reference_check_digit(reference[:26]) != reference[26]:
-        found.add(
-            "reference",
-            f"{value!r} has a wrong check digit (modulo 10 recursive; a typo?).",
-            "Make it with qr_reference(customer_no, invoice_no).",
-        )
-    elif iban is not None and not qr_account:
-        found.add(
-            "reference",
-            f"{value!r} is a QR reference, but the account is a plain IBAN.",
-            "A QR reference needs a QR-IBAN; with a plain IBAN use a creditor reference "
-            "(creditor_reference(invoice_no)) or none.",
-        )
-
-
-def _check_amount(value: Any, found: _Problems) -> Decimal | None:
+def _check_amount(value: Any, found: PaymentProblems) -> Decimal | None:
     add = found.add
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str) and any(char.isdigit() and not char.isascii() for char in value):
         add(
             "amount",
-            f"{_short(value)} has digits other than 0-9.",
+            f"{short_repr(value)} has digits other than 0-9.",
             "Write the amount with the digits 0-9, e.g. 1234.50.",
         )
         return None
@@ -441,23 +258,27 @@ def _check_amount(value: Any, found: _Problems) -> Decimal | None:
     if not MIN_AMOUNT <= amount <= MAX_AMOUNT:  # before any rounding: no Decimal overflow
         add(
             "amount",
-            f"{_short(str(amount))} is outside 0.01 to 999,999,999.99.",
+            f"{short_repr(str(amount))} is outside 0.01 to 999,999,999.99.",
             "A QR-bill carries a positive amount; leave the cell empty for an open amount.",
         )
         return None
     if amount != amount.quantize(Decimal("0.01")):
         add(
             "amount",
-            f"{_short(str(value))} has more than two decimals.",
+            f"{short_repr(str(value))} has more than two decimals.",
             "Round the amount to 0.01 (or 0.05) in the sheet.",
         )
         return None
     return amount.quantize(Decimal("0.01"))
 
 
-def _check_address(part: str, value: Any, found: _Problems, *, required: bool) -> Address | None:
+def _check_address(
+    part: str, value: Any, found: PaymentProblems, *, required: bool
+) -> Address | None:
     add = found.add
-    if value is None or (isinstance(value, Mapping) and not any(_text(v) for v in value.values())):
+    if value is None or (
+        isinstance(value, Mapping) and not any(cell_text(v) for v in value.values())
+    ):
         if required:
             add(
                 part,
@@ -468,7 +289,7 @@ def _check_address(part: str, value: Any, found: _Problems, *, required: bool) -
     if not isinstance(value, Mapping):
         add(
             part,
-            f"is {type(value).__name__} {_text(value)[:40]!r}, not a structured address.",
+            f"is {type(value).__name__} {cell_text(value)[:40]!r}, not a structured address.",
             f"Give {part}=dict(name=..., street=..., house_num=..., pcode=..., city=..., "
             "country=...).",
         )
@@ -489,7 +310,7 @@ def _check_address(part: str, value: Any, found: _Problems, *, required: bool) -
             f"has unknown fields: {', '.join(unknown)}.",
             f"An address has {', '.join(ADDRESS_FIELDS)}.",
         )
-    fields = {name: _text(value.get(name)) for name in ADDRESS_FIELDS}
+    fields = {name: cell_text(value.get(name)) for name in ADDRESS_FIELDS}
     count = len(found)
     _check_fields(part, fields, found)
     country = fields["country"].upper()
@@ -498,7 +319,7 @@ def _check_address(part: str, value: Any, found: _Problems, *, required: bool) -
     return Address(**{**fields, "country": country})
 
 
-def _check_fields(part: str, fields: dict[str, str], found: _Problems) -> None:
+def _check_fields(part: str, fields: dict[str, str], found: PaymentProblems) -> None:
     """Each field of a structured address: present, short enough, allowed characters, and
     street, house number and country as a bank reads them."""
     add = found.add
@@ -544,27 +365,16 @@ _ADDRESS_HINTS = {
 }
 
 
-class _Problems(list[PaymentProblem]):
-    """The problems found so far; ``add`` is handed to each field's check."""
-
-    def add(self, field: str, message: str, hint: str) -> None:
-        self.append(PaymentProblem(field, message, hint))
-
-
-def _check_characters(field: str, value: str, found: _Problems) -> None:
+def _check_characters(field: str, value: str, found: PaymentProblems) -> None:
     add = found.add
     bad = sorted({char for char in value if not _permitted(char)})
     if bad:
-        named = ", ".join(f"{_show(char)} (U+{ord(char):04X} {_name(char)})" for char in bad)
+        named = ", ".join(f"{char_label(char)} (U+{ord(char):04X} {_name(char)})" for char in bad)
         add(
             field,
             f"contains characters the Swiss Payment Standards do not permit: {named}.",
             "Replace them with plain Latin letters, digits or punctuation.",
         )
-
-
-def _show(char: str) -> str:
-    return repr(char) if char.isprintable() else "a control character"
 
 
 def _name(char: str) -> str:
@@ -575,31 +385,3 @@ def _is_country(code: str) -> bool:
     from iso3166 import countries_by_alpha2
 
     return len(code) == 2 and code in countries_by_alpha2
-
-
-def _text(value: Any) -> str:
-    """A cell as text: integral numbers without decimals (a postcode 8400 read as 8400.0)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _short(value: Any) -> str:
-    """A value as a message quotes it: ``repr``, at most about 60 characters."""
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:50]}… ({len(text):,} characters)"
-
-
-def _compact(value: str) -> str:
-    return _SPACES.sub("", value).upper()
-
-
-def _mod97(text: str) -> int:
-    digits = "".join(str(int(char, 36)) for char in text)
-    return int(digits) % 97

@@ -33,7 +33,8 @@ from typing import IO, TYPE_CHECKING
 from docmail_nb.errors import ConfigError, DocmailError, DocumentError
 
 if TYPE_CHECKING:
-    from docmail_nb._documents.render import PlannedDocument, RenderedDocument
+    from docmail_nb._documents.planned import PlannedDocument
+    from docmail_nb._documents.render import RenderedDocument
 
 from docmail_nb.words import setting
 
@@ -260,9 +261,9 @@ def serve() -> None:
     """A drawing process's loop: a job in, its answer out, until the input closes."""
     import weasyprint  # loaded before the first job arrives
 
-    from docmail_nb._documents import render
+    from docmail_nb._documents.render import drawing_setup
 
-    render._drawing_setup(weasyprint)
+    drawing_setup(weasyprint)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not break the answers
     while True:

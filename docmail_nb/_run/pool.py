@@ -18,7 +18,7 @@ from typing import Literal
 
 from docmail_nb._compose.message import Draft
 from docmail_nb._compose.plan import Plan
-from docmail_nb._documents.render import PlannedDocument, needs_drawing, prepare_documents
+from docmail_nb._documents.planned import PlannedDocument, needs_drawing, prepare_documents
 from docmail_nb._mail.sessions import SessionOpener
 from docmail_nb._mail.smtp import Delivery
 from docmail_nb._mail.transport import Session, Transport

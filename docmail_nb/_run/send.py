@@ -19,7 +19,7 @@ from typing import Literal
 from docmail_nb._compose.message import Draft
 from docmail_nb._compose.plan import Plan
 from docmail_nb._documents.drawing import drawn_temporarily
-from docmail_nb._documents.render import documents_changed
+from docmail_nb._documents.planned import documents_changed
 from docmail_nb._mail.transport import SMTPTransport, Transport
 from docmail_nb._mailbox.reconcile import MailboxRun
 from docmail_nb._run.options import SendOptions
