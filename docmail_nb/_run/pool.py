@@ -9,6 +9,7 @@ password, TLS, configuration) stops every worker at once; the rest stay planned.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -458,6 +459,25 @@ class WorkerPool:
             return True
         return False
 
+    def _record_attached(self, draft: Draft, msg: EmailMessage) -> None:
+        """Keep the sha256 of each file attached as sent (a reminder attaches it again, checked
+        by it); documents made from a template are recorded when they are made."""
+        made = {document.name for document in draft.documents}
+        files = {item.filename: item for item in draft.attachments if item.filename not in made}
+        for part in msg.iter_attachments():
+            item = files.get(part.get_filename() or "")
+            data = part.get_payload(decode=True)
+            if item is None or not isinstance(data, bytes):
+                continue
+            self.ledger.record_document(
+                self.plan.campaign,
+                draft.key,
+                item.filename,
+                path=str(item.path),
+                sha256=hashlib.sha256(data).hexdigest(),
+                fingerprint="attached",
+            )
+
     def _record_sent(
         self, draft: Draft, msg: EmailMessage, message_id: str, delivery: Delivery, attempts: int
     ) -> MessageResult:
@@ -472,6 +492,7 @@ class WorkerPool:
             attempts=attempts,
             copy=sent_copy(msg, draft.bcc) if self.profile.appends_to_sent else None,
         )
+        self._record_attached(draft, msg)
         if self.mailbox is not None:
             self.mailbox.copy()
         error = hint = ""
