@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from docmail_nb.errors import DocmailError
 
 __all__ = [
+    "BOUNCED_RISK",
     "CHANGED_RISK",
     "CSS",
     "FIELD_LAYOUT",
@@ -70,6 +71,11 @@ UNKNOWN_RISK = (
     "the connection broke after the message was handed to the server, so it may well have "
     "arrived. Sending it again may deliver it twice: look in your Sent folder or ask the "
     "recipient first, and resend only what did not arrive."
+)
+BOUNCED_RISK = (
+    "a delivery report said these did not arrive (the reason is in the table). Correct the "
+    "address in the sheet and send: they go again by themselves. Send again to the same "
+    "address only when the reason was passing (a full mailbox)."
 )
 CHANGED_RISK = (
     "these keys were sent before with other content (the template, a cell or a document "

@@ -33,6 +33,7 @@ from docmail_nb import (
 )
 from docmail_nb._grid import Cell, Column, ColumnKind, MessageGrid, number_value
 from docmail_nb._panelkit import (
+    BOUNCED_RISK,
     CHANGED_RISK,
     CSS,
     FIELD_LAYOUT,
@@ -205,8 +206,14 @@ class SendPanel:
         self.offer_text = w.HTML()
         self.resend_unknown_button = w.Button(description="Resend unknown…")
         self.resend_changed_button = w.Button(description="Resend changed…")
+        self.resend_bounced_button = w.Button(description="Resend bounced…")
+        offers = [
+            self.resend_unknown_button,
+            self.resend_changed_button,
+            self.resend_bounced_button,
+        ]
         self.offer_box = w.VBox(
-            [self.offer_text, w.HBox([self.resend_unknown_button, self.resend_changed_button])],
+            [self.offer_text, w.HBox(offers)],
             layout={"display": "none", "border": "1px solid #ccc", "padding": "6px"},
         )
         self.download = w.HTML()
@@ -242,6 +249,7 @@ class SendPanel:
         self.cancel_button.on_click(self._on_cancel)
         self.resend_unknown_button.on_click(lambda _b: self._offer(resend_unknown=True))
         self.resend_changed_button.on_click(lambda _b: self._offer(resend_changed=True))
+        self.resend_bounced_button.on_click(lambda _b: self._offer(resend_bounced=True))
         self.save_failed_button.on_click(self._on_save_failed)
 
     def _layout(self) -> w.VBox:
@@ -648,15 +656,21 @@ class SendPanel:
             )
             return
         already = [
-            f"{counts[s]:,} {STATE_WORDS[s]}" for s in ("sent", "unknown", "changed") if s in counts
+            f"{counts[s]:,} {STATE_WORDS[s]}"
+            for s in ("sent", "unknown", "changed", "bounced")
+            if s in counts
         ]
         text = f"<b>{html.escape(waiting.question)}</b>"
-        if already and not (options.resend_unknown or options.resend_changed):
+        if already and not (
+            options.resend_unknown or options.resend_changed or options.resend_bounced
+        ):
             text += note_line("Not sent again: " + ", ".join(already) + ".")
         if options.resend_unknown:
             text += error_line("This sends again the messages whose fate is unknown.", UNKNOWN_RISK)
         if options.resend_changed:
             text += error_line("This sends the changed messages again.", CHANGED_RISK)
+        if options.resend_bounced:
+            text += error_line("This sends the bounced messages again as they were.", BOUNCED_RISK)
         self.confirm_text.value = text
         self.status.value = ""
         self.offer_box.layout.display = "none"
@@ -787,16 +801,21 @@ class SendPanel:
     def _show_offers(self) -> None:
         counts = count_states(self.entries)
         unknown, changed = counts.get("unknown", 0), counts.get("changed", 0)
+        bounced = counts.get("bounced", 0)
         texts = []
         if unknown:
             texts.append(f"<b>{unknown:,} message(s) with an unknown fate</b>: {UNKNOWN_RISK}")
         if changed:
             texts.append(f"<b>{changed:,} message(s) changed since sent</b>: {CHANGED_RISK}")
+        if bounced:
+            texts.append(f"<b>{bounced:,} message(s) bounced</b>: {BOUNCED_RISK}")
         self.offer_text.value = "".join(f"<div style='{LINE}'>{t}</div>" for t in texts)
         self.resend_unknown_button.description = f"Resend {unknown:,} unknown…"
         self.resend_changed_button.description = f"Resend {changed:,} changed…"
         self.resend_unknown_button.layout.display = "flex" if unknown else "none"
         self.resend_changed_button.layout.display = "flex" if changed else "none"
+        self.resend_bounced_button.description = f"Resend {bounced:,} bounced…"
+        self.resend_bounced_button.layout.display = "flex" if bounced else "none"
         self.offer_box.layout.display = "flex" if texts else "none"
 
     def _on_save_failed(self, _button: w.Button | None = None) -> None:

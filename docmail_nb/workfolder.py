@@ -68,6 +68,9 @@ This folder holds everything for a first run, on sample data, with nothing reach
   `invoice.html` makes each invoice as a PDF with its lines (sheet Positionen), VAT and a
   Swiss QR-bill, as a Factur-X e-invoice, instead of attaching one; `seller.toml` is your
   company as the invoices name it (edit it once)
+- `templates/reminder_1.txt`, `reminder_2.txt`: the first and second reminder of the QR
+  invoices, only for those delivered and not paid (`docmail reconcile` reads bounces,
+  `docmail payments camt054.xml` the bank's payments, `docmail status` shows each invoice)
 - `documents/`: the PDFs the templates attach (`documents/generated/`: the invoices made)
 - `runs/`: where the scheduled runs' output notebooks go
 

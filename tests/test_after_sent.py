@@ -232,6 +232,26 @@ def test_the_send_panel_and_the_scheduled_summary_show_the_states_of_docmail_sta
         assert shown == states
         row = next(r for r in again.grid.rows if "R-2026-1043" in " ".join(r["titles"]))
         assert "bounced 5.1.1" in " ".join(row["titles"])
+        assert {e.key: e.state for e in again.entries}["R-2026-1043"] == "bounced"
+        assert again.offer_box.layout.display == "flex"
+        assert "1 message(s) bounced" in again.offer_text.value
+        assert again.resend_bounced_button.layout.display == "flex"
+        before = len(capture.messages)
+        again.resend_bounced_button.click()
+        assert "sends the bounced messages again" in again.confirm_text.value
+        again.yes_button.click()
+        again.wait(60)
+        assert len(capture.messages) == before + 1  # only the bounced one, as it was
+        with Ledger(ledger) as opened:
+            resent = opened.get(campaign, "R-2026-1043")
+            assert resent is not None
+            assert (resent.state, resent.resend_of) == ("sent", entry.message_id)
+        # what the ledger held before the resend, for the scheduled run below
+        with Ledger(ledger) as opened:
+            opened.record_report(resent.account, "<r2@mx>", [
+                Bounce(campaign, "R-2026-1043", resent.message_id, resent.recipients[0],
+                       "failed", "5.1.1", "User unknown", report_id="<r2@mx>"),
+            ])  # fmt: skip
 
         # a scheduled run: its summary says what the ledger now holds
         batch = Batch.from_files(

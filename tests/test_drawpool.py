@@ -145,3 +145,42 @@ def test_a_run_with_a_drawing_pool_sends_and_records_as_one_drawing_here(tmp_pat
     assert runs[2] == runs[1]
     assert runs[1][0] == [f"Rechnung R-{n}" for n in range(1, 7)]
     assert len(runs[1][2]) == 6  # the document drawn ahead for the seventh was not saved
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_two_senders_draw_each_document_once_between_them(
+    tmp_path: Path, ledger_store: str | Path, jobs: int
+) -> None:
+    """Each sender holds a message before drawing its document: no document is drawn twice."""
+    import re
+    import threading
+
+    from test_documents_batch import PROFILE, good_rows, project
+
+    from docmail_nb._mail.transport import MemoryTransport
+    from docmail_nb._run.send import SendOptions, send_plan
+    from docmail_nb.batch import Batch
+
+    orders, template = project(tmp_path, good_rows(8))
+    transports = [MemoryTransport(), MemoryTransport()]
+    notes: list[str] = []
+    together = threading.Barrier(2)
+
+    def sender(n: int) -> None:
+        plan = Batch.from_files(orders, template, documents_out=tmp_path / "made").plan
+        together.wait()
+        report = send_plan(
+            plan, PROFILE, ledger=ledger_store, transport=transports[n],
+            options=SendOptions(jobs=jobs),
+        )  # fmt: skip
+        notes.extend(report.notes)
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    made = [int(found) for note in notes for found in re.findall(r"(\d+) made now", note)]
+    assert sum(made) == 8
+    sent = sorted(str(stored.msg["Subject"]) for t in transports for stored in t.stored)
+    assert sent == sorted(f"Rechnung R-{n}" for n in range(1, 9))

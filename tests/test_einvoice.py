@@ -570,6 +570,7 @@ def test_factur_x_pdf_carries_the_xml_as_a_reader_finds_it(tmp_path: Path) -> No
     assert parts["name"] == "factur-x.xml"
     assert parts["xml"] == made.xml
     assert parts["relationships"] == {"factur-x.xml": "/Alternative"}
+    assert parts["af_entries"] == 1  # listed once in the catalogue's /AF
     assert parts["subtypes"]["factur-x.xml"] in ("/text/xml", "/text#2Fxml")
     values = xmp_values(parts["xmp"])
     fx = "{urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#}"
@@ -626,3 +627,70 @@ def test_excel_error_in_a_buyer_cell(tmp_path: Path) -> None:
     )  # fmt: skip
     assert made is None
     assert [(p.field, "#REF!" in p.message) for p in problems] == [("company", True)]
+
+
+def _tampered(xml: bytes, path: str, value: str) -> bytes:
+    from lxml import etree
+
+    from docmail_nb._documents.cii import NS
+
+    root = etree.fromstring(xml)
+    root.xpath(path, namespaces=NS)[0].text = value
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+SUMMATION = "//ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "rule"),
+    [
+        (f"{SUMMATION}/ram:LineTotalAmount", "524.57", "BR-CO-10"),
+        (f"{SUMMATION}/ram:TaxBasisTotalAmount", "500.00", "BR-CO-13"),
+        (f"{SUMMATION}/ram:TaxTotalAmount", "35.15", "BR-CO-14"),
+        (f"{SUMMATION}/ram:GrandTotalAmount", "559.73", "BR-CO-15"),
+        (f"{SUMMATION}/ram:DuePayableAmount", "559.00", "BR-CO-16"),
+        ("//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[1]/ram:CalculatedAmount",
+         "29.55", "BR-CO-17"),
+        ("//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[1]/ram:BasisAmount",
+         "364.69", "BR-S-08"),
+        ("//ram:BilledQuantity/@unitCode", "KISTE", "BR-CL-23"),
+        ("//ram:InvoiceCurrencyCode", "ABC", "BR-CL-04"),
+    ],
+)  # fmt: skip
+def test_the_rules_read_the_xml_itself(tmp_path: Path, path: str, value: str, rule: str) -> None:
+    from docmail_nb._documents.einvoice import check_xml
+
+    made, _ = make_einvoice("factur-x", number="R-1", values=ROW, lines=lines(*WORK),
+                            seller=seller(tmp_path))  # fmt: skip
+    assert made is not None
+    assert check_xml(made.xml, "factur-x") == []
+    if path.endswith("/@unitCode"):
+        from lxml import etree
+
+        from docmail_nb._documents.cii import NS
+
+        root = etree.fromstring(made.xml)
+        root.xpath("//ram:BilledQuantity", namespaces=NS)[0].set("unitCode", value)
+        xml = bytes(etree.tostring(root))
+    else:
+        xml = _tampered(made.xml, path, value)
+    assert rule in [problem.rule for problem in check_xml(xml, "factur-x")]
+    assert official_failures(xml)  # the official rules refuse it too
+
+
+def test_the_xsd_refuses_what_the_rules_do_not_cover(tmp_path: Path) -> None:
+    from lxml import etree
+
+    from docmail_nb._documents.cii import NS
+    from docmail_nb._documents.einvoice import check_xml
+
+    made, _ = make_einvoice("factur-x", number="R-1", values=ROW, lines=lines(*WORK),
+                            seller=seller(tmp_path))  # fmt: skip
+    assert made is not None
+    root = etree.fromstring(made.xml)
+    document = root.xpath("//rsm:ExchangedDocument", namespaces=NS)[0]
+    etree.SubElement(document, "{" + NS["ram"] + "}Colour").text = "blue"
+    problems = check_xml(bytes(etree.tostring(root)), "factur-x")
+    assert [problem.rule for problem in problems] == ["XSD"]
+    assert "Colour" in problems[0].message

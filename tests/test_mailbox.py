@@ -14,13 +14,8 @@ from mailboxes import fetch_all, imap_profile, invoice
 from servers import SMTPTestServer
 
 from docmail_nb._mail.smtp import connect, deliver
-from docmail_nb._mailbox.imap import (
-    check_mailbox,
-    decode_folder_name,
-    encode_folder_name,
-    open_mailbox,
-    sent_copy,
-)
+from docmail_nb._mailbox.folders import decode_folder_name, encode_folder_name
+from docmail_nb._mailbox.imap import check_mailbox, open_mailbox, sent_copy
 from docmail_nb._store.profiles import Profile
 from docmail_nb.errors import MailboxError
 

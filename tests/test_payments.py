@@ -185,3 +185,47 @@ def test_the_commands_record_payments_and_show_the_states(tmp_path: Path) -> Non
     text = report.read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].startswith("key,state,campaign,when,recipients,status_code")
     assert "R-2026-1043,overpaid," in text
+
+
+def test_a_reference_header_is_kept_when_sent_and_matched_by_the_bank(tmp_path: Path) -> None:
+    import csv
+
+    from docmail_nb import Batch, MemoryTransport, Profile
+
+    orders = tmp_path / "orders.csv"
+    with orders.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["invoice_no", "email", "ref", "amount"])
+        writer.writerow(["R-2026-1045", "a@kunde.example", "RF94 R202 6104 5", "318.40"])
+        writer.writerow(["R-2026-1046", "b@kunde.example", "RF99R20261046", "15820.00"])
+    template = tmp_path / "bill.txt"
+    template.write_text(
+        "To: {{ email }}\nSubject: Rechnung {{ invoice_no }}\nReference: {{ ref }}\n"
+        "Amount: {{ amount }}\nKey: {{ invoice_no }}\n\nBitte zahlen Sie {{ amount }}.\n",
+        encoding="utf-8",
+    )
+    ledger = tmp_path / "l.sqlite"
+    batch = Batch.from_files(
+        orders, template, documents=tmp_path, ledger=ledger, transport=MemoryTransport(),
+        profile=Profile("memory", host="memory.invalid", from_addr="b@bergmann.example"),
+    )  # fmt: skip
+    (problem,) = batch.plan.problems  # a creditor reference with a wrong check
+    assert (problem.row, problem.field) == (3, "Reference")
+    assert "not a valid creditor reference" in problem.message
+    assert batch.send().counts() == {"sent": 1}
+    with Ledger(ledger) as opened:
+        (kept,) = opened.references("bill")
+        assert (kept.key, kept.reference, kept.kind, kept.amount) == (
+            "R-2026-1045", "RF94R20261045", "SCOR", Decimal("318.40"),
+        )  # fmt: skip
+        read = read_payments(opened, CAMT / "camt054_scor.xml")
+        assert [(m.key, m.credit.amount) for m in read.matched] == [
+            ("R-2026-1045", Decimal("318.40"))
+        ]
+        assert states_of(opened, "bill") == {"R-2026-1045": "paid"}
+    # the message itself carries no Reference or Amount header
+    assert "Reference" not in batch.transport.stored[0].msg  # type: ignore[union-attr]
+
+
+def states_of(ledger: Ledger, campaign: str) -> dict[str, str]:
+    return {s.key: s.state for s in campaign_status(ledger, campaign)}

@@ -112,3 +112,63 @@ def test_xtext_encodes_plus_equals_and_what_is_not_printable() -> None:
 
     assert xtext("a1b2@example.ch") == "a1b2@example.ch"
     assert xtext("a+b=c d") == "a+2Bb+3Dc+20d"
+
+
+def test_a_reminder_attaches_the_files_its_campaign_attached_exactly_as_sent(
+    tmp_path: Path,
+) -> None:
+    from docmail_nb import Ledger as PublicLedger
+
+    orders = write_orders(tmp_path, 3)
+    for n in range(3):
+        (tmp_path / f"R-{1000 + n}.pdf").write_bytes(f"%PDF-1.4 invoice {n}\n".encode())
+    (tmp_path / "invoices.txt").write_text(
+        NO_BCC.replace("Key:", "Attachment: {{ invoice_no }}.pdf\nKey:"), encoding="utf-8"
+    )
+    (tmp_path / "reminder.txt").write_text(
+        "To: {{ email }}\nSubject: Erinnerung {{ invoice_no }}\nReminder-Of: invoices\n"
+        "Key: {{ invoice_no }}\n\nGuten Tag {{ name }}, offen: {{ open_amount }}.\n",
+        encoding="utf-8",
+    )
+    ledger_path, transport = tmp_path / "ledger.sqlite", MemoryTransport()
+
+    def send(template: str) -> dict[str, list[str]]:
+        batch = Batch.from_files(
+            orders, tmp_path / template, documents=tmp_path, profile=PROFILE,
+            ledger=ledger_path, transport=transport,
+        )  # fmt: skip
+        assert batch.plan.ok, batch.plan.problems
+        found: dict[str, list[str]] = {}
+        for result in batch.send().results:
+            found.setdefault(result.state, []).append(result.key)
+        return found
+
+    assert send("invoices.txt") == {"sent": ["R-1000", "R-1001", "R-1002"]}
+    sent_pdfs = {s.msg["Subject"].split()[-1]: s for s in transport.stored}
+    with PublicLedger(ledger_path) as ledger:
+        bounce(ledger, "R-1001", "<report-9@mx.example>")
+    assert send("reminder.txt") == {"sent": ["R-1000", "R-1002"]}  # not the bounced one
+    for stored in transport.stored[3:]:
+        key = str(stored.msg["Subject"]).split()[-1]
+        (attached,) = stored.msg.iter_attachments()
+        (original,) = sent_pdfs[key].msg.iter_attachments()
+        assert attached.get_content() == original.get_content()
+    assert send("reminder.txt") == {}  # each level once
+
+    # a file changed since it was sent is the row's problem, not another PDF sent
+    (tmp_path / "R-1000.pdf").write_bytes(b"%PDF-1.4 changed\n")
+    (tmp_path / "reminder2.txt").write_text(
+        (tmp_path / "reminder.txt")
+        .read_text(encoding="utf-8")
+        .replace("Reminder-Of: invoices\n", "Reminder-Of: invoices\nReminder-Level: 2\n"),
+        encoding="utf-8",
+    )
+    second = Batch.from_files(
+        orders, tmp_path / "reminder2.txt", documents=tmp_path, profile=PROFILE,
+        ledger=ledger_path, transport=transport,
+    )  # fmt: skip
+    (problem,) = second.plan.problems
+    assert (problem.key, problem.field) == ("R-1000", "Reminder-Of")
+    assert "is no longer the one sent in campaign 'invoices'" in problem.message
+    assert [draft.key for draft in second.plan.drafts] == ["R-1002"]
+    assert [item.key for item in second.plan.skipped] == ["R-1001"]  # bounced

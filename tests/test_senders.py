@@ -97,7 +97,10 @@ def test_three_senders_send_a_campaign_exactly_once_through_a_kill(
     assert killed.is_set()
     assert processes[0].returncode == -signal.SIGKILL
     for process, output in zip(processes[1:], outputs[1:], strict=True):
-        assert process.returncode == 0, output
+        # 1 only for the killed sender's message in flight, which a live sender may come to
+        unknown_here = re.findall(r"(R-\d+): unknown$", output, re.MULTILINE)
+        assert process.returncode == (1 if unknown_here else 0), output
+        assert len(unknown_here) <= 1
 
     sent_by = [set(re.findall(r"(R-\d+): sent$", out, re.MULTILINE)) for out in outputs[1:]]
     print("sent by the senders that lived:", [len(keys) for keys in sent_by])

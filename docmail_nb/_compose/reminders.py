@@ -2,10 +2,12 @@
 
 A reminder goes only to a key of that campaign that was delivered (sent, or delayed: the
 server still tries) and did not bounce, is not paid in full, and has not had level N yet (by
-any reminder campaign); level N > 1 only after level N−1. It attaches the campaign's own
-documents exactly as they were sent, from the documents-out folder, each checked against the
-sha256 the ledger recorded. Its rows see three more names: ``days_overdue`` (today − the row's
-``due``, never below 0), ``open_amount`` (what is still to be paid) and ``paid_amount``.
+any reminder campaign); level N > 1 only after level N−1. It attaches the files the campaign's
+message carried, exactly as they were sent: the documents made from a template (from the
+documents-out folder) and the files of its Attachment lines, each checked against the sha256
+the ledger recorded when it was sent. Its rows see three more names: ``days_overdue`` (today −
+the row's ``due``, never below 0), ``open_amount`` (what is still to be paid) and
+``paid_amount``.
 """
 
 from __future__ import annotations
@@ -102,10 +104,10 @@ class Reminders:
         records = self.documents.get(key, [])
         if not records:
             return [], Refused(
-                f"campaign {self.of!r} recorded no document for {key!r} to attach",
+                f"campaign {self.of!r} recorded no file sent with {key!r} to attach",
                 problem=True,
-                hint="A reminder attaches the PDFs its campaign made with Document:; for "
-                "other files, add Attachment: lines.",
+                hint="Messages sent before docmail kept what it attached have no record: add "
+                "Attachment: lines to the reminder for them.",
             )
         found: list[tuple[Path, str]] = []
         for record in records:

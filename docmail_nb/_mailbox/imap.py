@@ -8,170 +8,39 @@ as sent plus the Bcc header), and the search for a Message-ID.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import imaplib
 import logging
 import re
-import socket
 import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
-from typing import Literal
 
 from docmail_nb._mail.wire import wire_bytes
 from docmail_nb._mailbox.bounded import BoundedIMAP4, BoundedIMAP4_SSL, whole_messages
+from docmail_nb._mailbox.folders import (
+    SENT_NAMES,
+    Folder,
+    encode_folder_name,
+    parse_list,
+    quoted,
+)
+from docmail_nb._mailbox.problems import (
+    diagnose_imap,
+    error_words,
+    imap_server,
+    mailbox_problem,
+)
 from docmail_nb._store.profiles import Profile, require_password
 from docmail_nb.errors import DocmailError, MailboxError, SecretStoreError
 from docmail_nb.words import setting
 
-__all__ = [
-    "SENT_NAMES",
-    "Folder",
-    "Kind",
-    "Mailbox",
-    "MailboxCheck",
-    "check_mailbox",
-    "decode_folder_name",
-    "encode_folder_name",
-    "open_mailbox",
-    "sent_copy",
-]
+__all__ = ["Mailbox", "MailboxCheck", "check_mailbox", "open_mailbox", "sent_copy"]
 
 _log = logging.getLogger("docmail_nb._mailbox.imap")
-
-#: names a Sent folder goes by when the server marks none with \Sent (compared case-blind,
-#: on the last part of the folder's name)
-SENT_NAMES = (
-    "Sent",
-    "Sent Items",
-    "Sent Messages",
-    "Sent Mail",
-    "Gesendet",
-    "Gesendete Objekte",
-    "Gesendete Elemente",
-    "Gesendete Nachrichten",
-    "Envoyés",
-    "Éléments envoyés",
-    "Messages envoyés",
-    "Posta inviata",
-    "Elementi inviati",
-    "Inviata",
-)
-
-_LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.+)$')
-
-
-# -- folder names (modified UTF-7, RFC 3501 section 5.1.3) -----------------------------------
-
-
-def decode_folder_name(raw: str) -> str:
-    """A folder name as the server spells it (modified UTF-7) → text; ValueError when a
-    ``&…-`` sequence is not base64 of UTF-16."""
-
-    def part(match: re.Match[str]) -> str:
-        chunk = match.group(1)
-        if not chunk:
-            return "&"
-        data = chunk.replace(",", "/")
-        data += "=" * (-len(data) % 4)
-        return base64.b64decode(data, validate=True).decode("utf-16-be")
-
-    return re.sub(r"&([^-]*)-", part, raw)
-
-
-def encode_folder_name(name: str) -> str:
-    """Text → the modified UTF-7 the server expects."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            data = base64.b64encode("".join(pending).encode("utf-16-be")).decode()
-            out.append("&" + data.rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for char in name:
-        if 0x20 <= ord(char) <= 0x7E:
-            flush()
-            out.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    flush()
-    return "".join(out)
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", text[1:-1])
-    return text
-
-
-@dataclass(frozen=True)
-class Folder:
-    """One folder of the mailbox: its name as text, as the server spells it, its attributes."""
-
-    name: str
-    raw: str
-    flags: tuple[str, ...]
-    delimiter: str = "/"
-
-    @property
-    def special_sent(self) -> bool:
-        return any(flag.lower() == "\\sent" for flag in self.flags)
-
-    @property
-    def selectable(self) -> bool:
-        return not any(flag.lower() in ("\\noselect", "\\nonexistent") for flag in self.flags)
-
-    @property
-    def leaf(self) -> str:
-        return self.name.rsplit(self.delimiter, 1)[-1] if self.delimiter else self.name
-
-
-def _parse_list(lines: Sequence[object], skipped: list[str] | None = None) -> list[Folder]:
-    """The folders of a LIST answer; a name that cannot be read (not UTF-8, a malformed
-    modified UTF-7 sequence) is left out with a note in ``skipped``."""
-    folders: list[Folder] = []
-    for item in lines:
-        if isinstance(item, tuple):  # a name sent as a literal: (b'(flags) "/" {n}', b'name')
-            head, literal = item[0], item[1]
-            quoted = literal.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-            item = head.rsplit(b" ", 1)[0] + b' "' + quoted + b'"'
-        if not isinstance(item, bytes):
-            continue
-        match = _LIST_LINE.match(item)
-        if match is None:
-            _log.debug("unparsed LIST line %r", item[:200])
-            continue
-        try:
-            folders.append(_folder(match))
-        except ValueError as exc:  # UnicodeDecodeError, binascii.Error
-            note = (
-                f"The folder {match.group('name')[:100].decode('ascii', 'backslashreplace')} "
-                f"was skipped: its name cannot be read ({type(exc).__name__})."
-            )
-            _log.warning("%s", note)
-            if skipped is not None:
-                skipped.append(note)
-    return folders
-
-
-def _folder(match: re.Match[bytes]) -> Folder:
-    """One LIST line's folder; ValueError when its name is not UTF-8 or not modified UTF-7."""
-    raw = _unquote(match.group("name").decode("utf-8"))
-    delim_raw = match.group("delim").decode("utf-8")
-    delimiter = "" if delim_raw == "NIL" else _unquote(delim_raw)
-    flags = tuple(match.group("flags").decode("utf-8").split())
-    name = decode_folder_name(raw) if raw.isascii() else raw  # UTF-8 names (UTF8=ACCEPT)
-    return Folder(name, raw, flags, delimiter)
 
 
 # -- the copy in Sent --------------------------------------------------------------------------
@@ -196,119 +65,6 @@ def sent_copy(msg: EmailMessage, bcc: Sequence[str] = ()) -> bytes:
     return data[: end + 2] + line + data[end + 2 :]
 
 
-# -- diagnosis ---------------------------------------------------------------------------------
-
-Kind = Literal[
-    "no_imap",
-    "no_login",
-    "no_password",
-    "bad_ca_file",
-    "untrusted_certificate",
-    "hostname_mismatch",
-    "connection_refused",
-    "unknown_host",
-    "timeout",
-    "tls_failed",
-    "starttls_unavailable",
-    "login_failed",
-    "disconnected",
-    "folder_missing",
-    "no_sent_folder",
-    "refused",
-]
-
-_CONFIG_KINDS = frozenset(
-    {"no_imap", "no_login", "no_password", "bad_ca_file", "folder_missing", "no_sent_folder"}
-)
-
-
-def _problem(kind: Kind, message: str, hint: str) -> MailboxError:
-    error = MailboxError(message, hint, kind=kind)
-    if kind in _CONFIG_KINDS:
-        error.exit_code = 2
-    return error
-
-
-def _where(profile: Profile) -> str:
-    return f"IMAP server {profile.imap_host}:{profile.imap_port_or_default}"
-
-
-# table: exception type → (kind, what happened, what to do); the first match wins
-_NETWORK: tuple[tuple[type[BaseException], Kind, str, str], ...] = (
-    (
-        ConnectionRefusedError,
-        "connection_refused",
-        "refused the connection",
-        "Check the IMAP host and port (993 for ssl, 143 for starttls).",
-    ),
-    (
-        socket.gaierror,
-        "unknown_host",
-        "cannot be found (unknown host name)",
-        "Check the spelling of the IMAP host and that this computer is online.",
-    ),
-    (
-        TimeoutError,
-        "timeout",
-        "did not answer in time",
-        "Check host and port and whether a firewall blocks them; ssl on a starttls port "
-        "(or the other way round) also looks like this.",
-    ),
-    (
-        ssl.SSLError,
-        "tls_failed",
-        "could not agree on TLS",
-        "Check {imap_security}: 'ssl' for port 993, 'starttls' for port 143.",
-    ),
-    (
-        imaplib.IMAP4.abort,
-        "disconnected",
-        "closed the connection",
-        "Try again later; if it persists, check the IMAP settings with 'docmail test'.",
-    ),
-    (
-        OSError,
-        "disconnected",
-        "could not be reached",
-        "Check the IMAP host and port and the network.",
-    ),
-)
-
-
-def _diagnose(exc: BaseException, profile: Profile) -> MailboxError:
-    where = _where(profile)
-    if isinstance(exc, MailboxError):
-        return exc
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        if "hostname" in str(exc.verify_message).lower() or "IP address" in str(exc):
-            return _problem(
-                "hostname_mismatch",
-                f"The certificate of the {where} is not issued for that name "
-                f"({exc.verify_message}).",
-                "Use the IMAP host name your provider documents, not an alias or IP address.",
-            )
-        ca = f" (the profile trusts only {profile.ca_file})" if profile.ca_file else ""
-        return _problem(
-            "untrusted_certificate",
-            f"The certificate of the {where} is not trusted{ca}: {exc.verify_message}.",
-            "For a server with its own certificate authority give its PEM file as the "
-            f"profile's CA file ({setting('ca_file')}).",
-        )
-    for kind_type, kind, what, hint in _NETWORK:
-        if isinstance(exc, kind_type):
-            return _problem(
-                kind, f"The {where} {what}.", hint.format(imap_security=setting("imap_security"))
-            )
-    return _problem("refused", f"The {where} answered: {_words(exc)}", "")
-
-
-def _words(exc: BaseException) -> str:
-    text = exc.args[0] if exc.args else exc
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return str(text).strip()
-
-
 # -- the connection ----------------------------------------------------------------------------
 
 
@@ -316,7 +72,7 @@ def _tls_context(profile: Profile) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=profile.ca_file or None)
     except (OSError, ssl.SSLError) as exc:
-        raise _problem(
+        raise mailbox_problem(
             "bad_ca_file",
             f"Profile {profile.name!r}: the CA file {profile.ca_file!r} cannot be read ({exc}).",
             "Give the path of a PEM file with your mail server's CA certificate.",
@@ -364,7 +120,9 @@ class Mailbox:
         typ, data = typ_data
         if typ != "OK":
             words = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
-            raise _problem("refused", f"The {_where(self.profile)} refused to {what}: {words}", "")
+            raise mailbox_problem(
+                "refused", f"The {imap_server(self.profile)} refused to {what}: {words}", ""
+            )
         return data
 
     def _run(self, what: str, command: str, *args: str) -> list[object]:
@@ -376,23 +134,25 @@ class Mailbox:
         except (imaplib.IMAP4.error, OSError) as exc:
             given_up = getattr(self._conn, "given_up", "")
             if given_up:  # imaplib rewords the abort: the reason is kept on the connection
-                raise _problem(
+                raise mailbox_problem(
                     "disconnected",
-                    f"The {_where(self.profile)} was left: {given_up}.",
+                    f"The {imap_server(self.profile)} was left: {given_up}.",
                     "The server does not answer as an IMAP server should; check the IMAP "
                     "host and port, or ask the provider.",
                 ) from None
             if isinstance(exc, imaplib.IMAP4.abort | OSError):
-                raise _diagnose(exc, self.profile) from None
-            raise _problem(
-                "refused", f"The {_where(self.profile)} refused to {what}: {_words(exc)}", ""
+                raise diagnose_imap(exc, self.profile) from None
+            raise mailbox_problem(
+                "refused",
+                f"The {imap_server(self.profile)} refused to {what}: {error_words(exc)}",
+                "",
             ) from None
 
     # -- folders --------------------------------------------------------------------------
     def folders(self) -> list[Folder]:
         """Every folder the server lists."""
         self.skipped = []
-        return _parse_list(self._run("list the folders", "list", '""', "*"), self.skipped)
+        return parse_list(self._run("list the folders", "list", '""', "*"), self.skipped)
 
     def sent_folder(self) -> Folder:
         """The profile's Sent folder; else the one marked \\Sent; else the usual names."""
@@ -406,10 +166,10 @@ class Mailbox:
                     self._sent = folder
                     return folder
             names = ", ".join(sorted(f.name for f in folders)) or "none"
-            raise _problem(
+            raise mailbox_problem(
                 "folder_missing",
                 f"Profile {self.profile.name!r}: the Sent folder {wanted!r} does not exist on "
-                f"the {_where(self.profile)} (its folders: {names}).",
+                f"the {imap_server(self.profile)} (its folders: {names}).",
                 f"Give one of those names with {setting('sent_folder')}, or leave it empty "
                 "to find the "
                 "Sent folder automatically.",
@@ -428,9 +188,9 @@ class Mailbox:
             self._sent = named[0][1]
             return self._sent
         names = ", ".join(sorted(f.name for f in folders)) or "none"
-        raise _problem(
+        raise mailbox_problem(
             "no_sent_folder",
-            f"The {_where(self.profile)} has no folder marked as Sent and none of the usual "
+            f"The {imap_server(self.profile)} has no folder marked as Sent and none of the usual "
             f"names (its folders: {names}).",
             f"Name the folder to keep sent mail in with {setting('sent_folder')}.",
         )
@@ -443,7 +203,7 @@ class Mailbox:
         self._run(
             f"store a copy in {target.name!r}",
             "append",
-            _quote(target.raw),
+            quoted(target.raw),
             "(\\Seen)",
             moment,
             data,  # type: ignore[arg-type]
@@ -453,10 +213,10 @@ class Mailbox:
         """Whether ``folder`` (default: Sent) holds a message with this Message-ID."""
         target = folder or self.sent_folder()
         if self._selected != target.raw:
-            self._run(f"open {target.name!r}", "select", _quote(target.raw), True)  # type: ignore[arg-type]
+            self._run(f"open {target.name!r}", "select", quoted(target.raw), True)  # type: ignore[arg-type]
             self._selected = target.raw
         data = self._run(
-            f"search {target.name!r}", "uid", "SEARCH", "HEADER", "Message-ID", _quote(message_id)
+            f"search {target.name!r}", "uid", "SEARCH", "HEADER", "Message-ID", quoted(message_id)
         )
         found = b" ".join(d for d in data if isinstance(d, bytes)).split()
         return bool(found)
@@ -518,7 +278,7 @@ class Mailbox:
         known = next((f for f in self.folders() if folder in (f.name, f.raw)), None)
         raw = known.raw if known is not None else encode_folder_name(folder)
         if known is None:
-            self._run(f"make the folder {folder!r}", "create", _quote(raw))
+            self._run(f"make the folder {folder!r}", "create", quoted(raw))
         self._run("open the INBOX", "select", "INBOX")  # read-write, for this only
         self._selected = "\0INBOX (read-write)"
         uid_set = ",".join(uids)
@@ -526,9 +286,9 @@ class Mailbox:
         answer = self._run("list its capabilities", "capability")  # as after the login
         offered = set(b" ".join(d for d in answer if isinstance(d, bytes)).upper().split())
         if b"MOVE" in offered:
-            self._run(what, "uid", "MOVE", uid_set, _quote(raw))
+            self._run(what, "uid", "MOVE", uid_set, quoted(raw))
         else:  # copy, then mark; expunge only these (UIDPLUS), never what others marked
-            self._run(what, "uid", "COPY", uid_set, _quote(raw))
+            self._run(what, "uid", "COPY", uid_set, quoted(raw))
             self._run(what, "uid", "STORE", uid_set, "+FLAGS.SILENT", "(\\Deleted)")
             if b"UIDPLUS" in offered:
                 self._run(what, "uid", "EXPUNGE", uid_set)
@@ -563,13 +323,13 @@ _INBOX_READ_ONLY = "\0INBOX (read-only)"
 def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
     """Connect to the profile's IMAP server, verify TLS, log in with the SMTP credentials."""
     if not profile.imap_host:
-        raise _problem(
+        raise mailbox_problem(
             "no_imap",
             f"Profile {profile.name!r} has no IMAP server.",
             f"Add one with 'docmail profile add {profile.name} ... --imap-host HOST'.",
         )
     if not profile.username:
-        raise _problem(
+        raise mailbox_problem(
             "no_login",
             f"Profile {profile.name!r} has an IMAP server but no username to log in with.",
             f"IMAP uses the profile's SMTP login: add {setting('username')} (and its password).",
@@ -577,7 +337,7 @@ def open_mailbox(profile: Profile, password: str | None = None) -> Mailbox:
     try:
         secret = require_password(profile, password) or ""
     except SecretStoreError as exc:
-        raise _problem("no_password", exc.message, exc.hint) from None
+        raise mailbox_problem("no_password", exc.message, exc.hint) from None
     conn = _imap_connect(profile)
     _imap_login(conn, profile, secret)
     return Mailbox(conn, profile)
@@ -595,9 +355,9 @@ def _imap_connect(profile: Profile) -> imaplib.IMAP4:
             )
         conn = BoundedIMAP4(profile.imap_host, port, timeout=profile.timeout)
         if "STARTTLS" not in conn.capabilities:
-            raise _problem(
+            raise mailbox_problem(
                 "starttls_unavailable",
-                f"The {_where(profile)} does not offer STARTTLS.",
+                f"The {imap_server(profile)} does not offer STARTTLS.",
                 f"Use {setting('imap_security', 'ssl')} (usually port 993).",
             )
         conn.starttls(ssl_context=context)
@@ -605,7 +365,7 @@ def _imap_connect(profile: Profile) -> imaplib.IMAP4:
     except (OSError, imaplib.IMAP4.error) as exc:
         if conn is not None:
             _shutdown(conn)
-        raise _diagnose(exc, profile) from None
+        raise diagnose_imap(exc, profile) from None
     except MailboxError:
         if conn is not None:
             _shutdown(conn)
@@ -625,21 +385,22 @@ def _imap_login(conn: imaplib.IMAP4, profile: Profile, secret: str) -> None:
             conn.authenticate("XOAUTH2", lambda _: xoauth2(profile.username, token).encode())
     except imaplib.IMAP4.abort as exc:
         _shutdown(conn)
-        raise _diagnose(exc, profile) from None
+        raise diagnose_imap(exc, profile) from None
     except imaplib.IMAP4.error as exc:
         _shutdown(conn)
-        raise _problem(
+        raise mailbox_problem(
             "login_failed",
-            f"The {_where(profile)} did not accept the login of {profile.username}: {_words(exc)}",
+            f"The {imap_server(profile)} did not accept the login of {profile.username}: "
+            f"{error_words(exc)}",
             "IMAP uses the profile's SMTP username and password: check both (with two-factor "
             "authentication, an app password).",
         ) from None
     except OSError as exc:
         _shutdown(conn)
-        raise _diagnose(exc, profile) from None
+        raise diagnose_imap(exc, profile) from None
     except DocmailError as exc:  # no access token (sign-in expired, token command failed)
         _shutdown(conn)
-        raise _problem("login_failed", exc.message, exc.hint) from None
+        raise mailbox_problem("login_failed", exc.message, exc.hint) from None
 
 
 def _shutdown(conn: imaplib.IMAP4) -> None:

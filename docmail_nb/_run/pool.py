@@ -9,6 +9,7 @@ password, TLS, configuration) stops every worker at once; the rest stay planned.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Literal
 
 from docmail_nb._compose.message import Draft
 from docmail_nb._compose.plan import Plan
-from docmail_nb._documents.planned import needs_drawing, prepare_documents
+from docmail_nb._documents.planned import PlannedDocument, needs_drawing, prepare_documents
 from docmail_nb._mail.sessions import SessionOpener
 from docmail_nb._mail.smtp import Delivery
 from docmail_nb._mail.transport import Session, Transport
@@ -129,10 +130,19 @@ class WorkerPool:
             (draft.key, document) for draft in self.plan.drafts for document in draft.documents
         ]
         keys = {document.path: key for key, document in order}
+
+        def wanted(document: PlannedDocument) -> bool:
+            """Drawn ahead when this run holds its message (not another sender) and the
+            ledger does not have it already."""
+            key = keys[document.path]
+            return self.ledger.reserve(self.run_id, campaign, key) and needs_drawing(
+                document, campaign, key, self.ledger, resend
+            )
+
         return DrawingPool(
             [document for _, document in order],
             drawing_jobs(self.options.jobs) if order else 1,
-            wanted=lambda doc: needs_drawing(doc, campaign, keys[doc.path], self.ledger, resend),
+            wanted=wanted,
         )
 
     def _run_workers(self) -> None:
@@ -206,9 +216,13 @@ class WorkerPool:
                 self.claimed += 1
         if not_now is not None:
             return not_now, session
+        if not self.ledger.reserve(self.run_id, self.plan.campaign, draft.key):
+            self._unclaim()  # another sender holds it: nothing drawn or built for it here
+            return held_back_result(draft, "busy", ""), session
         built = self._build(draft)
         if isinstance(built, MessageResult):
             self._unclaim()
+            self.ledger.unreserve(self.run_id, self.plan.campaign, draft.key)
             return built, session
         msg, content_hash = built
         message_id = self._new_id_after_bounce(draft, msg, content_hash)
@@ -445,6 +459,25 @@ class WorkerPool:
             return True
         return False
 
+    def _record_attached(self, draft: Draft, msg: EmailMessage) -> None:
+        """Keep the sha256 of each file attached as sent (a reminder attaches it again, checked
+        by it); documents made from a template are recorded when they are made."""
+        made = {document.name for document in draft.documents}
+        files = {item.filename: item for item in draft.attachments if item.filename not in made}
+        for part in msg.iter_attachments():
+            item = files.get(part.get_filename() or "")
+            data = part.get_payload(decode=True)
+            if item is None or not isinstance(data, bytes):
+                continue
+            self.ledger.record_document(
+                self.plan.campaign,
+                draft.key,
+                item.filename,
+                path=str(item.path),
+                sha256=hashlib.sha256(data).hexdigest(),
+                fingerprint="attached",
+            )
+
     def _record_sent(
         self, draft: Draft, msg: EmailMessage, message_id: str, delivery: Delivery, attempts: int
     ) -> MessageResult:
@@ -459,6 +492,7 @@ class WorkerPool:
             attempts=attempts,
             copy=sent_copy(msg, draft.bcc) if self.profile.appends_to_sent else None,
         )
+        self._record_attached(draft, msg)
         if self.mailbox is not None:
             self.mailbox.copy()
         error = hint = ""

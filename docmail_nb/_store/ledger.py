@@ -168,6 +168,8 @@ _CLAIM_NEW = (
     "attempted_at, sent_at) VALUES (:campaign, :key, 'planned', :content_hash, :message_id, "
     ":rows, :account, :recipients, '[]', '{}', '', '', 0, :owner_run, :now, :now, NULL, NULL)"
 )
+#: a message a run reserved (``Ledger.reserve``) and never claimed: nothing but its owner
+_PLACEHOLDER = "owner_run = ? AND state = 'planned' AND message_id = '' AND attempts = 0"
 _CLAIM_AGAIN = (
     "UPDATE messages SET state = 'planned', content_hash = :content_hash, "
     "resend_of = CASE WHEN state = 'bounced' THEN message_id ELSE resend_of END, "
@@ -349,8 +351,10 @@ class Ledger:
         """Release what the run claimed but did not attempt; it is no longer live."""
         _ACTIVE_RUNS.discard(run_id)
         with self._transaction(synced=True) as db:
+            db.execute(f"DELETE FROM messages WHERE {_PLACEHOLDER}", (run_id,))  # noqa: S608
             db.execute(
-                "UPDATE messages SET owner_run = NULL WHERE owner_run = ? AND state = 'planned'",
+                "UPDATE messages SET owner_run = NULL WHERE owner_run = ? "
+                "AND state IN ('planned', 'failed', 'deferred')",
                 (run_id,),
             )
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
@@ -647,6 +651,54 @@ class Ledger:
             }
             db.execute(_CLAIM_NEW if current is None else _CLAIM_AGAIN, values)
             return Claim("claimed")
+
+    def reserve(self, run_id: str, campaign: str, key: str) -> bool:
+        """Hold a message for this run before its documents are drawn and it is built; False
+        when another live run holds it (it is that run's to send).
+
+        A new message is recorded "planned" with nothing but its owner (a placeholder that
+        ``claim`` fills, and that goes again when the run does not send it); a planned, failed
+        or deferred one gets this run as its owner. Anything else is left for ``claim`` to
+        judge. Several senders on one campaign thus share the drawing too: each draws only
+        the documents of the messages it holds. What a run holds and does not send is
+        released with the run (or when the run dies).
+        """
+        now = self._clock()
+        with self._transaction() as db:
+            db.serialize("message", campaign, key)
+            current = self._read(db, campaign, key)
+            if current is None:
+                db.execute(
+                    _CLAIM_NEW,
+                    {
+                        "campaign": campaign, "key": key, "content_hash": "", "message_id": "",
+                        "rows": "", "account": "", "recipients": "[]", "owner_run": run_id,
+                        "now": now,
+                    },
+                )  # fmt: skip
+                return True
+            owner = current.owner_run
+            if owner is not None and owner != run_id and self._run_alive(db, owner):
+                return False  # another sender's
+            if current.state in ("planned", "failed", "deferred") and owner != run_id:
+                db.execute(
+                    "UPDATE messages SET owner_run = ? WHERE campaign = ? AND key = ?",
+                    (run_id, campaign, key),
+                )
+            return True
+
+    def unreserve(self, run_id: str, campaign: str, key: str) -> None:
+        """Let go of a message this run held but will not send (it could not be built)."""
+        with self._transaction() as db:
+            db.execute(
+                f"DELETE FROM messages WHERE campaign = ? AND key = ? AND {_PLACEHOLDER}",  # noqa: S608
+                (campaign, key, run_id),
+            )
+            db.execute(
+                "UPDATE messages SET owner_run = NULL WHERE campaign = ? AND key = ? "
+                "AND owner_run = ? AND state IN ('planned', 'failed', 'deferred')",
+                (campaign, key, run_id),
+            )
 
     def decide(
         self,

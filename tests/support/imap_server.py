@@ -26,7 +26,7 @@ from pathlib import Path
 import trustme
 from servers import free_port
 
-from docmail_nb._mailbox.imap import encode_folder_name
+from docmail_nb._mailbox.folders import encode_folder_name
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "anna@example.ch"

@@ -12,7 +12,7 @@ from pathlib import Path
 import trustme
 from imap_server import PASSWORD, USER, DovecotServer
 
-from docmail_nb._mailbox.imap import encode_folder_name
+from docmail_nb._mailbox.folders import encode_folder_name
 from docmail_nb._store.profiles import Profile
 
 
