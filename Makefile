@@ -12,6 +12,8 @@ BIN := $(VENV)/bin
 # shared ledger (their own configuration; no system service is used).
 PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation2
 TEST_DEBS := poppler-utils libreoffice-calc-nogui dovecot-imapd postgresql
+# the extras the tests need (a variable: a comma would split the arguments of $(call ...))
+TEST_EXTRAS := .[test,postgresql]
 
 # $(call quietly,COMMAND): run COMMAND with its output kept aside; shown only when it fails
 define quietly
@@ -41,7 +43,7 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
 	@echo "Installing docmail_nb with its test tools into $(VENV) …"
-	@$(call quietly,$(BIN)/python -m pip install --quiet -e '.[test,postgresql]')
+	@$(call quietly,$(BIN)/python -m pip install --quiet -e '$(TEST_EXTRAS)')
 	touch $@ $(VENV)/.runtime
 
 ## demo: set up and run the demo on the embedded capture server

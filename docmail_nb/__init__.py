@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from docmail_nb._sample import sample_dir
     from docmail_nb._sheets.orders import Orders, read_orders, sheet_names
     from docmail_nb._store.copy import CopyResult, copy_ledger
-    from docmail_nb._store.ledger import Ledger, default_ledger_path, ledger_name, ledger_target
+    from docmail_nb._store.ledger import Ledger, ledger_name
+    from docmail_nb._store.ledger_store import default_ledger_path, ledger_target
     from docmail_nb._store.presets import PRESETS, USUAL_PORT, Limits, Preset
     from docmail_nb._store.profiles import (
         Profile,
@@ -188,9 +189,9 @@ _WHERE = {
     "PaymentFileError": "errors",
     "Entry": "_store.records",
     "Ledger": "_store.ledger",
-    "default_ledger_path": "_store.ledger",
+    "default_ledger_path": "_store.ledger_store",
     "ledger_name": "_store.ledger",
-    "ledger_target": "_store.ledger",
+    "ledger_target": "_store.ledger_store",
     "copy_ledger": "_store.copy",
     "CopyResult": "_store.copy",
     "MailboxCheck": "_mailbox.imap",

@@ -32,6 +32,8 @@ catches ``smtplib.SMTPException`` or ``OSError`` sees them as such::
     PlainOnTLSPort                OSError: a TLS answer where a plain greeting was expected
     RefusedByCheck                our own check refused (before or instead of the server)
     FileChanged                   the file to send is not the file that was checked
+    ResourceRefused               ValueError: a resource a document may not load (left out)
+    WorkerGone                    a drawing process ended before it answered
     CallerFailure                 an error of the caller's callback, passed through unchanged
     InsecureTLSWarning            (a warning) a profile turned certificate verification off
 """
@@ -62,12 +64,14 @@ __all__ = [
     "ProfileError",
     "RefusedByCheck",
     "ReplyTooLong",
+    "ResourceRefused",
     "SMTPProblem",
     "SecretStoreError",
     "SignInProblem",
     "TemplateError",
     "TokenRefused",
     "UnclearAfterData",
+    "WorkerGone",
 ]
 
 
@@ -222,3 +226,11 @@ class CallerFailure(Exception):
     def __init__(self, original: Exception) -> None:
         super().__init__(str(original))
         self.original = original
+
+
+class WorkerGone(Exception):
+    """A drawing process ended before it answered (killed, out of memory)."""
+
+
+class ResourceRefused(ValueError):
+    """A resource a document may not load (WeasyPrint leaves it out)."""

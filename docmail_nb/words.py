@@ -26,6 +26,7 @@ is with :func:`speak_as`; the command line's spelling is the default.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "PaymentState",
     "ResultState",
     "counted",
+    "join_reasons",
     "plural",
     "setting",
     "size_text",
@@ -129,6 +131,16 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 def counted(count: int, noun: str, many: str | None = None) -> str:
     """``"1 message"``, ``"3 messages"``, ``"2 addresses"`` (with ``many="addresses"``)."""
     return f"{count} {plural(count, noun, many)}"
+
+
+def join_reasons(reasons: Iterable[str]) -> str:
+    """Several problems as sentences, each ending once with a full stop: never ".;"."""
+    sentences = []
+    for reason in reasons:
+        text = reason.strip().rstrip(".;, ")
+        if text:
+            sentences.append(text + ".")
+    return " ".join(dict.fromkeys(sentences))
 
 
 def size_text(count: int) -> str:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from pdfread import pdf_text
 
-from docmail_nb._documents.fetcher import ResourceRefused, read_resource
+from docmail_nb._documents.fetcher import read_resource
 from docmail_nb._documents.render import DocumentRenderer, load_document_template
+from docmail_nb.errors import ResourceRefused
 
 SECRET = "profile-password-9f2c"
 

@@ -570,6 +570,7 @@ def test_factur_x_pdf_carries_the_xml_as_a_reader_finds_it(tmp_path: Path) -> No
     assert parts["name"] == "factur-x.xml"
     assert parts["xml"] == made.xml
     assert parts["relationships"] == {"factur-x.xml": "/Alternative"}
+    assert parts["af_entries"] == 1  # listed once in the catalogue's /AF
     assert parts["subtypes"]["factur-x.xml"] in ("/text/xml", "/text#2Fxml")
     values = xmp_values(parts["xmp"])
     fx = "{urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#}"

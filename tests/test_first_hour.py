@@ -18,6 +18,7 @@ from docmail_nb import Batch, MemoryTransport
 from docmail_nb._sample import sample_dir
 from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.cli import main
+from docmail_nb.errors import DocmailError
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -166,3 +167,19 @@ def test_a_refused_login_says_where_the_password_came_from_and_nothing_else(
     assert "came from the environment variable DOCMAIL_SMTP_PASSWORD" in again.output
     assert "campaign 'invoice'" not in again.output  # no note about another campaign's keys
     assert "wrong horse" not in again.output
+
+
+def test_a_test_message_of_a_broken_template_says_fix_the_template(tmp_path: Path) -> None:
+    write_sheet(tmp_path / "orders.csv", 3)
+    (tmp_path / "invoice.txt").write_text(
+        "To: {{ email }}\nSubject: {{ invoice_no }}\nKey: {{ invoice_no }}\n\n{{ nowhere }}\n",
+        encoding="utf-8",
+    )
+    batch = Batch.from_files(
+        tmp_path / "orders.csv", tmp_path / "invoice.txt", profile=PROFILE,
+        transport=MemoryTransport(),
+    )  # fmt: skip
+    with pytest.raises(DocmailError) as raised:
+        batch.send_test(2)
+    assert "the template has a problem" in raised.value.message
+    assert "Fix the template" in raised.value.hint

@@ -23,7 +23,7 @@ from docmail_nb._store.ledger import Ledger
 from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb._store.secrets import set_password
 from docmail_nb.errors import ConfigError, LedgerError, OrdersError
-from docmail_nb.scheduled import job_from_parameters
+from docmail_nb.scheduled.parameters import job_from_parameters
 
 PDF = b"%PDF-1.4\n% test\n%%EOF\n"
 TEMPLATE = """\

@@ -208,3 +208,39 @@ def test_a_face_imports_only_the_public_core(name: str) -> None:
         f"docmail_nb.{name} reaches past the public core into {sorted(reached)}: import it from "
         "docmail_nb (the package's names) or from batch, setup, words or errors"
     )
+
+
+#: the most lines a module may have before it wants cutting on its seam
+MAX_MODULE_LINES = 600
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_no_module_is_longer_than_it_can_be_read(name: str) -> None:
+    lines = len(_path(name).read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, (
+        f"docmail_nb.{name} has {lines} lines: cut it on a seam into a sibling module"
+    )
+
+
+def _exception_classes(name: str) -> list[str]:
+    """Classes ``name`` defines whose bases name an exception or a warning."""
+    found = []
+    for node in ast.walk(_tree(name)):
+        if isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(base) for base in node.bases]
+            if any(
+                base.endswith(("Exception", "Error", "Warning", "Problem")) for base in bases
+            ) or any(base.split(".")[-1] in _ERRORS for base in bases):
+                found.append(node.name)
+    return found
+
+
+#: every class defined in errors, so that a subclass of one elsewhere is found too
+_ERRORS = {node.name for node in ast.walk(_tree("errors")) if isinstance(node, ast.ClassDef)}
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if m != "errors"])
+def test_every_exception_lives_in_errors(name: str) -> None:
+    assert _exception_classes(name) == [], (
+        f"docmail_nb.{name} defines an exception: move it to errors"
+    )

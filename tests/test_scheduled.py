@@ -26,7 +26,8 @@ from servers import SMTPTestServer
 from docmail_nb._mail.sink import CaptureServer
 from docmail_nb._store.profiles import Profile, save_profile
 from docmail_nb.errors import ConfigError
-from docmail_nb.scheduled import describe_job, job_from_parameters, refuse_secret_parameters
+from docmail_nb.scheduled import describe_job
+from docmail_nb.scheduled.parameters import job_from_parameters, refuse_secret_parameters
 
 pytestmark = pytest.mark.slow
 __all__ = ["batch"]  # the fixture, from notebook_runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 from docmail_nb._auth.tokens import (
     AccessToken,
     LiveSignIn,
-    _log,
     error_detail,
     json_of,
     load_state,
@@ -24,6 +24,7 @@ from docmail_nb._store.profiles import Profile
 
 __all__ = ["GOOGLE_SCOPES", "GOOGLE_TESTING_DAYS", "google_sign_in", "google_token"]
 
+_log = logging.getLogger("docmail_nb._auth.google")
 
 GOOGLE_SCOPES = ("https://mail.google.com/",)
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from docmail_nb.words import join_reasons
+
 __all__ = [
     "LISTED",
     "ProblemGroup",
@@ -56,16 +58,6 @@ def row_spans(rows: Iterable[int], limit: int = _SPANS) -> str:
     if rest:
         words.append(f"and {rest:,} more row{'s' * (rest != 1)}")
     return ", ".join(words)
-
-
-def join_reasons(reasons: Iterable[str]) -> str:
-    """Several problems as sentences, each ending once with a full stop: never ".;"."""
-    sentences = []
-    for reason in reasons:
-        text = reason.strip().rstrip(".;, ")
-        if text:
-            sentences.append(text + ".")
-    return " ".join(dict.fromkeys(sentences))
 
 
 @dataclass(frozen=True)

@@ -10,35 +10,28 @@ of EN 16931 that spreadsheet data can break — mandatory fields (BR-01 … BR-2
 BR-CO-25, BR-S-08 and its siblings per category, BR-*-02/05/09/10) — and, for XRechnung 3.0,
 the German CIUS (BR-DE-*) and the Peppol rules it adopts (business process, electronic
 addresses). The rules read the XML, not the data it was made from, so what is checked is what
-the customer receives. Every problem names its field and the rule's id.
+the customer receives (``cii_reading``; the rules in ``en16931_rules``, ``vat_breakdown_rules``
+and ``xrechnung_rules``). Every problem names its field and the rule's id.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lxml import etree
-
 from docmail_nb._compose.headers import addr_spec, split_addresses
-from docmail_nb._documents.cii import (
-    NS,
-    PEPPOL_PROCESS,
-    XRECHNUNG_GUIDELINE,
-    Invoice,
-    Party,
-    Profile,
-    build_cii,
-)
-from docmail_nb._documents.codes import code_list, schema_path
+from docmail_nb._documents.cii import Invoice, Party, Profile, build_cii
+from docmail_nb._documents.cii_reading import CiiReader, parse_cii, schema_problems
+from docmail_nb._documents.codes import code_list
+from docmail_nb._documents.en16931_rules import check_en16931
 from docmail_nb._documents.lines import Line, LineProblem, Totals, compute_totals, money
 from docmail_nb._documents.seller import Seller, check_vat_id
+from docmail_nb._documents.xrechnung_rules import check_xrechnung
 
 __all__ = [
     "BUYER_COLUMNS",
@@ -82,16 +75,6 @@ BUYER_COLUMNS: dict[str, str] = {
     "delivery_date": "delivery_date",
     "amount": "amount",
 }
-_SETTLEMENT = (
-    "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement"
-)
-_AGREEMENT = (
-    "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement"
-)
-_LINES = (
-    "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem"
-)
-_SUM = f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _TEXT_FIELDS = (
     "company",
@@ -105,8 +88,6 @@ _TEXT_FIELDS = (
     "email",
     "currency",
 )
-_EMAIL = re.compile(r"^[^@\s]+@([^@.\s]+\.)+[^@.\s]+$")  # XRechnung's BR-DE-28 pattern
-_LEITWEG = re.compile(r"^\d{2,12}(-[A-Za-z0-9]{1,30})?-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -349,520 +330,16 @@ def check_xml(
 ) -> list[LineProblem]:
     """Every problem of a CII invoice: EN 16931 rules (and XRechnung's), then the XSD."""
     columns = columns or BUYER_COLUMNS
-    try:
-        root = etree.fromstring(
-            xml, parser=etree.XMLParser(resolve_entities=False, no_network=True)
-        )
-    except etree.XMLSyntaxError as exc:
-        return [LineProblem("XML", f"is not well-formed: {exc}.", "", "XSD")]
-    rules = _Rules(root, columns)
-    rules.en16931()
+    root, problems = parse_cii(xml)
+    if root is None:
+        return problems
+    reader = CiiReader(root, columns)
+    check_en16931(reader)
     if kind == "xrechnung":
-        rules.xrechnung()
-    if not rules.problems:
-        schema = _schema()
-        if not schema.validate(root):
-            for error in list(schema.error_log)[:3]:
-                rules.problems.append(
-                    LineProblem(
-                        "XML",
-                        f"line {error.line}: {error.message}.",
-                        "This is a fault of docmail; please report it.",
-                        "XSD",
-                    )
-                )
-    return rules.problems
-
-
-@functools.cache
-def _schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(schema_path()))
-
-
-class _Rules:
-    """The EN 16931 rules spreadsheet data can break, read off the XML (as schematron does)."""
-
-    def __init__(self, root: etree._Element, columns: Mapping[str, str]) -> None:
-        self.root = root
-        self.columns = columns
-        self.problems: list[LineProblem] = []
-
-    # helpers
-    def nodes(self, path: str, node: etree._Element | None = None) -> list[Any]:
-        found = (node if node is not None else self.root).xpath(path, namespaces=NS)
-        assert isinstance(found, list)
-        return found
-
-    def text(self, path: str, node: etree._Element | None = None) -> str:
-        found = self.nodes(path, node)
-        if not found:
-            return ""
-        first = found[0]
-        value = first.text if isinstance(first, etree._Element) else first
-        return str(value or "").strip()
-
-    def amount(self, path: str, node: etree._Element | None = None) -> Decimal:
-        value = self.text(path, node)
-        try:
-            return Decimal(value) if value else Decimal(0)
-        except InvalidOperation:
-            return Decimal(0)
-
-    def add(self, field: str, message: str, hint: str, rule: str) -> None:
-        self.problems.append(LineProblem(field, message, hint, rule))
-
-    def column(self, name: str) -> str:
-        return self.columns.get(name, name)
-
-    def need(self, path: str, field: str, what: str, hint: str, rule: str) -> bool:
-        if self.text(path):
-            return True
-        self.add(field, f"is empty; {what}.", hint, rule)
-        return False
-
-    # EN 16931
-    def en16931(self) -> None:
-        seller = f"{_AGREEMENT}/ram:SellerTradeParty"
-        buyer = f"{_AGREEMENT}/ram:BuyerTradeParty"
-        self.need(
-            "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:ID",
-            "Key",
-            "the invoice number (BT-1) is required",
-            "Give every row its invoice number.",
-            "BR-02",
-        )
-        self.need(
-            f"{seller}/ram:Name",
-            "seller.toml: name",
-            "the seller's name is required",
-            "Fill in seller.toml.",
-            "BR-06",
-        )
-        self.need(
-            f"{buyer}/ram:Name",
-            self.column("company"),
-            "the buyer's name (BT-44) is required",
-            "Give the customer's company name.",
-            "BR-07",
-        )
-        for party, field_prefix, rule in ((seller, "seller.toml: ", "BR-09"), (buyer, "", "BR-11")):
-            country = self.text(f"{party}/ram:PostalTradeAddress/ram:CountryID")
-            field = field_prefix + ("country" if field_prefix else self.column("country"))
-            if not country:
-                self.add(
-                    field,
-                    "is empty; the country code is required.",
-                    "Write the two-letter ISO code: CH, DE, AT ...",
-                    rule,
-                )
-            elif country not in code_list("country"):
-                self.add(
-                    field,
-                    f"{country!r} is not an ISO 3166 country code.",
-                    "Write the two-letter ISO code: CH, DE, AT ...",
-                    "BR-CL-14",
-                )
-        currency = self.text(f"{_SETTLEMENT}/ram:InvoiceCurrencyCode")
-        if currency and currency not in code_list("currency"):
-            self.add(
-                self.column("currency"),
-                f"{currency!r} is not an ISO 4217 currency code.",
-                "Write CHF, EUR, USD ...",
-                "BR-CL-04",
-            )
-        self.vat_ids(seller, buyer)
-        if not (
-            self.text(f"{seller}/ram:SpecifiedTaxRegistration/ram:ID")
-            or self.text(f"{seller}/ram:SpecifiedLegalOrganization/ram:ID")
-            or self.text(f"{seller}/ram:ID")
-            or self.text(f"{seller}/ram:GlobalID")
-        ):
-            self.add(
-                "seller.toml: vat_id",
-                "is empty; an e-invoice names the seller by its VAT number or registration.",
-                "Give vat_id in seller.toml (a Swiss UID, CHE-…, is enough).",
-                "BR-CO-26",
-            )
-        lines = self.nodes(_LINES)
-        if not lines:
-            self.add(
-                "Lines",
-                "the invoice has no lines.",
-                "Give the row at least one line in the lines sheet (same key).",
-                "BR-16",
-            )
-        for item in lines:
-            self.line(item)
-        self.totals(lines)
-        self.categories(lines, seller, buyer)
-        payable = self.amount(f"{_SUM}/ram:DuePayableAmount")
-        if payable > 0 and not (
-            self.text(
-                f"{_SETTLEMENT}/ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString"
-            )
-            or self.text(f"{_SETTLEMENT}/ram:SpecifiedTradePaymentTerms/ram:Description")
-        ):
-            self.add(
-                self.column("due"),
-                "is empty; an amount due needs a due date or terms.",
-                "Give the due date.",
-                "BR-CO-25",
-            )
-        account = self.text(
-            f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans"
-            "/ram:PayeePartyCreditorFinancialAccount/ram:IBANID"
-        )
-        if account and not _iban_ok(account):
-            self.add(
-                "seller.toml: iban",
-                f"{account!r} is not a valid IBAN.",
-                "Correct the IBAN.",
-                "BR-DE-19",
-            )
-
-    def vat_ids(self, seller: str, buyer: str) -> None:
-        for party, field in ((seller, "seller.toml: vat_id"), (buyer, self.column("buyer_vat_id"))):
-            vat_id = self.text(f"{party}/ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']")
-            if vat_id and (vat_id[:2] not in code_list("country") or not vat_id[:2].isalpha()):
-                self.add(
-                    field,
-                    f"{vat_id!r} does not start with a country code.",
-                    "A VAT identifier starts with its ISO 3166 country code (CHE…, DE…).",
-                    "BR-CO-09",
-                )
-
-    def line(self, item: etree._Element) -> None:
-        line_id = self.text("ram:AssociatedDocumentLineDocument/ram:LineID", item)
-        where = f"line {line_id}"
-        if not self.text("ram:SpecifiedTradeProduct/ram:Name", item):
-            self.add(f"{where}: description", "is empty.", "Say what was supplied.", "BR-25")
-        unit = self.text("ram:SpecifiedLineTradeDelivery/ram:BilledQuantity/@unitCode", item)
-        if unit not in code_list("unit"):
-            self.add(
-                f"{where}: unit",
-                f"{unit!r} is not a UN/ECE rec. 20 unit code.",
-                "Use H87, HUR, DAY, MTK, KGM, LS ...",
-                "BR-CL-23",
-            )
-        price = self.amount(
-            "ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:ChargeAmount", item
-        )
-        if price < 0:
-            self.add(
-                f"{where}: unit_price",
-                f"{price} is negative.",
-                "Give a credit as a negative quantity.",
-                "BR-27",
-            )
-        net = self.text(
-            "ram:SpecifiedLineTradeSettlement"
-            "/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount",
-            item,
-        )
-        if _decimals(net) > 2:
-            self.add(f"{where}: net", f"{net} has more than two decimals.", "", "BR-DEC-23")
-        category = self.text(
-            "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode", item
-        )
-        if category not in code_list("vat_category"):
-            self.add(
-                f"{where}: vat_category",
-                f"{category!r} is not a VAT category (UNCL 5305).",
-                "Use S, Z, E, AE, K, G or O.",
-                "BR-CL-18",
-            )
-
-    def totals(self, lines: list[Any]) -> None:
-        """BR-CO-10, 13, 14, 15, 16, 17 and BR-S-08 (and the same per other category)."""
-        line_nets = [
-            self.amount(
-                "ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation"
-                "/ram:LineTotalAmount",
-                item,
-            )
-            for item in lines
-        ]
-        line_total = self.amount(f"{_SUM}/ram:LineTotalAmount")
-        basis = self.amount(f"{_SUM}/ram:TaxBasisTotalAmount")
-        tax_total = self.amount(f"{_SUM}/ram:TaxTotalAmount")
-        grand = self.amount(f"{_SUM}/ram:GrandTotalAmount")
-        prepaid = self.amount(f"{_SUM}/ram:TotalPrepaidAmount")
-        rounding = self.amount(f"{_SUM}/ram:RoundingAmount")
-        payable = self.amount(f"{_SUM}/ram:DuePayableAmount")
-        allowances = self.amount(f"{_SUM}/ram:AllowanceTotalAmount")
-        charges = self.amount(f"{_SUM}/ram:ChargeTotalAmount")
-        hint = "The totals are computed from the lines; check the lines' amounts."
-        if sum(line_nets, Decimal(0)) != line_total:
-            self.add(
-                "totals.net",
-                f"{line_total} is not the sum of the line nets {sum(line_nets, Decimal(0))}.",
-                hint,
-                "BR-CO-10",
-            )
-        if basis != line_total - allowances + charges:
-            self.add(
-                "totals.net",
-                f"the tax basis {basis} is not the line total {line_total}.",
-                hint,
-                "BR-CO-13",
-            )
-        breakdown = self.nodes(f"{_SETTLEMENT}/ram:ApplicableTradeTax")
-        if not breakdown:
-            self.add("totals.vat", "the invoice has no VAT breakdown.", hint, "BR-CO-18")
-        vat_sum = sum((self.amount("ram:CalculatedAmount", tax) for tax in breakdown), Decimal(0))
-        if tax_total != vat_sum:
-            self.add(
-                "totals.vat_total",
-                f"{tax_total} is not the sum of the VAT per rate {vat_sum}.",
-                hint,
-                "BR-CO-14",
-            )
-        if grand != basis + tax_total:
-            self.add(
-                "totals.gross", f"{grand} is not net {basis} + VAT {tax_total}.", hint, "BR-CO-15"
-            )
-        if payable != grand - prepaid + rounding:
-            self.add(
-                "totals.payable",
-                f"{payable} is not {grand} less prepaid {prepaid}.",
-                hint,
-                "BR-CO-16",
-            )
-        for tax in breakdown:
-            category = self.text("ram:CategoryCode", tax)
-            rate_text = self.text("ram:RateApplicablePercent", tax)
-            rate = Decimal(rate_text) if rate_text else Decimal(0)
-            base = self.amount("ram:BasisAmount", tax)
-            amount = self.amount("ram:CalculatedAmount", tax)
-            expected = (base * rate / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-            if amount != expected:
-                self.add(
-                    "totals.vat",
-                    f"the VAT at {rate} % on {base} is {amount}, not {expected}.",
-                    hint,
-                    "BR-CO-17",
-                )
-            of_rate = Decimal(0)
-            for item, net in zip(lines, line_nets, strict=True):
-                line_category = self.text(
-                    "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode", item
-                )
-                line_rate = self.text(
-                    "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax"
-                    "/ram:RateApplicablePercent",
-                    item,
-                )
-                if line_category == category and Decimal(line_rate or 0) == rate:
-                    of_rate += net
-            if base != of_rate:
-                self.add(
-                    "totals.vat",
-                    f"the VAT base of {category} {rate} % is {base}, not the "
-                    f"sum of its lines {of_rate}.",
-                    hint,
-                    f"BR-{category}-08",
-                )
-            if category in ("S", "Z") and self.text("ram:ExemptionReason", tax):
-                self.add(
-                    "vat_exemption",
-                    f"a {category} rate carries no exemption reason.",
-                    "Leave vat_exemption empty for taxed lines.",
-                    f"BR-{category}-10",
-                )
-            if category in ("E", "AE", "K", "G", "O") and not (
-                self.text("ram:ExemptionReason", tax) or self.text("ram:ExemptionReasonCode", tax)
-            ):
-                self.add(
-                    "vat_exemption",
-                    f"is empty; a {category} line must say why it carries no VAT.",
-                    "Give vat_exemption in the line.",
-                    f"BR-{category}-10",
-                )
-            if category != "S" and category not in ("L", "M") and amount != 0:
-                self.add(
-                    "totals.vat",
-                    f"category {category} carries no VAT, but {amount}.",
-                    hint,
-                    f"BR-{category}-09",
-                )
-
-    def categories(self, lines: list[Any], seller: str, buyer: str) -> None:
-        """What each VAT category needs from the parties (BR-S-02, BR-AE-02, BR-O-02 ...)."""
-        used = {
-            self.text(
-                "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode", item
-            )
-            for item in lines
-        }
-        seller_vat = self.text(f"{seller}/ram:SpecifiedTaxRegistration/ram:ID")
-        buyer_vat = self.text(f"{buyer}/ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']")
-        for category in sorted(used & {"S", "Z", "E", "AE", "K", "G"}):
-            if not seller_vat:
-                self.add(
-                    "seller.toml: vat_id",
-                    f"is empty, but a line of VAT category {category} needs the seller's "
-                    "VAT number.",
-                    "Give vat_id in seller.toml.",
-                    f"BR-{category}-02",
-                )
-        for category in sorted(used & {"AE", "K"}):
-            if not buyer_vat:
-                self.add(
-                    self.column("buyer_vat_id"),
-                    f"is empty, but a line of VAT category {category} needs the buyer's "
-                    "VAT number.",
-                    "Give the customer's VAT number.",
-                    f"BR-{category}-02",
-                )
-        if "O" in used and len(used) > 1:
-            self.add(
-                "vat_category",
-                "a line not subject to VAT (O) cannot share an invoice "
-                f"with lines of category {', '.join(sorted(used - {'O'}))}.",
-                "Make a separate invoice for them.",
-                "BR-O-11",
-            )
-        delivered = (
-            "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction"
-            "/ram:ApplicableHeaderTradeDelivery/ram:ActualDeliverySupplyChainEvent"
-        )
-        period = f"{_SETTLEMENT}/ram:BillingSpecifiedPeriod"
-        if "K" in used and not (self.nodes(delivered) or self.nodes(period)):
-            self.add(
-                self.column("delivery_date"),
-                "is empty; an intra-community supply needs its delivery date.",
-                "Give the delivery date.",
-                "BR-IC-11",
-            )
-
-    # XRechnung 3.0 (CIUS of the KoSIT, with the Peppol rules it adopts)
-    def xrechnung(self) -> None:
-        seller = f"{_AGREEMENT}/ram:SellerTradeParty"
-        buyer = f"{_AGREEMENT}/ram:BuyerTradeParty"
-        context = "/rsm:CrossIndustryInvoice/rsm:ExchangedDocumentContext"
-        if (
-            self.text(f"{context}/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID")
-            != XRECHNUNG_GUIDELINE
-        ):
-            self.add(
-                "E-Invoice", "the specification identifier is not XRechnung 3.0.", "", "BR-DE-21"
-            )
-        if (
-            self.text(f"{context}/ram:BusinessProcessSpecifiedDocumentContextParameter/ram:ID")
-            != PEPPOL_PROCESS
-        ):
-            self.add("E-Invoice", "the business process is missing.", "", "PEPPOL-EN16931-R001")
-        reference = self.text(f"{_AGREEMENT}/ram:BuyerReference")
-        if not reference:
-            self.add(
-                self.column("buyer_reference"),
-                "is empty; XRechnung needs the buyer reference (the Leitweg-ID of a public "
-                "buyer, or the customer's order or cost-centre reference).",
-                "Ask the customer for their buyer reference (Leitweg-ID).",
-                "BR-DE-15",
-            )
-        contact = f"{seller}/ram:DefinedTradeContact"
-        self.need(
-            f"{contact}/ram:PersonName",
-            "seller.toml: contact",
-            "XRechnung needs the seller's contact person",
-            "Give contact in seller.toml.",
-            "BR-DE-5",
-        )
-        phone = self.text(f"{contact}/ram:TelephoneUniversalCommunication/ram:CompleteNumber")
-        if not phone:
-            self.add(
-                "seller.toml: phone",
-                "is empty; XRechnung needs the seller's phone number.",
-                "Give phone in seller.toml.",
-                "BR-DE-6",
-            )
-        elif len(re.findall(r"\d", phone)) < 3:
-            self.add(
-                "seller.toml: phone",
-                f"{phone!r} has fewer than three digits.",
-                "Give the full phone number.",
-                "BR-DE-27",
-            )
-        email = self.text(f"{contact}/ram:EmailURIUniversalCommunication/ram:URIID")
-        if not email:
-            self.add(
-                "seller.toml: email",
-                "is empty; XRechnung needs the seller's e-mail.",
-                "Give email in seller.toml.",
-                "BR-DE-7",
-            )
-        elif not _EMAIL.match(email):
-            self.add(
-                "seller.toml: email",
-                f"{email!r} is not an e-mail address.",
-                "Correct it.",
-                "BR-DE-28",
-            )
-        for party, prefix, rules in (
-            (seller, "seller.toml: ", ("BR-DE-3", "BR-DE-4")),
-            (buyer, "", ("BR-DE-8", "BR-DE-9")),
-        ):
-            address = f"{party}/ram:PostalTradeAddress"
-            self.need(
-                f"{address}/ram:CityName",
-                prefix + ("city" if prefix else self.column("city")),
-                "XRechnung needs the town",
-                "Give the town.",
-                rules[0],
-            )
-            self.need(
-                f"{address}/ram:PostcodeCode",
-                prefix + ("pcode" if prefix else self.column("pcode")),
-                "XRechnung needs the postcode",
-                "Give the postcode.",
-                rules[1],
-            )
-        if not self.text(f"{seller}/ram:URIUniversalCommunication/ram:URIID"):
-            self.add(
-                "seller.toml: email",
-                "is empty; XRechnung needs the seller's electronic address.",
-                "Give email in seller.toml.",
-                "PEPPOL-EN16931-R020",
-            )
-        buyer_address = self.text(f"{buyer}/ram:URIUniversalCommunication/ram:URIID")
-        if not buyer_address:
-            self.add(
-                self.column("email"),
-                "is empty; XRechnung needs the buyer's electronic address.",
-                "Give the customer's invoice e-mail address.",
-                "PEPPOL-EN16931-R010",
-            )
-        elif not _EMAIL.match(buyer_address):
-            self.add(
-                self.column("email"),
-                f"{buyer_address!r} is not an e-mail address.",
-                "Correct it.",
-                "PEPPOL-EN16931-R010",
-            )
-        if not self.nodes(f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans"):
-            self.add(
-                "seller.toml: iban",
-                "is empty; XRechnung needs payment instructions.",
-                "Give iban in seller.toml.",
-                "BR-DE-1",
-            )
-        for tax in self.nodes(f"{_SETTLEMENT}/ram:ApplicableTradeTax"):
-            if not self.text("ram:RateApplicablePercent", tax):
-                self.add("vat_rate", "the VAT breakdown has no rate.", "", "BR-DE-14")
-        uses_vat = {"S", "Z", "E", "AE", "K", "G", "L", "M"} & {
-            self.text(
-                "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode", item
-            )
-            for item in self.nodes(_LINES)
-        }
-        if uses_vat and not self.text(f"{seller}/ram:SpecifiedTaxRegistration/ram:ID"):
-            self.add(
-                "seller.toml: vat_id",
-                "is empty; XRechnung needs the seller's VAT number.",
-                "Give vat_id in seller.toml.",
-                "BR-DE-16",
-            )
+        check_xrechnung(reader)
+    if not reader.problems:
+        reader.problems.extend(schema_problems(root))
+    return reader.problems
 
 
 # --- cells -----------------------------------------------------------------------------------
@@ -934,16 +411,6 @@ def _date(
         )
     )
     return None
-
-
-def _decimals(text: str) -> int:
-    return len(text.partition(".")[2]) if "." in text else 0
-
-
-def _iban_ok(iban: str) -> bool:
-    from stdnum import iban as iban_numbers
-
-    return bool(iban_numbers.is_valid(iban))
 
 
 def _unique(problems: list[LineProblem]) -> list[LineProblem]:

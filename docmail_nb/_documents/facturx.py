@@ -118,9 +118,19 @@ def write_facturx_pdf(
         return bytes(etree.tostring(rdf, encoding="utf-8"))
 
     metadata.generate_rdf_metadata = with_facturx
-    pdf = document.write_pdf(**options)
+    pdf = document.write_pdf(finisher=_one_entry_each, **options)
     assert isinstance(pdf, bytes)
     return pdf
+
+
+def _one_entry_each(document: Any, pdf: Any) -> None:
+    """The catalogue's ``/AF`` lists each file once (WeasyPrint adds an embedded file twice:
+    from the name tree and from the file specifications)."""
+    entries = pdf.catalog.get("AF")
+    if entries:
+        unique = list(dict.fromkeys(entries))  # references such as b"9 0 R", in their order
+        entries.clear()
+        entries.extend(unique)
 
 
 def _srgb_profile(weasyprint: Any) -> Any:

@@ -26,16 +26,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-__all__ = ["MAX_RESOURCE_BYTES", "ResourceRefused", "folder_fetcher", "read_resource"]
+from docmail_nb.errors import ResourceRefused
+
+__all__ = ["MAX_RESOURCE_BYTES", "folder_fetcher", "read_resource"]
 
 _log = logging.getLogger("docmail_nb.documents")
 
 #: the largest stylesheet, image, font or attachment a document may load
 MAX_RESOURCE_BYTES = 20 * 1024 * 1024
-
-
-class ResourceRefused(ValueError):
-    """A resource a document may not load (WeasyPrint leaves it out)."""
 
 
 def read_resource(url: str, folder: Path, limit: int = MAX_RESOURCE_BYTES) -> tuple[bytes, str]:

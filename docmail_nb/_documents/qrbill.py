@@ -38,6 +38,7 @@ from docmail_nb._documents.payment_references import (
     check_iban,
 )
 from docmail_nb.errors import DocumentError
+from docmail_nb.words import join_reasons
 
 __all__ = [
     "ADDRESS_FIELDS",
@@ -187,7 +188,7 @@ def payment_data(**fields: Any) -> PaymentData:
     data, problems = check_payment(**fields)
     if data is None:
         raise DocumentError(
-            "The payment data has problems: " + "; ".join(str(p) for p in problems),
+            "The payment data has problems: " + join_reasons(str(p) for p in problems),
             "Correct these cells; a QR-bill is only drawn from valid data.",
         )
     return data

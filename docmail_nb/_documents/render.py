@@ -46,6 +46,7 @@ from docmail_nb._documents.payment_problems import PaymentProblem
 from docmail_nb._documents.payment_references import creditor_reference, qr_reference
 from docmail_nb._documents.qrbill import PaymentData, check_payment, payment_part_svg
 from docmail_nb.errors import DocmailError, DocumentError
+from docmail_nb.words import join_reasons
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -189,7 +190,7 @@ class DocumentRenderer:
         if problems:
             raise DocumentError(
                 f"The document {self.template.name} cannot be made: "
-                + "; ".join(str(problem) for problem in problems),
+                + join_reasons(str(problem) for problem in problems),
                 "Correct the row (docmail check lists every problem).",
             )
         return html

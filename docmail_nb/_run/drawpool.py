@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from docmail_nb._documents.planned import PlannedDocument
     from docmail_nb._documents.render import RenderedDocument
 
+from docmail_nb.errors import WorkerGone
 from docmail_nb.words import setting
 
 __all__ = ["DrawingPool", "default_jobs", "drawing_jobs", "serve"]
@@ -66,10 +67,6 @@ def drawing_jobs(wanted: int | None) -> int:
             "N draws them in N processes; the default is one per core.",
         )
     return wanted
-
-
-class _WorkerGone(Exception):
-    """A drawing process ended before it answered (killed, out of memory)."""
 
 
 class DrawingPool:
@@ -143,7 +140,7 @@ class DrawingPool:
             return document.render()
         try:
             made, message, hint = future.result()
-        except _WorkerGone:  # draw it here; the other workers go on
+        except WorkerGone:  # draw it here; the other workers go on
             return document.render()
         if made is None:
             raise DocumentError(message, hint)
@@ -206,9 +203,9 @@ class _Worker:
             try:
                 _write(self.process.stdin, pickle.dumps(job))
                 answer = pickle.loads(_read(self.process.stdout))  # noqa: S301 - our own worker
-            except (OSError, EOFError, pickle.PickleError, _WorkerGone) as exc:
+            except (OSError, EOFError, pickle.PickleError, WorkerGone) as exc:
                 self.alive = False
-                future.set_exception(_WorkerGone(str(exc)))
+                future.set_exception(WorkerGone(str(exc)))
                 break
             future.set_result(answer)
         with contextlib.suppress(OSError):
@@ -234,11 +231,11 @@ def _write(stream: IO[bytes], data: bytes) -> None:
 def _read(stream: IO[bytes]) -> bytes:
     head = stream.read(_FRAME.size)
     if len(head) < _FRAME.size:
-        raise _WorkerGone("the drawing process ended")
+        raise WorkerGone("the drawing process ended")
     (size,) = _FRAME.unpack(head)
     data = stream.read(size)
     if len(data) < size:
-        raise _WorkerGone("the drawing process ended")
+        raise WorkerGone("the drawing process ended")
     return data
 
 
@@ -269,6 +266,6 @@ def serve() -> None:
     while True:
         try:
             job = pickle.loads(_read(source))  # noqa: S301 - jobs come from our parent
-        except _WorkerGone:
+        except WorkerGone:
             return
         _write(sink, pickle.dumps(_draw(job)))

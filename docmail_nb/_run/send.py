@@ -410,6 +410,13 @@ def send_test(
     """
     draft = plan.draft_for_row(row)
     if draft is None:
+        template = [p for p in plan.problems if p.row is None]
+        if template:  # the template's mistake, not the row's
+            raise InputError(
+                f"Row {row} has no message to test: the template has a problem. "
+                f"{template[0].reason}",
+                f"{template[0].hint} Fix the template, then try again.".strip(),
+            )
         problems = [p for p in plan.problems if p.row == row]
         if problems:
             raise InputError(

@@ -149,6 +149,7 @@ def pdf_parts(pdf: bytes) -> dict[str, Any]:
         "subtypes": {
             str(spec["/F"]): str(spec["/EF"]["/F"].get_object()["/Subtype"]) for spec in specs
         },
+        "af_entries": len(root.get("/AF", [])),
         "xmp": xmp,
         "pdf_version": pdf[:8].decode("ascii", "replace"),
     }

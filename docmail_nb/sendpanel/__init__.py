@@ -6,6 +6,9 @@ batch checks the rows, lists the messages, previews, counts what would be sent, 
 tests; the panel decides nothing of its own. Sending runs in a thread beside the kernel, so the
 panel stays live while it runs: the Stop button ends the run after the message being sent,
 and a Kernel → Interrupt does not cut a message in half.
+
+Here: the files, the check, sending and its account; the widgets are built in ``controls``,
+the table of messages and the preview are ``table``'s.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import ipywidgets as w
 from docmail_nb import (
     Ledger,
     MessageResult,
-    Orders,
     Plan,
     Profile,
     Report,
@@ -31,46 +33,28 @@ from docmail_nb import (
     load_profile,
     sheet_names,
 )
-from docmail_nb._grid import Cell, Column, ColumnKind, MessageGrid, number_value
 from docmail_nb._panelkit import (
     BOUNCED_RISK,
     CHANGED_RISK,
-    CSS,
-    FIELD_LAYOUT,
-    LABEL_STYLE,
     LINE,
     UNKNOWN_RISK,
-    PathField,
     download_link,
     error_line,
-    guess_columns,
-    is_empty,
-    mail_view,
     note_line,
     problem_line,
     recall,
     remember,
-    state_line,
     success_line,
 )
-from docmail_nb._sample import sample_dir
-from docmail_nb.batch import (
-    Batch,
-    OutboxEntry,
-    count_states,
-    join_reasons,
-    keep_upload,
-    money_text,
-    progress_text,
-    rate,
-)
+from docmail_nb.batch import Batch, count_states, join_reasons, keep_upload, progress_text, rate
 from docmail_nb.errors import DocmailError
-from docmail_nb.words import OUTBOX_ORDER, STATE_WORDS, speak_as
+from docmail_nb.sendpanel.table import MessageTable
+from docmail_nb.words import STATE_WORDS, speak_as
 
 __all__ = ["SendPanel"]
 
 
-class SendPanel:
+class SendPanel(MessageTable):
     """Choose orders, sheet, template and documents; see every message; preview, test, send.
 
     With no arguments it uses the files chosen last time (else the sample data). ``profile``
@@ -96,14 +80,14 @@ class SendPanel:
         remembered = recall("send") if orders is None and template is None else {}
         self.ledger = ledger
         self.transport = transport
-        self.batch: Batch | None = None  # the checked batch the panel shows and sends
+        self.batch = None
         self.report: Report | None = None
-        self.entries: list[OutboxEntry] = []
+        self.entries = []
         self._profile = profile
         self._loading = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._positions: dict[int, int] | None = None  # sheet row → position in the frame
+        self._positions = None
         self._last_table_refresh = 0.0
         self._build_inputs(orders, template, documents, remembered)
         self._build_table()
@@ -116,117 +100,6 @@ class SendPanel:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
-
-    # -- building -------------------------------------------------------------------------
-
-    def _build_inputs(
-        self,
-        orders: str | Path | None,
-        template: str | Path | None,
-        documents: str | Path | None,
-        remembered: dict[str, str],
-    ) -> None:
-        """The files: orders (or an upload), sheet, template (and its editor), documents."""
-        sample = sample_dir()
-        self.orders_path = PathField(
-            "Orders file",
-            orders or remembered.get("orders") or sample / "orders.xlsx",
-            pattern=["*.xlsx", "*.xls", "*.ods", "*.csv"],
-        )
-        self.upload = w.FileUpload(description="Upload", accept=".xlsx,.xls,.ods,.csv")
-        self.orders_path.widget.layout.flex = "1 1 30em"  # beside Upload, in a row
-        self.sheet = w.Dropdown(description="Sheet", style=LABEL_STYLE, layout=FIELD_LAYOUT)
-        self.template_path = PathField(
-            "Template file",
-            template or remembered.get("template") or sample / "templates" / "invoice.txt",
-            pattern=["*.txt", "*.tmpl", "*.eml"],
-        )
-        self.template_text = w.Textarea(
-            continuous_update=False, layout={"width": "100%", "height": "16em"}
-        )
-        self.template_box = w.Accordion(children=[self.template_text], titles=("Edit template",))
-        self.template_box.selected_index = None
-        self.documents = PathField(
-            "Documents folder",
-            documents
-            or remembered.get("documents")
-            or (sample / "documents" if orders is None else ""),
-            folder=True,
-        )
-        self.check_button = w.Button(description="Check again", layout={"width": "auto"})
-        self.summary = w.HTML(layout={"flex": "1 1 20em"})
-
-    def _build_table(self) -> None:
-        """The messages as a table to search, filter, sort and walk through; the preview."""
-        self.show = w.Dropdown(
-            description="Show", style={"description_width": "auto"},
-            layout={"flex": "0 1 16em", "width": "auto"},
-        )  # fmt: skip
-        self.columns = w.SelectMultiple(
-            description="Columns", rows=3, style={"description_width": "auto"},
-            tooltip="The sheet's columns to show beside key and address (Ctrl-click: more)",
-            layout={"width": "100%", "max_width": "40em"},
-        )  # fmt: skip
-        # a table of page elements: sorts by a click on a header, filters, keys walk it
-        self.grid = MessageGrid(layout={"width": "100%"})
-        self.grid.add_class("docmail-table")
-        self.previous_button = w.Button(description="◀ Previous", layout={"width": "auto"})
-        self.next_button = w.Button(description="Next ▶", layout={"width": "auto"})
-        self.position = w.HTML()
-        self.preview = w.HTML(layout={"width": "100%"})
-        self.raw_toggle = w.ToggleButton(
-            description="Raw message", tooltip="Every header and part, as sent",
-            layout={"width": "auto"},
-        )  # fmt: skip
-        self.raw = w.HTML(layout={"width": "100%", "display": "none"})
-
-    def _build_sending(self) -> None:
-        """Test, Send and Stop; the confirmation, progress, status, offers and downloads."""
-        self.test_button = w.Button(description="Send test to me", layout={"width": "auto"})
-        self.send_button = w.Button(
-            description="Send", button_style="primary", layout={"width": "auto"}
-        )
-        self.stop_button = w.Button(
-            description="Stop", button_style="warning", disabled=True,
-            tooltip="End the run after the message being sent", layout={"width": "auto"},
-        )  # fmt: skip
-        self.confirm_text = w.HTML()
-        self.yes_button = w.Button(description="Yes, send", button_style="danger")
-        self.cancel_button = w.Button(description="Cancel")
-        self.confirm_box = w.VBox(
-            [self.confirm_text, w.HBox([self.yes_button, self.cancel_button])],
-            layout={"display": "none", "border": "1px solid #d9a400", "padding": "6px"},
-        )
-        self.progress = w.IntProgress(min=0, max=1, value=0, layout={"width": "100%"})
-        self.progress_text = w.HTML()
-        self.progress_box = w.VBox(
-            [self.progress, self.progress_text], layout={"display": "none", "width": "100%"}
-        )
-        self.status = w.HTML(layout={"width": "100%"})
-        self.offer_text = w.HTML()
-        self.resend_unknown_button = w.Button(description="Resend unknown…")
-        self.resend_changed_button = w.Button(description="Resend changed…")
-        self.resend_bounced_button = w.Button(description="Resend bounced…")
-        offers = [
-            self.resend_unknown_button,
-            self.resend_changed_button,
-            self.resend_bounced_button,
-        ]
-        self.offer_box = w.VBox(
-            [self.offer_text, w.HBox(offers)],
-            layout={"display": "none", "border": "1px solid #ccc", "padding": "6px"},
-        )
-        self.download = w.HTML()
-        self.failed_path = w.Text(
-            description="Failed rows file", value="failed_rows.xlsx",
-            style=LABEL_STYLE, layout={"flex": "1 1 20em", "width": "auto"},
-        )  # fmt: skip
-        self.save_failed_button = w.Button(description="Save failed rows")
-        self.failed_box = w.HBox(
-            [self.failed_path, self.save_failed_button],
-            layout={"display": "none", "flex_flow": "row wrap", "width": "100%"},
-        )
-        self.via = w.HTML()
 
     def _wire_events(self) -> None:
         self.orders_path.observe(self._on_orders_path)
@@ -252,51 +125,7 @@ class SendPanel:
         self.resend_bounced_button.on_click(lambda _b: self._offer(resend_bounced=True))
         self.save_failed_button.on_click(self._on_save_failed)
 
-    def _layout(self) -> w.VBox:
-        """Everything in one column; rows of controls wrap on narrow notebooks."""
-        wrap = {"flex_flow": "row wrap", "align_items": "center", "width": "100%"}
-        panel = w.VBox(
-            [
-                w.HTML(CSS + "<h3 style='margin:0 0 6px 0'>Preview and send</h3>"),
-                self.via,
-                w.HBox([self.orders_path.widget, self.upload], layout=wrap),
-                self.sheet,
-                self.template_path.widget,
-                self.template_box,
-                self.documents.widget,
-                w.HBox([self.check_button, self.summary], layout=wrap),
-                w.HBox([self.show, self.columns], layout=wrap),
-                self.grid,
-                w.HBox(
-                    [self.previous_button, self.next_button, self.position, self.raw_toggle],
-                    layout=wrap,
-                ),
-                self.preview,
-                self.raw,
-                w.HBox([self.test_button, self.send_button, self.stop_button], layout=wrap),
-                self.confirm_box,
-                self.progress_box,
-                self.status,
-                self.offer_box,
-                self.download,
-                self.failed_box,
-            ],
-            layout={"width": "100%", "max_width": "100%", "padding": "4px"},
-        )
-        panel.add_class("docmail-send")
-        return panel
-
     # -- inputs ---------------------------------------------------------------------------
-
-    @property
-    def plan(self) -> Plan | None:
-        """The checked plan (None when the files cannot be read)."""
-        return self.batch.plan if self.batch is not None else None
-
-    @property
-    def orders(self) -> Orders | None:
-        """The orders as read (None when they cannot be read)."""
-        return self.batch.orders if self.batch is not None else None
 
     def profile(self) -> Profile:
         """The profile messages go through (a saved profile is read on each use)."""
@@ -423,176 +252,6 @@ class SendPanel:
                 line + ".", "Rows with problems are left out; pick one to see what to fix."
             )
         return success_line(line + ".")
-
-    # -- the table ------------------------------------------------------------------------
-
-    def _set_columns(self) -> None:
-        if self.orders is None:
-            return
-        names = [str(c) for c in self.orders.frame.columns]
-        chosen = [c for c in self.columns.value if c in names] or guess_columns(names)
-        self._loading = True
-        try:
-            self.columns.options = names
-            self.columns.value = tuple(chosen)
-        finally:
-            self._loading = False
-
-    def _grid_columns(self) -> list[Column]:
-        """Row, state, key, To, the chosen sheet columns, and Problem when a row has one."""
-        money = self.batch.money_columns() if self.batch is not None else {}
-        numeric = self._numeric_columns()
-        columns = [
-            Column("row", "Row", "number"),
-            Column("state", "State", "state"),
-            Column("key", "Key"),
-            Column("to", "To"),
-        ]
-        for name in self.columns.value:
-            kind: ColumnKind = "money" if name in money else "number" if name in numeric else "text"
-            columns.append(Column(f"col:{name}", name, kind))
-        if any(entry.status for entry in self.entries):  # bounced, delayed, paid: docmail status
-            columns.append(Column("status", "Status"))
-        if any(entry.note for entry in self.entries):
-            columns.append(Column("note", "Problem / note"))
-        return columns
-
-    def _numeric_columns(self) -> set[str]:
-        """The chosen columns whose filled cells are all numbers (shown right-aligned)."""
-        if self.orders is None:
-            return set()
-        found = set()
-        frame = self.orders.frame
-        for name in self.columns.value:
-            if name in frame.columns:
-                values = [v for v in frame[name].tolist() if not is_empty(v) and v != ""]
-                if values and all(number_value(v) is not None for v in values):
-                    found.add(name)
-        return found
-
-    def _cells(
-        self, entry: OutboxEntry, columns: list[Column], money: dict[str, str], to: list[str]
-    ) -> dict[str, Cell]:
-        """The grid's cells of one message: money in the sheet's currency, the whole text."""
-        values = self._row_values(entry.row) if entry.row else {}
-        address = entry.to or ", ".join(  # a row with a problem: the address cells it has
-            str(values[name]) for name in to if not is_empty(values.get(name))
-        )
-        cells = {
-            "row": Cell(f"{entry.row}" if entry.row else "-", float(entry.row or 0)),
-            "state": Cell(STATE_WORDS[entry.state], float(OUTBOX_ORDER.index(entry.state))),
-            "key": Cell(entry.key),
-            "to": Cell(address),
-            "note": Cell(entry.note),
-            "status": Cell(entry.status),
-        }
-        for column in columns:
-            if not column.key.startswith("col:"):
-                continue
-            value = values.get(column.label)
-            number = number_value(value)
-            if is_empty(value):
-                cells[column.key] = Cell("")
-            elif column.kind == "money" and number is not None:
-                text = money_text(number, money[column.label])  # as the template writes it
-                cells[column.key] = Cell(text, float(number))
-            elif column.kind == "number" and number is not None:
-                cells[column.key] = Cell(str(value), float(number))
-            else:
-                cells[column.key] = Cell(str(value))
-        return cells
-
-    def _row_values(self, row: int) -> dict[str, Any]:
-        """The sheet's cells of ``row``, as read."""
-        if self.orders is None:
-            return {}
-        if self._positions is None:
-            self._positions = {number: i for i, number in enumerate(self.orders.row_numbers)}
-        position = self._positions.get(row)
-        if position is None:
-            return {}
-        return {str(k): v for k, v in self.orders.frame.iloc[position].items()}
-
-    def _fill_table(self) -> None:
-        """The grid as the state filter and the columns say; keeps the picked message."""
-        counts = count_states(self.entries)
-        self._loading = True
-        try:
-            shown = self.show.value
-            self.show.options = [(f"all ({len(self.entries):,})", "")] + [
-                (f"{STATE_WORDS[state]} ({n:,})", state) for state, n in counts.items()
-            ]
-            self.show.value = shown if shown in counts else ""
-            columns = self._grid_columns()
-            money = self.batch.money_columns() if self.batch is not None else {}
-            to = self.batch.address_columns("To") if self.batch is not None else []
-            records = [
-                (index, entry.state, self._cells(entry, columns, money, to))
-                for index, entry in enumerate(self.entries)
-                if not self.show.value or entry.state == self.show.value
-            ]
-            self.grid.show(columns, records)
-        finally:
-            self._loading = False
-        if not self._shown:
-            self.preview.value = self.raw.value = ""
-            self.position.value = note_line("No message to show.")
-        else:
-            self._show_preview()
-
-    @property
-    def _shown(self) -> list[int]:
-        """The messages (indexes into ``entries``) the grid lists, in its order."""
-        return self.grid.order
-
-    @property
-    def picked(self) -> int | None:
-        """The message picked in the grid (an index into ``entries``), if any."""
-        index = self.grid.selected
-        return index if 0 <= index < len(self.entries) else None
-
-    def pick(self, row: int) -> None:
-        """Show sheet row ``row``'s message (as a click in the grid does)."""
-        for index, entry in enumerate(self.entries):
-            if row in entry.rows:
-                if index not in self._shown:
-                    self.grid.query = ""
-                    self.show.value = ""
-                self.grid.selected = index
-                return
-        raise ValueError(f"Row {row} is not in the table.")
-
-    def _step(self, by: int) -> None:
-        self.grid.step(by)
-
-    # -- preview --------------------------------------------------------------------------
-
-    def _show_preview(self) -> None:
-        index = self.picked
-        if self.batch is None or index is None:
-            self.preview.value = self.raw.value = ""
-            return
-        entry = self.entries[index]
-        at = self._shown.index(index) + 1 if index in self._shown else 0
-        self.position.value = note_line(f"{at:,} of {len(self._shown):,}")
-        self.previous_button.disabled = at <= 1
-        self.next_button.disabled = at >= len(self._shown)
-        state = state_line(entry)
-        if entry.state == "problem":
-            self.preview.value = state
-            self.raw.value = ""
-            return
-        try:
-            shown = self.batch.preview(entry.row)
-        except DocmailError as exc:
-            self.preview.value = state + problem_line(exc)
-            self.raw.value = ""
-            return
-        self.preview.value = state + mail_view(shown)
-        self.raw.value = f"<pre class='docmail-raw'>{html.escape(shown.as_text())}</pre>"
-
-    def _on_raw(self, change: dict[str, Any]) -> None:
-        self.raw.layout.display = "block" if change["new"] else "none"
 
     # -- sending --------------------------------------------------------------------------
 
