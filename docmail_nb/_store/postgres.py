@@ -1,7 +1,7 @@
 """The ledger's PostgreSQL store: one database shared by senders on any number of machines.
 
 ``docmail_nb[postgresql]`` installs psycopg 3. The ledger's SQL is written once, for both
-stores (see :mod:`docmail_nb._store.sqlite`); here it is adapted to PostgreSQL as it is sent:
+stores (see :mod:`docmail_nb._store.sqlite_file`); here it is adapted to PostgreSQL as it is sent:
 ``?`` and ``:name`` placeholders, SQLite's column types in table definitions (``REAL`` is
 ``DOUBLE PRECISION``, ``BLOB`` is ``BYTEA``, ``INTEGER`` is ``BIGINT``), ``INSERT OR IGNORE``
 and ``INSERT OR REPLACE`` (as ``ON CONFLICT`` on the table's primary key), ``IFNULL``.
