@@ -258,11 +258,7 @@ def send_plan(
     ``stop``, once set (e.g. by a Stop button), ends the run after the messages being sent:
     the rest stay planned, as "Not sent: stopped".
     """
-    options = options or SendOptions()
-    if options.limit is not None and options.limit < 0:
-        raise ConfigError(
-            f"A negative {setting('limit')} is not possible.", "Give 0 or more messages."
-        )
+    options = options or SendOptions()  # its limit is checked where it is made
     report = Report(
         plan.campaign,
         [],
